@@ -1,0 +1,267 @@
+//! The body of each event kind.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::{DecodeError, rfc3339_ms};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Kind {
+    Track,
+    Crossing,
+    Zone,
+    Counts,
+    CameraStatus,
+    EdgeStatus,
+}
+
+impl Kind {
+    pub const ALL: [Kind; 6] = [
+        Kind::Track,
+        Kind::Crossing,
+        Kind::Zone,
+        Kind::Counts,
+        Kind::CameraStatus,
+        Kind::EdgeStatus,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Track => "track",
+            Kind::Crossing => "crossing",
+            Kind::Zone => "zone",
+            Kind::Counts => "counts",
+            Kind::CameraStatus => "camera_status",
+            Kind::EdgeStatus => "edge_status",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Kind> {
+        Kind::ALL.into_iter().find(|k| k.as_str() == s)
+    }
+}
+
+impl std::fmt::Display for Kind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", content = "body", rename_all = "snake_case")]
+pub enum Body {
+    Track(TrackEvent),
+    Crossing(Crossing),
+    Zone(ZoneEvent),
+    Counts(Counts),
+    CameraStatus(CameraStatus),
+    EdgeStatus(EdgeStatus),
+}
+
+impl Body {
+    pub fn kind(&self) -> Kind {
+        match self {
+            Body::Track(_) => Kind::Track,
+            Body::Crossing(_) => Kind::Crossing,
+            Body::Zone(_) => Kind::Zone,
+            Body::Counts(_) => Kind::Counts,
+            Body::CameraStatus(_) => Kind::CameraStatus,
+            Body::EdgeStatus(_) => Kind::EdgeStatus,
+        }
+    }
+
+    pub(crate) fn validate(&self) -> Result<(), DecodeError> {
+        let bad = |field: &'static str, reason: &str| DecodeError::BadField {
+            field,
+            reason: reason.to_string(),
+        };
+        match self {
+            Body::Track(t) => {
+                if !t.bbox.is_valid() {
+                    return Err(bad("body.bbox", "box must be finite with x1<=x2 and y1<=y2"));
+                }
+                if !(0.0..=1.0).contains(&t.score) {
+                    return Err(bad("body.score", "score must be within 0..=1"));
+                }
+                if t.last_seen < t.first_seen {
+                    return Err(bad("body.last_seen", "last_seen is before first_seen"));
+                }
+            }
+            Body::Counts(c) if c.interval_end < c.interval_start => {
+                return Err(bad("body.interval_end", "interval ends before it starts"));
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+}
+
+/// An axis-aligned box in pixels of the camera's frame.
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
+pub struct BBox {
+    pub x1: f32,
+    pub y1: f32,
+    pub x2: f32,
+    pub y2: f32,
+}
+
+impl BBox {
+    pub fn is_valid(&self) -> bool {
+        [self.x1, self.y1, self.x2, self.y2]
+            .iter()
+            .all(|v| v.is_finite())
+            && self.x1 <= self.x2
+            && self.y1 <= self.y2
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TrackPhase {
+    New,
+    Update,
+    End,
+}
+
+/// Attributes that description search matches on. All optional: each is filled by the stage
+/// that can measure it (colour from pixels, plate from OCR, speed from a calibrated camera).
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct Attributes {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub color: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub upper_color: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lower_color: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subtype: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub plate: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub plate_score: Option<f32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub speed_kmh: Option<f32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub heading_deg: Option<f32>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrackEvent {
+    pub phase: TrackPhase,
+    pub track_id: u64,
+    pub class: String,
+    pub score: f32,
+    pub bbox: BBox,
+    #[serde(with = "rfc3339_ms")]
+    pub first_seen: DateTime<Utc>,
+    #[serde(with = "rfc3339_ms")]
+    pub last_seen: DateTime<Utc>,
+    /// Zones the track has been inside so far, in the order it entered them.
+    #[serde(default)]
+    pub zones: Vec<String>,
+    /// Bottom-centre points of the box, thinned to at most a few dozen, in pixels.
+    #[serde(default)]
+    pub path: Vec<[f32; 2]>,
+    #[serde(default)]
+    pub attributes: Attributes,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Direction {
+    In,
+    Out,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Crossing {
+    pub line: String,
+    pub direction: Direction,
+    pub class: String,
+    pub track_id: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ZoneAction {
+    Enter,
+    Exit,
+    /// Inside longer than the zone's dwell threshold; sent once per stay.
+    Dwell,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ZoneEvent {
+    pub zone: String,
+    pub action: ZoneAction,
+    pub class: String,
+    pub track_id: u64,
+    /// Seconds inside the zone so far (0 on enter).
+    pub duration_s: f32,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LineCount {
+    pub line: String,
+    pub class: String,
+    #[serde(rename = "in")]
+    pub in_count: u32,
+    #[serde(rename = "out")]
+    pub out_count: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ZoneCount {
+    pub zone: String,
+    pub class: String,
+    pub entered: u32,
+    /// Most objects of the class inside at once during the interval.
+    pub max_occupancy: u32,
+    /// Mean number inside over the interval's frames.
+    pub mean_occupancy: f32,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Counts {
+    #[serde(with = "rfc3339_ms")]
+    pub interval_start: DateTime<Utc>,
+    #[serde(with = "rfc3339_ms")]
+    pub interval_end: DateTime<Utc>,
+    pub lines: Vec<LineCount>,
+    pub zones: Vec<ZoneCount>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CameraState {
+    Up,
+    Degraded,
+    Down,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CameraStatus {
+    pub state: CameraState,
+    pub fps_in: f32,
+    pub fps_out: f32,
+    /// Frames dropped by back-pressure since the camera started (never events).
+    pub dropped_frames: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EdgeState {
+    Online,
+    /// Sent by the broker as the edge's MQTT last will, or by the edge on a clean shutdown.
+    Offline,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EdgeStatus {
+    pub state: EdgeState,
+    pub cameras: Vec<String>,
+    pub version: String,
+}

@@ -1,0 +1,67 @@
+//! MQTT topic names. `docs/events.md` is the human-readable copy of this file.
+
+use crate::Kind;
+
+pub const TOPIC_ROOT: &str = "matthan";
+
+/// `matthan/{site}/{camera}/{kind}`: every event. Edge status uses the edge id as `camera`.
+pub fn event_topic(site: &str, camera: &str, kind: Kind) -> String {
+    format!("{TOPIC_ROOT}/{site}/{camera}/{}", kind.as_str())
+}
+
+/// The filter a hub subscribes to for every event of every site.
+pub const ALL_EVENTS_FILTER: &str = "matthan/+/+/+";
+
+/// Splits an event topic into (site, camera, kind), or says why it is not one.
+pub fn parse_event_topic(topic: &str) -> Result<(&str, &str, Kind), String> {
+    let mut parts = topic.split('/');
+    match (parts.next(), parts.next(), parts.next(), parts.next(), parts.next()) {
+        (Some(TOPIC_ROOT), Some(site), Some(camera), Some(kind), None) => {
+            let kind = Kind::parse(kind).ok_or_else(|| format!("unknown event kind {kind:?}"))?;
+            Ok((site, camera, kind))
+        }
+        _ => Err(format!("{topic:?} is not of the form {TOPIC_ROOT}/{{site}}/{{camera}}/{{kind}}")),
+    }
+}
+
+/// A site, camera or junction id must be usable as one MQTT topic level and as a file name.
+pub fn validate_segment(s: &str) -> Result<(), String> {
+    if s.is_empty() || s.len() > 64 {
+        return Err(format!("{s:?} must be 1 to 64 characters"));
+    }
+    if let Some(c) = s
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')))
+    {
+        return Err(format!(
+            "{s:?} contains {c:?}; use letters, digits, '-', '_' or '.'"
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn topics_round_trip() {
+        let t = event_topic("hcmc", "ben-thanh-1", Kind::CameraStatus);
+        assert_eq!(t, "matthan/hcmc/ben-thanh-1/camera_status");
+        assert_eq!(
+            parse_event_topic(&t).unwrap(),
+            ("hcmc", "ben-thanh-1", Kind::CameraStatus)
+        );
+        assert!(parse_event_topic("matthan/a/b").is_err());
+        assert!(parse_event_topic("matthan/a/b/c/d").is_err());
+        assert!(parse_event_topic("matthan/a/b/nope").is_err());
+    }
+
+    #[test]
+    fn segments_reject_wildcards_and_separators() {
+        for bad in ["", "a/b", "+", "#", "a b", "đường"] {
+            assert!(validate_segment(bad).is_err(), "{bad}");
+        }
+        validate_segment("cam-01_a.b").unwrap();
+    }
+}

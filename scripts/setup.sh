@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# Installs everything Mắt Thần needs on Debian 12 and writes .cache/env.sh.
+# Idempotent: every step checks before it acts, so re-running is cheap.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cache="$root/.cache"
+mkdir -p "$cache/lib" "$cache/media"
+
+apt_pkgs=(
+  pkg-config build-essential python3 python3-venv python3-pip
+  libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev libgstrtspserver-1.0-dev
+  gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad
+  gstreamer1.0-plugins-ugly gstreamer1.0-libav gstreamer1.0-tools
+  mosquitto mosquitto-clients
+)
+missing=()
+for p in "${apt_pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "setup: installing ${missing[*]}"
+  sudo_cmd=""; [ "$(id -u)" -ne 0 ] && sudo_cmd="sudo"
+  $sudo_cmd apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+# The packaged mosquitto service listens on 1883 for the whole machine; we run our own on loopback.
+if command -v systemctl >/dev/null 2>&1 && systemctl is-active -q mosquitto 2>/dev/null; then
+  echo "setup: note: the system mosquitto service is running; Mắt Thần uses its own broker on 127.0.0.1:${MATTHAN_MQTT_PORT:-18830}"
+fi
+
+if ! command -v cargo >/dev/null 2>&1; then
+  echo "setup: cargo not found. Install Rust >= 1.95 with rustup (https://rustup.rs) and re-run." >&2
+  exit 1
+fi
+
+# Real test media: vtest.avi from Debian's opencv-doc (BSD-3-Clause), extracted without installing the docs.
+if [ ! -s "$cache/media/vtest.avi" ]; then
+  tmp=$(mktemp -d); chmod 777 "$tmp"  # apt drops to the _apt user to download
+  (cd "$tmp" && apt-get download opencv-doc >/dev/null && dpkg -x opencv-doc_*.deb x)
+  cp "$tmp/x/usr/share/doc/opencv-doc/examples/data/vtest.avi" "$cache/media/vtest.avi"
+  rm -rf "$tmp"
+fi
+
+# ONNX Runtime shared library from the PyPI wheel (ort loads it at run time), and the
+# `onnx` package the tests use to generate small models with known outputs.
+venv="$root/.venv"
+if [ ! -x "$venv/bin/python" ]; then
+  python3 -m venv "$venv"
+fi
+if ! "$venv/bin/python" -c 'import onnxruntime, onnx, numpy' 2>/dev/null; then
+  "$venv/bin/pip" install -q --disable-pip-version-check onnxruntime==1.32.0 onnx==1.23.2 numpy
+fi
+ortlib=$(ls "$venv"/lib/python3*/site-packages/onnxruntime/capi/libonnxruntime.so.1.* | head -n1)
+ln -sf "$ortlib" "$cache/lib/libonnxruntime.so"
+
+# The shipped detector must match its provenance card.
+want=$(awk '/^sha256:/ {print $2}' "$root/models/nanodet-m-416.md")
+have=$(sha256sum "$root/models/nanodet-m-416.onnx" | cut -d' ' -f1)
+if [ "$want" != "$have" ]; then
+  echo "setup: models/nanodet-m-416.onnx sha256 $have does not match its card ($want); re-create it with models/make-nanodet.sh" >&2
+  exit 1
+fi
+
+cat > "$cache/env.sh" <<ENV
+export ORT_DYLIB_PATH="$cache/lib/libonnxruntime.so"
+export MATTHAN_VTEST="$cache/media/vtest.avi"
+export MATTHAN_PYTHON="$venv/bin/python"
+ENV
+echo "setup: ok"
