@@ -1,1 +1,105 @@
-fn main(){}
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use edge_node::config::{EdgeConfig, Source};
+
+/// Mắt Thần edge node: cameras in, events out over MQTT.
+#[derive(Parser)]
+#[command(version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run every camera of the config until its sources end or SIGINT/SIGTERM.
+    Run {
+        /// The edge box's config file (TOML).
+        #[arg(short, long)]
+        config: PathBuf,
+    },
+    /// Validate a config file and print what it sets up; exits non-zero on the first error.
+    CheckConfig {
+        /// The config file (TOML).
+        file: PathBuf,
+    },
+}
+
+fn main() -> std::process::ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    match real_main() {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("edge-node: error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn real_main() -> anyhow::Result<()> {
+    match Cli::parse().command {
+        Command::CheckConfig { file } => {
+            let cfg = EdgeConfig::load(&file)?;
+            println!("{}: ok", file.display());
+            println!(
+                "  site {} (edge {}), broker {}:{}",
+                cfg.site, cfg.edge_id, cfg.mqtt.host, cfg.mqtt.port
+            );
+            println!("  model {}", cfg.model.path.display());
+            for c in &cfg.cameras {
+                let src = match &c.source {
+                    Source::File(p) => format!("file {}", p.display()),
+                    Source::Rtsp { url, tcp } => {
+                        format!("rtsp {url} ({})", if *tcp { "tcp" } else { "udp" })
+                    }
+                    Source::V4l2(d) => format!("v4l2 {}", d.display()),
+                };
+                println!(
+                    "  camera {}: {src} at {} fps, {} lines, {} zones",
+                    c.id,
+                    c.detect_fps,
+                    c.lines.len(),
+                    c.zones.len()
+                );
+            }
+            Ok(())
+        }
+        Command::Run { config } => {
+            let cfg = EdgeConfig::load(&config)?;
+            let stop = Arc::new(AtomicBool::new(false));
+            for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+                signal_hook::flag::register(sig, stop.clone())
+                    .context("installing signal handlers")?;
+            }
+            let s = edge_node::pipeline::run(&cfg, stop.clone())?;
+            let fps = s.frames as f64 / s.elapsed.as_secs_f64().max(1e-9);
+            println!(
+                "edge-node: {} frames in {:.1} s ({fps:.1} fps, {} provider), {} dropped, {} events published, {} acknowledged",
+                s.frames,
+                s.elapsed.as_secs_f64(),
+                s.provider,
+                s.dropped,
+                s.publish.published,
+                s.publish.acked
+            );
+            if !s.failed.is_empty() && !stop.load(Ordering::Relaxed) {
+                let list: Vec<String> = s
+                    .failed
+                    .iter()
+                    .map(|(c, e)| format!("camera {c}: {e}"))
+                    .collect();
+                anyhow::bail!("{}", list.join("; "));
+            }
+            Ok(())
+        }
+    }
+}

@@ -79,7 +79,10 @@ impl Body {
         match self {
             Body::Track(t) => {
                 if !t.bbox.is_valid() {
-                    return Err(bad("body.bbox", "box must be finite with x1<=x2 and y1<=y2"));
+                    return Err(bad(
+                        "body.bbox",
+                        "box must be finite with x1<=x2 and y1<=y2",
+                    ));
                 }
                 if !(0.0..=1.0).contains(&t.score) {
                     return Err(bad("body.score", "score must be within 0..=1"));

@@ -130,7 +130,10 @@ pub mod rfc3339_ms {
 
     pub mod option {
         use super::*;
-        pub fn serialize<S: Serializer>(ts: &Option<DateTime<Utc>>, s: S) -> Result<S::Ok, S::Error> {
+        pub fn serialize<S: Serializer>(
+            ts: &Option<DateTime<Utc>>,
+            s: S,
+        ) -> Result<S::Ok, S::Error> {
             match ts {
                 Some(ts) => super::serialize(ts, s),
                 None => s.serialize_none(),
@@ -163,7 +166,9 @@ mod tests {
         Event::new(
             "hcmc",
             "cam-1",
-            DateTime::parse_from_rfc3339("2026-11-26T01:02:03.456Z").unwrap().into(),
+            DateTime::parse_from_rfc3339("2026-11-26T01:02:03.456Z")
+                .unwrap()
+                .into(),
             Body::Crossing(Crossing {
                 line: "north".into(),
                 direction: Direction::In,

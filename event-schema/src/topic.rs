@@ -15,12 +15,20 @@ pub const ALL_EVENTS_FILTER: &str = "matthan/+/+/+";
 /// Splits an event topic into (site, camera, kind), or says why it is not one.
 pub fn parse_event_topic(topic: &str) -> Result<(&str, &str, Kind), String> {
     let mut parts = topic.split('/');
-    match (parts.next(), parts.next(), parts.next(), parts.next(), parts.next()) {
+    match (
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+    ) {
         (Some(TOPIC_ROOT), Some(site), Some(camera), Some(kind), None) => {
             let kind = Kind::parse(kind).ok_or_else(|| format!("unknown event kind {kind:?}"))?;
             Ok((site, camera, kind))
         }
-        _ => Err(format!("{topic:?} is not of the form {TOPIC_ROOT}/{{site}}/{{camera}}/{{kind}}")),
+        _ => Err(format!(
+            "{topic:?} is not of the form {TOPIC_ROOT}/{{site}}/{{camera}}/{{kind}}"
+        )),
     }
 }
 

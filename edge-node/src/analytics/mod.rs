@@ -1,0 +1,9 @@
+//! Per-camera analytics over confirmed tracks: directed counting lines, zones with dwell, and
+//! per-interval counts. Geometry lives in `geometry`; the per-track state machines in `camera`.
+
+mod camera;
+mod counts;
+mod geometry;
+
+pub use camera::CameraAnalytics;
+pub use geometry::{Line, Side, Zone};

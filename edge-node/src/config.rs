@@ -1,0 +1,704 @@
+//! The edge box's one config file (TOML), parsed and validated at start.
+//!
+//! Parsing happens in two steps: serde reads the raw file (rejecting unknown keys, so a typo is an
+//! error rather than a silently ignored setting), then `validate` turns it into typed values that
+//! cannot hold an illegal state (a `Zone` with a self-intersecting polygon never exists). Every
+//! error names the file, the key and what is wrong.
+
+use std::collections::{BTreeMap, HashSet};
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::analytics::{Line, Zone};
+use crate::detect::{ExecutionProvider, Layout, Resize};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{file}: cannot read: {source}")]
+    Read {
+        file: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{file}: {message}")]
+    Syntax { file: PathBuf, message: String },
+    #[error("{file}: {key}: {reason}")]
+    Invalid {
+        file: PathBuf,
+        key: String,
+        reason: String,
+    },
+}
+
+#[derive(Debug, Clone)]
+pub struct EdgeConfig {
+    pub file: PathBuf,
+    pub site: String,
+    pub edge_id: String,
+    pub mqtt: MqttConfig,
+    pub model: ModelConfig,
+    pub tracker: TrackerConfig,
+    pub analytics: AnalyticsConfig,
+    pub cameras: Vec<CameraConfig>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MqttConfig {
+    #[serde(default = "default_host")]
+    pub host: String,
+    #[serde(default = "default_port")]
+    pub port: u16,
+    #[serde(default)]
+    pub client_id: Option<String>,
+    #[serde(default = "default_keep_alive")]
+    pub keep_alive_s: u64,
+    /// Events waiting for the broker; when full, analytics waits (frames drop, events never do).
+    #[serde(default = "default_event_queue")]
+    pub event_queue: usize,
+}
+
+fn default_host() -> String {
+    "127.0.0.1".into()
+}
+fn default_port() -> u16 {
+    1883
+}
+fn default_keep_alive() -> u64 {
+    10
+}
+fn default_event_queue() -> usize {
+    10_000
+}
+
+#[derive(Debug, Clone)]
+pub struct ModelConfig {
+    pub path: PathBuf,
+    pub layout: Layout,
+    pub resize: Option<Resize>,
+    pub labels: Vec<String>,
+    pub ort_library: Option<PathBuf>,
+    pub execution_provider: ExecutionProvider,
+    pub threads: usize,
+    pub max_batch: usize,
+    pub score_threshold: f32,
+    /// Per-class thresholds by label index; classes not in `classes` are dropped at decode.
+    pub class_thresholds: Vec<Option<f32>>,
+    pub nms_iou: f32,
+}
+
+impl ModelConfig {
+    /// The score a detection of `class` must reach, or None when the class is filtered out.
+    pub fn threshold(&self, class: usize) -> Option<f32> {
+        self.class_thresholds.get(class).copied().flatten()
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrackerConfig {
+    /// Detections at or above this score start tracks and take part in the first association.
+    #[serde(default = "d_high")]
+    pub high_score: f32,
+    /// Detections between this and `high_score` can only continue existing tracks (ByteTrack's second pass).
+    #[serde(default = "d_low")]
+    pub low_score: f32,
+    /// Minimum IoU for the first association.
+    #[serde(default = "d_match_iou")]
+    pub match_iou: f32,
+    /// Minimum IoU for the second (low-score) association.
+    #[serde(default = "d_low_match_iou")]
+    pub low_match_iou: f32,
+    /// Hits needed before a tentative track is confirmed and announced.
+    #[serde(default = "d_min_hits")]
+    pub min_hits: u32,
+    /// How long a track may go unseen before it ends. Long on purpose: a parked vehicle whose
+    /// detection flickers must keep its id.
+    #[serde(default = "d_max_lost")]
+    pub max_lost_s: f64,
+    /// Lost tracks that were moving are dropped sooner: their predicted box drifts off anyway.
+    #[serde(default = "d_max_lost_moving")]
+    pub max_lost_moving_s: f64,
+    /// Seconds between `update` events for a confirmed track.
+    #[serde(default = "d_update")]
+    pub update_interval_s: f64,
+}
+
+fn d_high() -> f32 {
+    0.45
+}
+fn d_low() -> f32 {
+    0.2
+}
+fn d_match_iou() -> f32 {
+    0.2
+}
+fn d_low_match_iou() -> f32 {
+    0.4
+}
+fn d_min_hits() -> u32 {
+    3
+}
+fn d_max_lost() -> f64 {
+    120.0
+}
+fn d_max_lost_moving() -> f64 {
+    3.0
+}
+fn d_update() -> f64 {
+    5.0
+}
+
+impl Default for TrackerConfig {
+    fn default() -> Self {
+        toml::from_str("").expect("all tracker keys have defaults")
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AnalyticsConfig {
+    #[serde(default = "d_interval")]
+    pub count_interval_s: u32,
+}
+
+fn d_interval() -> u32 {
+    60
+}
+
+impl Default for AnalyticsConfig {
+    fn default() -> Self {
+        toml::from_str("").expect("all analytics keys have defaults")
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Source {
+    File(PathBuf),
+    Rtsp { url: String, tcp: bool },
+    V4l2(PathBuf),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DecoderChoice {
+    /// Hardware decoder when its GStreamer element exists, software otherwise.
+    Auto,
+    Software,
+    Nvidia,
+    Vaapi,
+}
+
+#[derive(Debug, Clone)]
+pub struct CameraConfig {
+    pub id: String,
+    pub source: Source,
+    pub detect_fps: u32,
+    pub decoder: DecoderChoice,
+    /// Files only: pace frames at their natural rate (a replayed camera) instead of as fast as
+    /// the pipeline can take them (analysis of recorded footage, benchmarks).
+    pub realtime: bool,
+    pub lines: Vec<Line>,
+    pub zones: Vec<Zone>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    site: String,
+    #[serde(default)]
+    edge_id: Option<String>,
+    mqtt: MqttConfig,
+    model: RawModel,
+    #[serde(default)]
+    tracker: TrackerConfig,
+    #[serde(default)]
+    analytics: AnalyticsConfig,
+    #[serde(default)]
+    cameras: Vec<RawCamera>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawModel {
+    path: PathBuf,
+    #[serde(default)]
+    layout: Option<String>,
+    #[serde(default)]
+    resize: Option<String>,
+    #[serde(default)]
+    labels: Option<Vec<String>>,
+    #[serde(default)]
+    ort_library: Option<PathBuf>,
+    #[serde(default)]
+    execution_provider: Option<String>,
+    #[serde(default = "d_threads")]
+    threads: usize,
+    #[serde(default = "d_batch")]
+    max_batch: usize,
+    #[serde(default = "d_score")]
+    score_threshold: f32,
+    #[serde(default)]
+    classes: Option<Vec<String>>,
+    #[serde(default)]
+    class_thresholds: BTreeMap<String, f32>,
+    #[serde(default = "d_nms")]
+    nms_iou: f32,
+}
+
+fn d_threads() -> usize {
+    std::thread::available_parallelism().map_or(2, |n| n.get())
+}
+fn d_batch() -> usize {
+    8
+}
+fn d_score() -> f32 {
+    0.35
+}
+fn d_nms() -> f32 {
+    0.5
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawCamera {
+    id: String,
+    url: String,
+    #[serde(default = "d_fps")]
+    detect_fps: u32,
+    #[serde(default = "d_decoder")]
+    decoder: DecoderChoice,
+    #[serde(default)]
+    rtsp_transport: Option<String>,
+    #[serde(default)]
+    realtime: bool,
+    #[serde(default)]
+    lines: Vec<RawLine>,
+    #[serde(default)]
+    zones: Vec<RawZone>,
+}
+
+fn d_fps() -> u32 {
+    10
+}
+fn d_decoder() -> DecoderChoice {
+    DecoderChoice::Auto
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawLine {
+    id: String,
+    points: Vec<[f64; 2]>,
+    #[serde(default = "d_hysteresis")]
+    hysteresis: f64,
+    #[serde(default)]
+    classes: Option<Vec<String>>,
+}
+
+fn d_hysteresis() -> f64 {
+    0.01
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawZone {
+    id: String,
+    polygon: Vec<[f64; 2]>,
+    #[serde(default)]
+    dwell_s: Option<f64>,
+    #[serde(default)]
+    classes: Option<Vec<String>>,
+}
+
+impl EdgeConfig {
+    pub fn load(file: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(file).map_err(|source| ConfigError::Read {
+            file: file.to_path_buf(),
+            source,
+        })?;
+        Self::parse(&text, file)
+    }
+
+    /// Parses `text` as if read from `file` (relative paths resolve against the file's folder).
+    pub fn parse(text: &str, file: &Path) -> Result<Self, ConfigError> {
+        let raw: RawConfig = toml::from_str(text).map_err(|e| ConfigError::Syntax {
+            file: file.to_path_buf(),
+            message: e.to_string().trim_end().replace('\n', "\n  "),
+        })?;
+        Validator {
+            file,
+            base: file.parent().unwrap_or(Path::new(".")),
+        }
+        .config(raw)
+    }
+
+    pub fn client_id(&self) -> String {
+        self.mqtt
+            .client_id
+            .clone()
+            .unwrap_or_else(|| format!("edge-{}", self.edge_id))
+    }
+}
+
+struct Validator<'a> {
+    file: &'a Path,
+    base: &'a Path,
+}
+
+impl Validator<'_> {
+    fn err(&self, key: impl Into<String>, reason: impl Into<String>) -> ConfigError {
+        ConfigError::Invalid {
+            file: self.file.to_path_buf(),
+            key: key.into(),
+            reason: reason.into(),
+        }
+    }
+
+    fn path(&self, p: &Path) -> PathBuf {
+        if p.is_absolute() {
+            p.to_path_buf()
+        } else {
+            self.base.join(p)
+        }
+    }
+
+    fn config(&self, raw: RawConfig) -> Result<EdgeConfig, ConfigError> {
+        matthan_schema::validate_segment(&raw.site).map_err(|r| self.err("site", r))?;
+        let edge_id = raw.edge_id.unwrap_or_else(|| raw.site.clone());
+        matthan_schema::validate_segment(&edge_id).map_err(|r| self.err("edge_id", r))?;
+        if raw.mqtt.host.trim().is_empty() {
+            return Err(self.err("mqtt.host", "must not be empty"));
+        }
+        if raw.mqtt.port == 0 {
+            return Err(self.err("mqtt.port", "must be 1..=65535"));
+        }
+        if raw.mqtt.keep_alive_s < 5 {
+            return Err(self.err("mqtt.keep_alive_s", "must be at least 5 seconds"));
+        }
+        if raw.mqtt.event_queue == 0 {
+            return Err(self.err("mqtt.event_queue", "must be at least 1"));
+        }
+        let model = self.model(raw.model)?;
+        self.tracker(&raw.tracker)?;
+        if raw.analytics.count_interval_s == 0 {
+            return Err(self.err("analytics.count_interval_s", "must be at least 1"));
+        }
+        if raw.cameras.is_empty() {
+            return Err(self.err("cameras", "at least one [[cameras]] entry is needed"));
+        }
+        let mut ids = HashSet::new();
+        let mut cameras = Vec::new();
+        for (i, cam) in raw.cameras.into_iter().enumerate() {
+            let key = format!("cameras[{i}]");
+            if !ids.insert(cam.id.clone()) {
+                return Err(self.err(
+                    format!("{key}.id"),
+                    format!("duplicate camera id {:?}", cam.id),
+                ));
+            }
+            if cam.id == edge_id {
+                return Err(self.err(format!("{key}.id"), "a camera id must differ from edge_id"));
+            }
+            cameras.push(self.camera(&key, cam, &model.labels)?);
+        }
+        Ok(EdgeConfig {
+            file: self.file.to_path_buf(),
+            site: raw.site,
+            edge_id,
+            mqtt: raw.mqtt,
+            model,
+            tracker: raw.tracker,
+            analytics: raw.analytics,
+            cameras,
+        })
+    }
+
+    fn model(&self, raw: RawModel) -> Result<ModelConfig, ConfigError> {
+        let path = self.path(&raw.path);
+        if !path.is_file() {
+            return Err(self.err(
+                "model.path",
+                format!("{} does not exist or is not a file", path.display()),
+            ));
+        }
+        let layout = match raw.layout.as_deref() {
+            None => Layout::Auto,
+            Some(s) => Layout::parse(s).ok_or_else(|| {
+                self.err(
+                    "model.layout",
+                    format!(
+                        "unknown layout {s:?}; expected auto, nanodet, yolov5, yolov8 or yolo11"
+                    ),
+                )
+            })?,
+        };
+        let resize = match raw.resize.as_deref() {
+            None => None,
+            Some("letterbox") => Some(Resize::Letterbox),
+            Some("stretch") => Some(Resize::Stretch),
+            Some(s) => {
+                return Err(self.err(
+                    "model.resize",
+                    format!("unknown resize {s:?}; expected letterbox or stretch"),
+                ));
+            }
+        };
+        let labels = match raw.labels {
+            Some(l) if l.is_empty() => return Err(self.err("model.labels", "must not be empty")),
+            Some(l) => l,
+            None => crate::labels::coco80(),
+        };
+        let ort_library = raw.ort_library.map(|p| self.path(&p));
+        if let Some(lib) = &ort_library
+            && !lib.is_file()
+        {
+            return Err(self.err(
+                "model.ort_library",
+                format!("{} does not exist", lib.display()),
+            ));
+        }
+        let execution_provider = match raw.execution_provider.as_deref() {
+            None => ExecutionProvider::Auto,
+            Some(s) => ExecutionProvider::parse(s).ok_or_else(|| {
+                self.err(
+                    "model.execution_provider",
+                    format!(
+                        "unknown provider {s:?}; expected auto, cpu, cuda, tensorrt or openvino"
+                    ),
+                )
+            })?,
+        };
+        if raw.threads == 0 || raw.threads > 256 {
+            return Err(self.err("model.threads", "must be 1..=256"));
+        }
+        if raw.max_batch == 0 || raw.max_batch > 64 {
+            return Err(self.err("model.max_batch", "must be 1..=64"));
+        }
+        let unit = |key: &str, v: f32| {
+            if (0.0..=1.0).contains(&v) {
+                Ok(v)
+            } else {
+                Err(self.err(key, format!("{v} is not within 0..=1")))
+            }
+        };
+        let score = unit("model.score_threshold", raw.score_threshold)?;
+        let nms_iou = unit("model.nms_iou", raw.nms_iou)?;
+        let index = |key: String, name: &str| {
+            labels.iter().position(|l| l == name).ok_or_else(|| {
+                self.err(
+                    key,
+                    format!(
+                        "unknown class {name:?}; the model's labels are {}",
+                        preview(&labels)
+                    ),
+                )
+            })
+        };
+        let mut class_thresholds: Vec<Option<f32>> = match &raw.classes {
+            None => vec![Some(score); labels.len()],
+            Some(classes) => {
+                let mut t = vec![None; labels.len()];
+                for (i, c) in classes.iter().enumerate() {
+                    t[index(format!("model.classes[{i}]"), c)?] = Some(score);
+                }
+                t
+            }
+        };
+        for (name, v) in &raw.class_thresholds {
+            let key = format!("model.class_thresholds.{name:?}");
+            let v = unit(&key, *v)?;
+            let i = index(key.clone(), name)?;
+            if class_thresholds[i].is_none() {
+                return Err(self.err(
+                    key,
+                    format!("{name:?} is not in model.classes, so it is never detected"),
+                ));
+            }
+            class_thresholds[i] = Some(v);
+        }
+        Ok(ModelConfig {
+            path,
+            layout,
+            resize,
+            labels,
+            ort_library,
+            execution_provider,
+            threads: raw.threads,
+            max_batch: raw.max_batch,
+            score_threshold: score,
+            class_thresholds,
+            nms_iou,
+        })
+    }
+
+    fn tracker(&self, t: &TrackerConfig) -> Result<(), ConfigError> {
+        for (key, v) in [
+            ("tracker.high_score", t.high_score),
+            ("tracker.low_score", t.low_score),
+            ("tracker.match_iou", t.match_iou),
+            ("tracker.low_match_iou", t.low_match_iou),
+        ] {
+            if !(0.0..=1.0).contains(&v) {
+                return Err(self.err(key, format!("{v} is not within 0..=1")));
+            }
+        }
+        if t.low_score > t.high_score {
+            return Err(self.err("tracker.low_score", "must not exceed tracker.high_score"));
+        }
+        for (key, v) in [
+            ("tracker.max_lost_s", t.max_lost_s),
+            ("tracker.max_lost_moving_s", t.max_lost_moving_s),
+            ("tracker.update_interval_s", t.update_interval_s),
+        ] {
+            if !(v.is_finite() && v > 0.0) {
+                return Err(self.err(key, "must be a positive number of seconds"));
+            }
+        }
+        if t.min_hits == 0 {
+            return Err(self.err("tracker.min_hits", "must be at least 1"));
+        }
+        Ok(())
+    }
+
+    fn camera(
+        &self,
+        key: &str,
+        raw: RawCamera,
+        labels: &[String],
+    ) -> Result<CameraConfig, ConfigError> {
+        matthan_schema::validate_segment(&raw.id).map_err(|r| self.err(format!("{key}.id"), r))?;
+        let source = self.source(key, &raw.url, raw.rtsp_transport.as_deref())?;
+        if raw.detect_fps == 0 || raw.detect_fps > 60 {
+            return Err(self.err(format!("{key}.detect_fps"), "must be 1..=60"));
+        }
+        if raw.realtime && !matches!(source, Source::File(_)) {
+            return Err(self.err(format!("{key}.realtime"), "only applies to file:// sources"));
+        }
+        let classes =
+            |k: String, c: Option<Vec<String>>| -> Result<Option<Vec<String>>, ConfigError> {
+                if let Some(list) = &c {
+                    for (i, name) in list.iter().enumerate() {
+                        if !labels.contains(name) {
+                            return Err(self.err(
+                                format!("{k}[{i}]"),
+                                format!(
+                                    "unknown class {name:?}; the model's labels are {}",
+                                    preview(labels)
+                                ),
+                            ));
+                        }
+                    }
+                }
+                Ok(c)
+            };
+        let mut seen = HashSet::new();
+        let mut lines = Vec::new();
+        for (i, l) in raw.lines.into_iter().enumerate() {
+            let k = format!("{key}.lines[{i}]");
+            if !seen.insert(l.id.clone()) {
+                return Err(self.err(
+                    format!("{k}.id"),
+                    format!("duplicate line/zone id {:?}", l.id),
+                ));
+            }
+            let cls = classes(format!("{k}.classes"), l.classes)?;
+            lines.push(Line::new(&l.id, &l.points, l.hysteresis, cls).map_err(|r| self.err(k, r))?);
+        }
+        let mut zones = Vec::new();
+        for (i, z) in raw.zones.into_iter().enumerate() {
+            let k = format!("{key}.zones[{i}]");
+            if !seen.insert(z.id.clone()) {
+                return Err(self.err(
+                    format!("{k}.id"),
+                    format!("duplicate line/zone id {:?}", z.id),
+                ));
+            }
+            let cls = classes(format!("{k}.classes"), z.classes)?;
+            zones.push(Zone::new(&z.id, &z.polygon, z.dwell_s, cls).map_err(|r| self.err(k, r))?);
+        }
+        Ok(CameraConfig {
+            id: raw.id,
+            source,
+            detect_fps: raw.detect_fps,
+            decoder: raw.decoder,
+            realtime: raw.realtime,
+            lines,
+            zones,
+        })
+    }
+
+    fn source(&self, key: &str, url: &str, transport: Option<&str>) -> Result<Source, ConfigError> {
+        let k = format!("{key}.url");
+        let tcp = match transport {
+            None | Some("tcp") => true,
+            Some("udp") => false,
+            Some(t) => {
+                return Err(self.err(
+                    format!("{key}.rtsp_transport"),
+                    format!("{t:?} is not tcp or udp"),
+                ));
+            }
+        };
+        let (scheme, rest) = url.split_once("://").ok_or_else(|| {
+            self.err(
+                &k,
+                format!("{url:?} is not a URL; expected file://, rtsp:// or v4l2://"),
+            )
+        })?;
+        if transport.is_some() && scheme != "rtsp" && scheme != "rtsps" {
+            return Err(self.err(
+                format!("{key}.rtsp_transport"),
+                "only applies to rtsp:// sources",
+            ));
+        }
+        match scheme {
+            "file" => {
+                let p = self.path(Path::new(rest));
+                if !p.is_file() {
+                    return Err(self.err(&k, format!("video file {} does not exist", p.display())));
+                }
+                Ok(Source::File(p))
+            }
+            "rtsp" | "rtsps" => {
+                let host = rest.split(['/', '?']).next().unwrap_or("");
+                let host = host.rsplit('@').next().unwrap_or(host);
+                if host.is_empty() {
+                    return Err(self.err(&k, format!("{url:?} has no host")));
+                }
+                if let Some((_, port)) = host.rsplit_once(':')
+                    && !host.ends_with(']')
+                    && port.parse::<u16>().is_err()
+                {
+                    return Err(self.err(&k, format!("{url:?} has an invalid port {port:?}")));
+                }
+                Ok(Source::Rtsp {
+                    url: url.to_string(),
+                    tcp,
+                })
+            }
+            "v4l2" => {
+                if !rest.starts_with("/dev/") {
+                    return Err(self.err(
+                        &k,
+                        format!("{url:?} must name a device, e.g. v4l2:///dev/video0"),
+                    ));
+                }
+                Ok(Source::V4l2(PathBuf::from(rest)))
+            }
+            other => Err(self.err(
+                &k,
+                format!("unsupported scheme {other:?}; expected file, rtsp or v4l2"),
+            )),
+        }
+    }
+}
+
+fn preview(labels: &[String]) -> String {
+    let shown: Vec<&str> = labels.iter().take(8).map(String::as_str).collect();
+    if labels.len() > shown.len() {
+        format!("{} ... ({} in all)", shown.join(", "), labels.len())
+    } else {
+        shown.join(", ")
+    }
+}

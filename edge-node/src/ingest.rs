@@ -1,0 +1,288 @@
+//! Camera ingest with GStreamer: every source kind goes through one pipeline shape,
+//!
+//! `<source> ! videorate drop-only max-rate=<detect fps> ! videoconvert ! RGB ! appsink`,
+//!
+//! so frames are thinned to the detect rate before colour conversion (cheap), and Rust only
+//! ever sees the frames it will use. Hardware decoders win decodebin's ranking when present.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use gstreamer as gst;
+use gstreamer::prelude::*;
+use gstreamer_app as gst_app;
+use gstreamer_video as gst_video;
+use matthan_schema::CameraState;
+
+use crate::config::{CameraConfig, DecoderChoice, Source};
+use crate::frame::{Frame, RgbImage};
+use crate::queue::{FrameQueues, Msg, Overflow};
+
+#[derive(Debug, thiserror::Error)]
+pub enum IngestError {
+    #[error("GStreamer could not start: {0}")]
+    Init(String),
+    #[error("camera {camera}: cannot build pipeline: {reason}")]
+    Build { camera: String, reason: String },
+}
+
+const HW_DECODERS: [(&str, DecoderChoice); 6] = [
+    ("nvh264dec", DecoderChoice::Nvidia),
+    ("nvh265dec", DecoderChoice::Nvidia),
+    ("vaapih264dec", DecoderChoice::Vaapi),
+    ("vaapih265dec", DecoderChoice::Vaapi),
+    ("vah264dec", DecoderChoice::Vaapi),
+    ("vah265dec", DecoderChoice::Vaapi),
+];
+
+pub fn init() -> Result<(), IngestError> {
+    gst::init().map_err(|e| IngestError::Init(e.to_string()))
+}
+
+/// Raises the chosen hardware decoders above the software ones (or sinks them all for
+/// `software`). Ranks are process-wide, so this is decided once from the first camera that asks.
+pub fn rank_decoders(choice: DecoderChoice) {
+    let registry = gst::Registry::get();
+    for (name, kind) in HW_DECODERS {
+        let Some(feature) = registry.lookup_feature(name) else {
+            continue;
+        };
+        let wanted = match choice {
+            DecoderChoice::Software => gst::Rank::NONE,
+            DecoderChoice::Auto => gst::Rank::PRIMARY + 1,
+            c if c == kind => gst::Rank::PRIMARY + 1,
+            _ => gst::Rank::NONE,
+        };
+        feature.set_rank(wanted);
+        tracing::debug!(decoder = name, rank = ?wanted, "decoder rank");
+    }
+}
+
+/// Whether a camera's frames may be dropped under load (live) or must wait (recorded file).
+pub fn overflow_policy(cam: &CameraConfig) -> Overflow {
+    match cam.source {
+        Source::File(_) if !cam.realtime => Overflow::Block,
+        _ => Overflow::DropOldest,
+    }
+}
+
+pub fn describe(cam: &CameraConfig) -> String {
+    let src = match &cam.source {
+        Source::File(p) => format!("uridecodebin name=dec uri={}", gst_uri(p)),
+        Source::Rtsp { url, .. } => format!("uridecodebin name=dec uri=\"{url}\""),
+        Source::V4l2(dev) => format!("v4l2src device=\"{}\" ! decodebin name=dec", dev.display()),
+    };
+    format!(
+        "{src} ! videorate drop-only=true max-rate={fps} ! videoconvert ! video/x-raw,format=RGB ! \
+         appsink name=sink sync={sync} max-buffers=2 enable-last-sample=false",
+        fps = cam.detect_fps,
+        sync = cam.realtime,
+    )
+}
+
+fn gst_uri(p: &Path) -> String {
+    let abs = std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf());
+    gst::glib::filename_to_uri(&abs, None)
+        .map(|u| u.to_string())
+        .unwrap_or_else(|_| format!("file://{}", abs.display()))
+}
+
+/// Runs one camera until its source ends (files), or until `stop` (live sources restart on
+/// error with exponential backoff). Meant for a thread of its own.
+pub fn run_camera(
+    index: usize,
+    cam: &CameraConfig,
+    queues: Arc<FrameQueues>,
+    stop: Arc<AtomicBool>,
+) {
+    let id: Arc<str> = Arc::from(cam.id.as_str());
+    let live = !matches!(cam.source, Source::File(_));
+    let mut backoff = Duration::from_secs(1);
+    let mut seq = 0u64;
+    loop {
+        let outcome = run_once(index, &id, cam, &queues, &stop, &mut seq);
+        match outcome {
+            Ok(()) if !live => {
+                queues.push(Msg::End {
+                    camera: index,
+                    error: None,
+                });
+                return;
+            }
+            Ok(()) => {}
+            Err(e) if !live => {
+                tracing::error!(camera = %id, error = %e, "camera failed");
+                queues.push(Msg::End {
+                    camera: index,
+                    error: Some(e),
+                });
+                return;
+            }
+            Err(e) => {
+                tracing::warn!(camera = %id, error = %e, retry_in = ?backoff, "camera down");
+                queues.push(Msg::Status {
+                    camera: index,
+                    state: CameraState::Down,
+                    detail: Some(e),
+                });
+            }
+        }
+        if stop.load(Ordering::Relaxed) {
+            queues.push(Msg::End {
+                camera: index,
+                error: None,
+            });
+            return;
+        }
+        let until = std::time::Instant::now() + backoff;
+        while std::time::Instant::now() < until {
+            if stop.load(Ordering::Relaxed) {
+                queues.push(Msg::End {
+                    camera: index,
+                    error: None,
+                });
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        backoff = (backoff * 2).min(Duration::from_secs(30));
+    }
+}
+
+/// One pipeline lifetime. Ok on end of stream or stop; Err with GStreamer's own words otherwise.
+fn run_once(
+    index: usize,
+    id: &Arc<str>,
+    cam: &CameraConfig,
+    queues: &Arc<FrameQueues>,
+    stop: &Arc<AtomicBool>,
+    seq: &mut u64,
+) -> Result<(), String> {
+    let pipeline = gst::parse::launch(&describe(cam))
+        .map_err(|e| format!("pipeline: {e}"))?
+        .downcast::<gst::Pipeline>()
+        .map_err(|_| "pipeline: not a pipeline".to_string())?;
+    if let Source::Rtsp { tcp, .. } = &cam.source {
+        let tcp = *tcp;
+        let dec = pipeline.by_name("dec").expect("named in describe");
+        dec.connect("source-setup", false, move |args| {
+            if let Ok(src) = args[1].get::<gst::Element>()
+                && src.find_property("protocols").is_some()
+            {
+                src.set_property_from_str("protocols", if tcp { "tcp" } else { "udp" });
+                src.set_property("latency", 200u32);
+            }
+            None
+        });
+    }
+    let cam_id = id.clone();
+    pipeline.connect_deep_element_added(move |_, _, el| {
+        if let Some(f) = el.factory()
+            && f.klass().contains("Decoder")
+            && f.klass().contains("Video")
+        {
+            tracing::info!(camera = %cam_id, decoder = %f.name(), "video decoder");
+        }
+    });
+    let sink = pipeline
+        .by_name("sink")
+        .expect("named in describe")
+        .downcast::<gst_app::AppSink>()
+        .expect("appsink");
+
+    // Capture time = wall clock at the first frame + (PTS - first PTS): monotonic, and a
+    // replayed file gets times as if it were being filmed now.
+    let base: Arc<std::sync::Mutex<Option<(DateTime<Utc>, gst::ClockTime)>>> = Arc::default();
+    let q = queues.clone();
+    let cam_id = id.clone();
+    let first = Arc::new(AtomicBool::new(true));
+    let counter = Arc::new(std::sync::atomic::AtomicU64::new(*seq));
+    let counter_cb = counter.clone();
+    sink.set_callbacks(
+        gst_app::AppSinkCallbacks::builder()
+            .new_sample(move |sink| {
+                let sample = sink.pull_sample().map_err(|_| gst::FlowError::Eos)?;
+                let (Some(buffer), Some(caps)) = (sample.buffer(), sample.caps()) else {
+                    return Err(gst::FlowError::Error);
+                };
+                let info = gst_video::VideoInfo::from_caps(caps)
+                    .map_err(|_| gst::FlowError::NotNegotiated)?;
+                let pts = buffer.pts().unwrap_or(gst::ClockTime::ZERO);
+                let map = buffer.map_readable().map_err(|_| gst::FlowError::Error)?;
+                let stride = info.stride()[0] as usize;
+                let (w, h) = (info.width(), info.height());
+                let needed = stride * (h as usize - 1) + w as usize * 3;
+                if map.len() < needed {
+                    return Err(gst::FlowError::Error);
+                }
+                let captured = {
+                    let mut b = base.lock().expect("base lock");
+                    let (wall, pts0) = *b.get_or_insert_with(|| (Utc::now(), pts));
+                    wall + chrono::Duration::nanoseconds(pts.saturating_sub(pts0).nseconds() as i64)
+                };
+                if first.swap(false, Ordering::Relaxed) {
+                    q.push(Msg::Status {
+                        camera: index,
+                        state: CameraState::Up,
+                        detail: Some(format!("{w}x{h}")),
+                    });
+                }
+                let frame = Frame {
+                    camera: index,
+                    camera_id: cam_id.clone(),
+                    seq: counter_cb.fetch_add(1, Ordering::Relaxed),
+                    pts: Duration::from_nanos(pts.nseconds()),
+                    captured,
+                    image: Arc::new(RgbImage {
+                        width: w,
+                        height: h,
+                        stride,
+                        data: map[..needed].to_vec(),
+                    }),
+                };
+                if q.push(Msg::Frame(frame)) {
+                    Ok(gst::FlowSuccess::Ok)
+                } else {
+                    Err(gst::FlowError::Flushing)
+                }
+            })
+            .build(),
+    );
+
+    pipeline
+        .set_state(gst::State::Playing)
+        .map_err(|e| format!("cannot start: {e}"))?;
+    let bus = pipeline.bus().expect("pipelines have a bus");
+    let result = loop {
+        if stop.load(Ordering::Relaxed) {
+            break Ok(());
+        }
+        let Some(msg) = bus.timed_pop(gst::ClockTime::from_mseconds(200)) else {
+            continue;
+        };
+        use gst::MessageView;
+        match msg.view() {
+            MessageView::Eos(_) => break Ok(()),
+            MessageView::Error(e) => {
+                let src = e
+                    .src()
+                    .map(|s| s.path_string().to_string())
+                    .unwrap_or_default();
+                let debug = e.debug().map(|d| format!(" ({d})")).unwrap_or_default();
+                let mut text = format!("{}{debug} [{src}]", e.error());
+                text.truncate(600);
+                break Err(text);
+            }
+            MessageView::Warning(w) => {
+                tracing::warn!(camera = %id, warning = %w.error(), "gstreamer")
+            }
+            _ => {}
+        }
+    };
+    let _ = pipeline.set_state(gst::State::Null);
+    *seq = counter.load(Ordering::Relaxed);
+    result
+}

@@ -1,0 +1,13 @@
+//! Mắt Thần edge node: decode camera streams, detect and track objects, turn tracks into
+//! crossings, zone events and counts, and publish them over MQTT.
+
+pub mod analytics;
+pub mod config;
+pub mod detect;
+pub mod frame;
+pub mod ingest;
+pub mod labels;
+pub mod pipeline;
+pub mod publish;
+pub mod queue;
+pub mod track;

@@ -1,0 +1,246 @@
+//! The one place the stages are wired together:
+//! camera threads → frame queues → detector (batched across cameras) → tracker and analytics
+//! per camera → publisher.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+use matthan_schema::{Body, CameraState, CameraStatus, Event};
+
+use crate::analytics::CameraAnalytics;
+use crate::config::EdgeConfig;
+use crate::detect::{DetectError, Detector};
+use crate::ingest::{self, IngestError};
+use crate::publish::{PublishStats, Publisher};
+use crate::queue::{FrameQueues, Msg};
+use crate::track::Tracker;
+
+#[derive(Debug, thiserror::Error)]
+pub enum PipelineError {
+    #[error(transparent)]
+    Ingest(#[from] IngestError),
+    #[error(transparent)]
+    Detect(#[from] DetectError),
+    #[error("cannot start the MQTT publisher: {0}")]
+    Publisher(std::io::Error),
+}
+
+/// What a run did, for the CLI's last line and for benchmarks.
+#[derive(Debug, Default)]
+pub struct RunSummary {
+    pub frames: u64,
+    pub dropped: u64,
+    pub events: u64,
+    pub elapsed: Duration,
+    pub provider: &'static str,
+    pub publish: PublishStats,
+    /// Cameras whose source failed for good, with the reason.
+    pub failed: Vec<(String, String)>,
+}
+
+struct CameraRun {
+    id: String,
+    tracker: Tracker,
+    analytics: CameraAnalytics,
+    frames: u64,
+    last_capture: Option<DateTime<Utc>>,
+    frame_size: (u32, u32),
+    ended: bool,
+    /// Counters at the last status, to report rates since then.
+    status_at: Instant,
+    status_pushed: u64,
+    status_frames: u64,
+    status_dropped: u64,
+}
+
+/// How often each camera reports fps and drops.
+const STATUS_EVERY: Duration = Duration::from_secs(10);
+
+pub fn run(cfg: &EdgeConfig, stop: Arc<AtomicBool>) -> Result<RunSummary, PipelineError> {
+    ingest::init()?;
+    ingest::rank_decoders(cfg.cameras[0].decoder);
+    let mut detector = Detector::new(&cfg.model)?;
+    let publisher = Publisher::start(cfg).map_err(PipelineError::Publisher)?;
+    let started = Instant::now();
+
+    let queues = Arc::new(FrameQueues::new(
+        cfg.cameras.iter().map(ingest::overflow_policy).collect(),
+        2,
+    ));
+    let mut threads = Vec::new();
+    for (i, cam) in cfg.cameras.iter().enumerate() {
+        let (cam, q, s) = (cam.clone(), queues.clone(), stop.clone());
+        threads.push(
+            std::thread::Builder::new()
+                .name(format!("cam-{}", cam.id))
+                .spawn(move || ingest::run_camera(i, &cam, q, s))
+                .expect("spawn camera thread"),
+        );
+    }
+    let mut cams: Vec<CameraRun> = cfg
+        .cameras
+        .iter()
+        .map(|c| CameraRun {
+            id: c.id.clone(),
+            tracker: Tracker::new(cfg.tracker.clone()),
+            analytics: CameraAnalytics::new(
+                c.lines.clone(),
+                c.zones.clone(),
+                cfg.model.labels.clone(),
+                cfg.analytics.count_interval_s,
+                cfg.tracker.update_interval_s,
+            ),
+            frames: 0,
+            last_capture: None,
+            frame_size: (0, 0),
+            ended: false,
+            status_at: Instant::now(),
+            status_pushed: 0,
+            status_frames: 0,
+            status_dropped: 0,
+        })
+        .collect();
+
+    let mut summary = RunSummary {
+        provider: detector.provider(),
+        ..RunSummary::default()
+    };
+    let emit = |camera: &str, ts: DateTime<Utc>, body: Body, summary: &mut RunSummary| {
+        summary.events += 1;
+        if publisher
+            .send(Event::new(&cfg.site, camera, ts, body))
+            .is_err()
+        {
+            tracing::error!("publisher stopped; event lost");
+        }
+    };
+    let mut result = Ok(());
+    while cams.iter().any(|c| !c.ended) {
+        let batch = queues.pop_batch(detector.max_batch(), Duration::from_millis(200));
+        let images: Vec<_> = batch
+            .iter()
+            .filter_map(|m| {
+                if let Msg::Frame(f) = m {
+                    Some(f.image.as_ref())
+                } else {
+                    None
+                }
+            })
+            .collect();
+        let mut detections = match detector.detect(&images) {
+            Ok(d) => d.into_iter(),
+            Err(e) => {
+                // An inference error is not a camera's fault and will not heal: stop cleanly.
+                tracing::error!(error = %e, "detector failed; stopping");
+                stop.store(true, Ordering::Relaxed);
+                queues.close();
+                result = Err(PipelineError::Detect(e));
+                break;
+            }
+        };
+        for msg in batch {
+            match msg {
+                Msg::Frame(f) => {
+                    let dets = detections.next().expect("one result per frame");
+                    let c = &mut cams[f.camera];
+                    c.frames += 1;
+                    c.last_capture = Some(f.captured);
+                    c.frame_size = (f.image.width, f.image.height);
+                    let out = c.tracker.update(&dets, f.captured);
+                    for (ts, body) in c.analytics.update(f.captured, c.frame_size, &out) {
+                        emit(&c.id, ts, body, &mut summary);
+                    }
+                }
+                Msg::Status {
+                    camera,
+                    state,
+                    detail,
+                } => {
+                    let c = &mut cams[camera];
+                    let body = status(&queues, camera, c, state, detail);
+                    emit(
+                        &c.id,
+                        c.last_capture.unwrap_or_else(Utc::now),
+                        body,
+                        &mut summary,
+                    );
+                }
+                Msg::End { camera, error } => {
+                    let c = &mut cams[camera];
+                    let now = c.last_capture.unwrap_or_else(Utc::now);
+                    let ended = c.tracker.finish();
+                    for (ts, body) in c.analytics.finish(&ended, now) {
+                        emit(&c.id, ts, body, &mut summary);
+                    }
+                    let detail = match &error {
+                        Some(e) => {
+                            summary.failed.push((c.id.clone(), e.clone()));
+                            Some(e.clone())
+                        }
+                        None => Some("end of stream".to_string()),
+                    };
+                    let body = status(&queues, camera, c, CameraState::Down, detail);
+                    emit(&c.id, now, body, &mut summary);
+                    c.ended = true;
+                }
+            }
+        }
+        for (i, c) in cams.iter_mut().enumerate() {
+            if !c.ended && c.status_at.elapsed() >= STATUS_EVERY {
+                let dropped_now = queues.dropped[i].load(Ordering::Relaxed);
+                let state = if dropped_now > c.status_dropped {
+                    CameraState::Degraded
+                } else {
+                    CameraState::Up
+                };
+                let body = status(&queues, i, c, state, None);
+                emit(
+                    &c.id,
+                    c.last_capture.unwrap_or_else(Utc::now),
+                    body,
+                    &mut summary,
+                );
+            }
+        }
+    }
+    queues.close();
+    for t in threads {
+        let _ = t.join();
+    }
+    summary.frames = cams.iter().map(|c| c.frames).sum();
+    summary.dropped = queues
+        .dropped
+        .iter()
+        .map(|d| d.load(Ordering::Relaxed))
+        .sum();
+    summary.elapsed = started.elapsed();
+    summary.publish = publisher.finish();
+    result.map(|_| summary)
+}
+
+/// A status body with rates measured since this camera's previous status.
+fn status(
+    q: &FrameQueues,
+    i: usize,
+    c: &mut CameraRun,
+    state: CameraState,
+    detail: Option<String>,
+) -> Body {
+    let secs = c.status_at.elapsed().as_secs_f32().max(1e-3);
+    let pushed = q.pushed[i].load(Ordering::Relaxed);
+    let dropped = q.dropped[i].load(Ordering::Relaxed);
+    let body = CameraStatus {
+        state,
+        fps_in: pushed.saturating_sub(c.status_pushed) as f32 / secs,
+        fps_out: c.frames.saturating_sub(c.status_frames) as f32 / secs,
+        dropped_frames: dropped,
+        detail,
+    };
+    c.status_at = Instant::now();
+    c.status_pushed = pushed;
+    c.status_frames = c.frames;
+    c.status_dropped = dropped;
+    Body::CameraStatus(body)
+}

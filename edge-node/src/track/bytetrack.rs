@@ -1,0 +1,482 @@
+//! ByteTrack: two-stage association (confident detections first, then the weak ones that only
+//! continue existing tracks), a Kalman filter per track, and Hungarian matching on IoU.
+//!
+//! States: tentative (not yet `min_hits` hits, no id, not announced) → confirmed → lost
+//! (unseen, still matchable) → removed. Lost tracks that were standing still are kept for
+//! `max_lost_s`, so a parked vehicle whose detection flickers keeps its id; lost tracks that
+//! were moving are dropped after `max_lost_moving_s`, because their prediction drifts.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+use pathfinding::prelude::{Matrix, kuhn_munkres};
+
+use super::Kalman;
+use crate::config::TrackerConfig;
+use crate::detect::Detection;
+use matthan_schema::BBox;
+
+/// A confirmed track as seen after one frame.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TrackSnapshot {
+    pub id: u64,
+    pub class: usize,
+    pub score: f32,
+    /// The matched detection's box this frame, else the filter's prediction.
+    pub bbox: BBox,
+    pub first_seen: DateTime<Utc>,
+    pub last_seen: DateTime<Utc>,
+    pub hits: u32,
+}
+
+#[derive(Debug, Default)]
+pub struct TrackerOutput {
+    /// Confirmed tracks that a detection continued in this frame.
+    pub seen: Vec<TrackSnapshot>,
+    /// Ids confirmed in this frame (also in `seen`).
+    pub confirmed: Vec<u64>,
+    /// Tracks that ended in this frame, with their last known state.
+    pub ended: Vec<TrackSnapshot>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum State {
+    Tentative,
+    Confirmed,
+    Lost,
+}
+
+#[derive(Debug, Clone)]
+struct Track {
+    id: u64,
+    state: State,
+    kf: Kalman,
+    bbox: BBox,
+    score: f32,
+    votes: HashMap<usize, f32>,
+    first_seen: DateTime<Utc>,
+    last_seen: DateTime<Utc>,
+    hits: u32,
+    /// Whether the object was moving when last seen (centre speed per frame vs its height).
+    moving: bool,
+}
+
+impl Track {
+    fn class(&self) -> usize {
+        self.votes
+            .iter()
+            .max_by(|a, b| a.1.total_cmp(b.1))
+            .map_or(0, |(c, _)| *c)
+    }
+
+    fn predicted(&self) -> BBox {
+        from_xyah(self.kf.state())
+    }
+
+    fn snapshot(&self) -> TrackSnapshot {
+        TrackSnapshot {
+            id: self.id,
+            class: self.class(),
+            score: self.score,
+            bbox: self.bbox,
+            first_seen: self.first_seen,
+            last_seen: self.last_seen,
+            hits: self.hits,
+        }
+    }
+
+    fn hit(&mut self, d: &Detection, now: DateTime<Utc>) {
+        self.kf.update(to_xyah(&d.bbox));
+        self.bbox = d.bbox;
+        self.score = d.score;
+        *self.votes.entry(d.class).or_default() += d.score;
+        self.last_seen = now;
+        self.hits += 1;
+        let h = (d.bbox.y2 - d.bbox.y1).max(1.0);
+        self.moving = self.kf.speed() / h > 0.01;
+    }
+}
+
+pub struct Tracker {
+    cfg: TrackerConfig,
+    tracks: Vec<Track>,
+    next_id: u64,
+}
+
+impl Tracker {
+    pub fn new(cfg: TrackerConfig) -> Self {
+        Self {
+            cfg,
+            tracks: Vec::new(),
+            next_id: 1,
+        }
+    }
+
+    /// Number of tracks of any state, for tests and metrics.
+    pub fn len(&self) -> usize {
+        self.tracks.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.tracks.is_empty()
+    }
+
+    pub fn update(&mut self, dets: &[Detection], now: DateTime<Utc>) -> TrackerOutput {
+        let mut out = TrackerOutput::default();
+        for t in &mut self.tracks {
+            if t.state != State::Confirmed {
+                t.kf.freeze_size();
+            }
+            t.kf.predict();
+        }
+        let (high, low): (Vec<usize>, Vec<usize>) = (0..dets.len())
+            .filter(|&i| dets[i].score >= self.cfg.low_score)
+            .partition(|&i| dets[i].score >= self.cfg.high_score);
+
+        // 1. Confident detections against confirmed and lost tracks.
+        let pool: Vec<usize> = (0..self.tracks.len())
+            .filter(|&i| self.tracks[i].state != State::Tentative)
+            .collect();
+        let (m1, rest_tracks, rest_high) = self.associate(&pool, &high, dets, self.cfg.match_iou);
+        // 2. Weak detections continue tracks that were seen last frame only.
+        let tracked: Vec<usize> = rest_tracks
+            .into_iter()
+            .filter(|&i| self.tracks[i].state == State::Confirmed)
+            .collect();
+        let (m2, unmatched_tracked, _) =
+            self.associate(&tracked, &low, dets, self.cfg.low_match_iou);
+        // 3. Remaining confident detections against tentative tracks.
+        let tentative: Vec<usize> = (0..self.tracks.len())
+            .filter(|&i| self.tracks[i].state == State::Tentative)
+            .collect();
+        let (m3, unmatched_tentative, new_dets) =
+            self.associate(&tentative, &rest_high, dets, self.cfg.match_iou);
+
+        for (ti, di) in m1.into_iter().chain(m2).chain(m3) {
+            let t = &mut self.tracks[ti];
+            t.hit(&dets[di], now);
+            match t.state {
+                State::Tentative if t.hits >= self.cfg.min_hits => {
+                    t.state = State::Confirmed;
+                    t.id = self.next_id;
+                    self.next_id += 1;
+                    out.confirmed.push(t.id);
+                }
+                State::Lost => t.state = State::Confirmed,
+                _ => {}
+            }
+            if t.state == State::Confirmed {
+                out.seen.push(t.snapshot());
+            }
+        }
+        for ti in unmatched_tracked {
+            self.tracks[ti].state = State::Lost;
+        }
+        let mut dead = vec![false; self.tracks.len()];
+        for ti in unmatched_tentative {
+            dead[ti] = true;
+        }
+        for (ti, t) in self.tracks.iter_mut().enumerate() {
+            if t.state == State::Lost {
+                t.bbox = t.predicted();
+                let unseen = (now - t.last_seen).as_seconds_f64();
+                let limit = if t.moving {
+                    self.cfg.max_lost_moving_s
+                } else {
+                    self.cfg.max_lost_s
+                };
+                if unseen > limit {
+                    dead[ti] = true;
+                    out.ended.push(t.snapshot());
+                }
+            }
+        }
+        let mut i = 0;
+        self.tracks.retain(|_| {
+            i += 1;
+            !dead[i - 1]
+        });
+        for di in new_dets {
+            let d = &dets[di];
+            let mut t = Track {
+                id: 0,
+                state: State::Tentative,
+                kf: Kalman::new(to_xyah(&d.bbox)),
+                bbox: d.bbox,
+                score: d.score,
+                votes: HashMap::from([(d.class, d.score)]),
+                first_seen: now,
+                last_seen: now,
+                hits: 1,
+                moving: false,
+            };
+            if self.cfg.min_hits <= 1 {
+                t.state = State::Confirmed;
+                t.id = self.next_id;
+                self.next_id += 1;
+                out.confirmed.push(t.id);
+                out.seen.push(t.snapshot());
+            }
+            self.tracks.push(t);
+        }
+        out
+    }
+
+    /// Ends every confirmed or lost track (stream over, camera removed).
+    pub fn finish(&mut self) -> Vec<TrackSnapshot> {
+        self.tracks
+            .drain(..)
+            .filter(|t| t.state != State::Tentative)
+            .map(|t| t.snapshot())
+            .collect()
+    }
+
+    /// Optimal one-to-one matching by IoU; pairs under `min_iou` stay unmatched.
+    /// Returns (pairs, unmatched tracks, unmatched detections).
+    fn associate(
+        &self,
+        tracks: &[usize],
+        dets_idx: &[usize],
+        dets: &[Detection],
+        min_iou: f32,
+    ) -> (Vec<(usize, usize)>, Vec<usize>, Vec<usize>) {
+        if tracks.is_empty() || dets_idx.is_empty() {
+            return (Vec::new(), tracks.to_vec(), dets_idx.to_vec());
+        }
+        let ious: Vec<Vec<f32>> = tracks
+            .iter()
+            .map(|&t| {
+                let p = self.tracks[t].predicted();
+                dets_idx
+                    .iter()
+                    .map(|&d| box_iou(&p, &dets[d].bbox))
+                    .collect()
+            })
+            .collect();
+        let weight = |r: usize, c: usize| {
+            let v = ious[r][c];
+            if v >= min_iou { (v * 1e6) as i64 } else { 0 }
+        };
+        // kuhn_munkres needs no more rows than columns.
+        let transpose = tracks.len() > dets_idx.len();
+        let (rows, cols) = if transpose {
+            (dets_idx.len(), tracks.len())
+        } else {
+            (tracks.len(), dets_idx.len())
+        };
+        let m = Matrix::from_fn(rows, cols, |(r, c)| {
+            if transpose {
+                weight(c, r)
+            } else {
+                weight(r, c)
+            }
+        });
+        let (_, assign) = kuhn_munkres(&m);
+        let mut pairs = Vec::new();
+        let mut t_used = vec![false; tracks.len()];
+        let mut d_used = vec![false; dets_idx.len()];
+        for (r, c) in assign.into_iter().enumerate() {
+            let (ti, di) = if transpose { (c, r) } else { (r, c) };
+            if ious[ti][di] >= min_iou {
+                pairs.push((tracks[ti], dets_idx[di]));
+                t_used[ti] = true;
+                d_used[di] = true;
+            }
+        }
+        let rest_t = tracks
+            .iter()
+            .zip(&t_used)
+            .filter(|(_, u)| !**u)
+            .map(|(t, _)| *t)
+            .collect();
+        let rest_d = dets_idx
+            .iter()
+            .zip(&d_used)
+            .filter(|(_, u)| !**u)
+            .map(|(d, _)| *d)
+            .collect();
+        (pairs, rest_t, rest_d)
+    }
+}
+
+fn to_xyah(b: &BBox) -> [f32; 4] {
+    let (w, h) = ((b.x2 - b.x1).max(1e-3), (b.y2 - b.y1).max(1e-3));
+    [(b.x1 + b.x2) / 2.0, (b.y1 + b.y2) / 2.0, w / h, h]
+}
+
+fn from_xyah(s: [f32; 4]) -> BBox {
+    let h = s[3].max(1e-3);
+    let w = (s[2] * h).max(1e-3);
+    BBox {
+        x1: s[0] - w / 2.0,
+        y1: s[1] - h / 2.0,
+        x2: s[0] + w / 2.0,
+        y2: s[1] + h / 2.0,
+    }
+}
+
+pub fn box_iou(a: &BBox, b: &BBox) -> f32 {
+    let iw = (a.x2.min(b.x2) - a.x1.max(b.x1)).max(0.0);
+    let ih = (a.y2.min(b.y2) - a.y1.max(b.y1)).max(0.0);
+    let inter = iw * ih;
+    let union = (a.x2 - a.x1) * (a.y2 - a.y1) + (b.x2 - b.x1) * (b.y2 - b.y1) - inter;
+    if union <= 0.0 { 0.0 } else { inter / union }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::Duration;
+
+    fn det(x: f32, y: f32, score: f32) -> Detection {
+        Detection {
+            bbox: BBox {
+                x1: x,
+                y1: y,
+                x2: x + 40.0,
+                y2: y + 80.0,
+            },
+            score,
+            class: 0,
+        }
+    }
+
+    fn t0() -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339("2026-11-26T08:00:00Z")
+            .unwrap()
+            .into()
+    }
+
+    fn at(frame: i64) -> DateTime<Utc> {
+        t0() + Duration::milliseconds(frame * 100)
+    }
+
+    /// Runs frames and returns, per frame, the ids seen with their x position.
+    fn run(tracker: &mut Tracker, frames: &[Vec<Detection>]) -> Vec<Vec<(u64, f32)>> {
+        frames
+            .iter()
+            .enumerate()
+            .map(|(i, d)| {
+                tracker
+                    .update(d, at(i as i64))
+                    .seen
+                    .iter()
+                    .map(|s| (s.id, s.bbox.x1))
+                    .collect()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn keeps_id_through_a_ten_frame_gap() {
+        let mut tr = Tracker::new(TrackerConfig::default());
+        let frames: Vec<Vec<Detection>> = (0..40)
+            .map(|i| {
+                if (15..25).contains(&i) {
+                    vec![]
+                } else {
+                    vec![det(100.0 + 5.0 * i as f32, 100.0, 0.9)]
+                }
+            })
+            .collect();
+        let seen = run(&mut tr, &frames);
+        let ids: std::collections::BTreeSet<u64> =
+            seen.iter().flatten().map(|(id, _)| *id).collect();
+        assert_eq!(ids.len(), 1, "one object, one id: {seen:?}");
+        assert!(!seen[25].is_empty(), "re-acquired right after the gap");
+    }
+
+    #[test]
+    fn two_crossing_objects_keep_their_ids() {
+        let mut tr = Tracker::new(TrackerConfig::default());
+        // A walks right, B walks left, 30 px apart vertically; their boxes overlap mid-way.
+        let frames: Vec<Vec<Detection>> = (0..60)
+            .map(|i| {
+                vec![
+                    det(50.0 + 8.0 * i as f32, 100.0, 0.9),
+                    det(530.0 - 8.0 * i as f32, 130.0, 0.85),
+                ]
+            })
+            .collect();
+        let seen = run(&mut tr, &frames);
+        let mut first: HashMap<u64, f32> = HashMap::new();
+        for (id, x) in &seen[5] {
+            first.insert(*id, *x);
+        }
+        assert_eq!(first.len(), 2);
+        let a = *first.iter().min_by(|a, b| a.1.total_cmp(b.1)).unwrap().0;
+        for (i, f) in seen.iter().enumerate().skip(5) {
+            let x_a = f
+                .iter()
+                .find(|(id, _)| *id == a)
+                .map(|(_, x)| *x)
+                .expect("A seen every frame");
+            assert!(
+                (x_a - (50.0 + 8.0 * i as f32)).abs() < 1.0,
+                "frame {i}: id {a} swapped to the other object"
+            );
+            assert!(
+                f.iter().all(|(id, _)| first.contains_key(id)),
+                "no new ids: {f:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn stationary_object_keeps_one_id_through_a_minute_of_flicker() {
+        let mut tr = Tracker::new(TrackerConfig::default());
+        // 60 s at 10 fps; the detector sees the parked car in bursts with gaps up to 8 s, and
+        // with scores wandering across the high/low boundary.
+        let mut seed = 7u32;
+        let mut rand = || {
+            seed = seed.wrapping_mul(1_103_515_245).wrapping_add(12345);
+            (seed >> 16) as f32 / 65536.0
+        };
+        let mut frames = Vec::new();
+        let mut i = 0;
+        while i < 600 {
+            let burst = 3 + (rand() * 20.0) as usize;
+            for _ in 0..burst {
+                let jitter = (rand() - 0.5) * 3.0;
+                frames.push(vec![det(
+                    300.0 + jitter,
+                    200.0 + jitter,
+                    0.25 + rand() * 0.6,
+                )]);
+            }
+            let gap = (rand() * 80.0) as usize;
+            frames.extend(std::iter::repeat_n(vec![], gap));
+            i += burst + gap;
+        }
+        frames.truncate(600);
+        let seen = run(&mut tr, &frames);
+        let ids: std::collections::BTreeSet<u64> =
+            seen.iter().flatten().map(|(id, _)| *id).collect();
+        assert_eq!(ids.len(), 1, "re-born as {} ids", ids.len());
+    }
+
+    #[test]
+    fn lost_tracks_end_and_tentative_ones_never_announce() {
+        let cfg = TrackerConfig {
+            max_lost_s: 2.0,
+            ..TrackerConfig::default()
+        };
+        let mut tr = Tracker::new(cfg);
+        // One blip (2 frames, under min_hits) and one real object that leaves.
+        let mut frames: Vec<Vec<Detection>> =
+            vec![vec![det(10.0, 10.0, 0.9), det(400.0, 10.0, 0.9)]; 2];
+        frames.extend(vec![vec![det(10.0, 10.0, 0.9)]; 8]);
+        frames.extend(vec![vec![]; 40]);
+        let mut ended = Vec::new();
+        let mut confirmed = Vec::new();
+        for (i, f) in frames.iter().enumerate() {
+            let o = tr.update(f, at(i as i64));
+            ended.extend(o.ended);
+            confirmed.extend(o.confirmed);
+        }
+        assert_eq!(confirmed, vec![1]);
+        assert_eq!(ended.len(), 1);
+        assert_eq!(ended[0].id, 1);
+        assert!(tr.is_empty());
+    }
+}
