@@ -41,6 +41,15 @@ if [ ! -s "$cache/media/vtest.avi" ]; then
   rm -rf "$tmp"
 fi
 
+# The first 20 s of vtest as H.264 MP4, which the RTSP tests serve (key frame every second, so
+# a client joining mid-stream starts quickly).
+if [ ! -s "$cache/media/vtest-20s.mp4" ]; then
+  gst-launch-1.0 -q filesrc location="$cache/media/vtest.avi" ! decodebin ! identity eos-after=200 ! videoconvert ! \
+    x264enc speed-preset=ultrafast tune=zerolatency key-int-max=10 ! h264parse ! mp4mux ! \
+    filesink location="$cache/media/vtest-20s.mp4.tmp" >/dev/null
+  mv "$cache/media/vtest-20s.mp4.tmp" "$cache/media/vtest-20s.mp4"
+fi
+
 # ONNX Runtime shared library from the PyPI wheel (ort loads it at run time), and the
 # `onnx` package the tests use to generate small models with known outputs.
 venv="$root/.venv"
@@ -64,6 +73,7 @@ fi
 cat > "$cache/env.sh" <<ENV
 export ORT_DYLIB_PATH="$cache/lib/libonnxruntime.so"
 export MATTHAN_VTEST="$cache/media/vtest.avi"
+export MATTHAN_VTEST_MP4="$cache/media/vtest-20s.mp4"
 export MATTHAN_PYTHON="$venv/bin/python"
 ENV
 echo "setup: ok"

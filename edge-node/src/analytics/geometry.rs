@@ -99,16 +99,6 @@ impl Zone {
         }
         check_points(polygon).map_err(|e| format!("polygon: {e}"))?;
         let n = polygon.len();
-        let area: f64 = (0..n)
-            .map(|i| {
-                let (p, q) = (polygon[i], polygon[(i + 1) % n]);
-                p[0] * q[1] - q[0] * p[1]
-            })
-            .sum::<f64>()
-            / 2.0;
-        if area.abs() < 1e-4 {
-            return Err("polygon: encloses no area (points on one line?)".into());
-        }
         for i in 0..n {
             for j in i + 1..n {
                 // Neighbouring edges share a point; only non-adjacent pairs may not meet.
@@ -126,6 +116,16 @@ impl Zone {
                     ));
                 }
             }
+        }
+        let area: f64 = (0..n)
+            .map(|i| {
+                let (p, q) = (polygon[i], polygon[(i + 1) % n]);
+                p[0] * q[1] - q[0] * p[1]
+            })
+            .sum::<f64>()
+            / 2.0;
+        if area.abs() < 1e-4 {
+            return Err("polygon: encloses no area (points on one line?)".into());
         }
         if let Some(d) = dwell_s
             && !(d.is_finite() && d > 0.0)

@@ -1,0 +1,187 @@
+//! The `edge-node` binary on bad input: every failure is a clear message naming what and
+//! where, with exit code 1 (never a panic's 101).
+
+mod support;
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn edge(args: &[&str]) -> Output {
+    support::ort();
+    Command::new(env!("CARGO_BIN_EXE_edge-node"))
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// A valid config with `from` replaced by `to`.
+fn config_with(dir: &Path, from: &str, to: &str) -> String {
+    let video = dir.join("clip.avi");
+    std::fs::copy(support::vtest(), &video).unwrap();
+    let base = support::edge_config(dir, 1, &format!("file://{}", video.display()), "");
+    let text = std::fs::read_to_string(&base).unwrap();
+    assert!(text.contains(from), "test bug: {from:?} not in config");
+    let p = dir.join("broken.toml");
+    std::fs::write(&p, text.replacen(from, to, 1)).unwrap();
+    p.display().to_string()
+}
+
+fn check_rejected(from: &str, to: &str, expect: &[&str]) {
+    let dir = tempfile::tempdir().unwrap();
+    let file = config_with(dir.path(), from, to);
+    let out = edge(&["check-config", &file]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("broken.toml"), "names the file: {err}");
+    for e in expect {
+        assert!(err.contains(e), "expected {e:?} in: {err}");
+    }
+}
+
+#[test]
+fn valid_config_checks_ok() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = config_with(dir.path(), "id = \"mid\"", "id = \"mid\"");
+    let out = edge(&["check-config", &file]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("camera cam-a"));
+}
+
+#[test]
+fn self_intersecting_zone() {
+    check_rejected(
+        "[[0.0, 0.6], [0.5, 0.6], [0.5, 1.0], [0.0, 1.0]]",
+        "[[0.0, 0.6], [0.5, 1.0], [0.5, 0.6], [0.0, 1.0]]",
+        &["cameras[0].zones[0]", "cross"],
+    );
+}
+
+#[test]
+fn zone_outside_the_frame() {
+    check_rejected(
+        "[0.0, 0.6], [0.5, 0.6]",
+        "[0.0, 0.6], [1.5, 0.6]",
+        &["cameras[0].zones[0]", "outside 0..1"],
+    );
+}
+
+#[test]
+fn unknown_class_name() {
+    check_rejected(
+        "\"bicycle\"",
+        "\"bicylce\"",
+        &["model.classes[1]", "bicylce"],
+    );
+    check_rejected(
+        "classes = [\"person\"]",
+        "classes = [\"persn\"]",
+        &["cameras[0].zones[0].classes[0]", "persn"],
+    );
+}
+
+#[test]
+fn missing_model() {
+    check_rejected(
+        "nanodet-m-416.onnx",
+        "nope.onnx",
+        &["model.path", "nope.onnx"],
+    );
+}
+
+#[test]
+fn bad_urls() {
+    check_rejected(
+        "url = \"file://",
+        "url = \"http://",
+        &["cameras[0].url", "unsupported scheme"],
+    );
+    check_rejected(
+        "url = \"file://",
+        "url = \"file:///no/such/dir",
+        &["cameras[0].url", "does not exist"],
+    );
+    check_rejected(
+        "url = \"file://",
+        "url = \"rtsp://host:99999/x\" #",
+        &["cameras[0].url", "port"],
+    );
+}
+
+#[test]
+fn malformed_toml_and_typos() {
+    check_rejected("[mqtt]", "[mqtt", &["line"]);
+    check_rejected("detect_fps = 10", "detect_fsp = 10", &["detect_fsp"]);
+    check_rejected(
+        "detect_fps = 10",
+        "detect_fps = 0",
+        &["cameras[0].detect_fps"],
+    );
+}
+
+#[test]
+fn missing_config_file() {
+    let out = edge(&["check-config", "/no/such/edge.toml"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("/no/such/edge.toml"));
+}
+
+#[test]
+fn corrupt_video_fails_the_run_with_the_cameras_reason() {
+    let broker = support::Broker::start();
+    let dir = tempfile::tempdir().unwrap();
+    let video = dir.path().join("corrupt.avi");
+    // An AVI header followed by noise: the container starts, the stream is garbage.
+    let mut bytes = std::fs::read(support::vtest()).unwrap()[..4096].to_vec();
+    bytes.extend((0..200_000u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8));
+    std::fs::write(&video, bytes).unwrap();
+    let cfg = support::edge_config(
+        dir.path(),
+        broker.port,
+        &format!("file://{}", video.display()),
+        "",
+    );
+    let out = edge(&["run", "--config", cfg.to_str().unwrap()]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("camera cam-a"), "{err}");
+}
+
+#[test]
+fn truncated_video_ends_cleanly() {
+    let broker = support::Broker::start();
+    let dir = tempfile::tempdir().unwrap();
+    let video = dir.path().join("truncated.avi");
+    std::fs::write(&video, &std::fs::read(support::vtest()).unwrap()[..600_000]).unwrap();
+    let cfg = support::edge_config(
+        dir.path(),
+        broker.port,
+        &format!("file://{}", video.display()),
+        "",
+    );
+    let out = edge(&["run", "--config", cfg.to_str().unwrap()]);
+    assert_ne!(out.status.code(), Some(101), "no panic: {}", stderr(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("frames in")
+            || stderr(&out).contains("camera cam-a")
+    );
+}
+
+#[test]
+fn unloadable_runtime_library() {
+    let dir = tempfile::tempdir().unwrap();
+    let fake = dir.path().join("libonnxruntime.so");
+    std::fs::write(&fake, b"not an ELF file").unwrap();
+    let file = config_with(
+        dir.path(),
+        "threads = 2",
+        &format!("threads = 2\nort_library = \"{}\"", fake.display()),
+    );
+    let out = edge(&["run", "--config", &file]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("libonnxruntime.so"), "{err}");
+}

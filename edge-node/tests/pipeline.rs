@@ -1,0 +1,203 @@
+//! The whole edge pipeline on real video: GStreamer decode → NanoDet through ONNX Runtime →
+//! ByteTrack → lines and zones → mosquitto → a subscriber that checks what arrived.
+
+mod support;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use edge_node::config::EdgeConfig;
+use matthan_schema::{Body, CameraState, Direction, Event, TrackPhase};
+
+fn crossings(evs: &[Event]) -> BTreeMap<Direction, u32> {
+    let mut m = BTreeMap::new();
+    for e in evs {
+        if let Body::Crossing(c) = &e.body {
+            *m.entry(c.direction).or_default() += 1;
+        }
+    }
+    m
+}
+
+#[test]
+fn vtest_file_end_to_end_over_mqtt() {
+    support::ort();
+    let broker = support::Broker::start();
+    let sub = support::Subscriber::start(broker.port);
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("file://{}", support::vtest().display());
+    let cfg = EdgeConfig::load(&support::edge_config(dir.path(), broker.port, &url, "")).unwrap();
+
+    let summary = edge_node::pipeline::run(&cfg, Arc::new(AtomicBool::new(false))).unwrap();
+    assert_eq!(
+        summary.frames, 795,
+        "every frame of the 10 fps clip is analysed"
+    );
+    assert_eq!(summary.dropped, 0, "recorded files never drop frames");
+    assert_eq!(
+        summary.publish.acked, summary.publish.published,
+        "broker acknowledged every event"
+    );
+    let want = summary.publish.published as usize;
+    let evs = sub.wait_for(Duration::from_secs(20), "all published events", |e| {
+        e.len() >= want
+    });
+    assert_eq!(evs.len(), want);
+
+    let ids: BTreeSet<_> = evs.iter().map(|e| e.id).collect();
+    assert_eq!(ids.len(), evs.len(), "event ids are unique");
+    for w in evs
+        .iter()
+        .filter(|e| e.camera == "cam-a")
+        .collect::<Vec<_>>()
+        .windows(2)
+    {
+        assert!(
+            w[1].ts >= w[0].ts - chrono::Duration::seconds(1),
+            "capture times run forward"
+        );
+    }
+
+    // Tracks: people, each with a new and an end, the end's path starting where it was born.
+    let mut phases: BTreeMap<u64, Vec<TrackPhase>> = BTreeMap::new();
+    for e in &evs {
+        if let Body::Track(t) = &e.body {
+            phases.entry(t.track_id).or_default().push(t.phase);
+            assert_eq!(e.camera, "cam-a");
+        }
+    }
+    let people = evs.iter().filter(|e| matches!(&e.body, Body::Track(t) if t.phase == TrackPhase::New && t.class == "person")).count();
+    assert!(
+        people >= 10,
+        "vtest has dozens of pedestrians; got {people} person tracks"
+    );
+    for (id, p) in &phases {
+        assert_eq!(p.first(), Some(&TrackPhase::New), "track {id}: {p:?}");
+        assert_eq!(p.last(), Some(&TrackPhase::End), "track {id}: {p:?}");
+        assert_eq!(
+            p.iter().filter(|x| **x == TrackPhase::New).count(),
+            1,
+            "track {id}"
+        );
+    }
+    // People cross the middle of the square both ways.
+    let c = crossings(&evs);
+    assert!(c.get(&Direction::In).copied().unwrap_or(0) >= 3, "{c:?}");
+    assert!(c.get(&Direction::Out).copied().unwrap_or(0) >= 3, "{c:?}");
+    // Counts add up to the crossings.
+    let (mut cin, mut cout) = (0, 0);
+    for e in &evs {
+        if let Body::Counts(k) = &e.body {
+            for l in &k.lines {
+                cin += l.in_count;
+                cout += l.out_count;
+            }
+        }
+    }
+    assert_eq!(
+        (cin, cout),
+        (c[&Direction::In], c[&Direction::Out]),
+        "counts equal crossings"
+    );
+    // Zone: people entered the plaza, and every enter has its exit.
+    let (mut enter, mut exit) = (0, 0);
+    for e in &evs {
+        if let Body::Zone(z) = &e.body {
+            match z.action {
+                matthan_schema::ZoneAction::Enter => enter += 1,
+                matthan_schema::ZoneAction::Exit => exit += 1,
+                _ => {}
+            }
+        }
+    }
+    assert!(enter >= 2 && enter == exit, "enter {enter}, exit {exit}");
+    // Status: up, then down at the end of the stream; the edge announced itself.
+    let states: Vec<_> = evs
+        .iter()
+        .filter_map(|e| {
+            if let Body::CameraStatus(s) = &e.body {
+                Some(s.state)
+            } else {
+                None
+            }
+        })
+        .collect();
+    assert_eq!(states.first(), Some(&CameraState::Up));
+    assert_eq!(states.last(), Some(&CameraState::Down));
+    assert!(evs.iter().any(
+        |e| matches!(&e.body, Body::EdgeStatus(s) if s.state == matthan_schema::EdgeState::Online)
+    ));
+}
+
+#[test]
+fn rtsp_camera_gives_the_same_kind_of_events() {
+    support::ort();
+    let server = support::RtspServer::start(&support::vtest_mp4());
+    let broker = support::Broker::start();
+    let sub = support::Subscriber::start(broker.port);
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = EdgeConfig::load(&support::edge_config(
+        dir.path(),
+        broker.port,
+        &server.url,
+        "rtsp_transport = \"tcp\"",
+    ))
+    .unwrap();
+    let stop = Arc::new(AtomicBool::new(false));
+    let (c2, s2) = (cfg.clone(), stop.clone());
+    let run = std::thread::spawn(move || edge_node::pipeline::run(&c2, s2));
+    // The stream plays in real time; stop once people have been tracked across the line.
+    let waited = sub.wait_for(
+        Duration::from_secs(60),
+        "tracks and a crossing from the RTSP camera",
+        |evs| {
+            let tracks = evs
+                .iter()
+                .filter(|e| matches!(&e.body, Body::Track(t) if t.class == "person"))
+                .count();
+            tracks >= 5 && !crossings(evs).is_empty()
+        },
+    );
+    stop.store(true, Ordering::Relaxed);
+    let summary = run.join().unwrap().unwrap();
+    assert!(summary.frames >= 20, "{summary:?}");
+    assert!(
+        waited
+            .iter()
+            .any(|e| matches!(&e.body, Body::CameraStatus(s) if s.state == CameraState::Up))
+    );
+    let evs = sub.wait_for(Duration::from_secs(10), "track ends after stop", |e| {
+        e.iter()
+            .any(|e| matches!(&e.body, Body::Track(t) if t.phase == TrackPhase::End))
+    });
+    assert!(evs.iter().all(|e| e.site == "test-site"));
+}
+
+#[test]
+fn refused_rtsp_reports_the_camera_down_with_the_reason() {
+    support::ort();
+    let broker = support::Broker::start();
+    let sub = support::Subscriber::start(broker.port);
+    let dir = tempfile::tempdir().unwrap();
+    let dead = format!("rtsp://127.0.0.1:{}/nothing", support::free_port());
+    let cfg = EdgeConfig::load(&support::edge_config(dir.path(), broker.port, &dead, "")).unwrap();
+    let stop = Arc::new(AtomicBool::new(false));
+    let (c2, s2) = (cfg.clone(), stop.clone());
+    let run = std::thread::spawn(move || edge_node::pipeline::run(&c2, s2));
+    let evs = sub.wait_for(Duration::from_secs(20), "a camera_status down", |evs| {
+        evs.iter()
+            .any(|e| matches!(&e.body, Body::CameraStatus(s) if s.state == CameraState::Down))
+    });
+    stop.store(true, Ordering::Relaxed);
+    run.join().unwrap().unwrap();
+    let detail = evs
+        .iter()
+        .find_map(|e| match &e.body {
+            Body::CameraStatus(s) if s.state == CameraState::Down => s.detail.clone(),
+            _ => None,
+        })
+        .unwrap_or_default();
+    assert!(!detail.is_empty(), "the reason travels with the status");
+}

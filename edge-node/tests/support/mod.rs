@@ -1,0 +1,301 @@
+//! Real components for the integration tests: a mosquitto broker on a free loopback port, an
+//! MQTT subscriber that collects decoded events, an RTSP server, and the generated models.
+#![allow(dead_code)]
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use matthan_schema::Event;
+
+pub fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
+}
+
+fn cache_file(env: &str, rel: &str) -> PathBuf {
+    let p = std::env::var_os(env)
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo().join(rel));
+    assert!(
+        p.exists(),
+        "{} is missing: run scripts/setup.sh first (or set {env})",
+        p.display()
+    );
+    p
+}
+
+/// Points ORT at the library setup installed, unless the caller already chose one.
+pub fn ort() {
+    let lib = cache_file("ORT_DYLIB_PATH", ".cache/lib/libonnxruntime.so");
+    // SAFETY: set before any test thread loads ONNX Runtime; every caller sets the same value.
+    unsafe { std::env::set_var("ORT_DYLIB_PATH", lib) };
+}
+
+pub fn vtest() -> PathBuf {
+    cache_file("MATTHAN_VTEST", ".cache/media/vtest.avi")
+}
+
+pub fn vtest_mp4() -> PathBuf {
+    cache_file("MATTHAN_VTEST_MP4", ".cache/media/vtest-20s.mp4")
+}
+
+pub fn nanodet() -> PathBuf {
+    repo().join("models/nanodet-m-416.onnx")
+}
+
+/// Generates the small known-output models (see support/gen_models.py) into a temp dir.
+pub fn gen_models() -> tempfile::TempDir {
+    let python = cache_file("MATTHAN_PYTHON", ".venv/bin/python");
+    let dir = tempfile::tempdir().unwrap();
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support/gen_models.py");
+    let out = Command::new(python)
+        .arg(script)
+        .arg(dir.path())
+        .output()
+        .expect("run python");
+    assert!(
+        out.status.success(),
+        "gen_models.py failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    dir
+}
+
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A mosquitto broker on 127.0.0.1, killed on drop.
+pub struct Broker {
+    pub port: u16,
+    child: Child,
+    _dir: tempfile::TempDir,
+}
+
+impl Broker {
+    pub fn start() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let port = free_port();
+        let conf = dir.path().join("mosquitto.conf");
+        std::fs::write(
+            &conf,
+            format!(
+                "listener {port} 127.0.0.1\nallow_anonymous true\nmax_queued_messages 0\nmax_inflight_messages 0\npersistence false\n"
+            ),
+        )
+        .unwrap();
+        let child = Command::new("mosquitto")
+            .arg("-c")
+            .arg(&conf)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("mosquitto not installed: run scripts/setup.sh");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                Instant::now() < deadline,
+                "mosquitto did not start on port {port}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Self {
+            port,
+            child,
+            _dir: dir,
+        }
+    }
+}
+
+impl Drop for Broker {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Collects every message under `matthan/#`; payloads that fail to decode are kept as errors.
+pub struct Subscriber {
+    pub events: Arc<Mutex<Vec<(String, Result<Event, String>)>>>,
+    stop: Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl Subscriber {
+    pub fn start(port: u16) -> Self {
+        use rumqttc::{Client, Event as E, MqttOptions, Packet, QoS};
+        let mut opts = MqttOptions::new(format!("test-sub-{}", free_port()), "127.0.0.1", port);
+        opts.set_max_packet_size(1 << 20, 1 << 20);
+        let (client, mut conn) = Client::new(opts, 64);
+        client.subscribe("matthan/#", QoS::AtLeastOnce).unwrap();
+        let events: Arc<Mutex<Vec<_>>> = Arc::default();
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let (ev, st) = (events.clone(), stop.clone());
+        let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let _client = client;
+            for n in conn.iter() {
+                if st.load(std::sync::atomic::Ordering::Relaxed) {
+                    break;
+                }
+                match n {
+                    Ok(E::Incoming(Packet::SubAck(_))) => {
+                        let _ = ready_tx.send(());
+                    }
+                    Ok(E::Incoming(Packet::Publish(p))) => {
+                        let e = Event::from_json(&p.payload).map_err(|e| e.to_string());
+                        ev.lock().unwrap().push((p.topic.clone(), e));
+                    }
+                    Ok(_) => {}
+                    Err(_) => std::thread::sleep(Duration::from_millis(50)),
+                }
+            }
+        });
+        ready_rx
+            .recv_timeout(Duration::from_secs(10))
+            .expect("subscribed");
+        Self { events, stop }
+    }
+
+    pub fn len(&self) -> usize {
+        self.events.lock().unwrap().len()
+    }
+
+    /// Waits until `pred` holds over the events so far, or panics after `timeout`.
+    pub fn wait_for(
+        &self,
+        timeout: Duration,
+        what: &str,
+        pred: impl Fn(&[Event]) -> bool,
+    ) -> Vec<Event> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let evs = self.decoded();
+            if pred(&evs) {
+                return evs;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "timed out waiting for {what}; got {} events",
+                evs.len()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// Every event so far; panics on a payload that failed to decode (the edge wrote it).
+    pub fn decoded(&self) -> Vec<Event> {
+        self.events
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|(t, e)| match e {
+                Ok(e) => {
+                    assert_eq!(&e.topic(), t, "event published on the wrong topic");
+                    e.clone()
+                }
+                Err(err) => panic!("malformed event on {t}: {err}"),
+            })
+            .collect()
+    }
+}
+
+impl Drop for Subscriber {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
+/// An RTSP server on 127.0.0.1 serving an MP4 (H.264) file at `/cam`, as a camera would.
+pub struct RtspServer {
+    pub url: String,
+    main_loop: gstreamer::glib::MainLoop,
+}
+
+impl RtspServer {
+    pub fn start(mp4: &Path) -> Self {
+        use gstreamer_rtsp_server::prelude::*;
+        gstreamer::init().unwrap();
+        let ctx = gstreamer::glib::MainContext::new();
+        let main_loop = gstreamer::glib::MainLoop::new(Some(&ctx), false);
+        let server = gstreamer_rtsp_server::RTSPServer::new();
+        server.set_address("127.0.0.1");
+        server.set_service("0");
+        let factory = gstreamer_rtsp_server::RTSPMediaFactory::new();
+        factory.set_launch(&format!(
+            "( filesrc location=\"{}\" ! qtdemux ! h264parse config-interval=-1 ! rtph264pay name=pay0 pt=96 )",
+            mp4.display()
+        ));
+        factory.set_shared(true);
+        server.mount_points().unwrap().add_factory("/cam", factory);
+        let (tx, rx) = std::sync::mpsc::channel();
+        let ml = main_loop.clone();
+        std::thread::spawn(move || {
+            ctx.with_thread_default(|| {
+                let _source = server.attach(Some(&ctx)).expect("attach rtsp server");
+                tx.send(server.bound_port()).unwrap();
+                ml.run();
+            })
+            .unwrap();
+        });
+        let port = rx
+            .recv_timeout(Duration::from_secs(10))
+            .expect("rtsp server bound");
+        Self {
+            url: format!("rtsp://127.0.0.1:{port}/cam"),
+            main_loop,
+        }
+    }
+}
+
+impl Drop for RtspServer {
+    fn drop(&mut self) {
+        self.main_loop.quit();
+    }
+}
+
+/// Writes an edge config for one camera at `url`, with the vtest line and zone.
+pub fn edge_config(dir: &Path, port: u16, url: &str, extra_camera: &str) -> PathBuf {
+    let text = format!(
+        r#"
+site = "test-site"
+edge_id = "edge-test"
+[mqtt]
+host = "127.0.0.1"
+port = {port}
+[model]
+path = "{model}"
+threads = 2
+classes = ["person", "bicycle", "car", "motorcycle", "bus", "truck"]
+[model.class_thresholds]
+person = 0.4
+[analytics]
+count_interval_s = 10
+[[cameras]]
+id = "cam-a"
+url = "{url}"
+detect_fps = 10
+{extra_camera}
+[[cameras.lines]]
+id = "mid"
+points = [[0.05, 0.55], [0.95, 0.55]]
+[[cameras.zones]]
+id = "plaza"
+polygon = [[0.0, 0.6], [0.5, 0.6], [0.5, 1.0], [0.0, 1.0]]
+dwell_s = 5
+classes = ["person"]
+"#,
+        model = nanodet().display()
+    );
+    let p = dir.join("edge.toml");
+    std::fs::write(&p, text).unwrap();
+    p
+}
