@@ -152,6 +152,9 @@ pub fn run_camera(
     }
 }
 
+/// The wall-clock time of the stream's first frame, and that frame's PTS.
+type ClockBase = (DateTime<Utc>, gst::ClockTime);
+
 /// One pipeline lifetime. Ok on end of stream or stop; Err with GStreamer's own words otherwise.
 fn run_once(
     index: usize,
@@ -195,7 +198,7 @@ fn run_once(
 
     // Capture time = wall clock at the first frame + (PTS - first PTS): monotonic, and a
     // replayed file gets times as if it were being filmed now.
-    let base: Arc<std::sync::Mutex<Option<(DateTime<Utc>, gst::ClockTime)>>> = Arc::default();
+    let base: Arc<std::sync::Mutex<Option<ClockBase>>> = Arc::default();
     let q = queues.clone();
     let cam_id = id.clone();
     let first = Arc::new(AtomicBool::new(true));

@@ -134,7 +134,7 @@ impl DecodedLayout {
     }
 
     fn infer_nanodet(shapes: Shapes, w: usize, h: usize) -> Result<Self, String> {
-        if shapes.len() % 2 != 0 || shapes.is_empty() {
+        if !shapes.len().is_multiple_of(2) || shapes.is_empty() {
             return Err(format!(
                 "NanoDet has pairs of score and box outputs; got {} outputs",
                 shapes.len()
@@ -159,11 +159,12 @@ impl DecodedLayout {
                 ));
             };
             // The box output's width is a multiple of 4; with equal widths the first is scores.
-            let (si, bi) = if shapes[b][2] % 4 == 0 && (shapes[a][2] % 4 != 0 || a < b) {
-                (a, b)
-            } else {
-                (b, a)
-            };
+            let (si, bi) =
+                if shapes[b][2].is_multiple_of(4) && (!shapes[a][2].is_multiple_of(4) || a < b) {
+                    (a, b)
+                } else {
+                    (b, a)
+                };
             let stride = [8usize, 16, 32, 64, 128]
                 .into_iter()
                 .find(|s| w.div_ceil(*s) * h.div_ceil(*s) == *n)

@@ -350,11 +350,11 @@ fn base_builder(
     env: &Environment,
     cfg: &ModelConfig,
 ) -> Result<ort::session::builder::SessionBuilder, ort::Error> {
-    Ok(Session::builder(env)?
+    Session::builder(env)?
         .with_optimization_level(GraphOptimizationLevel::All)
         .map_err(recover)?
         .with_intra_threads(cfg.threads)
-        .map_err(recover)?)
+        .map_err(recover)
 }
 
 fn recover(e: ort::Error<ort::session::builder::SessionBuilder>) -> ort::Error {

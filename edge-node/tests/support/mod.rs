@@ -123,9 +123,12 @@ impl Drop for Broker {
     }
 }
 
+/// A message as it arrived: its topic and the decoded event, or why it did not decode.
+pub type Received = (String, Result<Event, String>);
+
 /// Collects every message under `matthan/#`; payloads that fail to decode are kept as errors.
 pub struct Subscriber {
-    pub events: Arc<Mutex<Vec<(String, Result<Event, String>)>>>,
+    pub events: Arc<Mutex<Vec<Received>>>,
     stop: Arc<std::sync::atomic::AtomicBool>,
 }
 
