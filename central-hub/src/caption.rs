@@ -1,0 +1,76 @@
+//! A one-line English caption per event: what the operator reads on a result card, and the
+//! text that free-text words of a query are ranked against.
+
+use chrono::FixedOffset;
+use matthan_schema::{Body, Event, TrackPhase, ZoneAction};
+
+/// Asia/Ho_Chi_Minh has been UTC+7 without daylight saving since 1975.
+pub fn local_tz() -> FixedOffset {
+    FixedOffset::east_opt(7 * 3600).expect("valid offset")
+}
+
+pub fn caption(e: &Event) -> String {
+    let at = e.ts.with_timezone(&local_tz()).format("%Y-%m-%d %H:%M:%S");
+    let what = match &e.body {
+        Body::Track(t) => {
+            let a = &t.attributes;
+            let mut words = Vec::new();
+            if let Some(c) = &a.color {
+                words.push(c.clone());
+            }
+            words.push(t.class.clone());
+            if let Some(u) = &a.upper_color {
+                words.push(format!("in {u} top"));
+            }
+            if let Some(l) = &a.lower_color {
+                words.push(format!("with {l} trousers"));
+            }
+            if let Some(p) = &a.plate {
+                words.push(format!("plate {p}"));
+            }
+            let phase = match t.phase {
+                TrackPhase::New => "appeared",
+                TrackPhase::Update => "seen",
+                TrackPhase::End => "left",
+            };
+            let zones = if t.zones.is_empty() {
+                String::new()
+            } else {
+                format!(" after visiting {}", t.zones.join(", "))
+            };
+            format!("{} {phase}{zones} (track {})", words.join(" "), t.track_id)
+        }
+        Body::Crossing(c) => {
+            let dir = match c.direction {
+                matthan_schema::Direction::In => "inbound",
+                matthan_schema::Direction::Out => "outbound",
+            };
+            format!(
+                "{} crossed line {} {dir} (track {})",
+                c.class, c.line, c.track_id
+            )
+        }
+        Body::Zone(z) => {
+            let act = match z.action {
+                ZoneAction::Enter => "entered".to_string(),
+                ZoneAction::Exit => format!("left after {:.0} s in", z.duration_s),
+                ZoneAction::Dwell => format!("stayed {:.0} s in", z.duration_s),
+            };
+            format!("{} {act} zone {} (track {})", z.class, z.zone, z.track_id)
+        }
+        Body::Counts(c) => {
+            let total: u32 = c.lines.iter().map(|l| l.in_count + l.out_count).sum();
+            format!("counts: {total} crossings over {} lines", c.lines.len())
+        }
+        Body::CameraStatus(s) => format!(
+            "camera {:?}{}",
+            s.state,
+            s.detail
+                .as_deref()
+                .map(|d| format!(": {d}"))
+                .unwrap_or_default()
+        ),
+        Body::EdgeStatus(s) => format!("edge {:?}", s.state),
+    };
+    format!("{what} at camera {} on {at}", e.camera)
+}

@@ -1,0 +1,580 @@
+//! Turns an operator's free text, English or Vietnamese, into filters plus leftover words.
+//! Unknown words never fail a query: they are kept as `terms` and only affect ranking.
+
+use std::sync::LazyLock;
+
+use chrono::{DateTime, Duration, NaiveTime, TimeZone, Utc};
+use regex::Regex;
+
+/// Queries longer than this are cut (at a character boundary) before parsing.
+pub const MAX_QUERY_BYTES: usize = 1024;
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Query {
+    pub classes: Vec<String>,
+    pub color: Option<String>,
+    pub upper_color: Option<String>,
+    pub lower_color: Option<String>,
+    pub plate: Option<String>,
+    pub direction: Option<String>,
+    pub kinds: Vec<String>,
+    pub violation: Option<String>,
+    pub cameras: Vec<String>,
+    pub from: Option<DateTime<Utc>>,
+    pub to: Option<DateTime<Utc>>,
+    pub terms: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Meaning {
+    Class(&'static str),
+    Color(&'static str),
+    /// A garment word; `vi` = Vietnamese order (the colour follows the garment).
+    Upper {
+        vi: bool,
+    },
+    Lower {
+        vi: bool,
+    },
+    Direction(&'static str),
+    Kind(&'static str),
+    Violation(&'static str),
+    Day(i64),
+    LastNight,
+    Part(u32, u32),
+    PlateWord,
+    Stop,
+}
+
+use Meaning::*;
+
+/// Phrases, ASCII-folded and lower-case; longest match wins.
+const PHRASES: &[(&str, Meaning)] = &[
+    ("xe may", Class("motorcycle")),
+    ("xe mo to", Class("motorcycle")),
+    ("motorbike", Class("motorcycle")),
+    ("motorbikes", Class("motorcycle")),
+    ("motorcycle", Class("motorcycle")),
+    ("motorcycles", Class("motorcycle")),
+    ("scooter", Class("motorcycle")),
+    ("moped", Class("motorcycle")),
+    ("xe tay ga", Class("motorcycle")),
+    ("o to", Class("car")),
+    ("oto", Class("car")),
+    ("xe hoi", Class("car")),
+    ("car", Class("car")),
+    ("cars", Class("car")),
+    ("xe con", Class("car")),
+    ("taxi", Class("car")),
+    ("xe tai", Class("truck")),
+    ("truck", Class("truck")),
+    ("trucks", Class("truck")),
+    ("lorry", Class("truck")),
+    ("van", Class("truck")),
+    ("xe buyt", Class("bus")),
+    ("xe khach", Class("bus")),
+    ("bus", Class("bus")),
+    ("buses", Class("bus")),
+    ("xe dap", Class("bicycle")),
+    ("bicycle", Class("bicycle")),
+    ("bike", Class("bicycle")),
+    ("cyclist", Class("bicycle")),
+    ("nguoi di bo", Class("person")),
+    ("nguoi", Class("person")),
+    ("dan ong", Class("person")),
+    ("phu nu", Class("person")),
+    ("dan ba", Class("person")),
+    ("tre em", Class("person")),
+    ("person", Class("person")),
+    ("people", Class("person")),
+    ("pedestrian", Class("person")),
+    ("pedestrians", Class("person")),
+    ("man", Class("person")),
+    ("men", Class("person")),
+    ("woman", Class("person")),
+    ("women", Class("person")),
+    ("child", Class("person")),
+    ("kid", Class("person")),
+    ("red", Color("red")),
+    ("do", Color("red")),
+    ("white", Color("white")),
+    ("trang", Color("white")),
+    ("black", Color("black")),
+    ("den", Color("black")),
+    ("blue", Color("blue")),
+    ("xanh duong", Color("blue")),
+    ("xanh da troi", Color("blue")),
+    ("xanh", Color("blue")),
+    ("green", Color("green")),
+    ("xanh la", Color("green")),
+    ("xanh la cay", Color("green")),
+    ("yellow", Color("yellow")),
+    ("vang", Color("yellow")),
+    ("grey", Color("grey")),
+    ("gray", Color("grey")),
+    ("xam", Color("grey")),
+    ("silver", Color("silver")),
+    ("bac", Color("silver")),
+    ("orange", Color("orange")),
+    ("cam", Color("orange")),
+    ("brown", Color("brown")),
+    ("nau", Color("brown")),
+    ("pink", Color("pink")),
+    ("hong", Color("pink")),
+    ("purple", Color("purple")),
+    ("tim", Color("purple")),
+    ("shirt", Upper { vi: false }),
+    ("t-shirt", Upper { vi: false }),
+    ("jacket", Upper { vi: false }),
+    ("coat", Upper { vi: false }),
+    ("top", Upper { vi: false }),
+    ("hoodie", Upper { vi: false }),
+    ("ao", Upper { vi: true }),
+    ("ao khoac", Upper { vi: true }),
+    ("ao so mi", Upper { vi: true }),
+    ("ao thun", Upper { vi: true }),
+    ("trousers", Lower { vi: false }),
+    ("pants", Lower { vi: false }),
+    ("jeans", Lower { vi: false }),
+    ("shorts", Lower { vi: false }),
+    ("skirt", Lower { vi: false }),
+    ("quan", Lower { vi: true }),
+    ("vay", Lower { vi: true }),
+    ("inbound", Direction("in")),
+    ("entering", Direction("in")),
+    ("di vao", Direction("in")),
+    ("vao", Direction("in")),
+    ("outbound", Direction("out")),
+    ("leaving", Direction("out")),
+    ("di ra", Direction("out")),
+    ("crossing", Kind("crossing")),
+    ("crossed", Kind("crossing")),
+    ("qua vach", Kind("crossing")),
+    ("loitering", Kind("zone")),
+    ("dwell", Kind("zone")),
+    ("lang vang", Kind("zone")),
+    ("red light", Violation("red_light")),
+    ("vuot den do", Violation("red_light")),
+    ("vuot den", Violation("red_light")),
+    ("no helmet", Violation("no_helmet")),
+    ("without helmet", Violation("no_helmet")),
+    ("khong doi mu bao hiem", Violation("no_helmet")),
+    ("khong doi mu", Violation("no_helmet")),
+    ("khong mu", Violation("no_helmet")),
+    ("wrong way", Violation("wrong_way")),
+    ("nguoc chieu", Violation("wrong_way")),
+    ("di nguoc chieu", Violation("wrong_way")),
+    ("speeding", Violation("speeding")),
+    ("qua toc do", Violation("speeding")),
+    ("illegal parking", Violation("illegal_parking")),
+    ("do sai quy dinh", Violation("illegal_parking")),
+    ("yesterday", Day(-1)),
+    ("hom qua", Day(-1)),
+    ("today", Day(0)),
+    ("hom nay", Day(0)),
+    ("last night", LastNight),
+    ("toi qua", LastNight),
+    ("dem qua", LastNight),
+    ("morning", Part(6, 12)),
+    ("buoi sang", Part(6, 12)),
+    ("sang", Part(6, 12)),
+    ("afternoon", Part(12, 18)),
+    ("buoi chieu", Part(12, 18)),
+    ("chieu", Part(12, 18)),
+    ("evening", Part(18, 24)),
+    ("buoi toi", Part(18, 24)),
+    ("toi", Part(18, 24)),
+    ("plate", PlateWord),
+    ("bien so", PlateWord),
+    ("bien", PlateWord),
+    ("license", Stop),
+    ("number", Stop),
+    ("a", Stop),
+    ("an", Stop),
+    ("the", Stop),
+    ("in", Stop),
+    ("on", Stop),
+    ("at", Stop),
+    ("with", Stop),
+    ("of", Stop),
+    ("near", Stop),
+    ("around", Stop),
+    ("wearing", Stop),
+    ("and", Stop),
+    ("from", Stop),
+    ("to", Stop),
+    ("between", Stop),
+    ("mau", Stop),
+    ("gan", Stop),
+    ("o", Stop),
+    ("tai", Stop),
+    ("co", Stop),
+    ("mac", Stop),
+    ("deo", Stop),
+    ("va", Stop),
+    ("tu", Stop),
+    ("den luc", Stop),
+    ("luc", Stop),
+    ("cua", Stop),
+    ("chiec", Stop),
+    ("cai", Stop),
+    ("mot", Stop),
+];
+
+/// Folds Vietnamese letters to ASCII (đ → d, ế → e, ...) so unaccented typing matches too.
+pub fn fold(s: &str) -> String {
+    const GROUPS: [(&str, char); 12] = [
+        ("àáảãạăằắẳẵặâầấẩẫậ", 'a'),
+        ("ÀÁẢÃẠĂẰẮẲẴẶÂẦẤẨẪẬ", 'a'),
+        ("èéẻẽẹêềếểễệ", 'e'),
+        ("ÈÉẺẼẸÊỀẾỂỄỆ", 'e'),
+        ("ìíỉĩị", 'i'),
+        ("ÌÍỈĨỊ", 'i'),
+        ("òóỏõọôồốổỗộơờớởỡợ", 'o'),
+        ("ÒÓỎÕỌÔỒỐỔỖỘƠỜỚỞỠỢ", 'o'),
+        ("ùúủũụưừứửữự", 'u'),
+        ("ÙÚỦŨỤƯỪỨỬỮỰ", 'u'),
+        ("ỳýỷỹỵ", 'y'),
+        ("ỲÝỶỸỴ", 'y'),
+    ];
+    s.chars()
+        .map(|c| match c {
+            'đ' | 'Đ' => 'd',
+            c if c.is_ascii() => c.to_ascii_lowercase(),
+            c => GROUPS
+                .iter()
+                .find(|(g, _)| g.contains(c))
+                .map_or_else(|| c.to_lowercase().next().unwrap_or(c), |(_, r)| *r),
+        })
+        .collect()
+}
+
+static TIME_RANGE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(
+        r"(?x)\b(?:from\s+|between\s+|tu\s+)?
+          (\d{1,2})(?:[:h](\d{2}))?\s*(am|pm|h|g|gio)?
+          \s*(?:-|–|to|and|den|toi)\s*
+          (\d{1,2})(?:[:h](\d{2}))?\s*(am|pm|h|g|gio)?\b",
+    )
+    .expect("valid regex")
+});
+
+static PLATE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"^\d{2}-?[a-z]{1,2}\d?(?:[-.]?\d{1,5}(?:\.\d{1,2})?)?$").expect("valid regex")
+});
+
+/// Parses `text` as typed at `now`; `cameras` are the known camera ids for place matching.
+pub fn parse(text: &str, now: DateTime<Utc>, cameras: &[String]) -> Query {
+    let mut text = text;
+    if text.len() > MAX_QUERY_BYTES {
+        let mut cut = MAX_QUERY_BYTES;
+        while !text.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        text = &text[..cut];
+    }
+    let tz = crate::caption::local_tz();
+    let mut q = Query::default();
+    let mut folded = fold(text);
+
+    // Places first: a camera id's words (ben-thanh-1 → "ben thanh") anywhere in the query.
+    for cam in cameras {
+        let base = fold(cam).replace(['-', '_', '.'], " ");
+        let base = base
+            .trim_end_matches(|c: char| c.is_ascii_digit() || c == ' ')
+            .to_string();
+        if base.len() >= 3 && (folded.contains(&base) || folded.contains(&fold(cam))) {
+            q.cameras.push(cam.clone());
+        }
+    }
+    for cam in &q.cameras {
+        let base = fold(cam).replace(['-', '_', '.'], " ");
+        let base = base
+            .trim_end_matches(|c: char| c.is_ascii_digit() || c == ' ')
+            .to_string();
+        folded = folded.replace(&fold(cam), " ").replace(&base, " ");
+    }
+
+    // Hour ranges, before tokens, because "8-9am" spans what tokenising would split.
+    let mut hours: Option<(u32, u32, u32, u32)> = None;
+    if let Some(m) = TIME_RANGE.captures(&folded.clone()) {
+        let whole = m.get(0).map_or("", |g| g.as_str());
+        let num = |i: usize| m.get(i).and_then(|g| g.as_str().parse::<u32>().ok());
+        let suffix = |i: usize| m.get(i).map(|g| g.as_str().to_string());
+        let (mut h1, m1, mut h2, m2) = (
+            num(1).unwrap_or(0),
+            num(2).unwrap_or(0),
+            num(4).unwrap_or(0),
+            num(5).unwrap_or(0),
+        );
+        let (s1, s2) = (suffix(3), suffix(6));
+        let has_marker = s1.is_some()
+            || s2.is_some()
+            || m.get(2).is_some()
+            || m.get(5).is_some()
+            || whole.starts_with("from")
+            || whole.starts_with("tu ");
+        if has_marker && h1 <= 24 && h2 <= 24 && m1 < 60 && m2 < 60 {
+            let pm = |h: u32, s: &Option<String>| {
+                if s.as_deref() == Some("pm") && h < 12 {
+                    h + 12
+                } else {
+                    h
+                }
+            };
+            let s1_eff = if s1.is_none() && s2.as_deref() == Some("pm") && h1 <= h2 {
+                s2.clone()
+            } else {
+                s1.clone()
+            };
+            h1 = pm(h1, &s1_eff);
+            h2 = pm(h2, &s2);
+            if s2.as_deref() == Some("am") && h2 == 12 {
+                h2 = 0;
+            }
+            hours = Some((h1, m1, h2, m2));
+            folded = folded.replace(whole, " ");
+        }
+    }
+
+    let tokens: Vec<String> = folded
+        .split(|c: char| {
+            c.is_whitespace() || matches!(c, ',' | ';' | '!' | '?' | '"' | '\'' | '(' | ')')
+        })
+        .map(|t| t.trim_matches(|c: char| c == '.' || c == ':'))
+        .filter(|t| !t.is_empty())
+        .map(str::to_string)
+        .collect();
+    let mut meanings: Vec<(Meaning, usize)> = Vec::new();
+    let mut i = 0;
+    let mut day: Option<i64> = None;
+    let mut part: Option<(u32, u32)> = None;
+    let mut last_night = false;
+    let mut want_plate = false;
+    while i < tokens.len() {
+        if want_plate {
+            want_plate = false;
+            if tokens[i].chars().any(|c| c.is_ascii_digit()) {
+                q.plate = Some(normalise_plate(&tokens[i]));
+                i += 1;
+                continue;
+            }
+        }
+        if PLATE.is_match(&tokens[i]) && tokens[i].chars().any(|c| c.is_ascii_alphabetic()) {
+            q.plate = Some(normalise_plate(&tokens[i]));
+            i += 1;
+            continue;
+        }
+        let mut matched = None;
+        for len in (1..=5.min(tokens.len() - i)).rev() {
+            let phrase = tokens[i..i + len].join(" ");
+            if let Some((_, m)) = PHRASES.iter().find(|(p, _)| *p == phrase) {
+                matched = Some((*m, len));
+                break;
+            }
+        }
+        match matched {
+            Some((m, len)) => {
+                match m {
+                    Day(d) => day = Some(d),
+                    LastNight => last_night = true,
+                    Part(a, b) => part = Some((a, b)),
+                    PlateWord => want_plate = true,
+                    Direction(d) => {
+                        q.direction = Some(d.into());
+                        push_unique(&mut q.kinds, "crossing");
+                    }
+                    Kind(k) => push_unique(&mut q.kinds, k),
+                    Violation(v) => q.violation = Some(v.into()),
+                    Class(c) => push_unique(&mut q.classes, c),
+                    _ => {}
+                }
+                meanings.push((m, i));
+                i += len;
+            }
+            None => {
+                if tokens[i].chars().any(|c| c.is_alphanumeric()) {
+                    q.terms.push(tokens[i].clone());
+                }
+                i += 1;
+            }
+        }
+    }
+    bind_colours(&meanings, &mut q);
+    if (q.upper_color.is_some() || q.lower_color.is_some()) && q.classes.is_empty() {
+        q.classes.push("person".into());
+    }
+
+    // Time window in local time.
+    let local_now = now.with_timezone(&tz);
+    let midnight = |d: i64| {
+        let date = local_now.date_naive() + Duration::days(d);
+        tz.from_local_datetime(&date.and_time(NaiveTime::MIN))
+            .single()
+            .expect("fixed offset")
+            .with_timezone(&Utc)
+    };
+    if last_night {
+        q.from = Some(midnight(-1) + Duration::hours(18));
+        q.to = Some(midnight(0) + Duration::hours(6));
+    } else if let Some((h1, m1, h2, m2)) = hours {
+        let start_of = |d: i64| midnight(d) + Duration::minutes((h1 * 60 + m1) as i64);
+        // Without a day word, the most recent such window that has begun.
+        let d = day.unwrap_or(if start_of(0) <= now { 0 } else { -1 });
+        let from = start_of(d);
+        let mut to = midnight(d) + Duration::minutes((h2 * 60 + m2) as i64);
+        if to <= from {
+            to += Duration::days(1);
+        }
+        q.from = Some(from);
+        q.to = Some(to);
+    } else if let Some((a, b)) = part {
+        let d = day.unwrap_or(if midnight(0) + Duration::hours(a as i64) <= now {
+            0
+        } else {
+            -1
+        });
+        q.from = Some(midnight(d) + Duration::hours(a as i64));
+        q.to = Some(midnight(d) + Duration::hours(b as i64));
+    } else if let Some(d) = day {
+        q.from = Some(midnight(d));
+        q.to = Some(midnight(d + 1));
+    }
+    q
+}
+
+fn push_unique(v: &mut Vec<String>, s: &str) {
+    if !v.iter().any(|x| x == s) {
+        v.push(s.to_string());
+    }
+}
+
+fn normalise_plate(s: &str) -> String {
+    s.chars()
+        .filter(|c| c.is_ascii_alphanumeric())
+        .collect::<String>()
+        .to_uppercase()
+}
+
+/// English puts the colour before the garment ("white shirt"), Vietnamese after ("áo trắng");
+/// a colour next to no garment describes the vehicle body.
+fn bind_colours(meanings: &[(Meaning, usize)], q: &mut Query) {
+    for (k, (m, _)) in meanings.iter().enumerate() {
+        let Color(c) = m else { continue };
+        let prev = meanings[..k]
+            .iter()
+            .rev()
+            .find(|(m, _)| !matches!(m, Stop))
+            .map(|(m, _)| *m);
+        let next = meanings.get(k + 1).map(|(m, _)| *m);
+        match (prev, next) {
+            (Some(Upper { vi: true }), _) if q.upper_color.is_none() => {
+                q.upper_color = Some(c.to_string())
+            }
+            (Some(Lower { vi: true }), _) if q.lower_color.is_none() => {
+                q.lower_color = Some(c.to_string())
+            }
+            (_, Some(Upper { vi: false })) => q.upper_color = Some(c.to_string()),
+            (_, Some(Lower { vi: false })) => q.lower_color = Some(c.to_string()),
+            _ if q.color.is_none() => q.color = Some(c.to_string()),
+            _ => {}
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn now() -> DateTime<Utc> {
+        // 2026-11-26 10:30 in Ho Chi Minh City.
+        DateTime::parse_from_rfc3339("2026-11-26T10:30:00+07:00")
+            .unwrap()
+            .with_timezone(&Utc)
+    }
+
+    fn local(s: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
+    }
+
+    #[test]
+    fn english_vehicle_colour_violation_place_and_hours() {
+        let cams = vec!["ben-thanh-1".to_string(), "nguyen-hue-2".to_string()];
+        let q = parse(
+            "red motorbike without helmet near Ben Thanh 8-9am",
+            now(),
+            &cams,
+        );
+        assert_eq!(q.classes, vec!["motorcycle"]);
+        assert_eq!(q.color.as_deref(), Some("red"));
+        assert_eq!(q.violation.as_deref(), Some("no_helmet"));
+        assert_eq!(q.cameras, vec!["ben-thanh-1"]);
+        assert_eq!(q.from, Some(local("2026-11-26T08:00:00+07:00")));
+        assert_eq!(q.to, Some(local("2026-11-26T09:00:00+07:00")));
+        assert!(q.terms.is_empty(), "{:?}", q.terms);
+    }
+
+    #[test]
+    fn vietnamese_with_and_without_accents() {
+        for text in [
+            "xe máy màu đỏ không đội mũ bảo hiểm",
+            "xe may mau do khong doi mu bao hiem",
+        ] {
+            let q = parse(text, now(), &[]);
+            assert_eq!(q.classes, vec!["motorcycle"], "{text}");
+            assert_eq!(q.color.as_deref(), Some("red"), "{text}");
+            assert_eq!(q.violation.as_deref(), Some("no_helmet"), "{text}");
+        }
+        let q = parse(
+            "người mặc áo trắng quần đen từ 8h đến 9h hôm qua",
+            now(),
+            &[],
+        );
+        assert_eq!(q.classes, vec!["person"]);
+        assert_eq!(
+            (q.upper_color.as_deref(), q.lower_color.as_deref()),
+            (Some("white"), Some("black"))
+        );
+        assert_eq!(q.from, Some(local("2026-11-25T08:00:00+07:00")));
+        assert_eq!(q.to, Some(local("2026-11-25T09:00:00+07:00")));
+    }
+
+    #[test]
+    fn garment_colours_in_english() {
+        let q = parse("man in white shirt and blue jeans", now(), &[]);
+        assert_eq!(q.classes, vec!["person"]);
+        assert_eq!(q.upper_color.as_deref(), Some("white"));
+        assert_eq!(q.lower_color.as_deref(), Some("blue"));
+        assert_eq!(q.color, None);
+    }
+
+    #[test]
+    fn plates_directions_and_time_words() {
+        let q = parse("plate 59X1", now(), &[]);
+        assert_eq!(q.plate.as_deref(), Some("59X1"));
+        let q = parse("car 51F-123.45 outbound last night", now(), &[]);
+        assert_eq!(q.plate.as_deref(), Some("51F12345"));
+        assert_eq!(q.direction.as_deref(), Some("out"));
+        assert_eq!(q.kinds, vec!["crossing"]);
+        assert_eq!(q.from, Some(local("2026-11-25T18:00:00+07:00")));
+        let q = parse("bus 8pm-9pm", now(), &[]);
+        // 20:00 has not come yet today, so it means yesterday evening.
+        assert_eq!(q.from, Some(local("2026-11-25T20:00:00+07:00")));
+        let q = parse("truck 7-8 pm", now(), &[]);
+        assert_eq!(q.from, Some(local("2026-11-25T19:00:00+07:00")));
+    }
+
+    #[test]
+    fn unknown_and_hostile_text_only_becomes_terms() {
+        let q = parse("'; DROP TABLE events; -- umbrella", now(), &[]);
+        assert!(q.terms.contains(&"umbrella".to_string()));
+        assert!(q.classes.is_empty());
+        let long = "xe máy ".repeat(20_000);
+        let q = parse(&long, now(), &[]);
+        assert_eq!(q.classes, vec!["motorcycle"]);
+        let q = parse("", now(), &[]);
+        assert_eq!(q, Query::default());
+        let q = parse("99-99", now(), &[]);
+        assert_eq!(q.from, None, "not an hour range");
+    }
+}
