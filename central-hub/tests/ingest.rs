@@ -1,8 +1,6 @@
 //! The hub against a real mosquitto and a real SQLite file: valid events are stored once each
 //! however often they arrive; malformed payloads are counted and never stop ingest.
 
-use std::net::TcpListener;
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -11,41 +9,8 @@ use central_hub::ingest::{IngestConfig, IngestStats};
 use central_hub::store::Store;
 use chrono::{DateTime, Utc};
 use matthan_schema::{Attributes, BBox, Body, Crossing, Direction, Event, TrackEvent, TrackPhase};
+use matthan_test_support::Broker;
 use rumqttc::{Client, MqttOptions, QoS};
-
-/// A broker process, its port, and the folder holding its config (kept alive with it).
-struct Broker(Child, u16, #[allow(dead_code)] tempfile::TempDir);
-
-impl Broker {
-    fn start() -> Self {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let dir = tempfile::tempdir().unwrap();
-        let conf = dir.path().join("m.conf");
-        std::fs::write(&conf, format!("listener {port} 127.0.0.1\nallow_anonymous true\nmax_queued_messages 0\nmax_inflight_messages 0\n")).unwrap();
-        let child = Command::new("mosquitto")
-            .arg("-c")
-            .arg(&conf)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("mosquitto");
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        Self(child, port, dir)
-    }
-}
-
-impl Drop for Broker {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 fn track(
     id: u64,
@@ -91,7 +56,7 @@ fn stores_each_event_once_and_survives_garbage() {
     let stats = Arc::new(IngestStats::default());
     let cfg = IngestConfig {
         host: "127.0.0.1".into(),
-        port: broker.1,
+        port: broker.port,
         client_id: "hub-test".into(),
         group: "g1".into(),
     };
@@ -139,7 +104,7 @@ fn stores_each_event_once_and_survives_garbage() {
             }),
         ),
     ];
-    let mut opts = MqttOptions::new("pub-test", "127.0.0.1", broker.1);
+    let mut opts = MqttOptions::new("pub-test", "127.0.0.1", broker.port);
     opts.set_max_packet_size(1 << 20, 1 << 20);
     let (client, mut conn) = Client::new(opts, 100);
     std::thread::spawn(move || for _ in conn.iter() {});

@@ -1,33 +1,15 @@
 //! Real components for the integration tests: a mosquitto broker on a free loopback port, an
 //! MQTT subscriber that collects decoded events, an RTSP server, and the generated models.
-#![allow(dead_code)]
+#![allow(dead_code, unused_imports)]
 
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use matthan_schema::Event;
 
-pub fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap()
-        .to_path_buf()
-}
-
-fn cache_file(env: &str, rel: &str) -> PathBuf {
-    let p = std::env::var_os(env)
-        .map(PathBuf::from)
-        .unwrap_or_else(|| repo().join(rel));
-    assert!(
-        p.exists(),
-        "{} is missing: run scripts/setup.sh first (or set {env})",
-        p.display()
-    );
-    p
-}
+pub use matthan_test_support::{Broker, cached as cache_file, free_port, repo};
 
 /// Points ORT at the library setup installed, unless the caller already chose one.
 pub fn ort() {
@@ -64,63 +46,6 @@ pub fn gen_models() -> tempfile::TempDir {
         String::from_utf8_lossy(&out.stderr)
     );
     dir
-}
-
-pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// A mosquitto broker on 127.0.0.1, killed on drop.
-pub struct Broker {
-    pub port: u16,
-    child: Child,
-    _dir: tempfile::TempDir,
-}
-
-impl Broker {
-    pub fn start() -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let port = free_port();
-        let conf = dir.path().join("mosquitto.conf");
-        std::fs::write(
-            &conf,
-            format!(
-                "listener {port} 127.0.0.1\nallow_anonymous true\nmax_queued_messages 0\nmax_inflight_messages 0\npersistence false\n"
-            ),
-        )
-        .unwrap();
-        let child = Command::new("mosquitto")
-            .arg("-c")
-            .arg(&conf)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("mosquitto not installed: run scripts/setup.sh");
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(
-                Instant::now() < deadline,
-                "mosquitto did not start on port {port}"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        Self {
-            port,
-            child,
-            _dir: dir,
-        }
-    }
-}
-
-impl Drop for Broker {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 /// A message as it arrived: its topic and the decoded event, or why it did not decode.
