@@ -8,6 +8,10 @@ cd "$root"
 bash scripts/setup.sh
 # shellcheck disable=SC1091
 source .cache/env.sh
+# A private PostgreSQL on loopback for the store tests (both engines are tested for real).
+MATTHAN_PG_URL=$(bash scripts/pg.sh start)
+export MATTHAN_PG_URL
+trap 'bash scripts/pg.sh stop' EXIT
 cargo fmt --all -- --check
 cargo clippy --release --workspace --all-targets -- -D warnings
 cargo test --release --workspace

@@ -74,3 +74,56 @@ pub fn caption(e: &Event) -> String {
     };
     format!("{what} at camera {} on {at}", e.camera)
 }
+
+/// What the event says about the object, without ids, times or camera: the text free-text query
+/// words are ranked against by embedding. Few distinct values, so embeddings are cached by text.
+pub fn semantic(e: &Event) -> String {
+    match &e.body {
+        Body::Track(t) => {
+            let a = &t.attributes;
+            let mut words: Vec<String> = Vec::new();
+            if let Some(c) = &a.color {
+                words.push(c.clone());
+            }
+            words.push(
+                t.attributes
+                    .subtype
+                    .clone()
+                    .unwrap_or_else(|| t.class.clone()),
+            );
+            if let Some(u) = &a.upper_color {
+                words.push(format!("wearing a {u} shirt"));
+            }
+            if let Some(l) = &a.lower_color {
+                words.push(format!("and {l} trousers"));
+            }
+            if !t.zones.is_empty() {
+                words.push(format!(
+                    "in {}",
+                    t.zones.join(" and ").replace(['-', '_'], " ")
+                ));
+            }
+            words.join(" ")
+        }
+        Body::Crossing(c) => {
+            let dir = match c.direction {
+                matthan_schema::Direction::In => "entering",
+                matthan_schema::Direction::Out => "leaving",
+            };
+            format!(
+                "{} {dir} across {}",
+                c.class,
+                c.line.replace(['-', '_'], " ")
+            )
+        }
+        Body::Zone(z) => {
+            let act = match z.action {
+                ZoneAction::Enter => "entering",
+                ZoneAction::Exit => "leaving",
+                ZoneAction::Dwell => "loitering, staying a long time in",
+            };
+            format!("{} {act} {}", z.class, z.zone.replace(['-', '_'], " "))
+        }
+        _ => String::new(),
+    }
+}

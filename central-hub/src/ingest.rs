@@ -10,7 +10,8 @@ use matthan_schema::{ALL_EVENTS_FILTER, Event, parse_event_topic};
 use rumqttc::{AsyncClient, Event as MqttEvent, MqttOptions, Packet, Publish, QoS};
 use tokio::sync::mpsc;
 
-use crate::store::Store;
+use crate::evidence::{EVIDENCE_FILTER, EvidenceStore};
+use crate::store::EventStore;
 
 #[derive(Debug, Clone)]
 pub struct IngestConfig {
@@ -27,6 +28,7 @@ pub struct IngestStats {
     pub stored: AtomicU64,
     pub duplicates: AtomicU64,
     pub rejected: AtomicU64,
+    pub evidence: AtomicU64,
 }
 
 /// Checks one message; the error says why it was refused.
@@ -47,7 +49,8 @@ pub fn decode(topic: &str, payload: &[u8]) -> Result<Event, String> {
 /// Runs until `stop`; stores every valid event and acknowledges it after commit.
 pub async fn run(
     cfg: IngestConfig,
-    mut store: Store,
+    mut store: Box<dyn EventStore>,
+    evidence: EvidenceStore,
     stats: Arc<IngestStats>,
     stop: Arc<AtomicBool>,
 ) -> anyhow::Result<()> {
@@ -55,9 +58,13 @@ pub async fn run(
     opts.set_keep_alive(Duration::from_secs(10));
     opts.set_clean_session(false);
     opts.set_manual_acks(true);
-    opts.set_max_packet_size(matthan_schema::MAX_PAYLOAD_BYTES * 4, 64 * 1024);
+    // Evidence clips are larger than events; the broker's own limit applies first.
+    opts.set_max_packet_size(64 * 1024 * 1024, 64 * 1024);
     let (client, mut eventloop) = AsyncClient::new(opts, 1024);
-    let filter = format!("$share/{}/{ALL_EVENTS_FILTER}", cfg.group);
+    let filters = [
+        format!("$share/{}/{ALL_EVENTS_FILTER}", cfg.group),
+        format!("$share/{}/{EVIDENCE_FILTER}", cfg.group),
+    ];
     let (tx, mut rx) = mpsc::channel::<Publish>(4096);
 
     // Storage on a blocking thread: SQLite calls must not stall the MQTT event loop.
@@ -79,6 +86,16 @@ pub async fn run(
             }
             let mut events = Vec::with_capacity(batch.len());
             for p in &batch {
+                if p.topic.starts_with("matthan-evidence/") {
+                    match evidence.put(&p.topic, &p.payload) {
+                        Ok(_) => st.evidence.fetch_add(1, Ordering::Relaxed),
+                        Err(reason) => {
+                            tracing::warn!(topic = %p.topic, %reason, "rejected evidence blob");
+                            st.rejected.fetch_add(1, Ordering::Relaxed)
+                        }
+                    };
+                    continue;
+                }
                 match decode(&p.topic, &p.payload) {
                     Ok(e) => events.push(e),
                     Err(reason) => {
@@ -115,7 +132,9 @@ pub async fn run(
             Ok(Ok(MqttEvent::Incoming(Packet::ConnAck(ack)))) => {
                 tracing::info!(broker = %format!("{}:{}", cfg.host, cfg.port), session_present = ack.session_present, "hub connected");
                 if !subscribed || !ack.session_present {
-                    client.subscribe(filter.clone(), QoS::AtLeastOnce).await?;
+                    for f in &filters {
+                        client.subscribe(f.clone(), QoS::AtLeastOnce).await?;
+                    }
                     subscribed = true;
                 }
             }

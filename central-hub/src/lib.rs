@@ -1,8 +1,13 @@
 //! Mắt Thần central hub: stores the events edge nodes publish and finds them again from an
 //! operator's description.
 
+pub mod api;
 pub mod caption;
+pub mod config;
+pub mod embed;
+pub mod evidence;
 pub mod ingest;
 pub mod query;
 pub mod search;
+pub mod server;
 pub mod store;

@@ -3,11 +3,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use anyhow::Context;
-use central_hub::ingest::{IngestConfig, IngestStats};
-use central_hub::store::Store;
+use central_hub::config::HubConfig;
 use clap::{Parser, Subcommand};
 
-/// Mắt Thần central hub: MQTT ingest into an event store, and description search.
+/// Mắt Thần central hub: MQTT ingest into an event store, description search, HTTP API and web UI.
 #[derive(Parser)]
 #[command(version, about)]
 struct Cli {
@@ -17,24 +16,15 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Ingest events from the broker into the store until SIGINT/SIGTERM.
+    /// Ingest events from the broker and serve the API and web UI until SIGINT/SIGTERM.
     Serve {
-        #[arg(long, default_value = "matthan-hub.db")]
-        db: PathBuf,
-        #[arg(long, default_value = "127.0.0.1")]
-        mqtt_host: String,
-        #[arg(long, default_value_t = 1883)]
-        mqtt_port: u16,
-        /// Shared-subscription group; hubs with the same group split the events.
-        #[arg(long, default_value = "hubs")]
-        group: String,
-        #[arg(long, default_value = "central-hub")]
-        client_id: String,
+        #[arg(short, long)]
+        config: PathBuf,
     },
     /// Search stored events by description, e.g. "người áo trắng 8-9h" or "red car inbound".
     Search {
-        #[arg(long, default_value = "matthan-hub.db")]
-        db: PathBuf,
+        #[arg(short, long)]
+        config: PathBuf,
         #[arg(long, default_value_t = 10)]
         limit: usize,
         /// Print results as JSON lines instead of text.
@@ -42,6 +32,10 @@ enum Command {
         json: bool,
         query: String,
     },
+    /// Print the sha256 of a token, for the [[tokens]] table of the config.
+    HashToken { token: String },
+    /// Validate a config file.
+    CheckConfig { file: PathBuf },
 }
 
 fn main() -> std::process::ExitCode {
@@ -62,72 +56,75 @@ fn main() -> std::process::ExitCode {
 
 fn real_main() -> anyhow::Result<()> {
     match Cli::parse().command {
-        Command::Serve {
-            db,
-            mqtt_host,
-            mqtt_port,
-            group,
-            client_id,
-        } => {
-            matthan_schema::validate_segment(&group)
-                .map_err(|r| anyhow::anyhow!("--group: {r}"))?;
-            let store = Store::open(&db)?;
+        Command::Serve { config } => {
+            let cfg = HubConfig::load(&config)?;
             let stop = Arc::new(AtomicBool::new(false));
             for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
                 signal_hook::flag::register(sig, stop.clone())
                     .context("installing signal handlers")?;
             }
-            let stats = Arc::new(IngestStats::default());
-            let cfg = IngestConfig {
-                host: mqtt_host,
-                port: mqtt_port,
-                client_id,
-                group,
-            };
             let rt = tokio::runtime::Runtime::new()?;
-            rt.block_on(central_hub::ingest::run(cfg, store, stats.clone(), stop))?;
+            let stats = rt.block_on(central_hub::server::serve(cfg, stop))?;
             println!(
-                "central-hub: received {}, stored {}, duplicates {}, rejected {}",
+                "central-hub: received {}, stored {}, duplicates {}, rejected {}, evidence {}",
                 stats.received.load(Ordering::Relaxed),
                 stats.stored.load(Ordering::Relaxed),
                 stats.duplicates.load(Ordering::Relaxed),
-                stats.rejected.load(Ordering::Relaxed)
+                stats.rejected.load(Ordering::Relaxed),
+                stats.evidence.load(Ordering::Relaxed),
             );
             Ok(())
         }
         Command::Search {
-            db,
+            config,
             limit,
             json,
             query,
         } => {
-            if !db.exists() {
-                anyhow::bail!(
-                    "{}: no such database (run `central-hub serve` first)",
-                    db.display()
-                );
-            }
-            let store = Store::open(&db)?;
-            let (q, hits) = central_hub::search::search(&store, &query, chrono::Utc::now(), limit)?;
+            let cfg = HubConfig::load(&config)?;
+            let mut store = central_hub::store::open(&cfg.db)?;
+            let e = &cfg.embedding;
+            let mut embedder = central_hub::embed::Embedder::load(
+                &e.model,
+                &e.tokenizer,
+                e.ort_library.as_deref(),
+            )?;
+            let (q, hits) = central_hub::search::search(
+                store.as_mut(),
+                &mut embedder,
+                &query,
+                chrono::Utc::now(),
+                limit,
+            )?;
             if json {
                 for h in &hits {
-                    println!(
-                        "{}",
-                        serde_json::json!({"id": h.row.id, "camera": h.row.camera, "kind": h.row.kind,
-                            "ts": matthan_schema::format_ts(&h.row.ts), "caption": h.row.caption,
-                            "score": h.score, "reasons": h.reasons})
-                    );
+                    println!("{}", serde_json::to_string(h)?);
                 }
-            } else {
-                println!("query: {query:?}");
-                println!("understood: {}", describe(&q));
-                for (i, h) in hits.iter().enumerate() {
-                    println!("{:2}. {}  [{}]", i + 1, h.row.caption, h.reasons.join("; "));
-                }
-                if hits.is_empty() {
-                    println!("no matching events");
-                }
+                return Ok(());
             }
+            println!("query: {query:?}");
+            println!("understood: {}", describe(&q));
+            for (i, h) in hits.iter().enumerate() {
+                println!("{:2}. {}  [{}]", i + 1, h.row.caption, h.reasons.join("; "));
+            }
+            if hits.is_empty() {
+                println!("no matching events");
+            }
+            Ok(())
+        }
+        Command::HashToken { token } => {
+            println!("{}", central_hub::config::sha256_hex(token.as_bytes()));
+            Ok(())
+        }
+        Command::CheckConfig { file } => {
+            let cfg = HubConfig::load(&file)?;
+            println!(
+                "{}: ok (db {}, listen {}, {} tokens)",
+                file.display(),
+                cfg.db.rsplit('@').next().unwrap_or(""),
+                cfg.listen,
+                cfg.tokens.len()
+            );
             Ok(())
         }
     }

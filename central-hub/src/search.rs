@@ -1,20 +1,30 @@
-//! Search: the parsed query's filters become a parameterised WHERE clause (text never reaches
-//! SQL), and the leftover words rank candidates by how many of them the caption contains.
-//! One result per tracked object: the best-ranked, latest event of each track.
+//! Search: the parsed query's filters select candidates (placeholders only; typed text never
+//! reaches SQL), then the leftover words rank them by embedding similarity to each event's
+//! semantic caption, plus a small bonus per word found literally in the caption. One result
+//! per tracked object: the best-ranked, latest event of each track.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
-use rusqlite::types::Value;
 
+use crate::embed::{EmbedError, Embedder, cosine};
 use crate::query::{Query, fold};
-use crate::store::{Row, Store, StoreError};
+use crate::store::{EventStore, Filter, Row, StoreError};
 
 /// Candidates fetched before ranking.
-const CANDIDATES: usize = 5000;
+const CANDIDATES: usize = 2000;
 
-#[derive(Debug, Clone)]
+#[derive(Debug, thiserror::Error)]
+pub enum SearchError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Embed(#[from] EmbedError),
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
 pub struct Hit {
+    #[serde(flatten)]
     pub row: Row,
     pub score: f32,
     /// Why it matched, for the result card.
@@ -22,31 +32,21 @@ pub struct Hit {
 }
 
 pub fn search(
-    store: &Store,
+    store: &mut dyn EventStore,
+    embedder: &mut Embedder,
     text: &str,
     now: DateTime<Utc>,
     limit: usize,
-) -> Result<(Query, Vec<Hit>), StoreError> {
+) -> Result<(Query, Vec<Hit>), SearchError> {
     let cameras: Vec<String> = store.cameras()?.into_iter().map(|(_, c)| c).collect();
     let q = crate::query::parse(text, now, &cameras);
-    let hits = run(store, &q, limit)?;
+    let hits = run(store, embedder, &q, limit)?;
     Ok((q, hits))
 }
 
-pub fn run(store: &Store, q: &Query, limit: usize) -> Result<Vec<Hit>, StoreError> {
-    let mut clauses: Vec<String> = Vec::new();
-    let mut args: Vec<Value> = Vec::new();
-    let mut reasons: Vec<String> = Vec::new();
-    let any_of = |col: &str, vals: &[String], clauses: &mut Vec<String>, args: &mut Vec<Value>| {
-        let marks: Vec<String> = vals
-            .iter()
-            .map(|v| {
-                args.push(Value::Text(v.clone()));
-                format!("?{}", args.len())
-            })
-            .collect();
-        clauses.push(format!("{col} IN ({})", marks.join(", ")));
-    };
+/// The filter a query implies, and the reasons to show for it.
+pub fn filter(q: &Query) -> (Filter, Vec<String>) {
+    let mut reasons = Vec::new();
     let kinds: Vec<String> = if let Some(v) = &q.violation {
         // Violation events arrive with the rules engine; until then nothing matches.
         reasons.push(format!("violation {v}"));
@@ -63,42 +63,24 @@ pub fn run(store: &Store, q: &Query, limit: usize) -> Result<Vec<Hit>, StoreErro
     } else {
         vec!["track".into(), "crossing".into(), "zone".into()]
     };
-    any_of("kind", &kinds, &mut clauses, &mut args);
     if !q.classes.is_empty() {
-        any_of("class", &q.classes, &mut clauses, &mut args);
         reasons.push(format!("class {}", q.classes.join("/")));
     }
     if !q.cameras.is_empty() {
-        any_of("camera", &q.cameras, &mut clauses, &mut args);
         reasons.push(format!("camera {}", q.cameras.join("/")));
     }
-    for (col, val, label) in [
-        ("color", &q.color, "colour"),
-        ("upper_color", &q.upper_color, "top"),
-        ("lower_color", &q.lower_color, "bottom"),
-        ("direction", &q.direction, "direction"),
+    for (label, v) in [
+        ("colour", &q.color),
+        ("top", &q.upper_color),
+        ("bottom", &q.lower_color),
+        ("direction", &q.direction),
     ] {
-        if let Some(v) = val {
-            args.push(Value::Text(v.clone()));
-            clauses.push(format!("{col} = ?{}", args.len()));
+        if let Some(v) = v {
             reasons.push(format!("{label} {v}"));
         }
     }
     if let Some(p) = &q.plate {
-        args.push(Value::Text(format!("%{p}%")));
-        clauses.push(format!(
-            "replace(replace(upper(plate), '-', ''), '.', '') LIKE ?{}",
-            args.len()
-        ));
         reasons.push(format!("plate contains {p}"));
-    }
-    if let Some(f) = q.from {
-        args.push(Value::Integer(f.timestamp_millis()));
-        clauses.push(format!("ts_ms >= ?{}", args.len()));
-    }
-    if let Some(t) = q.to {
-        args.push(Value::Integer(t.timestamp_millis()));
-        clauses.push(format!("ts_ms < ?{}", args.len()));
     }
     if let (Some(f), Some(t)) = (q.from, q.to) {
         let tz = crate::caption::local_tz();
@@ -108,41 +90,96 @@ pub fn run(store: &Store, q: &Query, limit: usize) -> Result<Vec<Hit>, StoreErro
             t.with_timezone(&tz).format("%d/%m %H:%M")
         ));
     }
-    let rows = store.select(&clauses.join(" AND "), &args, CANDIDATES)?;
+    let f = Filter {
+        kinds,
+        classes: q.classes.clone(),
+        cameras: q.cameras.clone(),
+        color: q.color.clone(),
+        upper_color: q.upper_color.clone(),
+        lower_color: q.lower_color.clone(),
+        direction: q.direction.clone(),
+        plate: q.plate.clone(),
+        from: q.from,
+        to: q.to,
+    };
+    (f, reasons)
+}
+
+pub fn run(
+    store: &mut dyn EventStore,
+    embedder: &mut Embedder,
+    q: &Query,
+    limit: usize,
+) -> Result<Vec<Hit>, SearchError> {
+    let (f, reasons) = filter(q);
+    let rows = store.select(&f, CANDIDATES)?;
 
     let terms: Vec<String> = q.terms.iter().map(|t| fold(t)).collect();
-    let mut seen: HashSet<(String, String, Option<i64>)> = HashSet::new();
-    let mut hits: Vec<Hit> = Vec::new();
-    for row in rows {
-        let cap = fold(&row.caption);
-        let matched: Vec<&String> = terms.iter().filter(|t| cap.contains(t.as_str())).collect();
-        let score = if terms.is_empty() {
-            1.0
-        } else {
-            matched.len() as f32 / terms.len() as f32
-        };
-        let mut why = reasons.clone();
-        if !matched.is_empty() {
-            why.push(format!(
-                "words {}",
-                matched
-                    .iter()
-                    .map(|s| s.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ));
+    let sims: HashMap<String, f32> = if terms.is_empty() || rows.is_empty() {
+        HashMap::new()
+    } else {
+        let qv = embedder.embed(&[terms.join(" ").as_str()])?.remove(0);
+        let texts: Vec<String> = rows
+            .iter()
+            .map(|r| r.semantic.clone())
+            .collect::<HashSet<_>>()
+            .into_iter()
+            .collect();
+        let mut known: HashMap<String, Vec<f32>> = store.embeddings(&texts)?.into_iter().collect();
+        let missing: Vec<&str> = texts
+            .iter()
+            .filter(|t| !known.contains_key(*t))
+            .map(String::as_str)
+            .collect();
+        if !missing.is_empty() {
+            let mut fresh = Vec::new();
+            for chunk in missing.chunks(64) {
+                for (t, v) in chunk.iter().zip(embedder.embed(chunk)?) {
+                    fresh.push((t.to_string(), v));
+                }
+            }
+            store.put_embeddings(&fresh)?;
+            known.extend(fresh);
         }
-        hits.push(Hit {
-            row,
-            score,
-            reasons: why,
-        });
-    }
-    // Best score first; among equals, the latest (rows came newest first and the sort is stable).
+        known
+            .iter()
+            .map(|(t, v)| (t.clone(), cosine(&qv, v)))
+            .collect()
+    };
+
+    let mut hits: Vec<Hit> = rows
+        .into_iter()
+        .map(|row| {
+            let mut why = reasons.clone();
+            let score = if terms.is_empty() {
+                1.0
+            } else {
+                let cap = fold(&row.caption);
+                let literal: Vec<&str> = terms
+                    .iter()
+                    .filter(|t| cap.contains(t.as_str()))
+                    .map(String::as_str)
+                    .collect();
+                let sim = sims.get(&row.semantic).copied().unwrap_or(0.0);
+                why.push(format!("similar to \"{}\" ({sim:.2})", terms.join(" ")));
+                if !literal.is_empty() {
+                    why.push(format!("words {}", literal.join(", ")));
+                }
+                sim + 0.25 * literal.len() as f32 / terms.len() as f32
+            };
+            Hit {
+                row,
+                score,
+                reasons: why,
+            }
+        })
+        .collect();
+    // Best score first; among equals the newest, since rows came newest first and the sort is stable.
     hits.sort_by(|a, b| b.score.total_cmp(&a.score));
-    hits.retain(|h| {
-        let key = (h.row.site.clone(), h.row.camera.clone(), h.row.track_id);
-        h.row.track_id.is_none() || seen.insert(key)
+    let mut seen: HashSet<(String, String, i64)> = HashSet::new();
+    hits.retain(|h| match h.row.track_id {
+        Some(t) => seen.insert((h.row.site.clone(), h.row.camera.clone(), t)),
+        None => true,
     });
     hits.truncate(limit);
     Ok(hits)

@@ -1,0 +1,498 @@
+//! The HTTP API (JSON) and the operator web UI. Every route but health, the OpenAPI document and
+//! the UI's static page needs a bearer token; each role sees only its routes; every search and
+//! every look at an event or its evidence is written to the audit log first.
+
+use std::collections::HashMap;
+use std::io::Write;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use axum::Json;
+use axum::extract::{FromRequestParts, Path, Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header, request::Parts};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::get;
+use chrono::Utc;
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::config::{Role, TokenConfig, sha256_hex};
+use crate::embed::Embedder;
+use crate::evidence::{EvidenceStore, is_sha256};
+use crate::ingest::IngestStats;
+use crate::store::{AuditEntry, EventStore};
+
+/// Every route, as the OpenAPI document lists them (a test holds the two together).
+pub const ROUTES: &[(&str, &str)] = &[
+    ("get", "/"),
+    ("get", "/openapi.yaml"),
+    ("get", "/api/health"),
+    ("get", "/api/search"),
+    ("get", "/api/events/{id}"),
+    ("get", "/api/events/{id}/export"),
+    ("get", "/api/evidence/{sha256}"),
+    ("get", "/api/junctions"),
+    ("get", "/api/audit"),
+    ("get", "/metrics"),
+];
+
+pub const OPENAPI: &str = include_str!("../openapi.yaml");
+const UI: &str = include_str!("../ui/index.html");
+
+/// Search latency histogram bucket bounds, milliseconds.
+const BUCKETS_MS: [u64; 8] = [5, 10, 25, 50, 100, 250, 500, 1000];
+
+#[derive(Default)]
+pub struct ApiMetrics {
+    searches: AtomicU64,
+    denied: AtomicU64,
+    search_ms_sum: AtomicU64,
+    search_buckets: [AtomicU64; BUCKETS_MS.len()],
+}
+
+pub struct AppState {
+    pub store: Mutex<Box<dyn EventStore>>,
+    pub embedder: Mutex<Embedder>,
+    pub evidence: EvidenceStore,
+    pub tokens: HashMap<String, (String, Role)>,
+    pub ingest: Arc<IngestStats>,
+    pub metrics: ApiMetrics,
+}
+
+impl AppState {
+    pub fn new(
+        store: Box<dyn EventStore>,
+        embedder: Embedder,
+        evidence: EvidenceStore,
+        tokens: &[TokenConfig],
+        ingest: Arc<IngestStats>,
+    ) -> Self {
+        Self {
+            store: Mutex::new(store),
+            embedder: Mutex::new(embedder),
+            evidence,
+            tokens: tokens
+                .iter()
+                .map(|t| (t.sha256.to_lowercase(), (t.name.clone(), t.role)))
+                .collect(),
+            ingest,
+            metrics: ApiMetrics::default(),
+        }
+    }
+}
+
+type Shared = Arc<AppState>;
+
+pub struct ApiError(StatusCode, String);
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        (self.0, Json(json!({ "error": self.1 }))).into_response()
+    }
+}
+
+impl From<crate::store::StoreError> for ApiError {
+    fn from(e: crate::store::StoreError) -> Self {
+        tracing::error!(error = %e, "store error");
+        ApiError(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the event store is unavailable".into(),
+        )
+    }
+}
+
+impl From<crate::search::SearchError> for ApiError {
+    fn from(e: crate::search::SearchError) -> Self {
+        tracing::error!(error = %e, "search error");
+        ApiError(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "search is unavailable".into(),
+        )
+    }
+}
+
+/// The authenticated caller.
+pub struct Caller {
+    pub name: String,
+    pub role: Role,
+}
+
+impl FromRequestParts<Shared> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &Shared,
+    ) -> Result<Self, Self::Rejection> {
+        let token = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .map(str::trim)
+            .filter(|t| !t.is_empty());
+        let Some(token) = token else {
+            state.metrics.denied.fetch_add(1, Ordering::Relaxed);
+            return Err(ApiError(
+                StatusCode::UNAUTHORIZED,
+                "missing bearer token".into(),
+            ));
+        };
+        match state.tokens.get(&sha256_hex(token.as_bytes())) {
+            Some((name, role)) => Ok(Caller {
+                name: name.clone(),
+                role: *role,
+            }),
+            None => {
+                state.metrics.denied.fetch_add(1, Ordering::Relaxed);
+                Err(ApiError(StatusCode::UNAUTHORIZED, "unknown token".into()))
+            }
+        }
+    }
+}
+
+impl Caller {
+    fn require(&self, state: &AppState, roles: &[Role]) -> Result<(), ApiError> {
+        if self.role == Role::Admin || roles.contains(&self.role) {
+            Ok(())
+        } else {
+            state.metrics.denied.fetch_add(1, Ordering::Relaxed);
+            Err(ApiError(
+                StatusCode::FORBIDDEN,
+                format!("role {} may not use this", self.role.as_str()),
+            ))
+        }
+    }
+
+    fn audit(
+        &self,
+        store: &mut dyn EventStore,
+        action: &str,
+        detail: &str,
+    ) -> Result<(), ApiError> {
+        let mut detail = detail.to_string();
+        if detail.len() > 512 {
+            let mut cut = 512;
+            while !detail.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            detail.truncate(cut);
+        }
+        store.audit(&AuditEntry {
+            ts: Utc::now(),
+            who: self.name.clone(),
+            role: self.role.as_str().into(),
+            action: action.into(),
+            detail,
+        })?;
+        Ok(())
+    }
+}
+
+pub fn router(state: Shared) -> axum::Router {
+    axum::Router::new()
+        .route("/", get(|| async { Html(UI) }))
+        .route(
+            "/openapi.yaml",
+            get(|| async { ([(header::CONTENT_TYPE, "application/yaml")], OPENAPI) }),
+        )
+        .route("/api/health", get(health))
+        .route("/api/search", get(search))
+        .route("/api/events/{id}", get(event))
+        .route("/api/events/{id}/export", get(export))
+        .route("/api/evidence/{sha256}", get(evidence))
+        .route("/api/junctions", get(junctions))
+        .route("/api/audit", get(audit_log))
+        .route("/metrics", get(metrics))
+        .with_state(state)
+}
+
+/// Runs store and model work off the async threads.
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
+) -> Result<T, ApiError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|_| ApiError(StatusCode::INTERNAL_SERVER_ERROR, "worker failed".into()))?
+}
+
+async fn health(State(s): State<Shared>) -> Result<Json<serde_json::Value>, ApiError> {
+    let n = blocking(move || Ok(s.store.lock().expect("store lock").count()?)).await?;
+    Ok(Json(json!({ "status": "ok", "events": n })))
+}
+
+#[derive(Deserialize)]
+struct SearchParams {
+    q: String,
+    limit: Option<usize>,
+}
+
+async fn search(
+    State(s): State<Shared>,
+    caller: Caller,
+    Query(p): Query<SearchParams>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    caller.require(&s, &[Role::Operator])?;
+    let limit = p.limit.unwrap_or(20).clamp(1, 100);
+    let started = Instant::now();
+    let s2 = s.clone();
+    let out = blocking(move || {
+        let mut store = s2.store.lock().expect("store lock");
+        caller.audit(store.as_mut(), "search", &p.q)?;
+        let mut emb = s2.embedder.lock().expect("embedder lock");
+        Ok(crate::search::search(
+            store.as_mut(),
+            &mut emb,
+            &p.q,
+            Utc::now(),
+            limit,
+        )?)
+    })
+    .await?;
+    let ms = started.elapsed().as_millis() as u64;
+    let m = &s.metrics;
+    m.searches.fetch_add(1, Ordering::Relaxed);
+    m.search_ms_sum.fetch_add(ms, Ordering::Relaxed);
+    for (i, b) in BUCKETS_MS.iter().enumerate() {
+        if ms <= *b {
+            m.search_buckets[i].fetch_add(1, Ordering::Relaxed);
+        }
+    }
+    let (q, hits) = out;
+    Ok(Json(json!({
+        "understood": {
+            "classes": q.classes, "color": q.color, "upper_color": q.upper_color, "lower_color": q.lower_color,
+            "plate": q.plate, "direction": q.direction, "violation": q.violation, "cameras": q.cameras,
+            "from": q.from.map(|t| matthan_schema::format_ts(&t)), "to": q.to.map(|t| matthan_schema::format_ts(&t)),
+            "words": q.terms,
+        },
+        "results": hits,
+    })))
+}
+
+/// sha256 references an event makes to evidence blobs (fields named `sha256` anywhere in the body).
+fn evidence_refs(v: &serde_json::Value, out: &mut Vec<String>) {
+    match v {
+        serde_json::Value::Object(m) => {
+            for (k, x) in m {
+                match x {
+                    serde_json::Value::String(s) if k == "sha256" && is_sha256(s) => {
+                        out.push(s.clone())
+                    }
+                    _ => evidence_refs(x, out),
+                }
+            }
+        }
+        serde_json::Value::Array(a) => a.iter().for_each(|x| evidence_refs(x, out)),
+        _ => {}
+    }
+}
+
+fn load_event(
+    s: &AppState,
+    caller: &Caller,
+    id: &str,
+    action: &str,
+) -> Result<(matthan_schema::Event, Vec<String>), ApiError> {
+    if uuid::Uuid::parse_str(id).is_err() {
+        return Err(ApiError(
+            StatusCode::BAD_REQUEST,
+            format!("{id:?} is not an event id (UUID)"),
+        ));
+    }
+    let mut store = s.store.lock().expect("store lock");
+    caller.audit(store.as_mut(), action, id)?;
+    let e = store
+        .get(id)?
+        .ok_or_else(|| ApiError(StatusCode::NOT_FOUND, format!("no event {id}")))?;
+    let mut refs = Vec::new();
+    evidence_refs(&serde_json::to_value(&e).expect("serialises"), &mut refs);
+    Ok((e, refs))
+}
+
+async fn event(
+    State(s): State<Shared>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    caller.require(&s, &[Role::Operator])?;
+    blocking(move || {
+        let (e, refs) = load_event(&s, &caller, &id, "view_event")?;
+        let evidence: Vec<_> = refs
+            .iter()
+            .map(|r| json!({ "sha256": r, "present": s.evidence.get(r).is_some() }))
+            .collect();
+        Ok(Json(json!({
+            "event": e,
+            "caption": crate::caption::caption(&e),
+            "evidence": evidence,
+            // Signed evidence bundles arrive with the violation work; nothing here is signed yet.
+            "signature": { "status": "unsigned" },
+        })))
+    })
+    .await
+}
+
+async fn export(
+    State(s): State<Shared>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    caller.require(&s, &[Role::Operator])?;
+    blocking(move || {
+        let (e, refs) = load_event(&s, &caller, &id, "export")?;
+        let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+        let opts = zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Stored);
+        let io = |e: std::io::Error| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string());
+        let z = |e: zip::result::ZipError| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string());
+        zip.start_file("event.json", opts).map_err(z)?;
+        zip.write_all(&serde_json::to_vec_pretty(&e).expect("serialises")).map_err(io)?;
+        let mut manifest = vec![json!({ "file": "event.json", "sha256": sha256_hex(&serde_json::to_vec_pretty(&e).expect("serialises")) })];
+        for r in refs {
+            if let Some(blob) = s.evidence.get(&r) {
+                zip.start_file(format!("evidence/{r}"), opts).map_err(z)?;
+                zip.write_all(&blob).map_err(io)?;
+                manifest.push(json!({ "file": format!("evidence/{r}"), "sha256": r }));
+            } else {
+                manifest.push(json!({ "file": null, "sha256": r, "missing": true }));
+            }
+        }
+        zip.start_file("manifest.json", opts).map_err(z)?;
+        zip.write_all(&serde_json::to_vec_pretty(&json!({ "event": id, "exported_by": caller.name, "exported_at": matthan_schema::format_ts(&Utc::now()), "files": manifest })).expect("serialises")).map_err(io)?;
+        let bytes = zip.finish().map_err(z)?.into_inner();
+        let mut headers = HeaderMap::new();
+        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/zip"));
+        headers.insert(
+            header::CONTENT_DISPOSITION,
+            HeaderValue::from_str(&format!("attachment; filename=\"incident-{id}.zip\"")).expect("id is a uuid"),
+        );
+        Ok((headers, bytes).into_response())
+    })
+    .await
+}
+
+async fn evidence(
+    State(s): State<Shared>,
+    caller: Caller,
+    Path(sha): Path<String>,
+) -> Result<Response, ApiError> {
+    caller.require(&s, &[Role::Operator])?;
+    if !is_sha256(&sha) {
+        return Err(ApiError(
+            StatusCode::BAD_REQUEST,
+            "evidence is named by a lower-case sha256".into(),
+        ));
+    }
+    blocking(move || {
+        caller.audit(
+            s.store.lock().expect("store lock").as_mut(),
+            "view_evidence",
+            &sha,
+        )?;
+        let blob = s
+            .evidence
+            .get(&sha)
+            .ok_or_else(|| ApiError(StatusCode::NOT_FOUND, format!("no evidence {sha}")))?;
+        Ok(([(header::CONTENT_TYPE, "application/octet-stream")], blob).into_response())
+    })
+    .await
+}
+
+async fn junctions(
+    State(s): State<Shared>,
+    caller: Caller,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    caller.require(&s, &[Role::Traffic])?;
+    blocking(move || {
+        let mut store = s.store.lock().expect("store lock");
+        let counts = store.latest_per_camera("counts")?;
+        let status = store.latest_per_camera("camera_status")?;
+        let mut cams: Vec<serde_json::Value> = Vec::new();
+        for (site, camera) in store.cameras()? {
+            let pick = |v: &[matthan_schema::Event]| v.iter().find(|e| e.site == site && e.camera == camera).cloned();
+            let (c, st) = (pick(&counts), pick(&status));
+            if c.is_some() || st.is_some() {
+                cams.push(json!({ "site": site, "camera": camera, "counts": c, "status": st, "recommendation": null }));
+            }
+        }
+        Ok(Json(json!({ "cameras": cams })))
+    })
+    .await
+}
+
+#[derive(Deserialize)]
+struct AuditParams {
+    limit: Option<usize>,
+}
+
+async fn audit_log(
+    State(s): State<Shared>,
+    caller: Caller,
+    Query(p): Query<AuditParams>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    caller.require(&s, &[])?;
+    blocking(move || {
+        let rows = s
+            .store
+            .lock()
+            .expect("store lock")
+            .audit_log(p.limit.unwrap_or(100).clamp(1, 10_000))?;
+        Ok(Json(json!({ "entries": rows })))
+    })
+    .await
+}
+
+async fn metrics(State(s): State<Shared>, caller: Caller) -> Result<Response, ApiError> {
+    caller.require(&s, &[])?;
+    let i = &s.ingest;
+    let m = &s.metrics;
+    let mut out = String::new();
+    for (name, help, v) in [
+        (
+            "matthan_hub_mqtt_received_total",
+            "MQTT messages received",
+            i.received.load(Ordering::Relaxed),
+        ),
+        (
+            "matthan_hub_events_stored_total",
+            "events stored (new)",
+            i.stored.load(Ordering::Relaxed),
+        ),
+        (
+            "matthan_hub_events_duplicate_total",
+            "redelivered events ignored",
+            i.duplicates.load(Ordering::Relaxed),
+        ),
+        (
+            "matthan_hub_messages_rejected_total",
+            "malformed payloads refused",
+            i.rejected.load(Ordering::Relaxed),
+        ),
+        (
+            "matthan_hub_evidence_stored_total",
+            "evidence blobs stored",
+            i.evidence.load(Ordering::Relaxed),
+        ),
+        (
+            "matthan_hub_http_denied_total",
+            "requests refused for token or role",
+            m.denied.load(Ordering::Relaxed),
+        ),
+    ] {
+        out += &format!("# HELP {name} {help}\n# TYPE {name} counter\n{name} {v}\n");
+    }
+    let n = m.searches.load(Ordering::Relaxed);
+    out += "# HELP matthan_hub_search_duration_ms search request latency\n# TYPE matthan_hub_search_duration_ms histogram\n";
+    for (b, c) in BUCKETS_MS.iter().zip(&m.search_buckets) {
+        out += &format!(
+            "matthan_hub_search_duration_ms_bucket{{le=\"{b}\"}} {}\n",
+            c.load(Ordering::Relaxed)
+        );
+    }
+    out += &format!(
+        "matthan_hub_search_duration_ms_bucket{{le=\"+Inf\"}} {n}\nmatthan_hub_search_duration_ms_sum {}\nmatthan_hub_search_duration_ms_count {n}\n",
+        m.search_ms_sum.load(Ordering::Relaxed)
+    );
+    Ok(([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], out).into_response())
+}

@@ -1,0 +1,217 @@
+//! The hub's config file (TOML), validated at start with file and key in every error.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{file}: cannot read: {source}")]
+    Read {
+        file: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{file}: {message}")]
+    Syntax { file: PathBuf, message: String },
+    #[error("{file}: {key}: {reason}")]
+    Invalid {
+        file: PathBuf,
+        key: String,
+        reason: String,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// Search, event detail, evidence, export.
+    Operator,
+    /// Junction pages: counts and signal recommendations.
+    Traffic,
+    /// Everything, plus the audit log and metrics.
+    Admin,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Operator => "operator",
+            Role::Traffic => "traffic",
+            Role::Admin => "admin",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TokenConfig {
+    pub name: String,
+    pub role: Role,
+    /// sha256 of the token, hex: the file never holds a usable secret.
+    pub sha256: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MqttConfig {
+    #[serde(default = "d_host")]
+    pub host: String,
+    #[serde(default = "d_port")]
+    pub port: u16,
+    #[serde(default = "d_group")]
+    pub group: String,
+    #[serde(default = "d_client")]
+    pub client_id: String,
+}
+
+fn d_host() -> String {
+    "127.0.0.1".into()
+}
+fn d_port() -> u16 {
+    1883
+}
+fn d_group() -> String {
+    "hubs".into()
+}
+fn d_client() -> String {
+    "central-hub".into()
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EmbeddingConfig {
+    pub model: PathBuf,
+    pub tokenizer: PathBuf,
+    #[serde(default)]
+    pub ort_library: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Raw {
+    db: String,
+    #[serde(default = "d_listen")]
+    listen: String,
+    evidence_dir: PathBuf,
+    mqtt: MqttConfig,
+    embedding: EmbeddingConfig,
+    #[serde(default)]
+    retention_days: BTreeMap<String, u32>,
+    #[serde(default)]
+    tokens: Vec<TokenConfig>,
+}
+
+fn d_listen() -> String {
+    "127.0.0.1:8080".into()
+}
+
+#[derive(Debug, Clone)]
+pub struct HubConfig {
+    pub db: String,
+    pub listen: std::net::SocketAddr,
+    pub evidence_dir: PathBuf,
+    pub mqtt: MqttConfig,
+    pub embedding: EmbeddingConfig,
+    /// Days to keep each event kind; kinds not listed are kept.
+    pub retention_days: BTreeMap<matthan_schema::Kind, u32>,
+    pub tokens: Vec<TokenConfig>,
+}
+
+impl HubConfig {
+    pub fn load(file: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(file).map_err(|source| ConfigError::Read {
+            file: file.into(),
+            source,
+        })?;
+        Self::parse(&text, file)
+    }
+
+    pub fn parse(text: &str, file: &Path) -> Result<Self, ConfigError> {
+        let raw: Raw = toml::from_str(text).map_err(|e| ConfigError::Syntax {
+            file: file.into(),
+            message: e.to_string().trim_end().to_string(),
+        })?;
+        let base = file.parent().unwrap_or(Path::new("."));
+        let rel = |p: &Path| {
+            if p.is_absolute() {
+                p.to_path_buf()
+            } else {
+                base.join(p)
+            }
+        };
+        let bad = |key: &str, reason: String| ConfigError::Invalid {
+            file: file.into(),
+            key: key.into(),
+            reason,
+        };
+        let listen = raw
+            .listen
+            .parse()
+            .map_err(|e| bad("listen", format!("{:?} is not host:port: {e}", raw.listen)))?;
+        matthan_schema::validate_segment(&raw.mqtt.group).map_err(|r| bad("mqtt.group", r))?;
+        let mut retention = BTreeMap::new();
+        for (k, days) in raw.retention_days {
+            let kind = matthan_schema::Kind::parse(&k)
+                .ok_or_else(|| bad(&format!("retention_days.{k}"), "unknown event kind".into()))?;
+            if days == 0 {
+                return Err(bad(
+                    &format!("retention_days.{k}"),
+                    "must be at least 1 day".into(),
+                ));
+            }
+            retention.insert(kind, days);
+        }
+        for (i, t) in raw.tokens.iter().enumerate() {
+            if t.sha256.len() != 64 || !t.sha256.chars().all(|c| c.is_ascii_hexdigit()) {
+                return Err(bad(
+                    &format!("tokens[{i}].sha256"),
+                    "must be 64 hex digits (sha256 of the token)".into(),
+                ));
+            }
+            if t.name.trim().is_empty() {
+                return Err(bad(
+                    &format!("tokens[{i}].name"),
+                    "must not be empty".into(),
+                ));
+            }
+        }
+        let db = if raw.db.starts_with("postgres://") || raw.db.starts_with("postgresql://") {
+            raw.db
+        } else {
+            rel(Path::new(
+                raw.db.strip_prefix("sqlite://").unwrap_or(&raw.db),
+            ))
+            .display()
+            .to_string()
+        };
+        let embedding = EmbeddingConfig {
+            model: rel(&raw.embedding.model),
+            tokenizer: rel(&raw.embedding.tokenizer),
+            ort_library: raw.embedding.ort_library.as_deref().map(rel),
+        };
+        for (key, p) in [
+            ("embedding.model", &embedding.model),
+            ("embedding.tokenizer", &embedding.tokenizer),
+        ] {
+            if !p.is_file() {
+                return Err(bad(key, format!("{} does not exist", p.display())));
+            }
+        }
+        Ok(Self {
+            db,
+            listen,
+            evidence_dir: rel(&raw.evidence_dir),
+            mqtt: raw.mqtt,
+            embedding,
+            retention_days: retention,
+            tokens: raw.tokens,
+        })
+    }
+}
+
+/// Hex sha256, as stored for tokens and used to name evidence.
+pub fn sha256_hex(data: &[u8]) -> String {
+    use sha2::Digest;
+    format!("{:x}", sha2::Sha256::digest(data))
+}

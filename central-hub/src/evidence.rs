@@ -1,0 +1,62 @@
+//! Evidence blobs on disk, named by their sha256 (`ab/abcdef...`). A blob whose bytes do not
+//! hash to its name is refused, so what is stored is what the edge signed.
+
+use std::path::{Path, PathBuf};
+
+use crate::config::sha256_hex;
+
+/// Evidence travels on `matthan-evidence/{site}/{sha256}`, outside the event topic tree.
+pub const EVIDENCE_FILTER: &str = "matthan-evidence/+/+";
+
+pub fn is_sha256(s: &str) -> bool {
+    s.len() == 64 && s.chars().all(|c| matches!(c, '0'..='9' | 'a'..='f'))
+}
+
+pub struct EvidenceStore {
+    dir: PathBuf,
+}
+
+impl EvidenceStore {
+    pub fn new(dir: &Path) -> std::io::Result<Self> {
+        std::fs::create_dir_all(dir)?;
+        Ok(Self {
+            dir: dir.to_path_buf(),
+        })
+    }
+
+    fn path(&self, sha: &str) -> PathBuf {
+        self.dir.join(&sha[..2]).join(sha)
+    }
+
+    /// Stores a blob published on `topic`; returns its sha256, or why it was refused.
+    pub fn put(&self, topic: &str, data: &[u8]) -> Result<String, String> {
+        let sha = topic.rsplit('/').next().unwrap_or("");
+        if !is_sha256(sha) {
+            return Err(format!("{topic:?} does not end in a lower-case sha256"));
+        }
+        let actual = sha256_hex(data);
+        if actual != sha {
+            return Err(format!(
+                "content hashes to {actual}, not the {sha} its topic names"
+            ));
+        }
+        let p = self.path(sha);
+        if p.exists() {
+            return Ok(actual);
+        }
+        std::fs::create_dir_all(p.parent().expect("has parent")).map_err(|e| e.to_string())?;
+        // Write then rename, so a crash never leaves a partial blob under its final name.
+        let tmp = p.with_extension("part");
+        std::fs::write(&tmp, data)
+            .and_then(|_| std::fs::rename(&tmp, &p))
+            .map_err(|e| e.to_string())?;
+        Ok(actual)
+    }
+
+    pub fn get(&self, sha: &str) -> Option<Vec<u8>> {
+        if !is_sha256(sha) {
+            return None;
+        }
+        std::fs::read(self.path(sha)).ok()
+    }
+}

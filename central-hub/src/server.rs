@@ -1,0 +1,107 @@
+//! Wires the hub together: MQTT ingest, the HTTP API, and retention, until `stop`.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use anyhow::Context;
+use chrono::Utc;
+
+use crate::api::{AppState, router};
+use crate::config::HubConfig;
+use crate::embed::Embedder;
+use crate::evidence::EvidenceStore;
+use crate::ingest::{IngestConfig, IngestStats};
+
+/// How often expired events are deleted.
+const RETENTION_EVERY: Duration = Duration::from_secs(3600);
+
+pub async fn serve(cfg: HubConfig, stop: Arc<AtomicBool>) -> anyhow::Result<Arc<IngestStats>> {
+    let stats = Arc::new(IngestStats::default());
+    let ingest_store = crate::store::open(&cfg.db)?;
+    let api_store = crate::store::open(&cfg.db)?;
+    let embedder = Embedder::load(
+        &cfg.embedding.model,
+        &cfg.embedding.tokenizer,
+        cfg.embedding.ort_library.as_deref(),
+    )?;
+    let evidence_dir = || {
+        EvidenceStore::new(&cfg.evidence_dir)
+            .with_context(|| format!("evidence_dir {}", cfg.evidence_dir.display()))
+    };
+    let state = Arc::new(AppState::new(
+        api_store,
+        embedder,
+        evidence_dir()?,
+        &cfg.tokens,
+        stats.clone(),
+    ));
+    if cfg.tokens.is_empty() {
+        tracing::warn!("no [[tokens]] configured: every API route except health will refuse");
+    }
+
+    let listener = tokio::net::TcpListener::bind(cfg.listen)
+        .await
+        .with_context(|| format!("listen {}", cfg.listen))?;
+    tracing::info!(listen = %cfg.listen, db = %shown(&cfg.db), "hub serving");
+    let s = stop.clone();
+    let http = tokio::spawn(async move {
+        axum::serve(listener, router(state))
+            .with_graceful_shutdown(async move {
+                while !s.load(Ordering::Relaxed) {
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+            })
+            .await
+    });
+
+    let retention = cfg.retention_days.clone();
+    let db = cfg.db.clone();
+    let s = stop.clone();
+    let expiry = tokio::task::spawn_blocking(move || -> anyhow::Result<()> {
+        if retention.is_empty() {
+            return Ok(());
+        }
+        let mut store = crate::store::open(&db)?;
+        let mut next = std::time::Instant::now();
+        while !s.load(Ordering::Relaxed) {
+            if std::time::Instant::now() >= next {
+                for (kind, days) in &retention {
+                    let before = Utc::now() - chrono::Duration::days(*days as i64);
+                    match store.expire(kind.as_str(), before) {
+                        Ok(0) => {}
+                        Ok(n) => tracing::info!(kind = %kind, deleted = n, days, "retention"),
+                        Err(e) => tracing::warn!(error = %e, "retention failed; will retry"),
+                    }
+                }
+                next = std::time::Instant::now() + RETENTION_EVERY;
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        Ok(())
+    });
+
+    let ingest_cfg = IngestConfig {
+        host: cfg.mqtt.host.clone(),
+        port: cfg.mqtt.port,
+        client_id: cfg.mqtt.client_id.clone(),
+        group: cfg.mqtt.group.clone(),
+    };
+    crate::ingest::run(
+        ingest_cfg,
+        ingest_store,
+        evidence_dir()?,
+        stats.clone(),
+        stop.clone(),
+    )
+    .await?;
+    stop.store(true, Ordering::Relaxed);
+    http.await??;
+    expiry.await??;
+    Ok(stats)
+}
+
+fn shown(db: &str) -> &str {
+    // Never log a PostgreSQL password.
+    db.rsplit('@').next().unwrap_or(db)
+}

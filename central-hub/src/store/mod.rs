@@ -1,0 +1,247 @@
+//! The event store behind one interface, with two engines: SQLite (one file, WAL; the default)
+//! and PostgreSQL (when one box is not enough). Both take the same filters and return the same
+//! rows; both are tested against the real engine.
+//!
+//! Events are upserted by id, so a QoS 1 redelivery or an edge replaying its backlog is
+//! harmless. Columns that search filters on are pulled out of the body at insert; the body is
+//! kept whole for the detail view.
+
+mod postgres;
+mod sqlite;
+
+pub use self::postgres::PgStore;
+pub use self::sqlite::SqliteStore;
+
+use chrono::{DateTime, Utc};
+use matthan_schema::{Body, Direction, Event};
+
+use crate::caption::{caption, semantic};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database {path}: {reason}")]
+    Open { path: String, reason: String },
+    #[error("database: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    #[error("database: {0}")]
+    Postgres(#[from] ::postgres::Error),
+    #[error(
+        "database {path} has schema version {found}, newer than this hub ({known}); upgrade the hub"
+    )]
+    TooNew {
+        path: String,
+        found: i64,
+        known: i64,
+    },
+    #[error("the audit log is append-only")]
+    AuditAppendOnly,
+}
+
+/// A stored event as search and the API see it.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Row {
+    pub id: String,
+    pub site: String,
+    pub camera: String,
+    pub kind: String,
+    #[serde(with = "matthan_schema::rfc3339_ms")]
+    pub ts: DateTime<Utc>,
+    pub track_id: Option<i64>,
+    pub class: Option<String>,
+    pub color: Option<String>,
+    pub upper_color: Option<String>,
+    pub lower_color: Option<String>,
+    pub plate: Option<String>,
+    pub direction: Option<String>,
+    pub place: Option<String>,
+    pub caption: String,
+    /// The attribute-only caption that free text is ranked against (no ids, no times).
+    pub semantic: String,
+}
+
+/// A parameter value for a filter clause.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Param {
+    Text(String),
+    Int(i64),
+}
+
+/// Conditions search puts on rows. Rendered to SQL with numbered placeholders, never by
+/// pasting text, so nothing an operator types reaches the SQL parser.
+#[derive(Debug, Clone, Default)]
+pub struct Filter {
+    pub kinds: Vec<String>,
+    pub classes: Vec<String>,
+    pub cameras: Vec<String>,
+    pub color: Option<String>,
+    pub upper_color: Option<String>,
+    pub lower_color: Option<String>,
+    pub direction: Option<String>,
+    /// Plate fragment, upper-case alphanumerics only.
+    pub plate: Option<String>,
+    pub from: Option<DateTime<Utc>>,
+    pub to: Option<DateTime<Utc>>,
+}
+
+impl Filter {
+    /// `WHERE` body with `$1..$n` placeholders (SQLite numbers `$N` names in order of
+    /// appearance, PostgreSQL by position, so one rendering serves both).
+    pub fn to_sql(&self) -> (String, Vec<Param>) {
+        let mut clauses = vec!["1 = 1".to_string()];
+        let mut params = Vec::new();
+        let push = |p: Param, params: &mut Vec<Param>| {
+            params.push(p);
+            format!("${}", params.len())
+        };
+        for (col, vals) in [
+            ("kind", &self.kinds),
+            ("class", &self.classes),
+            ("camera", &self.cameras),
+        ] {
+            if !vals.is_empty() {
+                let marks: Vec<String> = vals
+                    .iter()
+                    .map(|v| push(Param::Text(v.clone()), &mut params))
+                    .collect();
+                clauses.push(format!("{col} IN ({})", marks.join(", ")));
+            }
+        }
+        for (col, val) in [
+            ("color", &self.color),
+            ("upper_color", &self.upper_color),
+            ("lower_color", &self.lower_color),
+            ("direction", &self.direction),
+        ] {
+            if let Some(v) = val {
+                let m = push(Param::Text(v.clone()), &mut params);
+                clauses.push(format!("{col} = {m}"));
+            }
+        }
+        if let Some(p) = &self.plate {
+            let m = push(Param::Text(format!("%{p}%")), &mut params);
+            clauses.push(format!("plate_norm LIKE {m}"));
+        }
+        if let Some(f) = self.from {
+            let m = push(Param::Int(f.timestamp_millis()), &mut params);
+            clauses.push(format!("ts_ms >= {m}"));
+        }
+        if let Some(t) = self.to {
+            let m = push(Param::Int(t.timestamp_millis()), &mut params);
+            clauses.push(format!("ts_ms < {m}"));
+        }
+        (clauses.join(" AND "), params)
+    }
+}
+
+/// One row of the append-only audit log.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct AuditEntry {
+    #[serde(with = "matthan_schema::rfc3339_ms")]
+    pub ts: DateTime<Utc>,
+    pub who: String,
+    pub role: String,
+    pub action: String,
+    pub detail: String,
+}
+
+pub trait EventStore: Send {
+    /// Stores a batch in one transaction; returns how many were new (the rest were duplicates).
+    fn insert(&mut self, events: &[Event]) -> Result<usize, StoreError>;
+    fn get(&mut self, id: &str) -> Result<Option<Event>, StoreError>;
+    /// Newest first.
+    fn select(&mut self, filter: &Filter, limit: usize) -> Result<Vec<Row>, StoreError>;
+    fn count(&mut self) -> Result<i64, StoreError>;
+    fn cameras(&mut self) -> Result<Vec<(String, String)>, StoreError>;
+    /// The newest event of `kind` per camera.
+    fn latest_per_camera(&mut self, kind: &str) -> Result<Vec<Event>, StoreError>;
+    /// Deletes events of `kind` captured before `before`; returns how many.
+    fn expire(&mut self, kind: &str, before: DateTime<Utc>) -> Result<usize, StoreError>;
+    fn audit(&mut self, entry: &AuditEntry) -> Result<(), StoreError>;
+    fn audit_log(&mut self, limit: usize) -> Result<Vec<AuditEntry>, StoreError>;
+    /// Cached embeddings of semantic captions.
+    fn embeddings(&mut self, texts: &[String]) -> Result<Vec<(String, Vec<f32>)>, StoreError>;
+    fn put_embeddings(&mut self, items: &[(String, Vec<f32>)]) -> Result<(), StoreError>;
+    /// Semantic captions that have no embedding yet.
+    fn missing_embeddings(&mut self, limit: usize) -> Result<Vec<String>, StoreError>;
+}
+
+/// Opens `postgres://...` URLs with PostgreSQL, anything else as a SQLite file path.
+pub fn open(location: &str) -> Result<Box<dyn EventStore>, StoreError> {
+    if location.starts_with("postgres://") || location.starts_with("postgresql://") {
+        Ok(Box::new(PgStore::connect(location)?))
+    } else {
+        let path = location.strip_prefix("sqlite://").unwrap_or(location);
+        Ok(Box::new(SqliteStore::open(std::path::Path::new(path))?))
+    }
+}
+
+/// The searchable columns of one event.
+#[derive(Default)]
+pub(crate) struct Fields {
+    pub track_id: Option<i64>,
+    pub class: Option<String>,
+    pub color: Option<String>,
+    pub upper_color: Option<String>,
+    pub lower_color: Option<String>,
+    pub plate: Option<String>,
+    pub plate_norm: Option<String>,
+    pub direction: Option<&'static str>,
+    pub place: Option<String>,
+    pub caption: String,
+    pub semantic: String,
+    pub body: String,
+}
+
+impl Fields {
+    pub fn of(e: &Event) -> Self {
+        let mut f = match &e.body {
+            Body::Track(t) => Fields {
+                track_id: Some(t.track_id as i64),
+                class: Some(t.class.clone()),
+                color: t.attributes.color.clone(),
+                upper_color: t.attributes.upper_color.clone(),
+                lower_color: t.attributes.lower_color.clone(),
+                plate: t.attributes.plate.clone(),
+                place: t.zones.last().cloned(),
+                ..Fields::default()
+            },
+            Body::Crossing(c) => Fields {
+                track_id: Some(c.track_id as i64),
+                class: Some(c.class.clone()),
+                direction: Some(match c.direction {
+                    Direction::In => "in",
+                    Direction::Out => "out",
+                }),
+                place: Some(c.line.clone()),
+                ..Fields::default()
+            },
+            Body::Zone(z) => Fields {
+                track_id: Some(z.track_id as i64),
+                class: Some(z.class.clone()),
+                place: Some(z.zone.clone()),
+                ..Fields::default()
+            },
+            _ => Fields::default(),
+        };
+        f.plate_norm = f.plate.as_ref().map(|p| {
+            p.chars()
+                .filter(|c| c.is_ascii_alphanumeric())
+                .collect::<String>()
+                .to_uppercase()
+        });
+        f.caption = caption(e);
+        f.semantic = semantic(e);
+        f.body = serde_json::to_string(e).expect("events serialise");
+        f
+    }
+}
+
+pub(crate) fn vec_to_bytes(v: &[f32]) -> Vec<u8> {
+    v.iter().flat_map(|x| x.to_le_bytes()).collect()
+}
+
+pub(crate) fn bytes_to_vec(b: &[u8]) -> Vec<f32> {
+    b.chunks_exact(4)
+        .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+        .collect()
+}

@@ -1,0 +1,285 @@
+//! PostgreSQL engine, for deployments that outgrow one box. Same tables and queries as SQLite;
+//! migrations are versioned in `matthan_schema_version`.
+
+use chrono::{DateTime, Utc};
+use matthan_schema::Event;
+use postgres::{Client, NoTls, types::ToSql};
+
+use super::{
+    AuditEntry, EventStore, Fields, Filter, Param, Row, StoreError, bytes_to_vec, vec_to_bytes,
+};
+
+const MIGRATIONS: &[&str] = &[r#"
+CREATE TABLE events (
+    id          TEXT PRIMARY KEY,
+    site        TEXT NOT NULL,
+    camera      TEXT NOT NULL,
+    kind        TEXT NOT NULL,
+    ts_ms       BIGINT NOT NULL,
+    track_id    BIGINT,
+    class       TEXT,
+    color       TEXT,
+    upper_color TEXT,
+    lower_color TEXT,
+    plate       TEXT,
+    plate_norm  TEXT,
+    direction   TEXT,
+    place       TEXT,
+    caption     TEXT NOT NULL,
+    semantic    TEXT NOT NULL,
+    body        TEXT NOT NULL,
+    received_ms BIGINT NOT NULL
+);
+CREATE INDEX events_ts ON events (ts_ms);
+CREATE INDEX events_kind_ts ON events (kind, ts_ms);
+CREATE INDEX events_class_ts ON events (class, ts_ms);
+CREATE INDEX events_camera_ts ON events (camera, ts_ms);
+CREATE TABLE semantics (text TEXT PRIMARY KEY, embedding BYTEA NOT NULL);
+CREATE TABLE audit (
+    seq    BIGSERIAL PRIMARY KEY,
+    ts_ms  BIGINT NOT NULL,
+    who    TEXT NOT NULL,
+    role   TEXT NOT NULL,
+    action TEXT NOT NULL,
+    detail TEXT NOT NULL
+);
+CREATE FUNCTION audit_append_only() RETURNS trigger LANGUAGE plpgsql AS
+  $$ BEGIN RAISE EXCEPTION 'audit log is append-only'; END $$;
+CREATE TRIGGER audit_no_change BEFORE UPDATE OR DELETE ON audit FOR EACH ROW EXECUTE FUNCTION audit_append_only();
+"#];
+
+pub struct PgStore {
+    client: Client,
+}
+
+const ROW_COLUMNS: &str = "id, site, camera, kind, ts_ms, track_id, class, color, upper_color, lower_color, plate, direction, place, caption, semantic";
+
+impl PgStore {
+    pub fn connect(url: &str) -> Result<Self, StoreError> {
+        // The URL may hold a password: name only the host part in errors.
+        let shown = url.rsplit('@').next().unwrap_or("postgres").to_string();
+        let client = Client::connect(url, NoTls).map_err(|e| StoreError::Open {
+            path: shown.clone(),
+            reason: e.to_string(),
+        })?;
+        let mut s = Self { client };
+        s.migrate(&shown)?;
+        Ok(s)
+    }
+
+    fn migrate(&mut self, path: &str) -> Result<(), StoreError> {
+        let mut tx = self.client.transaction()?;
+        tx.batch_execute("CREATE TABLE IF NOT EXISTS matthan_schema_version (version BIGINT NOT NULL); LOCK TABLE matthan_schema_version;")?;
+        let v: i64 = tx
+            .query_opt("SELECT version FROM matthan_schema_version", &[])?
+            .map_or(0, |r| r.get(0));
+        let known = MIGRATIONS.len() as i64;
+        if v > known {
+            return Err(StoreError::TooNew {
+                path: path.to_string(),
+                found: v,
+                known,
+            });
+        }
+        for m in MIGRATIONS.iter().skip(v as usize) {
+            tx.batch_execute(m)?;
+        }
+        tx.execute("DELETE FROM matthan_schema_version", &[])?;
+        tx.execute(
+            "INSERT INTO matthan_schema_version (version) VALUES ($1)",
+            &[&known],
+        )?;
+        tx.commit()?;
+        Ok(())
+    }
+}
+
+fn row(r: &postgres::Row) -> Row {
+    Row {
+        id: r.get(0),
+        site: r.get(1),
+        camera: r.get(2),
+        kind: r.get(3),
+        ts: DateTime::from_timestamp_millis(r.get(4)).unwrap_or_default(),
+        track_id: r.get(5),
+        class: r.get(6),
+        color: r.get(7),
+        upper_color: r.get(8),
+        lower_color: r.get(9),
+        plate: r.get(10),
+        direction: r.get(11),
+        place: r.get(12),
+        caption: r.get(13),
+        semantic: r.get(14),
+    }
+}
+
+impl EventStore for PgStore {
+    fn insert(&mut self, events: &[Event]) -> Result<usize, StoreError> {
+        let now = Utc::now().timestamp_millis();
+        let mut tx = self.client.transaction()?;
+        let stmt = tx.prepare(
+            "INSERT INTO events (id, site, camera, kind, ts_ms, track_id, class, color, upper_color, lower_color,
+                                 plate, plate_norm, direction, place, caption, semantic, body, received_ms)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)
+             ON CONFLICT (id) DO NOTHING",
+        )?;
+        let mut new = 0;
+        for e in events {
+            let f = Fields::of(e);
+            let id = e.id.to_string();
+            let kind = e.kind().as_str();
+            let ts = e.ts.timestamp_millis();
+            new += tx.execute(
+                &stmt,
+                &[
+                    &id,
+                    &e.site,
+                    &e.camera,
+                    &kind,
+                    &ts,
+                    &f.track_id,
+                    &f.class,
+                    &f.color,
+                    &f.upper_color,
+                    &f.lower_color,
+                    &f.plate,
+                    &f.plate_norm,
+                    &f.direction,
+                    &f.place,
+                    &f.caption,
+                    &f.semantic,
+                    &f.body,
+                    &now,
+                ],
+            )? as usize;
+        }
+        tx.commit()?;
+        Ok(new)
+    }
+
+    fn get(&mut self, id: &str) -> Result<Option<Event>, StoreError> {
+        let r = self
+            .client
+            .query_opt("SELECT body FROM events WHERE id = $1", &[&id])?;
+        Ok(r.and_then(|r| serde_json::from_str(r.get::<_, &str>(0)).ok()))
+    }
+
+    fn select(&mut self, filter: &Filter, limit: usize) -> Result<Vec<Row>, StoreError> {
+        let (where_sql, params) = filter.to_sql();
+        let sql = format!(
+            "SELECT {ROW_COLUMNS} FROM events WHERE {where_sql} ORDER BY ts_ms DESC LIMIT {limit}"
+        );
+        let boxed: Vec<Box<dyn ToSql + Sync>> = params
+            .iter()
+            .map(|p| -> Box<dyn ToSql + Sync> {
+                match p {
+                    Param::Text(s) => Box::new(s.clone()),
+                    Param::Int(i) => Box::new(*i),
+                }
+            })
+            .collect();
+        let refs: Vec<&(dyn ToSql + Sync)> = boxed.iter().map(|b| b.as_ref()).collect();
+        Ok(self.client.query(&sql, &refs)?.iter().map(row).collect())
+    }
+
+    fn count(&mut self) -> Result<i64, StoreError> {
+        Ok(self
+            .client
+            .query_one("SELECT count(*) FROM events", &[])?
+            .get(0))
+    }
+
+    fn cameras(&mut self) -> Result<Vec<(String, String)>, StoreError> {
+        Ok(self
+            .client
+            .query(
+                "SELECT DISTINCT site, camera FROM events ORDER BY site, camera",
+                &[],
+            )?
+            .iter()
+            .map(|r| (r.get(0), r.get(1)))
+            .collect())
+    }
+
+    fn latest_per_camera(&mut self, kind: &str) -> Result<Vec<Event>, StoreError> {
+        let rows = self.client.query(
+            "SELECT DISTINCT ON (site, camera) body FROM events WHERE kind = $1 ORDER BY site, camera, ts_ms DESC",
+            &[&kind],
+        )?;
+        Ok(rows
+            .iter()
+            .filter_map(|r| serde_json::from_str(r.get::<_, &str>(0)).ok())
+            .collect())
+    }
+
+    fn expire(&mut self, kind: &str, before: DateTime<Utc>) -> Result<usize, StoreError> {
+        let ts = before.timestamp_millis();
+        Ok(self.client.execute(
+            "DELETE FROM events WHERE kind = $1 AND ts_ms < $2",
+            &[&kind, &ts],
+        )? as usize)
+    }
+
+    fn audit(&mut self, a: &AuditEntry) -> Result<(), StoreError> {
+        let ts = a.ts.timestamp_millis();
+        self.client.execute(
+            "INSERT INTO audit (ts_ms, who, role, action, detail) VALUES ($1, $2, $3, $4, $5)",
+            &[&ts, &a.who, &a.role, &a.action, &a.detail],
+        )?;
+        Ok(())
+    }
+
+    fn audit_log(&mut self, limit: usize) -> Result<Vec<AuditEntry>, StoreError> {
+        let rows = self.client.query(
+            &format!(
+                "SELECT ts_ms, who, role, action, detail FROM audit ORDER BY seq DESC LIMIT {limit}"
+            ),
+            &[],
+        )?;
+        Ok(rows
+            .iter()
+            .map(|r| AuditEntry {
+                ts: DateTime::from_timestamp_millis(r.get(0)).unwrap_or_default(),
+                who: r.get(1),
+                role: r.get(2),
+                action: r.get(3),
+                detail: r.get(4),
+            })
+            .collect())
+    }
+
+    fn embeddings(&mut self, texts: &[String]) -> Result<Vec<(String, Vec<f32>)>, StoreError> {
+        let rows = self.client.query(
+            "SELECT text, embedding FROM semantics WHERE text = ANY($1)",
+            &[&texts],
+        )?;
+        Ok(rows
+            .iter()
+            .map(|r| (r.get(0), bytes_to_vec(r.get::<_, &[u8]>(1))))
+            .collect())
+    }
+
+    fn put_embeddings(&mut self, items: &[(String, Vec<f32>)]) -> Result<(), StoreError> {
+        let mut tx = self.client.transaction()?;
+        for (t, v) in items {
+            tx.execute(
+                "INSERT INTO semantics (text, embedding) VALUES ($1, $2) ON CONFLICT (text) DO NOTHING",
+                &[t, &vec_to_bytes(v)],
+            )?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    fn missing_embeddings(&mut self, limit: usize) -> Result<Vec<String>, StoreError> {
+        let rows = self.client.query(
+            &format!(
+                "SELECT DISTINCT e.semantic FROM events e LEFT JOIN semantics s ON s.text = e.semantic
+                 WHERE s.text IS NULL AND e.semantic <> '' LIMIT {limit}"
+            ),
+            &[],
+        )?;
+        Ok(rows.iter().map(|r| r.get(0)).collect())
+    }
+}

@@ -1,0 +1,284 @@
+//! SQLite engine: one file, WAL, versioned migrations in `user_version`.
+
+use std::path::Path;
+
+use chrono::{DateTime, Utc};
+use matthan_schema::Event;
+use rusqlite::{Connection, OptionalExtension, params};
+
+use super::{
+    AuditEntry, EventStore, Fields, Filter, Param, Row, StoreError, bytes_to_vec, vec_to_bytes,
+};
+
+const MIGRATIONS: &[&str] = &[r#"
+CREATE TABLE events (
+    id          TEXT PRIMARY KEY,
+    site        TEXT NOT NULL,
+    camera      TEXT NOT NULL,
+    kind        TEXT NOT NULL,
+    ts_ms       INTEGER NOT NULL,
+    track_id    INTEGER,
+    class       TEXT,
+    color       TEXT,
+    upper_color TEXT,
+    lower_color TEXT,
+    plate       TEXT,
+    plate_norm  TEXT,
+    direction   TEXT,
+    place       TEXT,
+    caption     TEXT NOT NULL,
+    semantic    TEXT NOT NULL,
+    body        TEXT NOT NULL,
+    received_ms INTEGER NOT NULL
+);
+CREATE INDEX events_ts ON events (ts_ms);
+CREATE INDEX events_kind_ts ON events (kind, ts_ms);
+CREATE INDEX events_class_ts ON events (class, ts_ms);
+CREATE INDEX events_camera_ts ON events (camera, ts_ms);
+CREATE TABLE semantics (text TEXT PRIMARY KEY, embedding BLOB NOT NULL);
+CREATE TABLE audit (
+    seq    INTEGER PRIMARY KEY AUTOINCREMENT,
+    ts_ms  INTEGER NOT NULL,
+    who    TEXT NOT NULL,
+    role   TEXT NOT NULL,
+    action TEXT NOT NULL,
+    detail TEXT NOT NULL
+);
+CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit BEGIN SELECT RAISE(ABORT, 'audit log is append-only'); END;
+CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit BEGIN SELECT RAISE(ABORT, 'audit log is append-only'); END;
+"#];
+
+pub struct SqliteStore {
+    conn: Connection,
+}
+
+const ROW_COLUMNS: &str = "id, site, camera, kind, ts_ms, track_id, class, color, upper_color, lower_color, plate, direction, place, caption, semantic";
+
+impl SqliteStore {
+    pub fn open(path: &Path) -> Result<Self, StoreError> {
+        let p = path.display().to_string();
+        let open_err = |e: rusqlite::Error| StoreError::Open {
+            path: p.clone(),
+            reason: e.to_string(),
+        };
+        let conn = Connection::open(path).map_err(open_err)?;
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(open_err)?;
+        conn.pragma_update(None, "synchronous", "NORMAL")?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        let mut s = Self { conn };
+        s.migrate(&p)?;
+        Ok(s)
+    }
+
+    fn migrate(&mut self, path: &str) -> Result<(), StoreError> {
+        let v: i64 = self
+            .conn
+            .pragma_query_value(None, "user_version", |r| r.get(0))?;
+        let known = MIGRATIONS.len() as i64;
+        if v > known {
+            return Err(StoreError::TooNew {
+                path: path.to_string(),
+                found: v,
+                known,
+            });
+        }
+        let tx = self.conn.transaction()?;
+        for (i, m) in MIGRATIONS.iter().enumerate().skip(v as usize) {
+            tx.execute_batch(m)?;
+            tx.pragma_update(None, "user_version", (i + 1) as i64)?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+}
+
+fn to_sql(p: &Param) -> rusqlite::types::Value {
+    match p {
+        Param::Text(s) => rusqlite::types::Value::Text(s.clone()),
+        Param::Int(i) => rusqlite::types::Value::Integer(*i),
+    }
+}
+
+fn row(r: &rusqlite::Row) -> rusqlite::Result<Row> {
+    Ok(Row {
+        id: r.get(0)?,
+        site: r.get(1)?,
+        camera: r.get(2)?,
+        kind: r.get(3)?,
+        ts: DateTime::from_timestamp_millis(r.get(4)?).unwrap_or_default(),
+        track_id: r.get(5)?,
+        class: r.get(6)?,
+        color: r.get(7)?,
+        upper_color: r.get(8)?,
+        lower_color: r.get(9)?,
+        plate: r.get(10)?,
+        direction: r.get(11)?,
+        place: r.get(12)?,
+        caption: r.get(13)?,
+        semantic: r.get(14)?,
+    })
+}
+
+impl EventStore for SqliteStore {
+    fn insert(&mut self, events: &[Event]) -> Result<usize, StoreError> {
+        let now = Utc::now().timestamp_millis();
+        let tx = self.conn.transaction()?;
+        let mut new = 0;
+        {
+            let mut stmt = tx.prepare_cached(
+                "INSERT INTO events (id, site, camera, kind, ts_ms, track_id, class, color, upper_color, lower_color,
+                                     plate, plate_norm, direction, place, caption, semantic, body, received_ms)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)
+                 ON CONFLICT (id) DO NOTHING",
+            )?;
+            for e in events {
+                let f = Fields::of(e);
+                new += stmt.execute(params![
+                    e.id.to_string(),
+                    e.site,
+                    e.camera,
+                    e.kind().as_str(),
+                    e.ts.timestamp_millis(),
+                    f.track_id,
+                    f.class,
+                    f.color,
+                    f.upper_color,
+                    f.lower_color,
+                    f.plate,
+                    f.plate_norm,
+                    f.direction,
+                    f.place,
+                    f.caption,
+                    f.semantic,
+                    f.body,
+                    now,
+                ])?;
+            }
+        }
+        tx.commit()?;
+        Ok(new)
+    }
+
+    fn get(&mut self, id: &str) -> Result<Option<Event>, StoreError> {
+        let body: Option<String> = self
+            .conn
+            .query_row("SELECT body FROM events WHERE id = ?1", [id], |r| r.get(0))
+            .optional()?;
+        Ok(body.and_then(|b| serde_json::from_str(&b).ok()))
+    }
+
+    fn select(&mut self, filter: &Filter, limit: usize) -> Result<Vec<Row>, StoreError> {
+        let (where_sql, params) = filter.to_sql();
+        let sql = format!(
+            "SELECT {ROW_COLUMNS} FROM events WHERE {where_sql} ORDER BY ts_ms DESC LIMIT {limit}"
+        );
+        let mut stmt = self.conn.prepare_cached(&sql)?;
+        let values: Vec<_> = params.iter().map(to_sql).collect();
+        let rows = stmt
+            .query_map(rusqlite::params_from_iter(values.iter()), row)?
+            .collect::<Result<_, _>>()?;
+        Ok(rows)
+    }
+
+    fn count(&mut self) -> Result<i64, StoreError> {
+        Ok(self
+            .conn
+            .query_row("SELECT count(*) FROM events", [], |r| r.get(0))?)
+    }
+
+    fn cameras(&mut self) -> Result<Vec<(String, String)>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT DISTINCT site, camera FROM events ORDER BY site, camera")?;
+        let rows = stmt
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<Result<_, _>>()?;
+        Ok(rows)
+    }
+
+    fn latest_per_camera(&mut self, kind: &str) -> Result<Vec<Event>, StoreError> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT e.body FROM events e
+             JOIN (SELECT site, camera, max(ts_ms) AS ts FROM events WHERE kind = ?1 GROUP BY site, camera) l
+               ON e.site = l.site AND e.camera = l.camera AND e.ts_ms = l.ts
+             WHERE e.kind = ?1 ORDER BY e.site, e.camera",
+        )?;
+        let bodies: Vec<String> = stmt
+            .query_map([kind], |r| r.get(0))?
+            .collect::<Result<_, _>>()?;
+        Ok(bodies
+            .iter()
+            .filter_map(|b| serde_json::from_str(b).ok())
+            .collect())
+    }
+
+    fn expire(&mut self, kind: &str, before: DateTime<Utc>) -> Result<usize, StoreError> {
+        Ok(self.conn.execute(
+            "DELETE FROM events WHERE kind = ?1 AND ts_ms < ?2",
+            params![kind, before.timestamp_millis()],
+        )?)
+    }
+
+    fn audit(&mut self, a: &AuditEntry) -> Result<(), StoreError> {
+        self.conn.execute(
+            "INSERT INTO audit (ts_ms, who, role, action, detail) VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![a.ts.timestamp_millis(), a.who, a.role, a.action, a.detail],
+        )?;
+        Ok(())
+    }
+
+    fn audit_log(&mut self, limit: usize) -> Result<Vec<AuditEntry>, StoreError> {
+        let mut stmt = self.conn.prepare_cached(&format!(
+            "SELECT ts_ms, who, role, action, detail FROM audit ORDER BY seq DESC LIMIT {limit}"
+        ))?;
+        let rows = stmt
+            .query_map([], |r| {
+                Ok(AuditEntry {
+                    ts: DateTime::from_timestamp_millis(r.get(0)?).unwrap_or_default(),
+                    who: r.get(1)?,
+                    role: r.get(2)?,
+                    action: r.get(3)?,
+                    detail: r.get(4)?,
+                })
+            })?
+            .collect::<Result<_, _>>()?;
+        Ok(rows)
+    }
+
+    fn embeddings(&mut self, texts: &[String]) -> Result<Vec<(String, Vec<f32>)>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT embedding FROM semantics WHERE text = ?1")?;
+        let mut out = Vec::new();
+        for t in texts {
+            if let Some(b) = stmt.query_row([t], |r| r.get::<_, Vec<u8>>(0)).optional()? {
+                out.push((t.clone(), bytes_to_vec(&b)));
+            }
+        }
+        Ok(out)
+    }
+
+    fn put_embeddings(&mut self, items: &[(String, Vec<f32>)]) -> Result<(), StoreError> {
+        let tx = self.conn.transaction()?;
+        {
+            let mut stmt = tx.prepare_cached("INSERT INTO semantics (text, embedding) VALUES (?1, ?2) ON CONFLICT (text) DO NOTHING")?;
+            for (t, v) in items {
+                stmt.execute(params![t, vec_to_bytes(v)])?;
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    fn missing_embeddings(&mut self, limit: usize) -> Result<Vec<String>, StoreError> {
+        let mut stmt = self.conn.prepare_cached(&format!(
+            "SELECT DISTINCT e.semantic FROM events e LEFT JOIN semantics s ON s.text = e.semantic
+             WHERE s.text IS NULL AND e.semantic <> '' LIMIT {limit}"
+        ))?;
+        let rows = stmt
+            .query_map([], |r| r.get(0))?
+            .collect::<Result<_, _>>()?;
+        Ok(rows)
+    }
+}

@@ -1,0 +1,230 @@
+//! The same checks on both engines, each the real thing: a SQLite file and a PostgreSQL server.
+
+mod support;
+
+use central_hub::store::{AuditEntry, EventStore, Filter};
+use matthan_schema::{Body, CameraState, CameraStatus, Counts, Event, LineCount};
+use support::{Obj, track, ts};
+
+fn counts(camera: &str, at: &str, n: u32) -> Event {
+    let t = ts(at);
+    Event::new(
+        "hcmc",
+        camera,
+        t,
+        Body::Counts(Counts {
+            interval_start: t - chrono::Duration::seconds(60),
+            interval_end: t,
+            lines: vec![LineCount {
+                line: "l".into(),
+                class: "car".into(),
+                in_count: n,
+                out_count: 0,
+            }],
+            zones: vec![],
+        }),
+    )
+}
+
+fn check(label: &str, store: &mut dyn EventStore) {
+    let red = Obj {
+        camera: "ben-thanh-1",
+        class: "motorcycle",
+        color: Some("red"),
+        plate: Some("59-X1 123.45"),
+        ..Obj::default()
+    };
+    let white = Obj {
+        camera: "ben-thanh-1",
+        class: "person",
+        upper: Some("white"),
+        ..Obj::default()
+    };
+    let a = track(&red, 1, ts("2026-11-26T08:15:00+07:00"));
+    let b = track(&white, 2, ts("2026-11-26T08:20:00+07:00"));
+    let old = track(&white, 3, ts("2026-10-01T08:20:00+07:00"));
+    let c1 = counts("ben-thanh-1", "2026-11-26T08:01:00+07:00", 5);
+    let c2 = counts("ben-thanh-1", "2026-11-26T08:02:00+07:00", 7);
+    let events = vec![a.clone(), b.clone(), old.clone(), c1, c2.clone()];
+    assert_eq!(store.insert(&events).unwrap(), 5, "{label}");
+    assert_eq!(
+        store.insert(&events).unwrap(),
+        0,
+        "{label}: duplicates are no-ops"
+    );
+    assert_eq!(store.count().unwrap(), 5, "{label}");
+    assert_eq!(
+        store.get(&a.id.to_string()).unwrap(),
+        Some(a.clone()),
+        "{label}: body round-trips"
+    );
+    assert_eq!(
+        store.get("00000000-0000-0000-0000-000000000000").unwrap(),
+        None
+    );
+
+    let f = Filter {
+        kinds: vec!["track".into()],
+        color: Some("red".into()),
+        ..Filter::default()
+    };
+    let rows = store.select(&f, 10).unwrap();
+    assert_eq!(rows.len(), 1, "{label}");
+    assert_eq!(rows[0].id, a.id.to_string());
+    let f = Filter {
+        plate: Some("59X1".into()),
+        ..Filter::default()
+    };
+    assert_eq!(
+        store.select(&f, 10).unwrap().len(),
+        1,
+        "{label}: plate fragment ignores separators"
+    );
+    let f = Filter {
+        classes: vec!["person".into()],
+        from: Some(ts("2026-11-26T08:00:00+07:00")),
+        to: Some(ts("2026-11-26T09:00:00+07:00")),
+        ..Filter::default()
+    };
+    let rows = store.select(&f, 10).unwrap();
+    assert_eq!(
+        rows.iter().map(|r| r.track_id).collect::<Vec<_>>(),
+        vec![Some(2)],
+        "{label}: time window"
+    );
+    let hostile = Filter {
+        cameras: vec!["x'); DROP TABLE events; --".into()],
+        ..Filter::default()
+    };
+    assert!(store.select(&hostile, 10).unwrap().is_empty());
+    assert_eq!(
+        store.count().unwrap(),
+        5,
+        "{label}: hostile text is a value, not SQL"
+    );
+
+    let latest = store.latest_per_camera("counts").unwrap();
+    assert_eq!(latest, vec![c2], "{label}: newest counts per camera");
+    assert_eq!(
+        store.cameras().unwrap(),
+        vec![("hcmc".to_string(), "ben-thanh-1".to_string())]
+    );
+
+    assert_eq!(
+        store.expire("track", ts("2026-11-01T00:00:00Z")).unwrap(),
+        1,
+        "{label}: retention"
+    );
+    assert_eq!(store.get(&old.id.to_string()).unwrap(), None);
+
+    let e = AuditEntry {
+        ts: ts("2026-11-26T09:00:00Z"),
+        who: "op".into(),
+        role: "operator".into(),
+        action: "search".into(),
+        detail: "xe máy".into(),
+    };
+    store.audit(&e).unwrap();
+    let log = store.audit_log(10).unwrap();
+    assert_eq!(
+        (log.len(), log[0].detail.as_str()),
+        (1, "xe máy"),
+        "{label}"
+    );
+
+    let sem = store.missing_embeddings(100).unwrap();
+    assert!(
+        sem.contains(&"red motorcycle".to_string()),
+        "{label}: {sem:?}"
+    );
+    store
+        .put_embeddings(&[("red motorcycle".into(), vec![0.5, -0.25])])
+        .unwrap();
+    assert_eq!(
+        store
+            .embeddings(&["red motorcycle".into(), "nope".into()])
+            .unwrap(),
+        vec![("red motorcycle".into(), vec![0.5, -0.25])]
+    );
+    assert!(
+        !store
+            .missing_embeddings(100)
+            .unwrap()
+            .contains(&"red motorcycle".to_string())
+    );
+
+    let status = Event::new(
+        "hcmc",
+        "cam-2",
+        ts("2026-11-26T09:00:00Z"),
+        Body::CameraStatus(CameraStatus {
+            state: CameraState::Up,
+            fps_in: 10.0,
+            fps_out: 10.0,
+            dropped_frames: 0,
+            detail: None,
+        }),
+    );
+    store.insert(&[status]).unwrap();
+}
+
+#[test]
+fn both_engines_behave_the_same() {
+    let dir = tempfile::tempdir().unwrap();
+    for (label, loc) in support::engines(dir.path()) {
+        let mut store = central_hub::store::open(&loc).unwrap();
+        check(label, store.as_mut());
+        // Re-opening runs no migration twice.
+        let mut again = central_hub::store::open(&loc).unwrap();
+        assert_eq!(again.count().unwrap(), 5, "{label}");
+    }
+}
+
+#[test]
+fn audit_log_refuses_changes_in_both_engines() {
+    let dir = tempfile::tempdir().unwrap();
+    let e = AuditEntry {
+        ts: ts("2026-11-26T09:00:00Z"),
+        who: "op".into(),
+        role: "operator".into(),
+        action: "search".into(),
+        detail: "x".into(),
+    };
+    let sqlite = dir.path().join("a.db");
+    central_hub::store::open(sqlite.to_str().unwrap())
+        .unwrap()
+        .audit(&e)
+        .unwrap();
+    let c = rusqlite::Connection::open(&sqlite).unwrap();
+    let err = c
+        .execute("UPDATE audit SET who = 'someone else'", [])
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("append-only"), "{err}");
+    assert!(c.execute("DELETE FROM audit", []).is_err());
+
+    let url = support::pg_url();
+    central_hub::store::open(&url).unwrap().audit(&e).unwrap();
+    let mut pg = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+    let err = pg
+        .execute("UPDATE audit SET who = 'someone else'", &[])
+        .unwrap_err();
+    assert!(format!("{err:?}").contains("append-only"), "{err:?}");
+    assert!(pg.execute("DELETE FROM audit", &[]).is_err());
+}
+
+#[test]
+fn unreachable_postgres_and_unwritable_sqlite_are_clear_errors() {
+    let port = support::free_port();
+    let err = central_hub::store::open(&format!("postgres://u:secret@127.0.0.1:{port}/db"))
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(err.contains(&format!("127.0.0.1:{port}")), "{err}");
+    assert!(!err.contains("secret"), "never print the password: {err}");
+    let err = central_hub::store::open("/proc/no/such/dir/hub.db")
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(err.contains("/proc/no/such/dir/hub.db"), "{err}");
+}
