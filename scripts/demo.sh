@@ -24,10 +24,10 @@ mosquitto -c configs/mosquitto-test.conf >"$demo/mosquitto.log" 2>&1 &
 pids+=($!)
 for _ in $(seq 50); do (exec 3<>/dev/tcp/127.0.0.1/$port) 2>/dev/null && break; sleep 0.1; done
 
-./target/release/central-hub serve --db "$demo/hub.db" --mqtt-port $port 2>"$demo/hub.log" &
+./target/release/central-hub serve --config configs/hub-demo.toml 2>"$demo/hub.log" &
 hub=$!
 pids+=($hub)
-sleep 1
+for _ in $(seq 100); do (exec 3<>/dev/tcp/127.0.0.1/18080) 2>/dev/null && break; sleep 0.1; done
 
 echo "== live counts and crossings from the broker (matthan/+/+/counts, .../crossing) =="
 mosquitto_sub -h 127.0.0.1 -p $port -t 'matthan/+/+/counts' -t 'matthan/+/+/crossing' -F '%t %p' \
@@ -35,13 +35,18 @@ mosquitto_sub -h 127.0.0.1 -p $port -t 'matthan/+/+/counts' -t 'matthan/+/+/cros
 pids+=($!)
 
 ./target/release/edge-node run --config configs/demo-vtest.toml 2>"$demo/edge.log"
-sleep 1
-kill -TERM $hub && wait $hub 2>/dev/null || true
+sleep 2
 echo
-tail -n 1 "$demo/hub.log" || true
-echo "== description search over what the hub stored =="
-for q in "people crossing inbound" "người đi ra" "person in the plaza-left zone"; do
-  ./target/release/central-hub search --db "$demo/hub.db" --limit 5 "$q"
+echo "== the hub's HTTP API (operator token), as the web UI at http://127.0.0.1:18080/ uses it =="
+curl -s -H "Authorization: Bearer demo-operator" \
+  "http://127.0.0.1:18080/api/search?limit=3&q=$(python3 -c 'import urllib.parse;print(urllib.parse.quote("người đi vào quảng trường"))')" \
+  | python3 -c 'import json,sys; d=json.load(sys.stdin); print("understood:", {k:v for k,v in d["understood"].items() if v}); [print(" -", r["caption"], "|", "; ".join(r["reasons"])) for r in d["results"]]'
+echo
+echo "== description search from the command line =="
+for q in "people crossing inbound" "người đi ra" "person staying in the plaza"; do
+  ./target/release/central-hub search --config configs/hub-demo.toml --limit 5 "$q"
   echo
 done
-echo "demo: logs in $demo (edge.log, hub.log, mosquitto.log)"
+kill -TERM $hub && wait $hub 2>/dev/null || true
+tail -n 1 "$demo/hub.log" || true
+echo "demo: logs in $demo (edge.log, hub.log, mosquitto.log); run scripts/demo.sh again to repeat"

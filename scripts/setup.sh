@@ -11,7 +11,7 @@ apt_pkgs=(
   libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev libgstrtspserver-1.0-dev
   gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad
   gstreamer1.0-plugins-ugly gstreamer1.0-libav gstreamer1.0-tools
-  mosquitto mosquitto-clients postgresql libssl-dev chromium chromium-driver unzip
+  curl mosquitto mosquitto-clients postgresql libssl-dev chromium chromium-driver unzip
 )
 missing=()
 for p in "${apt_pkgs[@]}"; do

@@ -55,6 +55,8 @@ impl Event {
     /// A new event with a fresh UUIDv7 whose timestamp part is the capture time, so ids sort like
     /// the events they name.
     pub fn new(site: &str, camera: &str, ts: DateTime<Utc>, body: Body) -> Self {
+        // The wire carries milliseconds; keep no more, so an event equals its decoded copy.
+        let ts = DateTime::from_timestamp_millis(ts.timestamp_millis()).unwrap_or(ts);
         let ms = ts.timestamp_millis().max(0) as u64;
         let uuid_ts = uuid::Timestamp::from_unix(
             uuid::NoContext,

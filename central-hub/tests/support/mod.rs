@@ -99,3 +99,168 @@ pub fn track(o: &Obj, id: u64, at: DateTime<Utc>) -> Event {
         }),
     )
 }
+
+pub const OPERATOR: &str = "op-secret-1";
+pub const TRAFFIC: &str = "traffic-secret-1";
+pub const ADMIN: &str = "admin-secret-1";
+
+/// A running hub (ingest + HTTP) on a SQLite file, with one token per role.
+pub struct Hub {
+    pub url: String,
+    pub broker: Broker,
+    pub db: String,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+    _dir: tempfile::TempDir,
+}
+
+impl Hub {
+    pub fn start() -> Self {
+        ort();
+        let broker = Broker::start();
+        let dir = tempfile::tempdir().unwrap();
+        let port = free_port();
+        let h = |t: &str| central_hub::config::sha256_hex(t.as_bytes());
+        let text = format!(
+            r#"db = "hub.db"
+listen = "127.0.0.1:{port}"
+evidence_dir = "evidence"
+[mqtt]
+port = {mqtt}
+client_id = "hub-under-test"
+[embedding]
+model = "{model}"
+tokenizer = "{tok}"
+[retention_days]
+camera_status = 30
+[[tokens]]
+name = "nguyen-van-a"
+role = "operator"
+sha256 = "{op}"
+[[tokens]]
+name = "tt-dieu-hanh"
+role = "traffic"
+sha256 = "{tr}"
+[[tokens]]
+name = "admin"
+role = "admin"
+sha256 = "{ad}"
+"#,
+            mqtt = broker.port,
+            model = repo().join("models/minilm-l6-v2-int8.onnx").display(),
+            tok = repo().join("models/minilm-l6-v2-tokenizer.json").display(),
+            op = h(OPERATOR),
+            tr = h(TRAFFIC),
+            ad = h(ADMIN),
+        );
+        let file = dir.path().join("hub.toml");
+        std::fs::write(&file, text).unwrap();
+        let cfg = central_hub::config::HubConfig::load(&file).unwrap();
+        let db = cfg.db.clone();
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let s = stop.clone();
+        let thread = std::thread::spawn(move || {
+            tokio::runtime::Runtime::new()
+                .unwrap()
+                .block_on(central_hub::server::serve(cfg, s))
+                .unwrap();
+        });
+        let url = format!("http://127.0.0.1:{port}");
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        while ureq::get(&format!("{url}/api/health")).call().is_err() {
+            assert!(std::time::Instant::now() < deadline, "hub did not come up");
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        Self {
+            url,
+            broker,
+            db,
+            stop,
+            thread: Some(thread),
+            _dir: dir,
+        }
+    }
+
+    /// Publishes events over MQTT and waits until the hub has stored them all.
+    pub fn publish(&self, events: &[Event]) {
+        let mut opts = rumqttc::MqttOptions::new(
+            format!("seed-{}", free_port()),
+            "127.0.0.1",
+            self.broker.port,
+        );
+        opts.set_max_packet_size(1 << 20, 1 << 20);
+        let (client, mut conn) = rumqttc::Client::new(opts, 1000);
+        std::thread::spawn(move || for _ in conn.iter() {});
+        let before = self.events();
+        for e in events {
+            client
+                .publish(e.topic(), rumqttc::QoS::AtLeastOnce, false, e.to_json())
+                .unwrap();
+        }
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        while self.events() < before + events.len() as i64 {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "hub stored {} of {}",
+                self.events() - before,
+                events.len()
+            );
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+    }
+
+    pub fn events(&self) -> i64 {
+        let v: serde_json::Value =
+            serde_json::from_slice(&self.get("/api/health", None).1).unwrap();
+        v["events"].as_i64().unwrap()
+    }
+
+    /// (status, body) of a GET, with an optional bearer token.
+    pub fn get(&self, path: &str, token: Option<&str>) -> (u16, Vec<u8>) {
+        let mut req = ureq::get(&format!("{}{path}", self.url));
+        if let Some(t) = token {
+            req = req.set("Authorization", &format!("Bearer {t}"));
+        }
+        let resp = match req.call() {
+            Ok(r) => r,
+            Err(ureq::Error::Status(_, r)) => r,
+            Err(e) => panic!("GET {path}: {e}"),
+        };
+        let status = resp.status();
+        let mut body = Vec::new();
+        std::io::Read::read_to_end(&mut resp.into_reader(), &mut body).unwrap();
+        (status, body)
+    }
+
+    pub fn json(&self, path: &str, token: &str) -> serde_json::Value {
+        let (status, body) = self.get(path, Some(token));
+        assert_eq!(
+            status,
+            200,
+            "GET {path}: {}",
+            String::from_utf8_lossy(&body)
+        );
+        serde_json::from_slice(&body).unwrap()
+    }
+}
+
+impl Drop for Hub {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+pub fn enc(q: &str) -> String {
+    q.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}
