@@ -5,6 +5,7 @@ pub mod api;
 pub mod caption;
 pub mod config;
 pub mod embed;
+pub mod eval;
 pub mod evidence;
 pub mod ingest;
 pub mod query;

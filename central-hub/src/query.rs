@@ -60,6 +60,7 @@ const PHRASES: &[(&str, Meaning)] = &[
     ("moped", Class("motorcycle")),
     ("xe tay ga", Class("motorcycle")),
     ("o to", Class("car")),
+    ("xe o to", Class("car")),
     ("oto", Class("car")),
     ("xe hoi", Class("car")),
     ("car", Class("car")),

@@ -41,9 +41,21 @@ impl Drop for Driver {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn operator_finds_and_opens_an_incident_and_traffic_sees_counts() {
     let hub = tokio::task::spawn_blocking(Hub::start).await.unwrap();
-    let now = chrono::DateTime::from_timestamp_millis(chrono::Utc::now().timestamp_millis()).unwrap();
-    let red = Obj { camera: "ben-thanh-1", class: "motorcycle", color: Some("red"), plate: Some("59X1-123.45"), ..Obj::default() };
-    let car = Obj { camera: "ben-thanh-1", class: "car", color: Some("white"), ..Obj::default() };
+    let now =
+        chrono::DateTime::from_timestamp_millis(chrono::Utc::now().timestamp_millis()).unwrap();
+    let red = Obj {
+        camera: "ben-thanh-1",
+        class: "motorcycle",
+        color: Some("red"),
+        plate: Some("59X1-123.45"),
+        ..Obj::default()
+    };
+    let car = Obj {
+        camera: "ben-thanh-1",
+        class: "car",
+        color: Some("white"),
+        ..Obj::default()
+    };
     let events = vec![
         track(&red, 7, now - chrono::Duration::minutes(3)),
         track(&car, 8, now - chrono::Duration::minutes(2)),
@@ -54,7 +66,12 @@ async fn operator_finds_and_opens_an_incident_and_traffic_sees_counts() {
             Body::Counts(Counts {
                 interval_start: now - chrono::Duration::minutes(2),
                 interval_end: now - chrono::Duration::minutes(1),
-                lines: vec![LineCount { line: "le-loi".into(), class: "motorcycle".into(), in_count: 42, out_count: 17 }],
+                lines: vec![LineCount {
+                    line: "le-loi".into(),
+                    class: "motorcycle".into(),
+                    in_count: 42,
+                    out_count: 17,
+                }],
                 zones: vec![],
             }),
         ),
@@ -78,38 +95,130 @@ async fn operator_finds_and_opens_an_incident_and_traffic_sees_counts() {
                      format!("--user-data-dir={}", profile.path().display())]
         }),
     );
-    let c = ClientBuilder::native().capabilities(caps).connect(&format!("http://127.0.0.1:{}", driver.1)).await.expect("webdriver session");
+    let c = ClientBuilder::native()
+        .capabilities(caps)
+        .connect(&format!("http://127.0.0.1:{}", driver.1))
+        .await
+        .expect("webdriver session");
     let wait = Duration::from_secs(15);
 
     c.goto(&hub.url).await.unwrap();
-    c.wait().at_most(wait).for_element(Locator::Id("token")).await.unwrap().send_keys(OPERATOR).await.unwrap();
-    c.find(Locator::Id("save-token")).await.unwrap().click().await.unwrap();
-    c.find(Locator::Id("q")).await.unwrap().send_keys("xe máy màu đỏ biển số 59X1").await.unwrap();
-    c.find(Locator::Css("#search-form button")).await.unwrap().click().await.unwrap();
-    let card = c.wait().at_most(wait).for_element(Locator::Css(".card")).await.unwrap();
+    c.wait()
+        .at_most(wait)
+        .for_element(Locator::Id("token"))
+        .await
+        .unwrap()
+        .send_keys(OPERATOR)
+        .await
+        .unwrap();
+    c.find(Locator::Id("save-token"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    c.find(Locator::Id("q"))
+        .await
+        .unwrap()
+        .send_keys("xe máy màu đỏ biển số 59X1")
+        .await
+        .unwrap();
+    c.find(Locator::Css("#search-form button"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let card = c
+        .wait()
+        .at_most(wait)
+        .for_element(Locator::Css(".card"))
+        .await
+        .unwrap();
     let text = card.text().await.unwrap();
     assert!(text.contains("đỏ xe máy"), "card in Vietnamese: {text}");
     assert!(text.contains("59X1-123.45"), "plate on the card: {text}");
     assert!(text.contains("ben-thanh-1"), "{text}");
-    assert_eq!(c.find_all(Locator::Css(".card")).await.unwrap().len(), 1, "only the red motorbike matches");
-    let understood = c.find(Locator::Id("understood")).await.unwrap().text().await.unwrap();
-    assert!(understood.contains("xe máy") && understood.contains("đỏ"), "{understood}");
+    assert_eq!(
+        c.find_all(Locator::Css(".card")).await.unwrap().len(),
+        1,
+        "only the red motorbike matches"
+    );
+    let understood = c
+        .find(Locator::Id("understood"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        understood.contains("xe máy") && understood.contains("đỏ"),
+        "{understood}"
+    );
 
     card.click().await.unwrap();
-    let caption = c.wait().at_most(wait).for_element(Locator::Id("detail-caption")).await.unwrap().text().await.unwrap();
-    assert!(caption.contains("red motorcycle") && caption.contains("track 7"), "{caption}");
-    let sig = c.find(Locator::Id("signature")).await.unwrap().text().await.unwrap();
+    let caption = c
+        .wait()
+        .at_most(wait)
+        .for_element(Locator::Id("detail-caption"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        caption.contains("red motorcycle") && caption.contains("track 7"),
+        "{caption}"
+    );
+    let sig = c
+        .find(Locator::Id("signature"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     assert!(sig.contains("Chưa ký"), "{sig}");
 
     // The traffic centre: a traffic token sees the junction page, not search.
-    c.execute("localStorage.setItem('matthan-token', arguments[0])", vec![serde_json::json!(TRAFFIC)]).await.unwrap();
-    c.find(Locator::Id("tab-junctions")).await.unwrap().click().await.unwrap();
-    let row = c.wait().at_most(wait).for_element(Locator::Css("#junctions tbody tr")).await.unwrap().text().await.unwrap();
-    assert!(row.contains("ben-thanh-1") && row.contains("42/17"), "{row}");
+    c.execute(
+        "localStorage.setItem('matthan-token', arguments[0])",
+        vec![serde_json::json!(TRAFFIC)],
+    )
+    .await
+    .unwrap();
+    c.find(Locator::Id("tab-junctions"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let row = c
+        .wait()
+        .at_most(wait)
+        .for_element(Locator::Css("#junctions tbody tr"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        row.contains("ben-thanh-1") && row.contains("42/17"),
+        "{row}"
+    );
 
     c.close().await.unwrap();
     // Every look was audited under the operator's name.
-    let audit = tokio::task::spawn_blocking(move || hub.json("/api/audit", support::ADMIN)).await.unwrap();
-    let actions: Vec<&str> = audit["entries"].as_array().unwrap().iter().map(|e| e["action"].as_str().unwrap()).collect();
-    assert!(actions.contains(&"search") && actions.contains(&"view_event"), "{actions:?}");
+    let audit = tokio::task::spawn_blocking(move || hub.json("/api/audit", support::ADMIN))
+        .await
+        .unwrap();
+    let actions: Vec<&str> = audit["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    assert!(
+        actions.contains(&"search") && actions.contains(&"view_event"),
+        "{actions:?}"
+    );
 }

@@ -1,0 +1,207 @@
+//! The labelled search evaluation: seeds the events of `eval/seed.toml` into a store, runs the
+//! queries of `eval/queries.toml`, and reports recall@10 and mean reciprocal rank. Run it with
+//! `cargo run --release -p central-hub --example search_eval`; the tests hold it to its goal.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use chrono::{DateTime, Utc};
+use matthan_schema::{
+    Attributes, BBox, Body, Crossing, Direction, Event, TrackEvent, TrackPhase, ZoneAction,
+    ZoneEvent,
+};
+use serde::Deserialize;
+
+use crate::embed::Embedder;
+use crate::search::SearchError;
+use crate::store::EventStore;
+
+#[derive(Deserialize)]
+struct Seed {
+    now: String,
+    object: Vec<Object>,
+}
+
+#[derive(Deserialize)]
+struct Object {
+    label: String,
+    camera: String,
+    class: String,
+    #[serde(default)]
+    color: Option<String>,
+    #[serde(default)]
+    upper: Option<String>,
+    #[serde(default)]
+    lower: Option<String>,
+    #[serde(default)]
+    plate: Option<String>,
+    at: String,
+    #[serde(default)]
+    crossing: Option<String>,
+    #[serde(default)]
+    zones: Vec<String>,
+    #[serde(default)]
+    dwell: bool,
+}
+
+#[derive(Deserialize)]
+struct Queries {
+    query: Vec<Labelled>,
+}
+
+#[derive(Deserialize)]
+struct Labelled {
+    q: String,
+    relevant: Vec<String>,
+}
+
+#[derive(Debug)]
+pub struct QueryResult {
+    pub query: String,
+    /// 1-based rank of the first relevant result, if any in the results.
+    pub first_rank: Option<usize>,
+    pub recall_at_10: f64,
+}
+
+#[derive(Debug)]
+pub struct Report {
+    pub queries: Vec<QueryResult>,
+    pub recall_at_10: f64,
+    pub mrr: f64,
+}
+
+fn time(s: &str) -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339(s)
+        .expect("seed times are RFC 3339")
+        .with_timezone(&Utc)
+}
+
+/// The seed's events, and each object's (camera, track id) by label.
+fn seed_events(seed: &Seed) -> (Vec<Event>, HashMap<String, (String, i64)>) {
+    let mut events = Vec::new();
+    let mut ids = HashMap::new();
+    for (i, o) in seed.object.iter().enumerate() {
+        let track_id = 100 + i as u64;
+        let at = time(&o.at);
+        ids.insert(o.label.clone(), (o.camera.clone(), track_id as i64));
+        events.push(Event::new(
+            "hcmc",
+            &o.camera,
+            at,
+            Body::Track(TrackEvent {
+                phase: TrackPhase::End,
+                track_id,
+                class: o.class.clone(),
+                score: 0.8,
+                bbox: BBox {
+                    x1: 10.0,
+                    y1: 10.0,
+                    x2: 60.0,
+                    y2: 120.0,
+                },
+                first_seen: at - chrono::Duration::seconds(20),
+                last_seen: at,
+                zones: o.zones.clone(),
+                path: vec![],
+                attributes: Attributes {
+                    color: o.color.clone(),
+                    upper_color: o.upper.clone(),
+                    lower_color: o.lower.clone(),
+                    plate: o.plate.clone(),
+                    ..Attributes::default()
+                },
+            }),
+        ));
+        if let Some(d) = &o.crossing {
+            let direction = if d == "in" {
+                Direction::In
+            } else {
+                Direction::Out
+            };
+            events.push(Event::new(
+                "hcmc",
+                &o.camera,
+                at - chrono::Duration::seconds(10),
+                Body::Crossing(Crossing {
+                    line: "le-loi".into(),
+                    direction,
+                    class: o.class.clone(),
+                    track_id,
+                }),
+            ));
+        }
+        for z in &o.zones {
+            let zone = |action, duration_s| {
+                Event::new(
+                    "hcmc",
+                    &o.camera,
+                    at - chrono::Duration::seconds(15),
+                    Body::Zone(ZoneEvent {
+                        zone: z.clone(),
+                        action,
+                        class: o.class.clone(),
+                        track_id,
+                        duration_s,
+                    }),
+                )
+            };
+            events.push(zone(ZoneAction::Enter, 0.0));
+            if o.dwell {
+                events.push(zone(ZoneAction::Dwell, 300.0));
+            }
+        }
+    }
+    (events, ids)
+}
+
+/// Seeds `store` from `dir/seed.toml` and scores every query of `dir/queries.toml`.
+pub fn run(
+    dir: &Path,
+    store: &mut dyn EventStore,
+    embedder: &mut Embedder,
+) -> Result<Report, SearchError> {
+    let read = |f: &str| {
+        std::fs::read_to_string(dir.join(f))
+            .unwrap_or_else(|e| panic!("{}: {e}", dir.join(f).display()))
+    };
+    let seed: Seed = toml::from_str(&read("seed.toml")).expect("valid seed.toml");
+    let queries: Queries = toml::from_str(&read("queries.toml")).expect("valid queries.toml");
+    let (events, ids) = seed_events(&seed);
+    store.insert(&events)?;
+    let now = time(&seed.now);
+    let mut results = Vec::new();
+    for l in &queries.query {
+        let (_, hits) = crate::search::search(store, embedder, &l.q, now, 10)?;
+        let keys: Vec<(String, i64)> = hits
+            .iter()
+            .filter_map(|h| h.row.track_id.map(|t| (h.row.camera.clone(), t)))
+            .collect();
+        let relevant: Vec<&(String, i64)> = l
+            .relevant
+            .iter()
+            .map(|r| ids.get(r).unwrap_or_else(|| panic!("unknown label {r}")))
+            .collect();
+        let found = relevant.iter().filter(|r| keys.contains(r)).count();
+        let first_rank = keys
+            .iter()
+            .position(|k| relevant.contains(&k))
+            .map(|p| p + 1);
+        results.push(QueryResult {
+            query: l.q.clone(),
+            first_rank,
+            recall_at_10: found as f64 / relevant.len() as f64,
+        });
+    }
+    let n = results.len().max(1) as f64;
+    let recall_at_10 = results.iter().map(|r| r.recall_at_10).sum::<f64>() / n;
+    let mrr = results
+        .iter()
+        .map(|r| r.first_rank.map_or(0.0, |k| 1.0 / k as f64))
+        .sum::<f64>()
+        / n;
+    Ok(Report {
+        queries: results,
+        recall_at_10,
+        mrr,
+    })
+}
