@@ -110,6 +110,7 @@ fn seed_events(seed: &Seed) -> (Vec<Event>, HashMap<String, (String, i64)>) {
                     plate: o.plate.clone(),
                     ..Attributes::default()
                 },
+                snapshot: None,
             }),
         ));
         if let Some(d) = &o.crossing {

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use crate::config::sha256_hex;
 
 /// Evidence travels on `matthan-evidence/{site}/{sha256}`, outside the event topic tree.
-pub const EVIDENCE_FILTER: &str = "matthan-evidence/+/+";
+pub use matthan_schema::ALL_EVIDENCE_FILTER as EVIDENCE_FILTER;
 
 pub fn is_sha256(s: &str) -> bool {
     s.len() == 64 && s.chars().all(|c| matches!(c, '0'..='9' | 'a'..='f'))

@@ -11,8 +11,10 @@ use crate::embed::{EmbedError, Embedder, cosine};
 use crate::query::{Query, fold};
 use crate::store::{EventStore, Filter, Row, StoreError};
 
-/// Candidates fetched before ranking.
+/// Candidates fetched for ranking when the query has free words; without them the newest
+/// matches are the answer and a few times `limit` (for per-track de-duplication) suffice.
 const CANDIDATES: usize = 2000;
+const DEDUP_FACTOR: usize = 8;
 
 #[derive(Debug, thiserror::Error)]
 pub enum SearchError {
@@ -112,7 +114,12 @@ pub fn run(
     limit: usize,
 ) -> Result<Vec<Hit>, SearchError> {
     let (f, reasons) = filter(q);
-    let rows = store.select(&f, CANDIDATES)?;
+    let want = if q.terms.is_empty() {
+        (limit * DEDUP_FACTOR).min(CANDIDATES)
+    } else {
+        CANDIDATES
+    };
+    let rows = store.select(&f, want)?;
 
     let terms: Vec<String> = q.terms.iter().map(|t| fold(t)).collect();
     let sims: HashMap<String, f32> = if terms.is_empty() || rows.is_empty() {

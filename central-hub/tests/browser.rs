@@ -56,8 +56,22 @@ async fn operator_finds_and_opens_an_incident_and_traffic_sees_counts() {
         color: Some("white"),
         ..Obj::default()
     };
+    // A real JPEG thumbnail for the red motorbike, published as evidence and named by the track.
+    let mut jpeg = Vec::new();
+    image::codecs::jpeg::JpegEncoder::new(&mut jpeg)
+        .encode_image(&image::RgbImage::from_pixel(
+            40,
+            30,
+            image::Rgb([200, 20, 20]),
+        ))
+        .unwrap();
+    let sha = central_hub::config::sha256_hex(&jpeg);
+    let mut red_track = track(&red, 7, now - chrono::Duration::minutes(3));
+    if let Body::Track(t) = &mut red_track.body {
+        t.snapshot = Some(sha.clone());
+    }
     let events = vec![
-        track(&red, 7, now - chrono::Duration::minutes(3)),
+        red_track,
         track(&car, 8, now - chrono::Duration::minutes(2)),
         Event::new(
             "hcmc",
@@ -77,6 +91,7 @@ async fn operator_finds_and_opens_an_incident_and_traffic_sees_counts() {
         ),
     ];
     let hub = tokio::task::spawn_blocking(move || {
+        hub.publish_blob(&matthan_schema::evidence_topic("hcmc", &sha), &jpeg);
         hub.publish(&events);
         hub
     })

@@ -10,4 +10,5 @@ pub mod labels;
 pub mod pipeline;
 pub mod publish;
 pub mod queue;
+pub mod snapshot;
 pub mod track;

@@ -15,6 +15,7 @@ use crate::detect::{DetectError, Detector};
 use crate::ingest::{self, IngestError};
 use crate::publish::{PublishStats, Publisher};
 use crate::queue::{FrameQueues, Msg};
+use crate::snapshot::SnapshotKeeper;
 use crate::track::Tracker;
 
 #[derive(Debug, thiserror::Error)]
@@ -43,6 +44,7 @@ pub struct RunSummary {
 struct CameraRun {
     id: String,
     tracker: Tracker,
+    snapshots: SnapshotKeeper,
     analytics: CameraAnalytics,
     frames: u64,
     last_capture: Option<DateTime<Utc>>,
@@ -85,6 +87,7 @@ pub fn run(cfg: &EdgeConfig, stop: Arc<AtomicBool>) -> Result<RunSummary, Pipeli
         .map(|c| CameraRun {
             id: c.id.clone(),
             tracker: Tracker::new(cfg.tracker.clone()),
+            snapshots: SnapshotKeeper::default(),
             analytics: CameraAnalytics::new(
                 c.lines.clone(),
                 c.zones.clone(),
@@ -107,7 +110,27 @@ pub fn run(cfg: &EdgeConfig, stop: Arc<AtomicBool>) -> Result<RunSummary, Pipeli
         provider: detector.provider(),
         ..RunSummary::default()
     };
-    let emit = |camera: &str, ts: DateTime<Utc>, body: Body, summary: &mut RunSummary| {
+    // Track events name their snapshot; its blob goes out just before the first event naming it.
+    let emit_with = |camera: &str,
+                     ts: DateTime<Utc>,
+                     mut body: Body,
+                     snaps: Option<&mut SnapshotKeeper>,
+                     summary: &mut RunSummary| {
+        if let (Body::Track(t), Some(k)) = (&mut body, snaps)
+            && let Some((sha, blob)) = k.take_for_event(t.track_id)
+        {
+            if let Some(b) = blob
+                && publisher
+                    .send_blob(matthan_schema::evidence_topic(&cfg.site, &sha), b)
+                    .is_err()
+            {
+                tracing::error!("publisher stopped; snapshot lost");
+            }
+            t.snapshot = Some(sha);
+            if t.phase == matthan_schema::TrackPhase::End {
+                k.forget(t.track_id);
+            }
+        }
         summary.events += 1;
         if publisher
             .send(Event::new(&cfg.site, camera, ts, body))
@@ -115,6 +138,9 @@ pub fn run(cfg: &EdgeConfig, stop: Arc<AtomicBool>) -> Result<RunSummary, Pipeli
         {
             tracing::error!("publisher stopped; event lost");
         }
+    };
+    let emit = |camera: &str, ts: DateTime<Utc>, body: Body, summary: &mut RunSummary| {
+        emit_with(camera, ts, body, None, summary)
     };
     let mut result = Ok(());
     while cams.iter().any(|c| !c.ended) {
@@ -149,8 +175,11 @@ pub fn run(cfg: &EdgeConfig, stop: Arc<AtomicBool>) -> Result<RunSummary, Pipeli
                     c.last_capture = Some(f.captured);
                     c.frame_size = (f.image.width, f.image.height);
                     let out = c.tracker.update(&dets, f.captured);
+                    for s in &out.seen {
+                        c.snapshots.offer(s.id, s.score, &s.bbox, &f.image);
+                    }
                     for (ts, body) in c.analytics.update(f.captured, c.frame_size, &out) {
-                        emit(&c.id, ts, body, &mut summary);
+                        emit_with(&c.id, ts, body, Some(&mut c.snapshots), &mut summary);
                     }
                 }
                 Msg::Status {
@@ -172,7 +201,7 @@ pub fn run(cfg: &EdgeConfig, stop: Arc<AtomicBool>) -> Result<RunSummary, Pipeli
                     let now = c.last_capture.unwrap_or_else(Utc::now);
                     let ended = c.tracker.finish();
                     for (ts, body) in c.analytics.finish(&ended, now) {
-                        emit(&c.id, ts, body, &mut summary);
+                        emit_with(&c.id, ts, body, Some(&mut c.snapshots), &mut summary);
                     }
                     let detail = match &error {
                         Some(e) => {

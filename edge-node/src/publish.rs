@@ -19,8 +19,17 @@ pub struct PublishStats {
     pub acked: u64,
 }
 
+/// What goes to the broker: events, and evidence blobs named by their sha256.
+enum ToBroker {
+    Event(Event),
+    Blob {
+        topic: String,
+        payload: Arc<Vec<u8>>,
+    },
+}
+
 pub struct Publisher {
-    tx: mpsc::Sender<Event>,
+    tx: mpsc::Sender<ToBroker>,
     thread: std::thread::JoinHandle<PublishStats>,
 }
 
@@ -47,7 +56,7 @@ fn edge_status(cfg: &EdgeConfig, state: EdgeState) -> Event {
 
 impl Publisher {
     pub fn start(cfg: &EdgeConfig) -> std::io::Result<Self> {
-        let (tx, mut rx) = mpsc::channel::<Event>(cfg.mqtt.event_queue);
+        let (tx, mut rx) = mpsc::channel::<ToBroker>(cfg.mqtt.event_queue);
         let mut opts = MqttOptions::new(cfg.client_id(), cfg.mqtt.host.clone(), cfg.mqtt.port);
         opts.set_keep_alive(Duration::from_secs(cfg.mqtt.keep_alive_s));
         // A persistent session: the broker keeps our in-flight QoS 1 state across reconnects.
@@ -104,17 +113,20 @@ impl Publisher {
                     }
                 });
                 let mut published = 0u64;
-                let mut publish = async |e: &Event| {
-                    let kind = e.kind();
-                    if client.publish(e.topic(), QoS::AtLeastOnce, retained(kind), e.to_json()).await.is_ok() {
+                let mut publish = async |o: ToBroker| {
+                    let sent = match o {
+                        ToBroker::Event(e) => client.publish(e.topic(), QoS::AtLeastOnce, retained(e.kind()), e.to_json()).await,
+                        ToBroker::Blob { topic, payload } => client.publish(topic, QoS::AtLeastOnce, false, payload.to_vec()).await,
+                    };
+                    if sent.is_ok() {
                         published += 1;
                     }
                 };
-                publish(&online).await;
-                while let Some(e) = rx.recv().await {
-                    publish(&e).await;
+                publish(ToBroker::Event(online)).await;
+                while let Some(o) = rx.recv().await {
+                    publish(o).await;
                 }
-                publish(&offline).await;
+                publish(ToBroker::Event(offline)).await;
                 // Every event handed to us must be acknowledged before we let go of the session.
                 let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
                 while acked.load(Ordering::Relaxed) < published && tokio::time::Instant::now() < deadline {
@@ -135,7 +147,16 @@ impl Publisher {
 
     /// Hands one event over, waiting while the queue to the broker is full.
     pub fn send(&self, e: Event) -> Result<(), Closed> {
-        self.tx.blocking_send(e).map_err(|_| Closed)
+        self.tx
+            .blocking_send(ToBroker::Event(e))
+            .map_err(|_| Closed)
+    }
+
+    /// Hands one evidence blob over (published on `topic` at QoS 1, not retained).
+    pub fn send_blob(&self, topic: String, payload: Arc<Vec<u8>>) -> Result<(), Closed> {
+        self.tx
+            .blocking_send(ToBroker::Blob { topic, payload })
+            .map_err(|_| Closed)
     }
 
     /// Publishes what is queued, waits for the broker's acknowledgements and disconnects.

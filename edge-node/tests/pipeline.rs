@@ -41,10 +41,31 @@ fn vtest_file_end_to_end_over_mqtt() {
         "broker acknowledged every event"
     );
     let want = summary.publish.published as usize;
-    let evs = sub.wait_for(Duration::from_secs(20), "all published events", |e| {
-        e.len() >= want
-    });
-    assert_eq!(evs.len(), want);
+    let evs = sub.wait_for(
+        Duration::from_secs(20),
+        "all published events and snapshots",
+        |e| e.len() + sub.blobs.lock().unwrap().len() >= want,
+    );
+    let blobs: BTreeMap<String, Vec<u8>> = sub
+        .blobs
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|(t, b)| (t.rsplit('/').next().unwrap().to_string(), b.clone()))
+        .collect();
+    assert_eq!(evs.len() + blobs.len(), want);
+    // Every track event names a snapshot that arrived as a blob hashing to its name: a JPEG.
+    for e in &evs {
+        if let Body::Track(t) = &e.body {
+            let sha = t.snapshot.as_ref().expect("track events carry a snapshot");
+            let blob = blobs
+                .get(sha)
+                .unwrap_or_else(|| panic!("snapshot {sha} never published"));
+            use sha2::Digest;
+            assert_eq!(&format!("{:x}", sha2::Sha256::digest(blob)), sha);
+            assert_eq!(&blob[..2], &[0xFF, 0xD8], "JPEG");
+        }
+    }
 
     let ids: BTreeSet<_> = evs.iter().map(|e| e.id).collect();
     assert_eq!(ids.len(), evs.len(), "event ids are unique");

@@ -168,6 +168,10 @@ pub struct TrackEvent {
     pub path: Vec<[f32; 2]>,
     #[serde(default)]
     pub attributes: Attributes,
+    /// sha256 of a JPEG crop of the object at its best-scoring sighting so far, published on
+    /// `matthan-evidence/{site}/{sha256}`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub snapshot: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]

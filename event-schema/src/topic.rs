@@ -12,6 +12,17 @@ pub fn event_topic(site: &str, camera: &str, kind: Kind) -> String {
 /// The filter a hub subscribes to for every event of every site.
 pub const ALL_EVENTS_FILTER: &str = "matthan/+/+/+";
 
+/// Evidence blobs (snapshots, clips) travel outside the event tree, named by their sha256.
+pub const EVIDENCE_ROOT: &str = "matthan-evidence";
+
+/// The filter a hub subscribes to for every evidence blob.
+pub const ALL_EVIDENCE_FILTER: &str = "matthan-evidence/+/+";
+
+/// `matthan-evidence/{site}/{sha256}`.
+pub fn evidence_topic(site: &str, sha256: &str) -> String {
+    format!("{EVIDENCE_ROOT}/{site}/{sha256}")
+}
+
 /// Splits an event topic into (site, camera, kind), or says why it is not one.
 pub fn parse_event_topic(topic: &str) -> Result<(&str, &str, Kind), String> {
     let mut parts = topic.split('/');

@@ -57,6 +57,8 @@ pub struct Row {
     pub caption: String,
     /// The attribute-only caption that free text is ranked against (no ids, no times).
     pub semantic: String,
+    /// sha256 of the object's thumbnail (an evidence blob), when the edge sent one.
+    pub snapshot: Option<String>,
 }
 
 /// A parameter value for a filter clause.
@@ -187,6 +189,7 @@ pub(crate) struct Fields {
     pub plate_norm: Option<String>,
     pub direction: Option<&'static str>,
     pub place: Option<String>,
+    pub snapshot: Option<String>,
     pub caption: String,
     pub semantic: String,
     pub body: String,
@@ -203,6 +206,7 @@ impl Fields {
                 lower_color: t.attributes.lower_color.clone(),
                 plate: t.attributes.plate.clone(),
                 place: t.zones.last().cloned(),
+                snapshot: t.snapshot.clone(),
                 ..Fields::default()
             },
             Body::Crossing(c) => Fields {

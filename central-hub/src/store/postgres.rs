@@ -9,7 +9,8 @@ use super::{
     AuditEntry, EventStore, Fields, Filter, Param, Row, StoreError, bytes_to_vec, vec_to_bytes,
 };
 
-const MIGRATIONS: &[&str] = &[r#"
+const MIGRATIONS: &[&str] = &[
+    r#"
 CREATE TABLE events (
     id          TEXT PRIMARY KEY,
     site        TEXT NOT NULL,
@@ -25,12 +26,12 @@ CREATE TABLE events (
     plate_norm  TEXT,
     direction   TEXT,
     place       TEXT,
+    snapshot    TEXT,
     caption     TEXT NOT NULL,
     semantic    TEXT NOT NULL,
     body        TEXT NOT NULL,
     received_ms BIGINT NOT NULL
 );
-CREATE INDEX events_ts ON events (ts_ms);
 CREATE INDEX events_kind_ts ON events (kind, ts_ms);
 CREATE INDEX events_class_ts ON events (class, ts_ms);
 CREATE INDEX events_camera_ts ON events (camera, ts_ms);
@@ -46,13 +47,18 @@ CREATE TABLE audit (
 CREATE FUNCTION audit_append_only() RETURNS trigger LANGUAGE plpgsql AS
   $$ BEGIN RAISE EXCEPTION 'audit log is append-only'; END $$;
 CREATE TRIGGER audit_no_change BEFORE UPDATE OR DELETE ON audit FOR EACH ROW EXECUTE FUNCTION audit_append_only();
-"#];
+"#,
+    r#"
+CREATE TABLE cameras (site TEXT NOT NULL, camera TEXT NOT NULL, PRIMARY KEY (site, camera));
+INSERT INTO cameras SELECT DISTINCT site, camera FROM events;
+"#,
+];
 
 pub struct PgStore {
     client: Client,
 }
 
-const ROW_COLUMNS: &str = "id, site, camera, kind, ts_ms, track_id, class, color, upper_color, lower_color, plate, direction, place, caption, semantic";
+const ROW_COLUMNS: &str = "id, site, camera, kind, ts_ms, track_id, class, color, upper_color, lower_color, plate, direction, place, caption, semantic, snapshot";
 
 impl PgStore {
     pub fn connect(url: &str) -> Result<Self, StoreError> {
@@ -111,6 +117,7 @@ fn row(r: &postgres::Row) -> Row {
         place: r.get(12),
         caption: r.get(13),
         semantic: r.get(14),
+        snapshot: r.get(15),
     }
 }
 
@@ -120,12 +127,18 @@ impl EventStore for PgStore {
         let mut tx = self.client.transaction()?;
         let stmt = tx.prepare(
             "INSERT INTO events (id, site, camera, kind, ts_ms, track_id, class, color, upper_color, lower_color,
-                                 plate, plate_norm, direction, place, caption, semantic, body, received_ms)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)
+                                 plate, plate_norm, direction, place, snapshot, caption, semantic, body, received_ms)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)
              ON CONFLICT (id) DO NOTHING",
         )?;
+        let cams = tx
+            .prepare("INSERT INTO cameras (site, camera) VALUES ($1, $2) ON CONFLICT DO NOTHING")?;
+        let mut seen = std::collections::HashSet::new();
         let mut new = 0;
         for e in events {
+            if seen.insert((e.site.as_str(), e.camera.as_str())) {
+                tx.execute(&cams, &[&e.site, &e.camera])?;
+            }
             let f = Fields::of(e);
             let id = e.id.to_string();
             let kind = e.kind().as_str();
@@ -147,6 +160,7 @@ impl EventStore for PgStore {
                     &f.plate_norm,
                     &f.direction,
                     &f.place,
+                    &f.snapshot,
                     &f.caption,
                     &f.semantic,
                     &f.body,
@@ -194,7 +208,7 @@ impl EventStore for PgStore {
         Ok(self
             .client
             .query(
-                "SELECT DISTINCT site, camera FROM events ORDER BY site, camera",
+                "SELECT site, camera FROM cameras ORDER BY site, camera",
                 &[],
             )?
             .iter()

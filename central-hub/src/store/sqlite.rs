@@ -10,7 +10,8 @@ use super::{
     AuditEntry, EventStore, Fields, Filter, Param, Row, StoreError, bytes_to_vec, vec_to_bytes,
 };
 
-const MIGRATIONS: &[&str] = &[r#"
+const MIGRATIONS: &[&str] = &[
+    r#"
 CREATE TABLE events (
     id          TEXT PRIMARY KEY,
     site        TEXT NOT NULL,
@@ -26,12 +27,12 @@ CREATE TABLE events (
     plate_norm  TEXT,
     direction   TEXT,
     place       TEXT,
+    snapshot    TEXT,
     caption     TEXT NOT NULL,
     semantic    TEXT NOT NULL,
     body        TEXT NOT NULL,
     received_ms INTEGER NOT NULL
 );
-CREATE INDEX events_ts ON events (ts_ms);
 CREATE INDEX events_kind_ts ON events (kind, ts_ms);
 CREATE INDEX events_class_ts ON events (class, ts_ms);
 CREATE INDEX events_camera_ts ON events (camera, ts_ms);
@@ -46,13 +47,18 @@ CREATE TABLE audit (
 );
 CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit BEGIN SELECT RAISE(ABORT, 'audit log is append-only'); END;
 CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit BEGIN SELECT RAISE(ABORT, 'audit log is append-only'); END;
-"#];
+"#,
+    r#"
+CREATE TABLE cameras (site TEXT NOT NULL, camera TEXT NOT NULL, PRIMARY KEY (site, camera));
+INSERT INTO cameras SELECT DISTINCT site, camera FROM events;
+"#,
+];
 
 pub struct SqliteStore {
     conn: Connection,
 }
 
-const ROW_COLUMNS: &str = "id, site, camera, kind, ts_ms, track_id, class, color, upper_color, lower_color, plate, direction, place, caption, semantic";
+const ROW_COLUMNS: &str = "id, site, camera, kind, ts_ms, track_id, class, color, upper_color, lower_color, plate, direction, place, caption, semantic, snapshot";
 
 impl SqliteStore {
     pub fn open(path: &Path) -> Result<Self, StoreError> {
@@ -65,6 +71,9 @@ impl SqliteStore {
         conn.pragma_update(None, "journal_mode", "WAL")
             .map_err(open_err)?;
         conn.pragma_update(None, "synchronous", "NORMAL")?;
+        // 64 MiB of page cache: index inserts land at random pages (ids and times arrive out of
+        // order across cameras), and the 2 MiB default makes every one a read.
+        conn.pragma_update(None, "cache_size", -65536)?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
         let mut s = Self { conn };
         s.migrate(&p)?;
@@ -117,6 +126,7 @@ fn row(r: &rusqlite::Row) -> rusqlite::Result<Row> {
         place: r.get(12)?,
         caption: r.get(13)?,
         semantic: r.get(14)?,
+        snapshot: r.get(15)?,
     })
 }
 
@@ -128,11 +138,18 @@ impl EventStore for SqliteStore {
         {
             let mut stmt = tx.prepare_cached(
                 "INSERT INTO events (id, site, camera, kind, ts_ms, track_id, class, color, upper_color, lower_color,
-                                     plate, plate_norm, direction, place, caption, semantic, body, received_ms)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)
+                                     plate, plate_norm, direction, place, snapshot, caption, semantic, body, received_ms)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)
                  ON CONFLICT (id) DO NOTHING",
             )?;
+            let mut cams = tx.prepare_cached(
+                "INSERT INTO cameras (site, camera) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
+            )?;
+            let mut seen = std::collections::HashSet::new();
             for e in events {
+                if seen.insert((e.site.as_str(), e.camera.as_str())) {
+                    cams.execute(params![e.site, e.camera])?;
+                }
                 let f = Fields::of(e);
                 new += stmt.execute(params![
                     e.id.to_string(),
@@ -149,6 +166,7 @@ impl EventStore for SqliteStore {
                     f.plate_norm,
                     f.direction,
                     f.place,
+                    f.snapshot,
                     f.caption,
                     f.semantic,
                     f.body,
@@ -190,7 +208,7 @@ impl EventStore for SqliteStore {
     fn cameras(&mut self) -> Result<Vec<(String, String)>, StoreError> {
         let mut stmt = self
             .conn
-            .prepare_cached("SELECT DISTINCT site, camera FROM events ORDER BY site, camera")?;
+            .prepare_cached("SELECT site, camera FROM cameras ORDER BY site, camera")?;
         let rows = stmt
             .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
             .collect::<Result<_, _>>()?;

@@ -96,6 +96,7 @@ pub fn track(o: &Obj, id: u64, at: DateTime<Utc>) -> Event {
                 plate: o.plate.map(Into::into),
                 ..Attributes::default()
             },
+            snapshot: None,
         }),
     )
 }
@@ -204,6 +205,30 @@ sha256 = "{ad}"
                 "hub stored {} of {}",
                 self.events() - before,
                 events.len()
+            );
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+    }
+
+    /// Publishes one evidence blob and waits until the hub can serve it.
+    pub fn publish_blob(&self, topic: &str, data: &[u8]) {
+        let mut opts = rumqttc::MqttOptions::new(
+            format!("blob-{}", free_port()),
+            "127.0.0.1",
+            self.broker.port,
+        );
+        opts.set_max_packet_size(1 << 22, 1 << 22);
+        let (client, mut conn) = rumqttc::Client::new(opts, 10);
+        std::thread::spawn(move || for _ in conn.iter() {});
+        client
+            .publish(topic, rumqttc::QoS::AtLeastOnce, false, data.to_vec())
+            .unwrap();
+        let sha = topic.rsplit('/').next().unwrap();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        while self.get(&format!("/api/evidence/{sha}"), Some(ADMIN)).0 != 200 {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "hub never stored blob {sha}"
             );
             std::thread::sleep(std::time::Duration::from_millis(100));
         }

@@ -291,6 +291,7 @@ fn track_event(
         zones: st.zones_entered.clone(),
         path: st.path.clone(),
         attributes: Attributes::default(),
+        snapshot: None,
     }
 }
 

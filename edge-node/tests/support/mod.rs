@@ -54,6 +54,8 @@ pub type Received = (String, Result<Event, String>);
 /// Collects every message under `matthan/#`; payloads that fail to decode are kept as errors.
 pub struct Subscriber {
     pub events: Arc<Mutex<Vec<Received>>>,
+    /// Evidence blobs: (topic, bytes).
+    pub blobs: Arc<Mutex<Vec<(String, Vec<u8>)>>>,
     stop: Arc<std::sync::atomic::AtomicBool>,
 }
 
@@ -64,7 +66,12 @@ impl Subscriber {
         opts.set_max_packet_size(1 << 20, 1 << 20);
         let (client, mut conn) = Client::new(opts, 64);
         client.subscribe("matthan/#", QoS::AtLeastOnce).unwrap();
+        client
+            .subscribe("matthan-evidence/#", QoS::AtLeastOnce)
+            .unwrap();
         let events: Arc<Mutex<Vec<_>>> = Arc::default();
+        let blobs: Arc<Mutex<Vec<(String, Vec<u8>)>>> = Arc::default();
+        let bl = blobs.clone();
         let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
         let (ev, st) = (events.clone(), stop.clone());
         let (ready_tx, ready_rx) = std::sync::mpsc::channel();
@@ -78,6 +85,13 @@ impl Subscriber {
                     Ok(E::Incoming(Packet::SubAck(_))) => {
                         let _ = ready_tx.send(());
                     }
+                    Ok(E::Incoming(Packet::Publish(p)))
+                        if p.topic.starts_with("matthan-evidence/") =>
+                    {
+                        bl.lock()
+                            .unwrap()
+                            .push((p.topic.clone(), p.payload.to_vec()));
+                    }
                     Ok(E::Incoming(Packet::Publish(p))) => {
                         let e = Event::from_json(&p.payload).map_err(|e| e.to_string());
                         ev.lock().unwrap().push((p.topic.clone(), e));
@@ -90,7 +104,14 @@ impl Subscriber {
         ready_rx
             .recv_timeout(Duration::from_secs(10))
             .expect("subscribed");
-        Self { events, stop }
+        ready_rx
+            .recv_timeout(Duration::from_secs(10))
+            .expect("subscribed to evidence");
+        Self {
+            events,
+            blobs,
+            stop,
+        }
     }
 
     pub fn len(&self) -> usize {
