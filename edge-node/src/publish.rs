@@ -21,7 +21,8 @@ pub struct PublishStats {
 
 /// What goes to the broker: events, and evidence blobs named by their sha256.
 enum ToBroker {
-    Event(Event),
+    // Boxed: the queue holds up to `mqtt.event_queue` of these.
+    Event(Box<Event>),
     Blob {
         topic: String,
         payload: Arc<Vec<u8>>,
@@ -122,11 +123,11 @@ impl Publisher {
                         published += 1;
                     }
                 };
-                publish(ToBroker::Event(online)).await;
+                publish(ToBroker::Event(Box::new(online))).await;
                 while let Some(o) = rx.recv().await {
                     publish(o).await;
                 }
-                publish(ToBroker::Event(offline)).await;
+                publish(ToBroker::Event(Box::new(offline))).await;
                 // Every event handed to us must be acknowledged before we let go of the session.
                 let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
                 while acked.load(Ordering::Relaxed) < published && tokio::time::Instant::now() < deadline {
@@ -148,7 +149,7 @@ impl Publisher {
     /// Hands one event over, waiting while the queue to the broker is full.
     pub fn send(&self, e: Event) -> Result<(), Closed> {
         self.tx
-            .blocking_send(ToBroker::Event(e))
+            .blocking_send(ToBroker::Event(Box::new(e)))
             .map_err(|_| Closed)
     }
 

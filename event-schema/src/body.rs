@@ -48,6 +48,9 @@ impl std::fmt::Display for Kind {
     }
 }
 
+// Events are built once and serialised straight away, never stored in bulk as `Body` values,
+// so the track variant's size costs nothing worth a Box at every construction site.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", content = "body", rename_all = "snake_case")]
 pub enum Body {

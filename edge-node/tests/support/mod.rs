@@ -51,11 +51,14 @@ pub fn gen_models() -> tempfile::TempDir {
 /// A message as it arrived: its topic and the decoded event, or why it did not decode.
 pub type Received = (String, Result<Event, String>);
 
+/// An evidence blob as it arrived: its topic and bytes.
+pub type Blob = (String, Vec<u8>);
+
 /// Collects every message under `matthan/#`; payloads that fail to decode are kept as errors.
 pub struct Subscriber {
     pub events: Arc<Mutex<Vec<Received>>>,
     /// Evidence blobs: (topic, bytes).
-    pub blobs: Arc<Mutex<Vec<(String, Vec<u8>)>>>,
+    pub blobs: Arc<Mutex<Vec<Blob>>>,
     stop: Arc<std::sync::atomic::AtomicBool>,
 }
 
@@ -70,7 +73,7 @@ impl Subscriber {
             .subscribe("matthan-evidence/#", QoS::AtLeastOnce)
             .unwrap();
         let events: Arc<Mutex<Vec<_>>> = Arc::default();
-        let blobs: Arc<Mutex<Vec<(String, Vec<u8>)>>> = Arc::default();
+        let blobs: Arc<Mutex<Vec<Blob>>> = Arc::default();
         let bl = blobs.clone();
         let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
         let (ev, st) = (events.clone(), stop.clone());
