@@ -159,6 +159,31 @@ async fn operator_finds_and_opens_an_incident_and_traffic_sees_counts() {
         1,
         "only the red motorbike matches"
     );
+    // The card's thumbnail is the snapshot blob, fetched through the API with the token.
+    c.wait()
+        .at_most(wait)
+        .for_element(Locator::Css(".card img"))
+        .await
+        .unwrap();
+    let mut width = serde_json::Value::Null;
+    for _ in 0..50 {
+        width = c
+            .execute(
+                "return document.querySelector('.card img').naturalWidth",
+                vec![],
+            )
+            .await
+            .unwrap();
+        if width.as_u64().is_some_and(|w| w > 0) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        width.as_u64(),
+        Some(40),
+        "the thumbnail loaded through the API"
+    );
     let understood = c
         .find(Locator::Id("understood"))
         .await
