@@ -53,9 +53,15 @@ pub struct MqttConfig {
     pub client_id: Option<String>,
     #[serde(default = "default_keep_alive")]
     pub keep_alive_s: u64,
-    /// Events waiting for the broker; when full, analytics waits (frames drop, events never do).
-    #[serde(default = "default_event_queue")]
-    pub event_queue: usize,
+    /// Where events wait for the broker (SQLite file); default `outbox-{edge_id}.db` beside the config.
+    #[serde(default)]
+    pub outbox: Option<PathBuf>,
+    /// Disk the outbox may use; beyond it the least important messages are dropped first.
+    #[serde(default = "default_outbox_budget")]
+    pub outbox_budget_mb: u64,
+    /// Messages per second the backlog drains at after an outage (live events go first).
+    #[serde(default = "default_backlog_rate")]
+    pub backlog_rate: u32,
 }
 
 fn default_host() -> String {
@@ -67,8 +73,11 @@ fn default_port() -> u16 {
 fn default_keep_alive() -> u64 {
     10
 }
-fn default_event_queue() -> usize {
-    10_000
+fn default_outbox_budget() -> u64 {
+    512
+}
+fn default_backlog_rate() -> u32 {
+    200
 }
 
 #[derive(Debug, Clone)]
@@ -333,6 +342,10 @@ impl EdgeConfig {
         .config(raw)
     }
 
+    pub fn outbox_path(&self) -> PathBuf {
+        self.mqtt.outbox.clone().expect("set by validation")
+    }
+
     pub fn client_id(&self) -> String {
         self.mqtt
             .client_id
@@ -376,9 +389,17 @@ impl Validator<'_> {
         if raw.mqtt.keep_alive_s < 5 {
             return Err(self.err("mqtt.keep_alive_s", "must be at least 5 seconds"));
         }
-        if raw.mqtt.event_queue == 0 {
-            return Err(self.err("mqtt.event_queue", "must be at least 1"));
+        if raw.mqtt.outbox_budget_mb == 0 {
+            return Err(self.err("mqtt.outbox_budget_mb", "must be at least 1"));
         }
+        if raw.mqtt.backlog_rate == 0 {
+            return Err(self.err("mqtt.backlog_rate", "must be at least 1 message per second"));
+        }
+        let mut mqtt = raw.mqtt;
+        mqtt.outbox = Some(match mqtt.outbox.take() {
+            Some(p) => self.path(&p),
+            None => self.base.join(format!("outbox-{edge_id}.db")),
+        });
         let model = self.model(raw.model)?;
         self.tracker(&raw.tracker)?;
         if raw.analytics.count_interval_s == 0 {
@@ -406,7 +427,7 @@ impl Validator<'_> {
             file: self.file.to_path_buf(),
             site: raw.site,
             edge_id,
-            mqtt: raw.mqtt,
+            mqtt,
             model,
             tracker: raw.tracker,
             analytics: raw.analytics,

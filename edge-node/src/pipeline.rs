@@ -2,6 +2,7 @@
 //! camera threads → frame queues → detector (batched across cameras) → tracker and analytics
 //! per camera → publisher.
 
+use std::cell::RefCell;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -13,7 +14,8 @@ use crate::analytics::CameraAnalytics;
 use crate::config::EdgeConfig;
 use crate::detect::{DetectError, Detector};
 use crate::ingest::{self, IngestError};
-use crate::publish::{PublishStats, Publisher};
+use crate::outbox::{Message, OutboxError};
+use crate::publish::{self, PublishStats, Publisher};
 use crate::queue::{FrameQueues, Msg};
 use crate::snapshot::SnapshotKeeper;
 use crate::track::Tracker;
@@ -25,7 +27,9 @@ pub enum PipelineError {
     #[error(transparent)]
     Detect(#[from] DetectError),
     #[error("cannot start the MQTT publisher: {0}")]
-    Publisher(std::io::Error),
+    Publisher(#[from] publish::PublishError),
+    #[error("cannot write to the outbox: {0}")]
+    Outbox(OutboxError),
 }
 
 /// What a run did, for the CLI's last line and for benchmarks.
@@ -64,7 +68,7 @@ pub fn run(cfg: &EdgeConfig, stop: Arc<AtomicBool>) -> Result<RunSummary, Pipeli
     ingest::init()?;
     ingest::rank_decoders(cfg.cameras[0].decoder);
     let mut detector = Detector::new(&cfg.model)?;
-    let publisher = Publisher::start(cfg).map_err(PipelineError::Publisher)?;
+    let mut publisher = Publisher::start(cfg)?;
     let started = Instant::now();
 
     let queues = Arc::new(FrameQueues::new(
@@ -110,21 +114,20 @@ pub fn run(cfg: &EdgeConfig, stop: Arc<AtomicBool>) -> Result<RunSummary, Pipeli
         provider: detector.provider(),
         ..RunSummary::default()
     };
-    // Track events name their snapshot; its blob goes out just before the first event naming it.
+    // Each detector batch's events go into the outbox in one durable commit. Track events name
+    // their snapshot; its blob is queued just before the first event naming it.
+    let pending: RefCell<Vec<Message>> = RefCell::new(Vec::new());
     let emit_with = |camera: &str,
                      ts: DateTime<Utc>,
                      mut body: Body,
                      snaps: Option<&mut SnapshotKeeper>,
                      summary: &mut RunSummary| {
+        let mut out = pending.borrow_mut();
         if let (Body::Track(t), Some(k)) = (&mut body, snaps)
             && let Some((sha, blob)) = k.take_for_event(t.track_id)
         {
-            if let Some(b) = blob
-                && publisher
-                    .send_blob(matthan_schema::evidence_topic(&cfg.site, &sha), b)
-                    .is_err()
-            {
-                tracing::error!("publisher stopped; snapshot lost");
+            if let Some(b) = blob {
+                out.push(publish::blob(&cfg.site, &sha, &b));
             }
             t.snapshot = Some(sha);
             if t.phase == matthan_schema::TrackPhase::End {
@@ -132,17 +135,17 @@ pub fn run(cfg: &EdgeConfig, stop: Arc<AtomicBool>) -> Result<RunSummary, Pipeli
             }
         }
         summary.events += 1;
-        if publisher
-            .send(Event::new(&cfg.site, camera, ts, body))
-            .is_err()
-        {
-            tracing::error!("publisher stopped; event lost");
-        }
+        out.push(publish::message(&Event::new(&cfg.site, camera, ts, body)));
     };
     let emit = |camera: &str, ts: DateTime<Utc>, body: Body, summary: &mut RunSummary| {
         emit_with(camera, ts, body, None, summary)
     };
+    let flush = |publisher: &mut Publisher| -> Result<(), PipelineError> {
+        let batch = pending.take();
+        publisher.push(&batch).map_err(PipelineError::Outbox)
+    };
     let mut result = Ok(());
+    let mut edge_status_at = Instant::now();
     while cams.iter().any(|c| !c.ended) {
         let batch = queues.pop_batch(detector.max_batch(), Duration::from_millis(200));
         let images: Vec<_> = batch
@@ -233,6 +236,25 @@ pub fn run(cfg: &EdgeConfig, stop: Arc<AtomicBool>) -> Result<RunSummary, Pipeli
                 );
             }
         }
+        if edge_status_at.elapsed() >= STATUS_EVERY {
+            edge_status_at = Instant::now();
+            let (pending_n, dropped_n) = publisher.backlog();
+            let e =
+                publish::edge_status(cfg, matthan_schema::EdgeState::Online, dropped_n, pending_n);
+            summary.events += 1;
+            pending.borrow_mut().push(publish::message(&e));
+        }
+        if let Err(e) = flush(&mut publisher) {
+            // Without a durable outbox, events would be lost: stop rather than pretend.
+            tracing::error!(error = %e, "outbox write failed; stopping");
+            stop.store(true, Ordering::Relaxed);
+            queues.close();
+            result = Err(e);
+            break;
+        }
+    }
+    if let Err(e) = flush(&mut publisher) {
+        result = Err(e);
     }
     queues.close();
     for t in threads {

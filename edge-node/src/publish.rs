@@ -1,10 +1,21 @@
-//! Publishes events to the broker at QoS 1 from a thread of its own (a small tokio runtime),
-//! so a slow broker never stalls decode: the bounded channel in front of it makes analytics wait
-//! instead, and frames drop upstream of that, never events.
+//! Publishing from the outbox to the broker, on a thread of its own (a small tokio runtime).
+//!
+//! The pipeline writes events into the outbox (durably) and returns; this thread drains the
+//! outbox over MQTT at QoS 1 and deletes each row only when its PUBACK arrives. A broker
+//! acknowledges QoS 1 messages in the order it received them (MQTT 3.1.1 §4.6), so PUBACKs map
+//! to rows through one FIFO per connection. Each connection gets a fresh client, so nothing is
+//! retransmitted behind our back: after a reconnect, everything unacknowledged is sent again
+//! from the outbox (a duplicate at worst, which the hub ignores by event id).
+//!
+//! After an outage, messages produced since the reconnect go first and the backlog drains in
+//! order at `mqtt.backlog_rate` messages per second, so live events are not stuck behind hours
+//! of old ones.
 
+use std::collections::VecDeque;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use matthan_schema::{Body, EdgeState, EdgeStatus, Event, Kind};
@@ -12,37 +23,56 @@ use rumqttc::{AsyncClient, Event as MqttEvent, LastWill, MqttOptions, Outgoing, 
 use tokio::sync::mpsc;
 
 use crate::config::EdgeConfig;
+use crate::outbox::{Message, Outbox, OutboxError, Priority};
+
+/// Messages in flight on one connection (under rumqttc's own limit of 100).
+const WINDOW: usize = 64;
+/// How long `finish` keeps trying to empty the outbox before leaving the rest for next start.
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
 
 #[derive(Debug, Default, Clone, Copy)]
 pub struct PublishStats {
     pub published: u64,
     pub acked: u64,
-}
-
-/// What goes to the broker: events, and evidence blobs named by their sha256.
-enum ToBroker {
-    // Boxed: the queue holds up to `mqtt.event_queue` of these.
-    Event(Box<Event>),
-    Blob {
-        topic: String,
-        payload: Arc<Vec<u8>>,
-    },
-}
-
-pub struct Publisher {
-    tx: mpsc::Sender<ToBroker>,
-    thread: std::thread::JoinHandle<PublishStats>,
+    pub reconnects: u64,
+    /// Left in the outbox at exit (sent on the next start).
+    pub pending: u64,
 }
 
 #[derive(Debug, thiserror::Error)]
-#[error("the publisher has stopped")]
-pub struct Closed;
+pub enum PublishError {
+    #[error(transparent)]
+    Outbox(#[from] OutboxError),
+    #[error("cannot start the publisher thread: {0}")]
+    Thread(std::io::Error),
+}
 
-fn retained(kind: Kind) -> bool {
+pub fn retained(kind: Kind) -> bool {
     matches!(kind, Kind::CameraStatus | Kind::EdgeStatus)
 }
 
-fn edge_status(cfg: &EdgeConfig, state: EdgeState) -> Event {
+/// An event as an outbox message.
+pub fn message(e: &Event) -> Message {
+    Message {
+        topic: e.topic(),
+        payload: e.to_json(),
+        retain: retained(e.kind()),
+        priority: Priority::of(e.kind()),
+    }
+}
+
+/// An evidence blob as an outbox message.
+pub fn blob(site: &str, sha256: &str, payload: &[u8]) -> Message {
+    Message {
+        topic: matthan_schema::evidence_topic(site, sha256),
+        payload: payload.to_vec(),
+        retain: false,
+        priority: Priority::Evidence,
+    }
+}
+
+/// An edge status event carrying the outbox's backlog and drop counts.
+pub fn edge_status(cfg: &EdgeConfig, state: EdgeState, dropped: u64, pending: u64) -> Event {
     Event::new(
         &cfg.site,
         &cfg.edge_id,
@@ -51,118 +81,277 @@ fn edge_status(cfg: &EdgeConfig, state: EdgeState) -> Event {
             state,
             cameras: cfg.cameras.iter().map(|c| c.id.clone()).collect(),
             version: env!("CARGO_PKG_VERSION").to_string(),
+            outbox_dropped: dropped,
+            outbox_pending: pending,
         }),
     )
 }
 
+pub struct Publisher {
+    outbox: Outbox,
+    closing: Arc<AtomicBool>,
+    thread: std::thread::JoinHandle<PublishStats>,
+    status: (EdgeConfig, u64),
+}
+
+enum Notice {
+    Connected,
+    Acked,
+    Down(String),
+}
+
 impl Publisher {
-    pub fn start(cfg: &EdgeConfig) -> std::io::Result<Self> {
-        let (tx, mut rx) = mpsc::channel::<ToBroker>(cfg.mqtt.event_queue);
+    pub fn start(cfg: &EdgeConfig) -> Result<Self, PublishError> {
+        let path = cfg.outbox_path();
+        let budget = cfg.mqtt.outbox_budget_mb * 1024 * 1024;
+        let mut outbox = Outbox::open(&path, budget)?;
+        let dropped: u64 = outbox.dropped()?.iter().map(|(_, n)| n).sum();
+        let pending = outbox.len()?;
+        if pending > 0 {
+            tracing::info!(pending, outbox = %path.display(), "outbox holds messages from an earlier run; sending them first");
+        }
+        outbox.push(&[message(&edge_status(
+            cfg,
+            EdgeState::Online,
+            dropped,
+            pending,
+        ))])?;
+
         let mut opts = MqttOptions::new(cfg.client_id(), cfg.mqtt.host.clone(), cfg.mqtt.port);
         opts.set_keep_alive(Duration::from_secs(cfg.mqtt.keep_alive_s));
-        // A persistent session: the broker keeps our in-flight QoS 1 state across reconnects.
-        opts.set_clean_session(false);
-        opts.set_max_packet_size(
-            matthan_schema::MAX_PAYLOAD_BYTES + 1024,
-            matthan_schema::MAX_PAYLOAD_BYTES + 1024,
-        );
-        let will = edge_status(cfg, EdgeState::Offline);
+        opts.set_clean_session(true);
+        opts.set_max_packet_size(64 * 1024 * 1024, 64 * 1024);
+        let will = edge_status(cfg, EdgeState::Offline, dropped, 0);
         opts.set_last_will(LastWill::new(
             will.topic(),
             will.to_json(),
             QoS::AtLeastOnce,
             true,
         ));
-        let online = edge_status(cfg, EdgeState::Online);
-        let offline = edge_status(cfg, EdgeState::Offline);
-        let endpoint = format!("{}:{}", cfg.mqtt.host, cfg.mqtt.port);
+        let closing = Arc::new(AtomicBool::new(false));
+        let worker = Worker {
+            path,
+            budget,
+            opts,
+            endpoint: format!("{}:{}", cfg.mqtt.host, cfg.mqtt.port),
+            backlog_rate: cfg.mqtt.backlog_rate as f64,
+            closing: closing.clone(),
+        };
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
-            .build()?;
-        let thread = std::thread::Builder::new().name("mqtt-publish".into()).spawn(move || {
-            rt.block_on(async move {
-                let (client, mut eventloop) = AsyncClient::new(opts, 256);
-                let acked = Arc::new(AtomicU64::new(0));
-                let stop = Arc::new(AtomicBool::new(false));
-                let (acked2, stop2) = (acked.clone(), stop.clone());
-                let poller = tokio::spawn(async move {
-                    let mut backoff = Duration::from_millis(250);
-                    let mut connected = false;
-                    while !stop2.load(Ordering::Relaxed) {
-                        match eventloop.poll().await {
-                            Ok(MqttEvent::Incoming(Packet::PubAck(_))) => {
-                                acked2.fetch_add(1, Ordering::Relaxed);
-                            }
-                            Ok(MqttEvent::Incoming(Packet::ConnAck(_))) => {
-                                tracing::info!(broker = %endpoint, "connected to MQTT broker");
-                                connected = true;
-                                backoff = Duration::from_millis(250);
-                            }
-                            Ok(MqttEvent::Outgoing(Outgoing::Disconnect)) => break,
-                            Ok(_) => {}
-                            Err(e) => {
-                                if connected {
-                                    tracing::warn!(broker = %endpoint, error = %e, "MQTT connection lost; reconnecting");
-                                } else {
-                                    tracing::warn!(broker = %endpoint, error = %e, retry_in = ?backoff, "cannot reach MQTT broker");
-                                }
-                                connected = false;
-                                tokio::time::sleep(backoff).await;
-                                backoff = (backoff * 2).min(Duration::from_secs(10));
+            .build()
+            .map_err(PublishError::Thread)?;
+        let thread = std::thread::Builder::new()
+            .name("mqtt-publish".into())
+            .spawn(move || rt.block_on(worker.run()))
+            .map_err(PublishError::Thread)?;
+        Ok(Self {
+            outbox,
+            closing,
+            thread,
+            status: (cfg.clone(), dropped),
+        })
+    }
+
+    /// Makes messages durable in the outbox; once this returns they survive a crash.
+    pub fn push(&mut self, messages: &[Message]) -> Result<(), OutboxError> {
+        self.outbox.push(messages)
+    }
+
+    /// Messages waiting and messages dropped for lack of disk, for status reports.
+    pub fn backlog(&self) -> (u64, u64) {
+        let pending = self.outbox.len().unwrap_or(0);
+        let dropped = self
+            .outbox
+            .dropped()
+            .map(|d| d.iter().map(|(_, n)| n).sum())
+            .unwrap_or(0);
+        (pending, dropped)
+    }
+
+    /// Queues the offline status, then waits (bounded) for the outbox to empty.
+    pub fn finish(mut self) -> PublishStats {
+        let (pending, dropped) = self.backlog();
+        let offline = edge_status(
+            &self.status.0,
+            EdgeState::Offline,
+            dropped.max(self.status.1),
+            pending,
+        );
+        if let Err(e) = self.outbox.push(&[message(&offline)]) {
+            tracing::error!(error = %e, "cannot queue the offline status");
+        }
+        self.closing.store(true, Ordering::Relaxed);
+        let mut stats = self.thread.join().unwrap_or_default();
+        stats.pending = self.outbox.len().unwrap_or(0);
+        if stats.pending > 0 {
+            tracing::warn!(
+                pending = stats.pending,
+                "outbox not empty at exit; the rest goes out on the next start"
+            );
+        }
+        stats
+    }
+}
+
+struct Worker {
+    path: PathBuf,
+    budget: u64,
+    opts: MqttOptions,
+    endpoint: String,
+    backlog_rate: f64,
+    closing: Arc<AtomicBool>,
+}
+
+impl Worker {
+    async fn run(self) -> PublishStats {
+        let mut stats = PublishStats::default();
+        let mut outbox = match Outbox::open(&self.path, self.budget) {
+            Ok(o) => o,
+            Err(e) => {
+                tracing::error!(error = %e, "publisher cannot open the outbox");
+                return stats;
+            }
+        };
+        let mut backoff = Duration::from_millis(250);
+        let mut deadline: Option<Instant> = None;
+        let acked = Arc::new(AtomicU64::new(0));
+        loop {
+            let closing = self.closing.load(Ordering::Relaxed);
+            if closing {
+                let d = *deadline.get_or_insert_with(|| Instant::now() + DRAIN_TIMEOUT);
+                if outbox.is_empty().unwrap_or(true) || Instant::now() >= d {
+                    break;
+                }
+            }
+            match self
+                .connection(&mut outbox, &mut stats, &acked, &mut deadline)
+                .await
+            {
+                Ok(()) => break,
+                Err(reason) => {
+                    stats.reconnects += 1;
+                    tracing::warn!(broker = %self.endpoint, %reason, retry_in = ?backoff, "MQTT connection down; events wait in the outbox");
+                    // Jitter keeps a fleet of edges from reconnecting in lockstep.
+                    let jitter =
+                        Duration::from_millis((Utc::now().timestamp_subsec_millis() % 250) as u64);
+                    tokio::time::sleep(backoff + jitter).await;
+                    backoff = (backoff * 2).min(Duration::from_secs(10));
+                }
+            }
+        }
+        stats.acked = acked.load(Ordering::Relaxed);
+        stats
+    }
+
+    /// One connection: Ok when closing and everything is acknowledged, Err when it drops.
+    async fn connection(
+        &self,
+        outbox: &mut Outbox,
+        stats: &mut PublishStats,
+        acked: &AtomicU64,
+        deadline: &mut Option<Instant>,
+    ) -> Result<(), String> {
+        let (client, mut eventloop) = AsyncClient::new(self.opts.clone(), 2 * WINDOW);
+        let (ntx, mut notices) = mpsc::unbounded_channel();
+        let mut poller = tokio::spawn(async move {
+            loop {
+                let n = match eventloop.poll().await {
+                    Ok(MqttEvent::Incoming(Packet::ConnAck(_))) => Notice::Connected,
+                    Ok(MqttEvent::Incoming(Packet::PubAck(_))) => Notice::Acked,
+                    // Our own clean DISCONNECT is on the wire: the broker will not fire the will.
+                    Ok(MqttEvent::Outgoing(Outgoing::Disconnect)) => break,
+                    Ok(_) => continue,
+                    Err(e) => Notice::Down(e.to_string()),
+                };
+                let down = matches!(n, Notice::Down(_));
+                if ntx.send(n).is_err() || down {
+                    break;
+                }
+            }
+        });
+        let result = async {
+            let mut connected = false;
+            let mut inflight: VecDeque<i64> = VecDeque::new();
+            let backlog_end = outbox.max_seq().map_err(|e| e.to_string())?;
+            let (mut live_next, mut backlog_next) = (backlog_end, 0i64);
+            let mut tokens = self.backlog_rate;
+            let mut last = Instant::now();
+            loop {
+                let first = tokio::select! {
+                    n = notices.recv() => n,
+                    _ = tokio::time::sleep(Duration::from_millis(20)) => None,
+                };
+                let mut done = Vec::new();
+                for n in first
+                    .into_iter()
+                    .chain(std::iter::from_fn(|| notices.try_recv().ok()))
+                {
+                    match n {
+                        Notice::Connected => {
+                            connected = true;
+                            tracing::info!(broker = %self.endpoint, "connected to MQTT broker");
+                        }
+                        Notice::Acked => done.extend(inflight.pop_front()),
+                        Notice::Down(e) => return Err(e),
+                    }
+                }
+                if !done.is_empty() {
+                    outbox.ack(&done).map_err(|e| e.to_string())?;
+                    acked.fetch_add(done.len() as u64, Ordering::Relaxed);
+                }
+                let now = Instant::now();
+                tokens = (tokens + self.backlog_rate * (now - last).as_secs_f64())
+                    .min(self.backlog_rate.max(1.0));
+                last = now;
+                if connected {
+                    while inflight.len() < WINDOW {
+                        let room = WINDOW - inflight.len();
+                        let mut rows = outbox.after(live_next, room).map_err(|e| e.to_string())?;
+                        let live = !rows.is_empty();
+                        if !live && backlog_next < backlog_end && tokens >= 1.0 {
+                            rows = outbox
+                                .after(backlog_next, room.min(tokens as usize))
+                                .map_err(|e| e.to_string())?;
+                            rows.retain(|r| r.seq <= backlog_end);
+                        }
+                        if rows.is_empty() {
+                            break;
+                        }
+                        for r in rows {
+                            let m = r.message;
+                            client
+                                .publish(m.topic, QoS::AtLeastOnce, m.retain, m.payload)
+                                .await
+                                .map_err(|e| e.to_string())?;
+                            stats.published += 1;
+                            inflight.push_back(r.seq);
+                            if live {
+                                live_next = r.seq;
+                            } else {
+                                backlog_next = r.seq;
+                                tokens -= 1.0;
                             }
                         }
                     }
-                });
-                let mut published = 0u64;
-                let mut publish = async |o: ToBroker| {
-                    let sent = match o {
-                        ToBroker::Event(e) => client.publish(e.topic(), QoS::AtLeastOnce, retained(e.kind()), e.to_json()).await,
-                        ToBroker::Blob { topic, payload } => client.publish(topic, QoS::AtLeastOnce, false, payload.to_vec()).await,
-                    };
-                    if sent.is_ok() {
-                        published += 1;
+                }
+                if self.closing.load(Ordering::Relaxed) {
+                    let d = *deadline.get_or_insert_with(|| Instant::now() + DRAIN_TIMEOUT);
+                    let empty =
+                        inflight.is_empty() && outbox.is_empty().map_err(|e| e.to_string())?;
+                    if empty || Instant::now() >= d {
+                        let _ = client.disconnect().await;
+                        return Ok(());
                     }
-                };
-                publish(ToBroker::Event(Box::new(online))).await;
-                while let Some(o) = rx.recv().await {
-                    publish(o).await;
                 }
-                publish(ToBroker::Event(Box::new(offline))).await;
-                // Every event handed to us must be acknowledged before we let go of the session.
-                let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-                while acked.load(Ordering::Relaxed) < published && tokio::time::Instant::now() < deadline {
-                    tokio::time::sleep(Duration::from_millis(20)).await;
-                }
-                let acked_n = acked.load(Ordering::Relaxed);
-                if acked_n < published {
-                    tracing::error!(published, acked = acked_n, "broker did not acknowledge every event before shutdown");
-                }
-                let _ = client.disconnect().await;
-                let _ = tokio::time::timeout(Duration::from_secs(2), poller).await;
-                stop.store(true, Ordering::Relaxed);
-                PublishStats { published, acked: acked_n }
-            })
-        })?;
-        Ok(Self { tx, thread })
-    }
-
-    /// Hands one event over, waiting while the queue to the broker is full.
-    pub fn send(&self, e: Event) -> Result<(), Closed> {
-        self.tx
-            .blocking_send(ToBroker::Event(Box::new(e)))
-            .map_err(|_| Closed)
-    }
-
-    /// Hands one evidence blob over (published on `topic` at QoS 1, not retained).
-    pub fn send_blob(&self, topic: String, payload: Arc<Vec<u8>>) -> Result<(), Closed> {
-        self.tx
-            .blocking_send(ToBroker::Blob { topic, payload })
-            .map_err(|_| Closed)
-    }
-
-    /// Publishes what is queued, waits for the broker's acknowledgements and disconnects.
-    pub fn finish(self) -> PublishStats {
-        drop(self.tx);
-        self.thread.join().unwrap_or_default()
+            }
+        }
+        .await;
+        if result.is_ok() {
+            // Let the DISCONNECT reach the broker; aborting first would make it send our will.
+            let _ = tokio::time::timeout(Duration::from_secs(2), &mut poller).await;
+        }
+        poller.abort();
+        result
     }
 }

@@ -274,4 +274,10 @@ pub struct EdgeStatus {
     pub state: EdgeState,
     pub cameras: Vec<String>,
     pub version: String,
+    /// Messages dropped from the edge's outbox for lack of disk, since it was created.
+    #[serde(default)]
+    pub outbox_dropped: u64,
+    /// Messages waiting in the outbox for the broker.
+    #[serde(default)]
+    pub outbox_pending: u64,
 }
