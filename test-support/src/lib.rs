@@ -38,19 +38,57 @@ pub fn free_port() -> u16 {
 pub struct Broker {
     pub port: u16,
     child: Child,
-    _dir: tempfile::TempDir,
+    dir: tempfile::TempDir,
 }
 
 impl Broker {
     pub fn start() -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let port = free_port();
-        let conf = dir.path().join("mosquitto.conf");
+        Self::launch(free_port(), tempfile::tempdir().unwrap(), false)
+    }
+
+    /// A broker that keeps sessions and queued messages on disk across `restart`.
+    pub fn start_persistent() -> Self {
+        Self::launch(free_port(), tempfile::tempdir().unwrap(), true)
+    }
+
+    /// Stops the broker (SIGTERM, so it saves its state) and waits for it to exit.
+    pub fn stop(&mut self) {
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(self.child.id().to_string())
+            .status();
+        let _ = self.child.wait();
+    }
+
+    /// Starts it again on the same port with the same state.
+    pub fn restart(&mut self) {
+        let fresh = Self::launch_child(self.port, self.dir.path(), true);
+        self.child = fresh;
+    }
+
+    fn launch(port: u16, dir: tempfile::TempDir, persistent: bool) -> Self {
+        let child = Self::launch_child(port, dir.path(), persistent);
+        Self { port, child, dir }
+    }
+
+    fn launch_child(port: u16, dir: &Path, persistent: bool) -> Child {
+        let conf = dir.join("mosquitto.conf");
+        let persistence = if persistent {
+            // Started as root, mosquitto drops to its own user, which must be able to write here.
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o777)).unwrap();
+            format!(
+                "persistence true\npersistence_location {}/\nautosave_interval 1\n",
+                dir.display()
+            )
+        } else {
+            "persistence false\n".to_string()
+        };
         // Unbounded queues: mosquitto's defaults dropped QoS 1 messages under a fast publisher.
         std::fs::write(
             &conf,
             format!(
-                "listener {port} 127.0.0.1\nallow_anonymous true\nmax_queued_messages 0\nmax_inflight_messages 0\npersistence false\n"
+                "listener {port} 127.0.0.1\nallow_anonymous true\nmax_queued_messages 0\nmax_inflight_messages 0\n{persistence}"
             ),
         )
         .unwrap();
@@ -69,11 +107,7 @@ impl Broker {
             );
             std::thread::sleep(Duration::from_millis(50));
         }
-        Self {
-            port,
-            child,
-            _dir: dir,
-        }
+        child
     }
 }
 

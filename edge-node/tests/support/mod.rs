@@ -64,9 +64,20 @@ pub struct Subscriber {
 
 impl Subscriber {
     pub fn start(port: u16) -> Self {
+        Self::with_session(port, &format!("test-sub-{}", free_port()), true)
+    }
+
+    /// A subscriber whose session (subscriptions, queued messages) outlives disconnects, as the
+    /// hub's does.
+    pub fn persistent(port: u16, client_id: &str) -> Self {
+        Self::with_session(port, client_id, false)
+    }
+
+    fn with_session(port: u16, client_id: &str, clean: bool) -> Self {
         use rumqttc::{Client, Event as E, MqttOptions, Packet, QoS};
-        let mut opts = MqttOptions::new(format!("test-sub-{}", free_port()), "127.0.0.1", port);
+        let mut opts = MqttOptions::new(client_id, "127.0.0.1", port);
         opts.set_max_packet_size(1 << 20, 1 << 20);
+        opts.set_clean_session(clean);
         let (client, mut conn) = Client::new(opts, 64);
         client.subscribe("matthan/#", QoS::AtLeastOnce).unwrap();
         client

@@ -1,0 +1,165 @@
+//! Nothing lost, on real video through real processes: a broker that goes away mid-run, and an
+//! edge process killed with SIGKILL and started again. Receivers use persistent sessions on a
+//! broker with persistence, as the hub does.
+
+mod support;
+
+use std::collections::BTreeSet;
+use std::process::Command;
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+use std::time::{Duration, Instant};
+
+use edge_node::config::EdgeConfig;
+use matthan_schema::Body;
+use support::{Broker, Subscriber};
+
+fn unique_ids(sub: &Subscriber) -> BTreeSet<String> {
+    sub.decoded().iter().map(|e| e.id.to_string()).collect()
+}
+
+#[test]
+fn broker_outage_mid_run_loses_nothing() {
+    support::ort();
+    let mut broker = Broker::start_persistent();
+    let sub = Subscriber::persistent(broker.port, "fault-sub-outage");
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("file://{}", support::vtest().display());
+    let cfg = EdgeConfig::load(&support::edge_config(dir.path(), broker.port, &url, "")).unwrap();
+    let run = std::thread::spawn(move || {
+        edge_node::pipeline::run(&cfg, Arc::new(AtomicBool::new(false)))
+    });
+
+    std::thread::sleep(Duration::from_secs(5));
+    broker.stop();
+    std::thread::sleep(Duration::from_secs(6));
+    broker.restart();
+    let summary = run.join().unwrap().unwrap();
+
+    assert!(
+        summary.publish.reconnects >= 1,
+        "the outage was noticed: {summary:?}"
+    );
+    assert_eq!(
+        summary.publish.pending, 0,
+        "the outbox drained after the broker came back"
+    );
+    // The pipeline's events plus the publisher's online and offline status.
+    let want = summary.events as usize + 2;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while unique_ids(&sub).len() < want {
+        assert!(
+            Instant::now() < deadline,
+            "only {} of {want} events arrived",
+            unique_ids(&sub).len()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    // Beyond what the edge produced, only its last will may appear: the broker saw the edge's
+    // connection vanish, and announced it offline, as it should.
+    let evs = sub.decoded();
+    let offline = evs
+        .iter()
+        .filter(|e| matches!(&e.body, Body::EdgeStatus(s) if s.state == matthan_schema::EdgeState::Offline))
+        .map(|e| e.id)
+        .collect::<BTreeSet<_>>()
+        .len();
+    let extra = unique_ids(&sub).len() - want;
+    assert!(
+        extra < offline,
+        "{extra} unexpected events (offline statuses seen: {offline})"
+    );
+    let blobs: BTreeSet<String> = sub
+        .blobs
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|(t, _)| t.rsplit('/').next().unwrap().to_string())
+        .collect();
+    for e in sub.decoded() {
+        if let Body::Track(t) = &e.body {
+            assert!(
+                blobs.contains(t.snapshot.as_ref().unwrap()),
+                "snapshot of track {} lost",
+                t.track_id
+            );
+        }
+    }
+}
+
+#[test]
+fn edge_killed_with_sigkill_resends_everything_on_restart() {
+    support::ort();
+    let broker = Broker::start_persistent();
+    let sub = Subscriber::persistent(broker.port, "fault-sub-kill");
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("file://{}", support::vtest().display());
+    // The first run's broker is unreachable, so everything it produces must wait in the outbox.
+    let dead_port = support::free_port();
+    let first = support::edge_config(dir.path(), dead_port, &url, "");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_edge-node"))
+        .args(["run", "--config", first.to_str().unwrap()])
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_secs(8));
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+
+    // What the killed edge had handed to its outbox.
+    let outbox = rusqlite::Connection::open(dir.path().join("outbox-edge-test.db")).unwrap();
+    let mut st = outbox.prepare("SELECT topic, payload FROM outbox").unwrap();
+    let rows: Vec<(String, Vec<u8>)> = st
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    let handed: BTreeSet<String> = rows
+        .iter()
+        .filter(|(t, _)| t.starts_with("matthan/"))
+        .map(|(_, p)| matthan_schema::Event::from_json(p).unwrap().id.to_string())
+        .collect();
+    assert!(
+        handed.len() > 5,
+        "the killed edge had produced events: {}",
+        handed.len()
+    );
+    drop(st);
+    drop(outbox);
+
+    // Restart against the live broker, on a short clip, with the same outbox.
+    let short = format!("file://{}", support::vtest_mp4().display());
+    let second = dir.path().join("second.toml");
+    let text =
+        std::fs::read_to_string(support::edge_config(dir.path(), broker.port, &short, "")).unwrap();
+    std::fs::write(&second, text).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_edge-node"))
+        .args(["run", "--config", second.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let got = unique_ids(&sub);
+        let missing: Vec<&String> = handed.iter().filter(|id| !got.contains(*id)).collect();
+        if missing.is_empty() {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{} of {} events from the killed run never arrived",
+            missing.len(),
+            handed.len()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let left: i64 = rusqlite::Connection::open(dir.path().join("outbox-edge-test.db"))
+        .unwrap()
+        .query_row("SELECT count(*) FROM outbox", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(left, 0, "the outbox is empty after a clean run");
+}
