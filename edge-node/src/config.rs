@@ -169,6 +169,13 @@ impl Default for TrackerConfig {
 pub struct AnalyticsConfig {
     #[serde(default = "d_interval")]
     pub count_interval_s: u32,
+    /// A live camera repeating the exact same picture this long is reported degraded (frozen).
+    #[serde(default = "d_frozen")]
+    pub frozen_after_s: f64,
+}
+
+fn d_frozen() -> f64 {
+    60.0
 }
 
 fn d_interval() -> u32 {
@@ -404,6 +411,9 @@ impl Validator<'_> {
         self.tracker(&raw.tracker)?;
         if raw.analytics.count_interval_s == 0 {
             return Err(self.err("analytics.count_interval_s", "must be at least 1"));
+        }
+        if !(raw.analytics.frozen_after_s.is_finite() && raw.analytics.frozen_after_s >= 1.0) {
+            return Err(self.err("analytics.frozen_after_s", "must be at least 1 second"));
         }
         if raw.cameras.is_empty() {
             return Err(self.err("cameras", "at least one [[cameras]] entry is needed"));

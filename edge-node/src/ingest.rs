@@ -103,7 +103,12 @@ pub fn run_camera(
     let mut backoff = Duration::from_secs(1);
     let mut seq = 0u64;
     loop {
-        let outcome = run_once(index, &id, cam, &queues, &stop, &mut seq);
+        let before = seq;
+        let outcome = run_once(live, index, &id, cam, &queues, &stop, &mut seq);
+        if seq > before {
+            // It worked for a while: the next failure starts the backoff afresh.
+            backoff = Duration::from_secs(1);
+        }
         match outcome {
             Ok(()) if !live => {
                 queues.push(Msg::End {
@@ -152,11 +157,15 @@ pub fn run_camera(
     }
 }
 
+/// A live source silent this long is restarted.
+const STALL_AFTER: Duration = Duration::from_secs(10);
+
 /// The wall-clock time of the stream's first frame, and that frame's PTS.
 type ClockBase = (DateTime<Utc>, gst::ClockTime);
 
 /// One pipeline lifetime. Ok on end of stream or stop; Err with GStreamer's own words otherwise.
 fn run_once(
+    live: bool,
     index: usize,
     id: &Arc<str>,
     cam: &CameraConfig,
@@ -204,10 +213,14 @@ fn run_once(
     let first = Arc::new(AtomicBool::new(true));
     let counter = Arc::new(std::sync::atomic::AtomicU64::new(*seq));
     let counter_cb = counter.clone();
+    // When the last frame arrived, for the stall watchdog (live sources only).
+    let last_frame = Arc::new(std::sync::Mutex::new(std::time::Instant::now()));
+    let last_frame_cb = last_frame.clone();
     sink.set_callbacks(
         gst_app::AppSinkCallbacks::builder()
             .new_sample(move |sink| {
                 let sample = sink.pull_sample().map_err(|_| gst::FlowError::Eos)?;
+                *last_frame_cb.lock().expect("watchdog lock") = std::time::Instant::now();
                 let (Some(buffer), Some(caps)) = (sample.buffer(), sample.caps()) else {
                     return Err(gst::FlowError::Error);
                 };
@@ -264,6 +277,12 @@ fn run_once(
             break Ok(());
         }
         let Some(msg) = bus.timed_pop(gst::ClockTime::from_mseconds(200)) else {
+            // A live source that stops sending without closing (a hung camera, a half-open TCP
+            // connection) never errors by itself: restart it.
+            let quiet = last_frame.lock().expect("watchdog lock").elapsed();
+            if live && quiet >= STALL_AFTER {
+                break Err(format!("no frames for {} s", quiet.as_secs()));
+            }
             continue;
         };
         use gst::MessageView;

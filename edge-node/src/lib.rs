@@ -12,4 +12,5 @@ pub mod pipeline;
 pub mod publish;
 pub mod queue;
 pub mod snapshot;
+pub mod stale;
 pub mod track;

@@ -18,6 +18,7 @@ use crate::outbox::{Message, OutboxError};
 use crate::publish::{self, PublishStats, Publisher};
 use crate::queue::{FrameQueues, Msg};
 use crate::snapshot::SnapshotKeeper;
+use crate::stale::{Change, FrozenCheck};
 use crate::track::Tracker;
 
 #[derive(Debug, thiserror::Error)]
@@ -47,6 +48,8 @@ pub struct RunSummary {
 
 struct CameraRun {
     id: String,
+    /// Only live sources: a file may legitimately hold a still picture.
+    frozen: Option<FrozenCheck>,
     tracker: Tracker,
     snapshots: SnapshotKeeper,
     analytics: CameraAnalytics,
@@ -90,6 +93,8 @@ pub fn run(cfg: &EdgeConfig, stop: Arc<AtomicBool>) -> Result<RunSummary, Pipeli
         .iter()
         .map(|c| CameraRun {
             id: c.id.clone(),
+            frozen: (!matches!(c.source, crate::config::Source::File(_)))
+                .then(|| FrozenCheck::new(cfg.analytics.frozen_after_s)),
             tracker: Tracker::new(cfg.tracker.clone()),
             snapshots: SnapshotKeeper::default(),
             analytics: CameraAnalytics::new(
@@ -177,6 +182,22 @@ pub fn run(cfg: &EdgeConfig, stop: Arc<AtomicBool>) -> Result<RunSummary, Pipeli
                     c.frames += 1;
                     c.last_capture = Some(f.captured);
                     c.frame_size = (f.image.width, f.image.height);
+                    if let Some(change) = c
+                        .frozen
+                        .as_mut()
+                        .and_then(|fc| fc.observe(&f.image, f.captured))
+                    {
+                        let (state, detail) = match change {
+                            Change::Froze => (
+                                CameraState::Degraded,
+                                "frozen picture: the same image keeps arriving",
+                            ),
+                            Change::Thawed => (CameraState::Up, "picture moving again"),
+                        };
+                        tracing::warn!(camera = %c.id, detail, "camera picture");
+                        let body = status(&queues, f.camera, c, state, Some(detail.to_string()));
+                        emit(&c.id, f.captured, body, &mut summary);
+                    }
                     let out = c.tracker.update(&dets, f.captured);
                     for s in &out.seen {
                         c.snapshots.offer(s.id, s.score, &s.bbox, &f.image);

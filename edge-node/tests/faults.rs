@@ -12,7 +12,8 @@ use std::time::{Duration, Instant};
 
 use edge_node::config::EdgeConfig;
 use matthan_schema::Body;
-use support::{Broker, Subscriber};
+use matthan_schema::CameraState;
+use support::{Broker, RtspServer, Subscriber};
 
 fn unique_ids(sub: &Subscriber) -> BTreeSet<String> {
     sub.decoded().iter().map(|e| e.id.to_string()).collect()
@@ -162,4 +163,59 @@ fn edge_killed_with_sigkill_resends_everything_on_restart() {
         .query_row("SELECT count(*) FROM outbox", [], |r| r.get(0))
         .unwrap();
     assert_eq!(left, 0, "the outbox is empty after a clean run");
+}
+
+#[test]
+fn rtsp_camera_comes_back_by_itself_after_its_server_restarts() {
+    support::ort();
+    let port = support::free_port();
+    let server = RtspServer::start_on(&support::vtest_mp4(), port);
+    let broker = Broker::start();
+    let sub = Subscriber::start(broker.port);
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = EdgeConfig::load(&support::edge_config(
+        dir.path(),
+        broker.port,
+        &server.url,
+        "",
+    ))
+    .unwrap();
+    let stop = Arc::new(AtomicBool::new(false));
+    let (c2, s2) = (cfg.clone(), stop.clone());
+    let run = std::thread::spawn(move || edge_node::pipeline::run(&c2, s2));
+    let states = |evs: &[matthan_schema::Event]| -> Vec<CameraState> {
+        evs.iter()
+            .filter_map(|e| {
+                if let Body::CameraStatus(s) = &e.body {
+                    Some(s.state)
+                } else {
+                    None
+                }
+            })
+            .collect()
+    };
+    sub.wait_for(Duration::from_secs(30), "the camera up", |e| {
+        states(e).contains(&CameraState::Up)
+    });
+    drop(server);
+    sub.wait_for(Duration::from_secs(40), "the camera reported down", |e| {
+        states(e).contains(&CameraState::Down)
+    });
+    let _again = RtspServer::start_on(&support::vtest_mp4(), port);
+    let evs = sub.wait_for(Duration::from_secs(60), "the camera up again", |e| {
+        let s = states(e);
+        s.iter()
+            .position(|x| *x == CameraState::Down)
+            .is_some_and(|d| s[d..].contains(&CameraState::Up))
+    });
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    run.join().unwrap().unwrap();
+    let detail = evs
+        .iter()
+        .find_map(|e| match &e.body {
+            Body::CameraStatus(s) if s.state == CameraState::Down => s.detail.clone(),
+            _ => None,
+        })
+        .unwrap();
+    assert!(!detail.is_empty(), "the outage says why");
 }

@@ -185,13 +185,18 @@ pub struct RtspServer {
 
 impl RtspServer {
     pub fn start(mp4: &Path) -> Self {
+        Self::start_on(mp4, 0)
+    }
+
+    /// Serves on a given port (0 = any), so a test can stop a server and start another in its place.
+    pub fn start_on(mp4: &Path, port: u16) -> Self {
         use gstreamer_rtsp_server::prelude::*;
         gstreamer::init().unwrap();
         let ctx = gstreamer::glib::MainContext::new();
         let main_loop = gstreamer::glib::MainLoop::new(Some(&ctx), false);
         let server = gstreamer_rtsp_server::RTSPServer::new();
         server.set_address("127.0.0.1");
-        server.set_service("0");
+        server.set_service(&port.to_string());
         let factory = gstreamer_rtsp_server::RTSPMediaFactory::new();
         factory.set_launch(&format!(
             "( filesrc location=\"{}\" ! qtdemux ! h264parse config-interval=-1 ! rtph264pay name=pay0 pt=96 )",
