@@ -222,3 +222,59 @@ fn refused_rtsp_reports_the_camera_down_with_the_reason() {
         .unwrap_or_default();
     assert!(!detail.is_empty(), "the reason travels with the status");
 }
+
+#[test]
+fn two_cameras_share_one_detector_and_keep_their_own_tracks() {
+    support::ort();
+    let broker = support::Broker::start();
+    let sub = support::Subscriber::start(broker.port);
+    let dir = tempfile::tempdir().unwrap();
+    let clip = support::vtest_mp4();
+    let second = format!(
+        "[[cameras]]\nid = \"cam-b\"\nurl = \"file://{}\"\ndetect_fps = 5\n[[cameras.lines]]\nid = \"mid\"\npoints = [[0.05, 0.55], [0.95, 0.55]]\n",
+        clip.display()
+    );
+    let path = support::edge_config(
+        dir.path(),
+        broker.port,
+        &format!("file://{}", clip.display()),
+        "",
+    );
+    let text = std::fs::read_to_string(&path).unwrap() + &second;
+    std::fs::write(&path, text).unwrap();
+    let cfg = EdgeConfig::load(&path).unwrap();
+    let summary = edge_node::pipeline::run(&cfg, Arc::new(AtomicBool::new(false))).unwrap();
+    // 20 s of 10 fps video once at 10 fps and once thinned to 5 fps by videorate.
+    // (videorate keeps the frames at both ends, so the thinned stream has 100 or 101.)
+    assert!((300..=301).contains(&summary.frames), "{summary:?}");
+    let want = summary.events as usize + 2;
+    let evs = sub.wait_for(Duration::from_secs(20), "both cameras' events", |e| {
+        e.len() >= want
+    });
+    for cam in ["cam-a", "cam-b"] {
+        let tracks: BTreeSet<u64> = evs
+            .iter()
+            .filter(|e| e.camera == cam)
+            .filter_map(|e| {
+                if let Body::Track(t) = &e.body {
+                    Some(t.track_id)
+                } else {
+                    None
+                }
+            })
+            .collect();
+        assert!(tracks.len() >= 3, "{cam}: {} tracks", tracks.len());
+        assert!(
+            tracks.contains(&1),
+            "{cam}: track ids are per camera, from 1"
+        );
+        let ups = evs
+            .iter()
+            .filter(|e| {
+                e.camera == cam
+                    && matches!(&e.body, Body::CameraStatus(s) if s.state == CameraState::Up)
+            })
+            .count();
+        assert!(ups >= 1, "{cam} reported up");
+    }
+}
