@@ -35,6 +35,8 @@ pub struct EdgeConfig {
     pub file: PathBuf,
     pub site: String,
     pub edge_id: String,
+    /// Where `/metrics` is served (Prometheus text); none when unset.
+    pub metrics_listen: Option<std::net::SocketAddr>,
     pub mqtt: MqttConfig,
     pub model: ModelConfig,
     pub tracker: TrackerConfig,
@@ -224,6 +226,8 @@ struct RawConfig {
     site: String,
     #[serde(default)]
     edge_id: Option<String>,
+    #[serde(default)]
+    metrics_listen: Option<String>,
     mqtt: MqttConfig,
     model: RawModel,
     #[serde(default)]
@@ -407,6 +411,13 @@ impl Validator<'_> {
             Some(p) => self.path(&p),
             None => self.base.join(format!("outbox-{edge_id}.db")),
         });
+        let metrics_listen =
+            match &raw.metrics_listen {
+                None => None,
+                Some(a) => Some(a.parse().map_err(|e| {
+                    self.err("metrics_listen", format!("{a:?} is not host:port: {e}"))
+                })?),
+            };
         let model = self.model(raw.model)?;
         self.tracker(&raw.tracker)?;
         if raw.analytics.count_interval_s == 0 {
@@ -437,6 +448,7 @@ impl Validator<'_> {
             file: self.file.to_path_buf(),
             site: raw.site,
             edge_id,
+            metrics_listen,
             mqtt,
             model,
             tracker: raw.tracker,

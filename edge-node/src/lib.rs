@@ -7,6 +7,7 @@ pub mod detect;
 pub mod frame;
 pub mod ingest;
 pub mod labels;
+pub mod metrics;
 pub mod outbox;
 pub mod pipeline;
 pub mod publish;

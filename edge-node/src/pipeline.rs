@@ -14,6 +14,7 @@ use crate::analytics::CameraAnalytics;
 use crate::config::EdgeConfig;
 use crate::detect::{DetectError, Detector};
 use crate::ingest::{self, IngestError};
+use crate::metrics::Metrics;
 use crate::outbox::{Message, OutboxError};
 use crate::publish::{self, PublishStats, Publisher};
 use crate::queue::{FrameQueues, Msg};
@@ -31,6 +32,8 @@ pub enum PipelineError {
     Publisher(#[from] publish::PublishError),
     #[error("cannot write to the outbox: {0}")]
     Outbox(OutboxError),
+    #[error("cannot serve metrics on {0}: {1}")]
+    Metrics(std::net::SocketAddr, std::io::Error),
 }
 
 /// What a run did, for the CLI's last line and for benchmarks.
@@ -71,13 +74,21 @@ pub fn run(cfg: &EdgeConfig, stop: Arc<AtomicBool>) -> Result<RunSummary, Pipeli
     ingest::init()?;
     ingest::rank_decoders(cfg.cameras[0].decoder);
     let mut detector = Detector::new(&cfg.model)?;
-    let mut publisher = Publisher::start(cfg)?;
+    let metrics = Arc::new(Metrics::new(
+        cfg.cameras.iter().map(|c| c.id.clone()).collect(),
+    ));
+    if let Some(addr) = cfg.metrics_listen {
+        crate::metrics::serve(addr, metrics.clone())
+            .map_err(|e| PipelineError::Metrics(addr, e))?;
+    }
+    let mut publisher = Publisher::start(cfg, metrics.clone())?;
     let started = Instant::now();
 
     let queues = Arc::new(FrameQueues::new(
         cfg.cameras.iter().map(ingest::overflow_policy).collect(),
         2,
     ));
+    let _ = metrics.queues.set(queues.clone());
     let mut threads = Vec::new();
     for (i, cam) in cfg.cameras.iter().enumerate() {
         let (cam, q, s) = (cam.clone(), queues.clone(), stop.clone());
@@ -163,7 +174,14 @@ pub fn run(cfg: &EdgeConfig, stop: Arc<AtomicBool>) -> Result<RunSummary, Pipeli
                 }
             })
             .collect();
-        let mut detections = match detector.detect(&images) {
+        let inference_started = Instant::now();
+        let detected = detector.detect(&images);
+        if !images.is_empty() {
+            metrics
+                .inference_ms
+                .observe_ms(inference_started.elapsed().as_millis() as u64);
+        }
+        let mut detections = match detected {
             Ok(d) => d.into_iter(),
             Err(e) => {
                 // An inference error is not a camera's fault and will not heal: stop cleanly.
@@ -180,6 +198,7 @@ pub fn run(cfg: &EdgeConfig, stop: Arc<AtomicBool>) -> Result<RunSummary, Pipeli
                     let dets = detections.next().expect("one result per frame");
                     let c = &mut cams[f.camera];
                     c.frames += 1;
+                    metrics.processed[f.camera].fetch_add(1, Ordering::Relaxed);
                     c.last_capture = Some(f.captured);
                     c.frame_size = (f.image.width, f.image.height);
                     if let Some(change) = c
@@ -260,6 +279,8 @@ pub fn run(cfg: &EdgeConfig, stop: Arc<AtomicBool>) -> Result<RunSummary, Pipeli
         if edge_status_at.elapsed() >= STATUS_EVERY {
             edge_status_at = Instant::now();
             let (pending_n, dropped_n) = publisher.backlog();
+            metrics.outbox_pending.store(pending_n, Ordering::Relaxed);
+            metrics.outbox_dropped.store(dropped_n, Ordering::Relaxed);
             let e =
                 publish::edge_status(cfg, matthan_schema::EdgeState::Online, dropped_n, pending_n);
             summary.events += 1;

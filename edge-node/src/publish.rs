@@ -23,6 +23,7 @@ use rumqttc::{AsyncClient, Event as MqttEvent, LastWill, MqttOptions, Outgoing, 
 use tokio::sync::mpsc;
 
 use crate::config::EdgeConfig;
+use crate::metrics::Metrics;
 use crate::outbox::{Message, Outbox, OutboxError, Priority};
 
 /// Messages in flight on one connection (under rumqttc's own limit of 100).
@@ -101,7 +102,7 @@ enum Notice {
 }
 
 impl Publisher {
-    pub fn start(cfg: &EdgeConfig) -> Result<Self, PublishError> {
+    pub fn start(cfg: &EdgeConfig, metrics: Arc<Metrics>) -> Result<Self, PublishError> {
         let path = cfg.outbox_path();
         let budget = cfg.mqtt.outbox_budget_mb * 1024 * 1024;
         let mut outbox = Outbox::open(&path, budget)?;
@@ -136,6 +137,7 @@ impl Publisher {
             endpoint: format!("{}:{}", cfg.mqtt.host, cfg.mqtt.port),
             backlog_rate: cfg.mqtt.backlog_rate as f64,
             closing: closing.clone(),
+            metrics,
         };
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
@@ -201,6 +203,7 @@ struct Worker {
     endpoint: String,
     backlog_rate: f64,
     closing: Arc<AtomicBool>,
+    metrics: Arc<Metrics>,
 }
 
 impl Worker {
@@ -231,6 +234,7 @@ impl Worker {
                 Ok(()) => break,
                 Err(reason) => {
                     stats.reconnects += 1;
+                    self.metrics.reconnects.fetch_add(1, Ordering::Relaxed);
                     tracing::warn!(broker = %self.endpoint, %reason, retry_in = ?backoff, "MQTT connection down; events wait in the outbox");
                     // Jitter keeps a fleet of edges from reconnecting in lockstep.
                     let jitter =
@@ -272,7 +276,7 @@ impl Worker {
         });
         let result = async {
             let mut connected = false;
-            let mut inflight: VecDeque<i64> = VecDeque::new();
+            let mut inflight: VecDeque<(i64, Instant)> = VecDeque::new();
             let backlog_end = outbox.max_seq().map_err(|e| e.to_string())?;
             let (mut live_next, mut backlog_next) = (backlog_end, 0i64);
             let mut tokens = self.backlog_rate;
@@ -292,13 +296,23 @@ impl Worker {
                             connected = true;
                             tracing::info!(broker = %self.endpoint, "connected to MQTT broker");
                         }
-                        Notice::Acked => done.extend(inflight.pop_front()),
+                        Notice::Acked => {
+                            if let Some((seq, sent)) = inflight.pop_front() {
+                                self.metrics
+                                    .publish_ms
+                                    .observe_ms(sent.elapsed().as_millis() as u64);
+                                done.push(seq);
+                            }
+                        }
                         Notice::Down(e) => return Err(e),
                     }
                 }
                 if !done.is_empty() {
                     outbox.ack(&done).map_err(|e| e.to_string())?;
                     acked.fetch_add(done.len() as u64, Ordering::Relaxed);
+                    self.metrics
+                        .acked
+                        .fetch_add(done.len() as u64, Ordering::Relaxed);
                 }
                 let now = Instant::now();
                 tokens = (tokens + self.backlog_rate * (now - last).as_secs_f64())
@@ -325,7 +339,8 @@ impl Worker {
                                 .await
                                 .map_err(|e| e.to_string())?;
                             stats.published += 1;
-                            inflight.push_back(r.seq);
+                            self.metrics.published.fetch_add(1, Ordering::Relaxed);
+                            inflight.push_back((r.seq, Instant::now()));
                             if live {
                                 live_next = r.seq;
                             } else {

@@ -278,3 +278,65 @@ fn two_cameras_share_one_detector_and_keep_their_own_tracks() {
         assert!(ups >= 1, "{cam} reported up");
     }
 }
+
+#[test]
+fn metrics_endpoint_reports_frames_inference_and_publishing() {
+    support::ort();
+    let broker = support::Broker::start();
+    let dir = tempfile::tempdir().unwrap();
+    let port = support::free_port();
+    let path = support::edge_config(
+        dir.path(),
+        broker.port,
+        &format!("file://{}", support::vtest_mp4().display()),
+        "",
+    );
+    let text = format!("metrics_listen = \"127.0.0.1:{port}\"\n")
+        + &std::fs::read_to_string(&path).unwrap();
+    std::fs::write(&path, text).unwrap();
+    let cfg = EdgeConfig::load(&path).unwrap();
+    let run = std::thread::spawn(move || {
+        edge_node::pipeline::run(&cfg, Arc::new(AtomicBool::new(false)))
+    });
+    let value = |body: &str, name: &str| -> f64 {
+        body.lines()
+            .find(|l| l.starts_with(name))
+            .and_then(|l| l.rsplit(' ').next())
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0.0)
+    };
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let body = loop {
+        if let Ok(r) = ureq::get(&format!("http://127.0.0.1:{port}/metrics")).call() {
+            let b = r.into_string().unwrap();
+            if value(&b, "matthan_edge_frames_processed_total{camera=\"cam-a\"}") >= 20.0
+                && value(&b, "matthan_edge_acked_total") >= 1.0
+            {
+                break b;
+            }
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "metrics never showed progress"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    assert!(
+        value(&body, "matthan_edge_frames_in_total{camera=\"cam-a\"}") >= 20.0,
+        "{body}"
+    );
+    assert!(
+        value(&body, "matthan_edge_inference_ms_count") >= 20.0,
+        "{body}"
+    );
+    assert!(
+        body.contains("matthan_edge_publish_ms_bucket{le=\"+Inf\"}"),
+        "{body}"
+    );
+    assert!(
+        body.contains("# TYPE matthan_edge_outbox_pending gauge"),
+        "{body}"
+    );
+    let summary = run.join().unwrap().unwrap();
+    assert_eq!(summary.publish.pending, 0);
+}

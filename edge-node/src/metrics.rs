@@ -1,0 +1,192 @@
+//! Prometheus metrics for the edge, served on `metrics_listen` when configured: frames in, out
+//! and dropped per camera, inference latency, publish latency (outbox → PUBACK), outbox depth,
+//! reconnects.
+
+use std::fmt::Write;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use crate::queue::FrameQueues;
+
+/// Histogram bucket bounds in milliseconds.
+const BUCKETS_MS: [u64; 10] = [5, 10, 25, 50, 100, 250, 500, 1000, 5000, 30000];
+
+#[derive(Default)]
+pub struct Histogram {
+    buckets: [AtomicU64; BUCKETS_MS.len()],
+    count: AtomicU64,
+    sum_ms: AtomicU64,
+}
+
+impl Histogram {
+    pub fn observe_ms(&self, ms: u64) {
+        for (b, c) in BUCKETS_MS.iter().zip(&self.buckets) {
+            if ms <= *b {
+                c.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        self.count.fetch_add(1, Ordering::Relaxed);
+        self.sum_ms.fetch_add(ms, Ordering::Relaxed);
+    }
+
+    fn render(&self, out: &mut String, name: &str, help: &str) {
+        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} histogram");
+        for (b, c) in BUCKETS_MS.iter().zip(&self.buckets) {
+            let _ = writeln!(
+                out,
+                "{name}_bucket{{le=\"{b}\"}} {}",
+                c.load(Ordering::Relaxed)
+            );
+        }
+        let n = self.count.load(Ordering::Relaxed);
+        let _ = writeln!(
+            out,
+            "{name}_bucket{{le=\"+Inf\"}} {n}\n{name}_sum {}\n{name}_count {n}",
+            self.sum_ms.load(Ordering::Relaxed)
+        );
+    }
+}
+
+#[derive(Default)]
+pub struct Metrics {
+    pub cameras: Vec<String>,
+    pub processed: Vec<AtomicU64>,
+    pub inference_ms: Histogram,
+    pub publish_ms: Histogram,
+    pub published: AtomicU64,
+    pub acked: AtomicU64,
+    pub reconnects: AtomicU64,
+    pub outbox_pending: AtomicU64,
+    pub outbox_dropped: AtomicU64,
+    pub queues: std::sync::OnceLock<Arc<FrameQueues>>,
+}
+
+impl Metrics {
+    pub fn new(cameras: Vec<String>) -> Self {
+        let processed = cameras.iter().map(|_| AtomicU64::new(0)).collect();
+        Self {
+            cameras,
+            processed,
+            ..Self::default()
+        }
+    }
+
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        let q = self.queues.get();
+        for (name, help, read) in [
+            (
+                "matthan_edge_frames_in_total",
+                "frames decoded and handed to the detector queue",
+                0,
+            ),
+            (
+                "matthan_edge_frames_processed_total",
+                "frames detected, tracked and analysed",
+                1,
+            ),
+            (
+                "matthan_edge_frames_dropped_total",
+                "frames dropped by back-pressure (oldest first)",
+                2,
+            ),
+        ] {
+            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter");
+            for (i, cam) in self.cameras.iter().enumerate() {
+                let v = match (read, q) {
+                    (0, Some(q)) => q.pushed[i].load(Ordering::Relaxed),
+                    (2, Some(q)) => q.dropped[i].load(Ordering::Relaxed),
+                    (1, _) => self.processed[i].load(Ordering::Relaxed),
+                    _ => 0,
+                };
+                let _ = writeln!(out, "{name}{{camera=\"{cam}\"}} {v}");
+            }
+        }
+        self.inference_ms.render(
+            &mut out,
+            "matthan_edge_inference_ms",
+            "detector latency per call (preprocess, model, decode, NMS)",
+        );
+        self.publish_ms.render(
+            &mut out,
+            "matthan_edge_publish_ms",
+            "time from publish to the broker's acknowledgement",
+        );
+        for (name, kind, help, v) in [
+            (
+                "matthan_edge_published_total",
+                "counter",
+                "messages published (retries included)",
+                &self.published,
+            ),
+            (
+                "matthan_edge_acked_total",
+                "counter",
+                "messages acknowledged by the broker",
+                &self.acked,
+            ),
+            (
+                "matthan_edge_mqtt_reconnects_total",
+                "counter",
+                "MQTT connections lost",
+                &self.reconnects,
+            ),
+            (
+                "matthan_edge_outbox_pending",
+                "gauge",
+                "messages waiting in the outbox",
+                &self.outbox_pending,
+            ),
+            (
+                "matthan_edge_outbox_dropped_total",
+                "counter",
+                "messages dropped from the outbox for lack of disk",
+                &self.outbox_dropped,
+            ),
+        ] {
+            let _ = writeln!(
+                out,
+                "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {}",
+                v.load(Ordering::Relaxed)
+            );
+        }
+        out
+    }
+}
+
+/// Serves `/metrics` on `addr` from a thread of its own, for as long as the process runs.
+pub fn serve(addr: SocketAddr, metrics: Arc<Metrics>) -> std::io::Result<()> {
+    let listener = std::net::TcpListener::bind(addr)?;
+    listener.set_nonblocking(true)?;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    std::thread::Builder::new()
+        .name("metrics".into())
+        .spawn(move || {
+            rt.block_on(async move {
+                let listener = tokio::net::TcpListener::from_std(listener).expect("listener");
+                let app = axum::Router::new().route(
+                    "/metrics",
+                    axum::routing::get(move || {
+                        let m = metrics.clone();
+                        async move {
+                            (
+                                [(
+                                    axum::http::header::CONTENT_TYPE,
+                                    "text/plain; version=0.0.4",
+                                )],
+                                m.render(),
+                            )
+                        }
+                    }),
+                );
+                if let Err(e) = axum::serve(listener, app).await {
+                    tracing::error!(error = %e, "metrics server stopped");
+                }
+            })
+        })?;
+    tracing::info!(listen = %addr, "metrics at /metrics");
+    Ok(())
+}
