@@ -64,6 +64,24 @@ pub struct MqttConfig {
     /// Messages per second the backlog drains at after an outage (live events go first).
     #[serde(default = "default_backlog_rate")]
     pub backlog_rate: u32,
+    /// Broker account; the password is read from `password_file`, which no other user may read.
+    #[serde(default)]
+    pub username: Option<String>,
+    #[serde(default)]
+    pub password_file: Option<PathBuf>,
+    /// Filled from `password_file` at load; never logged.
+    #[serde(skip)]
+    pub password: Option<Secret>,
+}
+
+/// A secret whose `Debug` output is redacted, so no log or error can print it.
+#[derive(Clone, Default)]
+pub struct Secret(pub String);
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(***)")
+    }
 }
 
 fn default_host() -> String {
@@ -407,6 +425,17 @@ impl Validator<'_> {
             return Err(self.err("mqtt.backlog_rate", "must be at least 1 message per second"));
         }
         let mut mqtt = raw.mqtt;
+        match (&mqtt.username, mqtt.password_file.take()) {
+            (Some(_), Some(pf)) => {
+                let pf = self.path(&pf);
+                let secret = read_secret(&pf).map_err(|r| self.err("mqtt.password_file", r))?;
+                mqtt.password = Some(Secret(secret));
+                mqtt.password_file = Some(pf);
+            }
+            (None, Some(_)) => return Err(self.err("mqtt.password_file", "set mqtt.username too")),
+            (Some(_), None) => return Err(self.err("mqtt.username", "set mqtt.password_file too")),
+            (None, None) => {}
+        }
         mqtt.outbox = Some(match mqtt.outbox.take() {
             Some(p) => self.path(&p),
             None => self.base.join(format!("outbox-{edge_id}.db")),
@@ -735,6 +764,25 @@ impl Validator<'_> {
             )),
         }
     }
+}
+
+/// Reads a secret from a file that only its owner may read; the error never quotes the content.
+pub fn read_secret(path: &Path) -> Result<String, String> {
+    use std::os::unix::fs::PermissionsExt;
+    let meta = std::fs::metadata(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    if meta.permissions().mode() & 0o077 != 0 {
+        return Err(format!(
+            "{} can be read by other users (mode {:o}); run chmod 600 on it",
+            path.display(),
+            meta.permissions().mode() & 0o777
+        ));
+    }
+    let s = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let s = s.trim_end_matches(['\r', '\n']).to_string();
+    if s.is_empty() {
+        return Err(format!("{} is empty", path.display()));
+    }
+    Ok(s)
 }
 
 fn preview(labels: &[String]) -> String {

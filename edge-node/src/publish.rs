@@ -121,6 +121,9 @@ impl Publisher {
         let mut opts = MqttOptions::new(cfg.client_id(), cfg.mqtt.host.clone(), cfg.mqtt.port);
         opts.set_keep_alive(Duration::from_secs(cfg.mqtt.keep_alive_s));
         opts.set_clean_session(true);
+        if let (Some(u), Some(p)) = (&cfg.mqtt.username, &cfg.mqtt.password) {
+            opts.set_credentials(u.clone(), p.0.clone());
+        }
         opts.set_max_packet_size(64 * 1024 * 1024, 64 * 1024);
         let will = edge_status(cfg, EdgeState::Offline, dropped, 0);
         opts.set_last_will(LastWill::new(

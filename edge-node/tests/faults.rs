@@ -219,3 +219,116 @@ fn rtsp_camera_comes_back_by_itself_after_its_server_restarts() {
         .unwrap();
     assert!(!detail.is_empty(), "the outage says why");
 }
+
+#[test]
+fn broker_accounts_are_used_and_open_password_files_refused() {
+    support::ort();
+    let dir = tempfile::tempdir().unwrap();
+    let port = support::free_port();
+    // A broker that refuses anonymous clients on one listener; a second, anonymous-friendly one
+    // only for this test's subscriber.
+    let pw = dir.path().join("passwd");
+    assert!(
+        Command::new("mosquitto_passwd")
+            .args(["-b", "-c", pw.to_str().unwrap(), "edge-1", "s3cret"])
+            .status()
+            .unwrap()
+            .success()
+    );
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::set_permissions(&pw, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let sub_port = support::free_port();
+    let conf = dir.path().join("m.conf");
+    std::fs::write(
+        &conf,
+        format!(
+            "per_listener_settings true\nlistener {port} 127.0.0.1\nallow_anonymous false\npassword_file {}\nlistener {sub_port} 127.0.0.1\nallow_anonymous true\n",
+            pw.display()
+        ),
+    )
+    .unwrap();
+    let mut broker = Command::new("mosquitto")
+        .arg("-c")
+        .arg(&conf)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while std::net::TcpStream::connect(("127.0.0.1", sub_port)).is_err() {
+        assert!(Instant::now() < deadline);
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let sub = Subscriber::start(sub_port);
+    let secret = dir.path().join("edge.pw");
+    std::fs::write(&secret, "s3cret\n").unwrap();
+    std::fs::set_permissions(&secret, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let cfg_path = support::edge_config(
+        dir.path(),
+        port,
+        &format!("file://{}", support::vtest_mp4().display()),
+        "",
+    );
+    let text = std::fs::read_to_string(&cfg_path).unwrap().replacen(
+        "[mqtt]\n",
+        &format!(
+            "[mqtt]\nusername = \"edge-1\"\npassword_file = \"{}\"\n",
+            secret.display()
+        ),
+        1,
+    );
+    std::fs::write(&cfg_path, &text).unwrap();
+    let err = EdgeConfig::load(&cfg_path).unwrap_err().to_string();
+    assert!(
+        err.contains("mqtt.password_file") && err.contains("chmod 600"),
+        "{err}"
+    );
+    assert!(!err.contains("s3cret"), "never print the secret: {err}");
+
+    std::fs::set_permissions(&secret, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let cfg = EdgeConfig::load(&cfg_path).unwrap();
+    assert!(
+        !format!("{cfg:?}").contains("s3cret"),
+        "Debug output redacts the password"
+    );
+    let summary = edge_node::pipeline::run(&cfg, Arc::new(AtomicBool::new(false))).unwrap();
+    assert_eq!(
+        summary.publish.pending, 0,
+        "authenticated edge delivered everything: {summary:?}"
+    );
+    let want = summary.events as usize + 2;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while unique_ids(&sub).len() < want {
+        assert!(
+            Instant::now() < deadline,
+            "{} of {want} arrived",
+            unique_ids(&sub).len()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+
+    // Without credentials the broker refuses the edge: nothing is delivered, all of it waits.
+    let anon_path = dir.path().join("anon.toml");
+    std::fs::write(
+        &anon_path,
+        text.replace("username = \"edge-1\"\n", "")
+            .replace(&format!("password_file = \"{}\"\n", secret.display()), "")
+            .replace("edge_id = \"edge-test\"", "edge_id = \"edge-anon\""),
+    )
+    .unwrap();
+    let anon = EdgeConfig::load(&anon_path).unwrap();
+    let stop = Arc::new(AtomicBool::new(false));
+    let s2 = stop.clone();
+    let h = std::thread::spawn(move || edge_node::pipeline::run(&anon, s2));
+    std::thread::sleep(Duration::from_secs(4));
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let refused = h.join().unwrap().unwrap();
+    assert_eq!(refused.publish.acked, 0, "{refused:?}");
+    assert!(
+        refused.publish.pending > 0,
+        "events wait in the outbox: {refused:?}"
+    );
+    let _ = broker.kill();
+    let _ = broker.wait();
+}
