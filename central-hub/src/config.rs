@@ -63,6 +63,11 @@ pub struct MqttConfig {
     pub group: String,
     #[serde(default = "d_client")]
     pub client_id: String,
+    /// Broker account; the password is read from `password_file`, which no other user may read.
+    #[serde(default)]
+    pub username: Option<String>,
+    #[serde(default)]
+    pub password_file: Option<PathBuf>,
 }
 
 fn d_host() -> String {
@@ -145,11 +150,23 @@ impl HubConfig {
             key: key.into(),
             reason,
         };
+        if raw.mqtt.username.is_some() != raw.mqtt.password_file.is_some() {
+            return Err(bad(
+                "mqtt.username",
+                "set both mqtt.username and mqtt.password_file, or neither".into(),
+            ));
+        }
+        let mut mqtt = raw.mqtt;
+        if let Some(pf) = mqtt.password_file.take() {
+            let pf = rel(&pf);
+            check_private(&pf).map_err(|r| bad("mqtt.password_file", r))?;
+            mqtt.password_file = Some(pf);
+        }
         let listen = raw
             .listen
             .parse()
             .map_err(|e| bad("listen", format!("{:?} is not host:port: {e}", raw.listen)))?;
-        matthan_schema::validate_segment(&raw.mqtt.group).map_err(|r| bad("mqtt.group", r))?;
+        matthan_schema::validate_segment(&mqtt.group).map_err(|r| bad("mqtt.group", r))?;
         let mut retention = BTreeMap::new();
         for (k, days) in raw.retention_days {
             let kind = matthan_schema::Kind::parse(&k)
@@ -202,12 +219,36 @@ impl HubConfig {
             db,
             listen,
             evidence_dir: rel(&raw.evidence_dir),
-            mqtt: raw.mqtt,
+            mqtt,
             embedding,
             retention_days: retention,
             tokens: raw.tokens,
         })
     }
+}
+
+/// A secret file must not be readable by other users.
+pub fn check_private(path: &Path) -> Result<(), String> {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(path)
+        .map_err(|e| format!("{}: {e}", path.display()))?
+        .permissions()
+        .mode();
+    if mode & 0o077 != 0 {
+        return Err(format!(
+            "{} can be read by other users (mode {:o}); run chmod 600 on it",
+            path.display(),
+            mode & 0o777
+        ));
+    }
+    Ok(())
+}
+
+/// Reads a private secret file (trailing newline dropped); errors never quote the content.
+pub fn read_secret(path: &Path) -> Result<String, String> {
+    check_private(path)?;
+    let s = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    Ok(s.trim_end_matches(['\r', '\n']).to_string())
 }
 
 /// Hex sha256, as stored for tokens and used to name evidence.

@@ -20,6 +20,8 @@ pub struct IngestConfig {
     pub client_id: String,
     /// Shared-subscription group: hubs in one group each get a share of the events.
     pub group: String,
+    /// Broker account: username and the file holding its password.
+    pub credentials: Option<(String, std::path::PathBuf)>,
 }
 
 #[derive(Debug, Default)]
@@ -58,6 +60,11 @@ pub async fn run(
     opts.set_keep_alive(Duration::from_secs(10));
     opts.set_clean_session(false);
     opts.set_manual_acks(true);
+    if let Some((user, file)) = &cfg.credentials {
+        let password = crate::config::read_secret(file)
+            .map_err(|r| anyhow::anyhow!("mqtt.password_file: {r}"))?;
+        opts.set_credentials(user.clone(), password);
+    }
     // Evidence clips are larger than events; the broker's own limit applies first.
     opts.set_max_packet_size(64 * 1024 * 1024, 64 * 1024);
     let (client, mut eventloop) = AsyncClient::new(opts, 1024);

@@ -86,6 +86,11 @@ pub async fn serve(cfg: HubConfig, stop: Arc<AtomicBool>) -> anyhow::Result<Arc<
         port: cfg.mqtt.port,
         client_id: cfg.mqtt.client_id.clone(),
         group: cfg.mqtt.group.clone(),
+        credentials: cfg
+            .mqtt
+            .username
+            .clone()
+            .zip(cfg.mqtt.password_file.clone()),
     };
     crate::ingest::run(
         ingest_cfg,

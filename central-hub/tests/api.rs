@@ -244,3 +244,31 @@ fn openapi_document_lists_exactly_the_routes_and_each_answers() {
         );
     }
 }
+
+#[test]
+fn hub_refuses_a_password_file_others_can_read() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let pw = dir.path().join("hub.pw");
+    std::fs::write(&pw, "hunter2\n").unwrap();
+    std::fs::set_permissions(&pw, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let repo = support::repo();
+    let text = format!(
+        "db = \"hub.db\"\nevidence_dir = \"ev\"\n[mqtt]\nusername = \"hub\"\npassword_file = \"{}\"\n[embedding]\nmodel = \"{}\"\ntokenizer = \"{}\"\n",
+        pw.display(),
+        repo.join("models/minilm-l6-v2-int8.onnx").display(),
+        repo.join("models/minilm-l6-v2-tokenizer.json").display()
+    );
+    let file = dir.path().join("hub.toml");
+    std::fs::write(&file, &text).unwrap();
+    let err = central_hub::config::HubConfig::load(&file)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("mqtt.password_file") && err.contains("chmod 600"),
+        "{err}"
+    );
+    assert!(!err.contains("hunter2"));
+    std::fs::set_permissions(&pw, std::fs::Permissions::from_mode(0o600)).unwrap();
+    central_hub::config::HubConfig::load(&file).unwrap();
+}

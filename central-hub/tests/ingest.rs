@@ -33,6 +33,7 @@ fn ingest_once(label: &str, loc: &str) {
         port: broker.port,
         client_id: format!("hub-{label}"),
         group: "g1".into(),
+        credentials: None,
     };
     let store = central_hub::store::open(loc).unwrap();
     let evidence = EvidenceStore::new(&dir.path().join("evidence")).unwrap();
@@ -155,6 +156,7 @@ fn unacknowledged_events_are_redelivered_after_a_hub_restart() {
             port: broker.port,
             client_id: "hub-restart".into(),
             group: "g1".into(),
+            credentials: None,
         };
         let (store, ev) = (
             central_hub::store::open(&loc).unwrap(),
