@@ -95,7 +95,11 @@ impl Outbox {
                  retain   INTEGER NOT NULL
              );
              CREATE INDEX IF NOT EXISTS outbox_priority ON outbox (priority, seq);
-             CREATE TABLE IF NOT EXISTS dropped (priority INTEGER PRIMARY KEY, n INTEGER NOT NULL);",
+             CREATE TABLE IF NOT EXISTS dropped (priority INTEGER PRIMARY KEY, n INTEGER NOT NULL);
+             -- Payload bytes held, kept in step by every insert and delete, so the budget check
+             -- does not scan a backlog that may hold hours of events.
+             CREATE TABLE IF NOT EXISTS size (id INTEGER PRIMARY KEY CHECK (id = 0), bytes INTEGER NOT NULL);
+             INSERT OR IGNORE INTO size (id, bytes) SELECT 0, coalesce(sum(length(payload)), 0) FROM outbox;",
         )?;
         Ok(Self { conn, budget })
     }
@@ -137,6 +141,7 @@ impl Outbox {
                 break;
             };
             tx.execute("DELETE FROM outbox WHERE seq = ?1", [seq])?;
+            tx.execute("UPDATE size SET bytes = bytes - ?1 WHERE id = 0", [len])?;
             tx.execute(
                 "INSERT INTO dropped (priority, n) VALUES (?1, 1) ON CONFLICT (priority) DO UPDATE SET n = n + 1",
                 [priority],
@@ -175,10 +180,16 @@ impl Outbox {
     pub fn ack(&mut self, seqs: &[i64]) -> Result<(), OutboxError> {
         let tx = self.conn.transaction()?;
         {
-            let mut st = tx.prepare_cached("DELETE FROM outbox WHERE seq = ?1")?;
+            let mut st =
+                tx.prepare_cached("DELETE FROM outbox WHERE seq = ?1 RETURNING length(payload)")?;
+            let mut freed = 0i64;
             for s in seqs {
-                st.execute([s])?;
+                // A row already dropped for space (or acked twice) frees nothing.
+                if let Some(len) = st.query_row([s], |r| r.get::<_, i64>(0)).optional()? {
+                    freed += len;
+                }
             }
+            tx.execute("UPDATE size SET bytes = bytes - ?1 WHERE id = 0", [freed])?;
         }
         tx.commit()?;
         Ok(())
@@ -193,6 +204,15 @@ impl Outbox {
 
     pub fn is_empty(&self) -> Result<bool, OutboxError> {
         Ok(self.len()? == 0)
+    }
+
+    /// Payload bytes held.
+    pub fn bytes(&self) -> Result<u64, OutboxError> {
+        Ok(self
+            .conn
+            .query_row("SELECT bytes FROM size WHERE id = 0", [], |r| {
+                r.get::<_, i64>(0)
+            })? as u64)
     }
 
     pub fn max_seq(&self) -> Result<i64, OutboxError> {
