@@ -200,7 +200,23 @@ pub fn run(cfg: &EdgeConfig, stop: Arc<AtomicBool>) -> Result<RunSummary, Pipeli
                     c.frames += 1;
                     metrics.processed[f.camera].fetch_add(1, Ordering::Relaxed);
                     c.last_capture = Some(f.captured);
-                    c.frame_size = (f.image.width, f.image.height);
+                    let size = (f.image.width, f.image.height);
+                    if c.frame_size != (0, 0) && c.frame_size != size {
+                        // Pixel boxes of the old size mean nothing in the new one: end the
+                        // tracks (lines and zones are fractions of the frame, so they still hold).
+                        let ended = c.tracker.finish();
+                        for (ts, body) in c.analytics.end_tracks(&ended, f.captured) {
+                            emit_with(&c.id, ts, body, Some(&mut c.snapshots), &mut summary);
+                        }
+                        let detail = format!(
+                            "resolution changed from {}x{} to {}x{}; tracks restarted",
+                            c.frame_size.0, c.frame_size.1, size.0, size.1
+                        );
+                        tracing::warn!(camera = %c.id, %detail, "stream changed");
+                        let body = status(&queues, f.camera, c, CameraState::Up, Some(detail));
+                        emit(&c.id, f.captured, body, &mut summary);
+                    }
+                    c.frame_size = size;
                     if let Some(change) = c
                         .frozen
                         .as_mut()

@@ -340,3 +340,49 @@ fn metrics_endpoint_reports_frames_inference_and_publishing() {
     let summary = run.join().unwrap().unwrap();
     assert_eq!(summary.publish.pending, 0);
 }
+
+#[test]
+fn a_stream_that_changes_resolution_is_reported_and_keeps_going() {
+    support::ort();
+    let dir = tempfile::tempdir().unwrap();
+    // 3 s of 320x240 then 3 s of 160x120, as MJPEG in one AVI: each frame carries its own size.
+    let gst = |args: &str| {
+        let ok = std::process::Command::new("gst-launch-1.0")
+            .arg("-q")
+            .args(args.split_whitespace())
+            .current_dir(dir.path())
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok, "gst-launch-1.0 {args}");
+    };
+    gst(
+        "videotestsrc num-buffers=30 pattern=ball ! video/x-raw,width=320,height=240,framerate=10/1 ! jpegenc ! multifilesink location=f%03d.jpg",
+    );
+    gst(
+        "videotestsrc num-buffers=30 pattern=ball ! video/x-raw,width=160,height=120,framerate=10/1 ! jpegenc ! multifilesink location=f%03d.jpg index=30",
+    );
+    gst(
+        "multifilesrc location=f%03d.jpg caps=image/jpeg,framerate=10/1 ! jpegparse ! avimux ! filesink location=resize.avi",
+    );
+    let broker = support::Broker::start();
+    let sub = support::Subscriber::start(broker.port);
+    let url = format!("file://{}", dir.path().join("resize.avi").display());
+    let cfg = EdgeConfig::load(&support::edge_config(dir.path(), broker.port, &url, "")).unwrap();
+    let summary = edge_node::pipeline::run(&cfg, Arc::new(AtomicBool::new(false))).unwrap();
+    assert_eq!(summary.frames, 60, "{summary:?}");
+    let evs = sub.wait_for(Duration::from_secs(20), "the resolution change", |e| {
+        e.iter().any(|e| matches!(&e.body, Body::CameraStatus(s) if s.detail.as_deref().is_some_and(|d| d.contains("resolution changed"))))
+    });
+    let detail = evs
+        .iter()
+        .find_map(|e| match &e.body {
+            Body::CameraStatus(s) => s.detail.clone().filter(|d| d.contains("resolution")),
+            _ => None,
+        })
+        .unwrap();
+    assert!(
+        detail.contains("320x240") && detail.contains("160x120"),
+        "{detail}"
+    );
+}

@@ -215,12 +215,21 @@ impl CameraAnalytics {
         ended: &[TrackSnapshot],
         now: DateTime<Utc>,
     ) -> Vec<(DateTime<Utc>, Body)> {
-        let mut events: Vec<_> = ended.iter().flat_map(|s| self.end_track(s, now)).collect();
+        let mut events = self.end_tracks(ended, now);
         if let Some((_, counts)) = self.counts.flush() {
             // A partial interval is stamped with the last capture time, not its nominal end.
             events.push((now, Body::Counts(counts)));
         }
         events
+    }
+
+    /// Ends the given tracks (exits from zones, then `end`), leaving the count interval open.
+    pub fn end_tracks(
+        &mut self,
+        ended: &[TrackSnapshot],
+        now: DateTime<Utc>,
+    ) -> Vec<(DateTime<Utc>, Body)> {
+        ended.iter().flat_map(|s| self.end_track(s, now)).collect()
     }
 
     fn end_track(
