@@ -234,6 +234,8 @@ pub struct CameraConfig {
     /// Files only: pace frames at their natural rate (a replayed camera) instead of as fast as
     /// the pipeline can take them (analysis of recorded footage, benchmarks).
     pub realtime: bool,
+    /// Files only: start again at the end (a replayed camera for demos and soak tests).
+    pub loop_file: bool,
     pub lines: Vec<Line>,
     pub zones: Vec<Zone>,
 }
@@ -310,6 +312,8 @@ struct RawCamera {
     rtsp_transport: Option<String>,
     #[serde(default)]
     realtime: bool,
+    #[serde(default)]
+    loop_file: bool,
     #[serde(default)]
     lines: Vec<RawLine>,
     #[serde(default)]
@@ -647,6 +651,12 @@ impl Validator<'_> {
         if raw.realtime && !matches!(source, Source::File(_)) {
             return Err(self.err(format!("{key}.realtime"), "only applies to file:// sources"));
         }
+        if raw.loop_file && !matches!(source, Source::File(_)) {
+            return Err(self.err(
+                format!("{key}.loop_file"),
+                "only applies to file:// sources",
+            ));
+        }
         let classes =
             |k: String, c: Option<Vec<String>>| -> Result<Option<Vec<String>>, ConfigError> {
                 if let Some(list) = &c {
@@ -695,6 +705,7 @@ impl Validator<'_> {
             detect_fps: raw.detect_fps,
             decoder: raw.decoder,
             realtime: raw.realtime,
+            loop_file: raw.loop_file,
             lines,
             zones,
         })

@@ -110,6 +110,10 @@ pub fn run_camera(
             backoff = Duration::from_secs(1);
         }
         match outcome {
+            Ok(()) if !live && cam.loop_file && !stop.load(Ordering::Relaxed) => {
+                tracing::debug!(camera = %id, "end of file; looping");
+                continue;
+            }
             Ok(()) if !live => {
                 queues.push(Msg::End {
                     camera: index,
