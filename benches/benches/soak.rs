@@ -63,6 +63,7 @@ fn main() {
             client_id: "soak-hub".into(),
             group: "soak".into(),
             credentials: None,
+            tls: None,
         };
         let store = central_hub::store::open(&dbc).unwrap();
         tokio::runtime::Runtime::new()

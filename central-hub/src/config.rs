@@ -68,6 +68,14 @@ pub struct MqttConfig {
     pub username: Option<String>,
     #[serde(default)]
     pub password_file: Option<PathBuf>,
+    /// CA certificate (PEM) of the broker; setting it turns TLS on.
+    #[serde(default)]
+    pub tls_ca: Option<PathBuf>,
+    /// Client certificate and private key (PEM) for brokers that require one.
+    #[serde(default)]
+    pub tls_client_cert: Option<PathBuf>,
+    #[serde(default)]
+    pub tls_client_key: Option<PathBuf>,
 }
 
 fn d_host() -> String {
@@ -157,6 +165,34 @@ impl HubConfig {
             ));
         }
         let mut mqtt = raw.mqtt;
+        for (key, f) in [
+            ("mqtt.tls_ca", &mut mqtt.tls_ca),
+            ("mqtt.tls_client_cert", &mut mqtt.tls_client_cert),
+            ("mqtt.tls_client_key", &mut mqtt.tls_client_key),
+        ] {
+            if let Some(p) = f.take() {
+                let p = rel(&p);
+                if !p.is_file() {
+                    return Err(bad(key, format!("{} does not exist", p.display())));
+                }
+                *f = Some(p);
+            }
+        }
+        if mqtt.tls_client_cert.is_some() != mqtt.tls_client_key.is_some() {
+            return Err(bad(
+                "mqtt.tls_client_cert",
+                "set both tls_client_cert and tls_client_key, or neither".into(),
+            ));
+        }
+        if mqtt.tls_client_cert.is_some() && mqtt.tls_ca.is_none() {
+            return Err(bad(
+                "mqtt.tls_ca",
+                "client certificates need TLS: set mqtt.tls_ca".into(),
+            ));
+        }
+        if let Some(k) = &mqtt.tls_client_key {
+            check_private(k).map_err(|r| bad("mqtt.tls_client_key", r))?;
+        }
         if let Some(pf) = mqtt.password_file.take() {
             let pf = rel(&pf);
             check_private(&pf).map_err(|r| bad("mqtt.password_file", r))?;

@@ -22,6 +22,11 @@ pub struct IngestConfig {
     pub group: String,
     /// Broker account: username and the file holding its password.
     pub credentials: Option<(String, std::path::PathBuf)>,
+    /// TLS: the broker's CA, and optionally a client certificate and key (PEM files).
+    pub tls: Option<(
+        std::path::PathBuf,
+        Option<(std::path::PathBuf, std::path::PathBuf)>,
+    )>,
 }
 
 #[derive(Debug, Default)]
@@ -60,6 +65,22 @@ pub async fn run(
     opts.set_keep_alive(Duration::from_secs(10));
     opts.set_clean_session(false);
     opts.set_manual_acks(true);
+    if let Some((ca, client)) = &cfg.tls {
+        let read = |p: &std::path::Path| {
+            std::fs::read(p).map_err(|e| anyhow::anyhow!("MQTT TLS: {}: {e}", p.display()))
+        };
+        let client_auth = match client {
+            Some((c, k)) => Some((read(c)?, read(k)?)),
+            None => None,
+        };
+        opts.set_transport(rumqttc::Transport::tls_with_config(
+            rumqttc::TlsConfiguration::Simple {
+                ca: read(ca)?,
+                alpn: None,
+                client_auth,
+            },
+        ));
+    }
     if let Some((user, file)) = &cfg.credentials {
         let password = crate::config::read_secret(file)
             .map_err(|r| anyhow::anyhow!("mqtt.password_file: {r}"))?;

@@ -91,6 +91,14 @@ pub async fn serve(cfg: HubConfig, stop: Arc<AtomicBool>) -> anyhow::Result<Arc<
             .username
             .clone()
             .zip(cfg.mqtt.password_file.clone()),
+        tls: cfg.mqtt.tls_ca.clone().map(|ca| {
+            let client = cfg
+                .mqtt
+                .tls_client_cert
+                .clone()
+                .zip(cfg.mqtt.tls_client_key.clone());
+            (ca, client)
+        }),
     };
     crate::ingest::run(
         ingest_cfg,

@@ -34,6 +34,7 @@ fn ingest_once(label: &str, loc: &str) {
         client_id: format!("hub-{label}"),
         group: "g1".into(),
         credentials: None,
+        tls: None,
     };
     let store = central_hub::store::open(loc).unwrap();
     let evidence = EvidenceStore::new(&dir.path().join("evidence")).unwrap();
@@ -157,6 +158,7 @@ fn unacknowledged_events_are_redelivered_after_a_hub_restart() {
             client_id: "hub-restart".into(),
             group: "g1".into(),
             credentials: None,
+            tls: None,
         };
         let (store, ev) = (
             central_hub::store::open(&loc).unwrap(),
@@ -207,4 +209,63 @@ fn unacknowledged_events_are_redelivered_after_a_hub_restart() {
     stop.store(true, Ordering::Relaxed);
     h.join().unwrap();
     assert_eq!(central_hub::store::open(&loc).unwrap().count().unwrap(), 50);
+}
+
+#[test]
+fn ingests_over_tls_with_a_client_certificate() {
+    let dir = tempfile::tempdir().unwrap();
+    support::make_test_pki(dir.path());
+    let (mut broker, tls_port, plain_port) = support::tls_broker(dir.path());
+    let stop = Arc::new(AtomicBool::new(false));
+    let stats = Arc::new(IngestStats::default());
+    let d = dir.path().to_path_buf();
+    let cfg = IngestConfig {
+        host: "127.0.0.1".into(),
+        port: tls_port,
+        client_id: "hub-tls".into(),
+        group: "g1".into(),
+        credentials: None,
+        tls: Some((
+            d.join("ca.crt"),
+            Some((d.join("client.crt"), d.join("client.key"))),
+        )),
+    };
+    let loc = d.join("hub.db").display().to_string();
+    let (store, ev) = (
+        central_hub::store::open(&loc).unwrap(),
+        EvidenceStore::new(&d.join("ev")).unwrap(),
+    );
+    let (s2, st2) = (stop.clone(), stats.clone());
+    let hub = std::thread::spawn(move || {
+        tokio::runtime::Runtime::new()
+            .unwrap()
+            .block_on(central_hub::ingest::run(cfg, store, ev, st2, s2))
+            .unwrap();
+    });
+    std::thread::sleep(Duration::from_millis(1500));
+    let client = publisher(plain_port);
+    let e = track(
+        &Obj {
+            camera: "c1",
+            class: "car",
+            ..Obj::default()
+        },
+        1,
+        ts("2026-11-26T08:15:00+07:00"),
+    );
+    client
+        .publish(e.topic(), QoS::AtLeastOnce, false, e.to_json())
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while stats.stored.load(Ordering::Relaxed) < 1 {
+        assert!(
+            Instant::now() < deadline,
+            "nothing arrived over TLS: {stats:?}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    stop.store(true, Ordering::Relaxed);
+    hub.join().unwrap();
+    let _ = broker.kill();
+    let _ = broker.wait();
 }

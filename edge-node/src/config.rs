@@ -72,6 +72,14 @@ pub struct MqttConfig {
     /// Filled from `password_file` at load; never logged.
     #[serde(skip)]
     pub password: Option<Secret>,
+    /// CA certificate (PEM) that signed the broker's certificate; setting it turns TLS on.
+    #[serde(default)]
+    pub tls_ca: Option<PathBuf>,
+    /// Client certificate and key (PEM) for brokers that require one; the key must be private.
+    #[serde(default)]
+    pub tls_client_cert: Option<PathBuf>,
+    #[serde(default)]
+    pub tls_client_key: Option<PathBuf>,
 }
 
 /// A secret whose `Debug` output is redacted, so no log or error can print it.
@@ -440,6 +448,37 @@ impl Validator<'_> {
             (Some(_), None) => return Err(self.err("mqtt.username", "set mqtt.password_file too")),
             (None, None) => {}
         }
+        for (key, f) in [
+            ("mqtt.tls_ca", &mut mqtt.tls_ca),
+            ("mqtt.tls_client_cert", &mut mqtt.tls_client_cert),
+            ("mqtt.tls_client_key", &mut mqtt.tls_client_key),
+        ] {
+            if let Some(p) = f.take() {
+                let p = self.path(&p);
+                if !p.is_file() {
+                    return Err(self.err(key, format!("{} does not exist", p.display())));
+                }
+                *f = Some(p);
+            }
+        }
+        match (&mqtt.tls_ca, &mqtt.tls_client_cert, &mqtt.tls_client_key) {
+            (_, Some(_), None) | (_, None, Some(_)) => {
+                return Err(self.err(
+                    "mqtt.tls_client_cert",
+                    "set both tls_client_cert and tls_client_key, or neither",
+                ));
+            }
+            (None, Some(_), Some(_)) => {
+                return Err(self.err(
+                    "mqtt.tls_ca",
+                    "client certificates need TLS: set mqtt.tls_ca",
+                ));
+            }
+            (_, _, Some(key)) => {
+                check_private(key).map_err(|r| self.err("mqtt.tls_client_key", r))?;
+            }
+            _ => {}
+        }
         mqtt.outbox = Some(match mqtt.outbox.take() {
             Some(p) => self.path(&p),
             None => self.base.join(format!("outbox-{edge_id}.db")),
@@ -777,8 +816,8 @@ impl Validator<'_> {
     }
 }
 
-/// Reads a secret from a file that only its owner may read; the error never quotes the content.
-pub fn read_secret(path: &Path) -> Result<String, String> {
+/// A key or password file must not be readable by other users.
+pub fn check_private(path: &Path) -> Result<(), String> {
     use std::os::unix::fs::PermissionsExt;
     let meta = std::fs::metadata(path).map_err(|e| format!("{}: {e}", path.display()))?;
     if meta.permissions().mode() & 0o077 != 0 {
@@ -788,6 +827,12 @@ pub fn read_secret(path: &Path) -> Result<String, String> {
             meta.permissions().mode() & 0o777
         ));
     }
+    Ok(())
+}
+
+/// Reads a secret from a file that only its owner may read; the error never quotes the content.
+pub fn read_secret(path: &Path) -> Result<String, String> {
+    check_private(path)?;
     let s = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
     let s = s.trim_end_matches(['\r', '\n']).to_string();
     if s.is_empty() {

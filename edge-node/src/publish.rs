@@ -46,6 +46,8 @@ pub enum PublishError {
     Outbox(#[from] OutboxError),
     #[error("cannot start the publisher thread: {0}")]
     Thread(std::io::Error),
+    #[error("MQTT TLS: {0}")]
+    Tls(String),
 }
 
 pub fn retained(kind: Kind) -> bool {
@@ -121,6 +123,22 @@ impl Publisher {
         let mut opts = MqttOptions::new(cfg.client_id(), cfg.mqtt.host.clone(), cfg.mqtt.port);
         opts.set_keep_alive(Duration::from_secs(cfg.mqtt.keep_alive_s));
         opts.set_clean_session(true);
+        if let Some(ca) = &cfg.mqtt.tls_ca {
+            let read = |p: &std::path::Path| {
+                std::fs::read(p).map_err(|e| PublishError::Tls(format!("{}: {e}", p.display())))
+            };
+            let client_auth = match (&cfg.mqtt.tls_client_cert, &cfg.mqtt.tls_client_key) {
+                (Some(c), Some(k)) => Some((read(c)?, read(k)?)),
+                _ => None,
+            };
+            opts.set_transport(rumqttc::Transport::tls_with_config(
+                rumqttc::TlsConfiguration::Simple {
+                    ca: read(ca)?,
+                    alpn: None,
+                    client_auth,
+                },
+            ));
+        }
         if let (Some(u), Some(p)) = (&cfg.mqtt.username, &cfg.mqtt.password) {
             opts.set_credentials(u.clone(), p.0.clone());
         }

@@ -332,3 +332,54 @@ fn broker_accounts_are_used_and_open_password_files_refused() {
     let _ = broker.kill();
     let _ = broker.wait();
 }
+
+#[test]
+fn mqtt_over_tls_with_a_client_certificate() {
+    use std::os::unix::fs::PermissionsExt;
+    support::ort();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    support::make_test_pki(d);
+    let (mut broker, tls_port, sub_port) = support::tls_broker(d);
+    let sub = Subscriber::start(sub_port);
+    let cfg_path = support::edge_config(
+        d,
+        tls_port,
+        &format!("file://{}", support::vtest_mp4().display()),
+        "",
+    );
+    let tls = format!(
+        "[mqtt]\ntls_ca = \"{d}/ca.crt\"\ntls_client_cert = \"{d}/client.crt\"\ntls_client_key = \"{d}/client.key\"\n",
+        d = d.display()
+    );
+    let text = std::fs::read_to_string(&cfg_path)
+        .unwrap()
+        .replacen("[mqtt]\n", &tls, 1);
+    std::fs::write(&cfg_path, &text).unwrap();
+    std::fs::set_permissions(d.join("client.key"), std::fs::Permissions::from_mode(0o644)).unwrap();
+    let err = EdgeConfig::load(&cfg_path).unwrap_err().to_string();
+    assert!(
+        err.contains("mqtt.tls_client_key") && err.contains("chmod 600"),
+        "{err}"
+    );
+    std::fs::set_permissions(d.join("client.key"), std::fs::Permissions::from_mode(0o600)).unwrap();
+    let cfg = EdgeConfig::load(&cfg_path).unwrap();
+    let summary = edge_node::pipeline::run(&cfg, Arc::new(AtomicBool::new(false))).unwrap();
+    assert_eq!(
+        summary.publish.pending, 0,
+        "delivered over TLS: {summary:?}"
+    );
+    assert!(summary.publish.acked > 10, "{summary:?}");
+    let want = summary.events as usize + 2;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while unique_ids(&sub).len() < want {
+        assert!(
+            Instant::now() < deadline,
+            "{} of {want} arrived",
+            unique_ids(&sub).len()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let _ = broker.kill();
+    let _ = broker.wait();
+}

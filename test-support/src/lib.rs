@@ -117,3 +117,77 @@ impl Drop for Broker {
         let _ = self.child.wait();
     }
 }
+
+/// A throw-away PKI in `dir`: `ca.crt`, a broker certificate for 127.0.0.1 (`server.crt`,
+/// `server.key`) and a client certificate (`client.crt`, `client.key`), made with `openssl`.
+/// The folder and the broker key are opened up for mosquitto's own user; the client key is 0600.
+pub fn make_test_pki(dir: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    let sh = |cmd: &str| {
+        let ok = Command::new("sh")
+            .arg("-c")
+            .arg(cmd)
+            .current_dir(dir)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .expect("sh")
+            .success();
+        assert!(ok, "{cmd}");
+    };
+    sh(
+        "openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.crt -days 2 -subj /CN=matthan-test-ca",
+    );
+    sh(
+        "openssl req -newkey rsa:2048 -nodes -keyout server.key -out server.csr -subj /CN=127.0.0.1",
+    );
+    sh("printf 'subjectAltName=IP:127.0.0.1\\nbasicConstraints=CA:FALSE\\n' > server.ext");
+    sh(
+        "openssl x509 -req -in server.csr -CA ca.crt -CAkey ca.key -CAcreateserial -out server.crt -days 2 -extfile server.ext",
+    );
+    sh("openssl req -newkey rsa:2048 -nodes -keyout client.key -out client.csr -subj /CN=edge-1");
+    sh("printf 'basicConstraints=CA:FALSE\\nextendedKeyUsage=clientAuth\\n' > client.ext");
+    sh(
+        "openssl x509 -req -in client.csr -CA ca.crt -CAkey ca.key -CAcreateserial -out client.crt -days 2 -extfile client.ext",
+    );
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::set_permissions(
+        dir.join("server.key"),
+        std::fs::Permissions::from_mode(0o644),
+    )
+    .unwrap();
+    std::fs::set_permissions(
+        dir.join("client.key"),
+        std::fs::Permissions::from_mode(0o600),
+    )
+    .unwrap();
+}
+
+/// A mosquitto with a TLS listener that requires client certificates (from `make_test_pki`)
+/// and a plain loopback listener for test subscribers: (process, tls port, plain port).
+pub fn tls_broker(dir: &Path) -> (Child, u16, u16) {
+    let (tls_port, plain_port) = (free_port(), free_port());
+    std::fs::write(
+        dir.join("m.conf"),
+        format!(
+            "per_listener_settings true\nlistener {tls_port} 127.0.0.1\ncafile {d}/ca.crt\ncertfile {d}/server.crt\nkeyfile {d}/server.key\nrequire_certificate true\nallow_anonymous true\nlistener {plain_port} 127.0.0.1\nallow_anonymous true\n",
+            d = dir.display()
+        ),
+    )
+    .unwrap();
+    let child = Command::new("mosquitto")
+        .arg("-c")
+        .arg(dir.join("m.conf"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("mosquitto");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while TcpStream::connect(("127.0.0.1", plain_port)).is_err()
+        || TcpStream::connect(("127.0.0.1", tls_port)).is_err()
+    {
+        assert!(Instant::now() < deadline, "TLS broker did not start");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    (child, tls_port, plain_port)
+}

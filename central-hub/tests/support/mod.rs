@@ -8,7 +8,7 @@ use central_hub::embed::Embedder;
 use central_hub::store::EventStore;
 use chrono::{DateTime, Utc};
 use matthan_schema::{Attributes, BBox, Body, Event, TrackEvent, TrackPhase};
-pub use matthan_test_support::{Broker, cached, free_port, repo};
+pub use matthan_test_support::{Broker, cached, free_port, make_test_pki, repo, tls_broker};
 
 pub fn ort() {
     let lib = cached("ORT_DYLIB_PATH", ".cache/lib/libonnxruntime.so");

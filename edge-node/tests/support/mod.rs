@@ -9,7 +9,9 @@ use std::time::{Duration, Instant};
 
 use matthan_schema::Event;
 
-pub use matthan_test_support::{Broker, cached as cache_file, free_port, repo};
+pub use matthan_test_support::{
+    Broker, cached as cache_file, free_port, make_test_pki, repo, tls_broker,
+};
 
 /// Points ORT at the library setup installed, unless the caller already chose one.
 pub fn ort() {
