@@ -62,8 +62,7 @@ fn main() {
             port,
             client_id: "soak-hub".into(),
             group: "soak".into(),
-            credentials: None,
-            tls: None,
+            security: Default::default(),
         };
         let store = central_hub::store::open(&dbc).unwrap();
         tokio::runtime::Runtime::new()

@@ -76,6 +76,9 @@ pub struct MqttConfig {
     pub tls_client_cert: Option<PathBuf>,
     #[serde(default)]
     pub tls_client_key: Option<PathBuf>,
+    /// The settings above, validated (paths resolved, files private): what connects.
+    #[serde(skip)]
+    pub security: matthan_mqtt::Security,
 }
 
 fn d_host() -> String {
@@ -158,46 +161,16 @@ impl HubConfig {
             key: key.into(),
             reason,
         };
-        if raw.mqtt.username.is_some() != raw.mqtt.password_file.is_some() {
-            return Err(bad(
-                "mqtt.username",
-                "set both mqtt.username and mqtt.password_file, or neither".into(),
-            ));
-        }
         let mut mqtt = raw.mqtt;
-        for (key, f) in [
-            ("mqtt.tls_ca", &mut mqtt.tls_ca),
-            ("mqtt.tls_client_cert", &mut mqtt.tls_client_cert),
-            ("mqtt.tls_client_key", &mut mqtt.tls_client_key),
-        ] {
-            if let Some(p) = f.take() {
-                let p = rel(&p);
-                if !p.is_file() {
-                    return Err(bad(key, format!("{} does not exist", p.display())));
-                }
-                *f = Some(p);
-            }
+        mqtt.security = matthan_mqtt::Security {
+            tls_ca: mqtt.tls_ca.take(),
+            tls_client_cert: mqtt.tls_client_cert.take(),
+            tls_client_key: mqtt.tls_client_key.take(),
+            username: mqtt.username.clone(),
+            password_file: mqtt.password_file.take(),
         }
-        if mqtt.tls_client_cert.is_some() != mqtt.tls_client_key.is_some() {
-            return Err(bad(
-                "mqtt.tls_client_cert",
-                "set both tls_client_cert and tls_client_key, or neither".into(),
-            ));
-        }
-        if mqtt.tls_client_cert.is_some() && mqtt.tls_ca.is_none() {
-            return Err(bad(
-                "mqtt.tls_ca",
-                "client certificates need TLS: set mqtt.tls_ca".into(),
-            ));
-        }
-        if let Some(k) = &mqtt.tls_client_key {
-            check_private(k).map_err(|r| bad("mqtt.tls_client_key", r))?;
-        }
-        if let Some(pf) = mqtt.password_file.take() {
-            let pf = rel(&pf);
-            check_private(&pf).map_err(|r| bad("mqtt.password_file", r))?;
-            mqtt.password_file = Some(pf);
-        }
+        .validate(rel)
+        .map_err(|e| bad(e.key, e.reason))?;
         let listen = raw
             .listen
             .parse()
@@ -261,30 +234,6 @@ impl HubConfig {
             tokens: raw.tokens,
         })
     }
-}
-
-/// A secret file must not be readable by other users.
-pub fn check_private(path: &Path) -> Result<(), String> {
-    use std::os::unix::fs::PermissionsExt;
-    let mode = std::fs::metadata(path)
-        .map_err(|e| format!("{}: {e}", path.display()))?
-        .permissions()
-        .mode();
-    if mode & 0o077 != 0 {
-        return Err(format!(
-            "{} can be read by other users (mode {:o}); run chmod 600 on it",
-            path.display(),
-            mode & 0o777
-        ));
-    }
-    Ok(())
-}
-
-/// Reads a private secret file (trailing newline dropped); errors never quote the content.
-pub fn read_secret(path: &Path) -> Result<String, String> {
-    check_private(path)?;
-    let s = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    Ok(s.trim_end_matches(['\r', '\n']).to_string())
 }
 
 /// Hex sha256, as stored for tokens and used to name evidence.

@@ -20,13 +20,8 @@ pub struct IngestConfig {
     pub client_id: String,
     /// Shared-subscription group: hubs in one group each get a share of the events.
     pub group: String,
-    /// Broker account: username and the file holding its password.
-    pub credentials: Option<(String, std::path::PathBuf)>,
-    /// TLS: the broker's CA, and optionally a client certificate and key (PEM files).
-    pub tls: Option<(
-        std::path::PathBuf,
-        Option<(std::path::PathBuf, std::path::PathBuf)>,
-    )>,
+    /// TLS and account settings, validated at config load.
+    pub security: matthan_mqtt::Security,
 }
 
 #[derive(Debug, Default)]
@@ -65,27 +60,9 @@ pub async fn run(
     opts.set_keep_alive(Duration::from_secs(10));
     opts.set_clean_session(false);
     opts.set_manual_acks(true);
-    if let Some((ca, client)) = &cfg.tls {
-        let read = |p: &std::path::Path| {
-            std::fs::read(p).map_err(|e| anyhow::anyhow!("MQTT TLS: {}: {e}", p.display()))
-        };
-        let client_auth = match client {
-            Some((c, k)) => Some((read(c)?, read(k)?)),
-            None => None,
-        };
-        opts.set_transport(rumqttc::Transport::tls_with_config(
-            rumqttc::TlsConfiguration::Simple {
-                ca: read(ca)?,
-                alpn: None,
-                client_auth,
-            },
-        ));
-    }
-    if let Some((user, file)) = &cfg.credentials {
-        let password = crate::config::read_secret(file)
-            .map_err(|r| anyhow::anyhow!("mqtt.password_file: {r}"))?;
-        opts.set_credentials(user.clone(), password);
-    }
+    cfg.security
+        .apply(&mut opts)
+        .map_err(|r| anyhow::anyhow!("MQTT: {r}"))?;
     // Evidence clips are larger than events; the broker's own limit applies first.
     opts.set_max_packet_size(64 * 1024 * 1024, 64 * 1024);
     let (client, mut eventloop) = AsyncClient::new(opts, 1024);

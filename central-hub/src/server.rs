@@ -86,19 +86,7 @@ pub async fn serve(cfg: HubConfig, stop: Arc<AtomicBool>) -> anyhow::Result<Arc<
         port: cfg.mqtt.port,
         client_id: cfg.mqtt.client_id.clone(),
         group: cfg.mqtt.group.clone(),
-        credentials: cfg
-            .mqtt
-            .username
-            .clone()
-            .zip(cfg.mqtt.password_file.clone()),
-        tls: cfg.mqtt.tls_ca.clone().map(|ca| {
-            let client = cfg
-                .mqtt
-                .tls_client_cert
-                .clone()
-                .zip(cfg.mqtt.tls_client_key.clone());
-            (ca, client)
-        }),
+        security: cfg.mqtt.security.clone(),
     };
     crate::ingest::run(
         ingest_cfg,

@@ -33,8 +33,7 @@ fn ingest_once(label: &str, loc: &str) {
         port: broker.port,
         client_id: format!("hub-{label}"),
         group: "g1".into(),
-        credentials: None,
-        tls: None,
+        security: Default::default(),
     };
     let store = central_hub::store::open(loc).unwrap();
     let evidence = EvidenceStore::new(&dir.path().join("evidence")).unwrap();
@@ -157,8 +156,7 @@ fn unacknowledged_events_are_redelivered_after_a_hub_restart() {
             port: broker.port,
             client_id: "hub-restart".into(),
             group: "g1".into(),
-            credentials: None,
-            tls: None,
+            security: Default::default(),
         };
         let (store, ev) = (
             central_hub::store::open(&loc).unwrap(),
@@ -224,11 +222,12 @@ fn ingests_over_tls_with_a_client_certificate() {
         port: tls_port,
         client_id: "hub-tls".into(),
         group: "g1".into(),
-        credentials: None,
-        tls: Some((
-            d.join("ca.crt"),
-            Some((d.join("client.crt"), d.join("client.key"))),
-        )),
+        security: matthan_mqtt::Security {
+            tls_ca: Some(d.join("ca.crt")),
+            tls_client_cert: Some(d.join("client.crt")),
+            tls_client_key: Some(d.join("client.key")),
+            ..Default::default()
+        },
     };
     let loc = d.join("hub.db").display().to_string();
     let (store, ev) = (

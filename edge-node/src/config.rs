@@ -69,9 +69,6 @@ pub struct MqttConfig {
     pub username: Option<String>,
     #[serde(default)]
     pub password_file: Option<PathBuf>,
-    /// Filled from `password_file` at load; never logged.
-    #[serde(skip)]
-    pub password: Option<Secret>,
     /// CA certificate (PEM) that signed the broker's certificate; setting it turns TLS on.
     #[serde(default)]
     pub tls_ca: Option<PathBuf>,
@@ -80,16 +77,9 @@ pub struct MqttConfig {
     pub tls_client_cert: Option<PathBuf>,
     #[serde(default)]
     pub tls_client_key: Option<PathBuf>,
-}
-
-/// A secret whose `Debug` output is redacted, so no log or error can print it.
-#[derive(Clone, Default)]
-pub struct Secret(pub String);
-
-impl std::fmt::Debug for Secret {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Secret(***)")
-    }
+    /// The five settings above, validated (paths resolved, files private): what connects.
+    #[serde(skip)]
+    pub security: matthan_mqtt::Security,
 }
 
 fn default_host() -> String {
@@ -437,48 +427,15 @@ impl Validator<'_> {
             return Err(self.err("mqtt.backlog_rate", "must be at least 1 message per second"));
         }
         let mut mqtt = raw.mqtt;
-        match (&mqtt.username, mqtt.password_file.take()) {
-            (Some(_), Some(pf)) => {
-                let pf = self.path(&pf);
-                let secret = read_secret(&pf).map_err(|r| self.err("mqtt.password_file", r))?;
-                mqtt.password = Some(Secret(secret));
-                mqtt.password_file = Some(pf);
-            }
-            (None, Some(_)) => return Err(self.err("mqtt.password_file", "set mqtt.username too")),
-            (Some(_), None) => return Err(self.err("mqtt.username", "set mqtt.password_file too")),
-            (None, None) => {}
+        mqtt.security = matthan_mqtt::Security {
+            tls_ca: mqtt.tls_ca.take(),
+            tls_client_cert: mqtt.tls_client_cert.take(),
+            tls_client_key: mqtt.tls_client_key.take(),
+            username: mqtt.username.clone(),
+            password_file: mqtt.password_file.take(),
         }
-        for (key, f) in [
-            ("mqtt.tls_ca", &mut mqtt.tls_ca),
-            ("mqtt.tls_client_cert", &mut mqtt.tls_client_cert),
-            ("mqtt.tls_client_key", &mut mqtt.tls_client_key),
-        ] {
-            if let Some(p) = f.take() {
-                let p = self.path(&p);
-                if !p.is_file() {
-                    return Err(self.err(key, format!("{} does not exist", p.display())));
-                }
-                *f = Some(p);
-            }
-        }
-        match (&mqtt.tls_ca, &mqtt.tls_client_cert, &mqtt.tls_client_key) {
-            (_, Some(_), None) | (_, None, Some(_)) => {
-                return Err(self.err(
-                    "mqtt.tls_client_cert",
-                    "set both tls_client_cert and tls_client_key, or neither",
-                ));
-            }
-            (None, Some(_), Some(_)) => {
-                return Err(self.err(
-                    "mqtt.tls_ca",
-                    "client certificates need TLS: set mqtt.tls_ca",
-                ));
-            }
-            (_, _, Some(key)) => {
-                check_private(key).map_err(|r| self.err("mqtt.tls_client_key", r))?;
-            }
-            _ => {}
-        }
+        .validate(|p| self.path(p))
+        .map_err(|e| self.err(e.key, e.reason))?;
         mqtt.outbox = Some(match mqtt.outbox.take() {
             Some(p) => self.path(&p),
             None => self.base.join(format!("outbox-{edge_id}.db")),
@@ -814,31 +771,6 @@ impl Validator<'_> {
             )),
         }
     }
-}
-
-/// A key or password file must not be readable by other users.
-pub fn check_private(path: &Path) -> Result<(), String> {
-    use std::os::unix::fs::PermissionsExt;
-    let meta = std::fs::metadata(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    if meta.permissions().mode() & 0o077 != 0 {
-        return Err(format!(
-            "{} can be read by other users (mode {:o}); run chmod 600 on it",
-            path.display(),
-            meta.permissions().mode() & 0o777
-        ));
-    }
-    Ok(())
-}
-
-/// Reads a secret from a file that only its owner may read; the error never quotes the content.
-pub fn read_secret(path: &Path) -> Result<String, String> {
-    check_private(path)?;
-    let s = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    let s = s.trim_end_matches(['\r', '\n']).to_string();
-    if s.is_empty() {
-        return Err(format!("{} is empty", path.display()));
-    }
-    Ok(s)
 }
 
 fn preview(labels: &[String]) -> String {

@@ -123,26 +123,10 @@ impl Publisher {
         let mut opts = MqttOptions::new(cfg.client_id(), cfg.mqtt.host.clone(), cfg.mqtt.port);
         opts.set_keep_alive(Duration::from_secs(cfg.mqtt.keep_alive_s));
         opts.set_clean_session(true);
-        if let Some(ca) = &cfg.mqtt.tls_ca {
-            let read = |p: &std::path::Path| {
-                std::fs::read(p).map_err(|e| PublishError::Tls(format!("{}: {e}", p.display())))
-            };
-            let client_auth = match (&cfg.mqtt.tls_client_cert, &cfg.mqtt.tls_client_key) {
-                (Some(c), Some(k)) => Some((read(c)?, read(k)?)),
-                _ => None,
-            };
-            opts.set_transport(rumqttc::Transport::tls_with_config(
-                rumqttc::TlsConfiguration::Simple {
-                    ca: read(ca)?,
-                    alpn: None,
-                    client_auth,
-                },
-            ));
-        }
-        if let (Some(u), Some(p)) = (&cfg.mqtt.username, &cfg.mqtt.password) {
-            opts.set_credentials(u.clone(), p.0.clone());
-        }
-        opts.set_max_packet_size(64 * 1024 * 1024, 64 * 1024);
+        cfg.mqtt
+            .security
+            .apply(&mut opts)
+            .map_err(PublishError::Tls)?;
         let will = edge_status(cfg, EdgeState::Offline, dropped, 0);
         opts.set_last_will(LastWill::new(
             will.topic(),
