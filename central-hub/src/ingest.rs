@@ -129,18 +129,18 @@ pub async fn run(
         }
     });
 
-    let mut subscribed = false;
     while !stop.load(Ordering::Relaxed) {
         let polled = tokio::time::timeout(Duration::from_millis(200), eventloop.poll()).await;
         match polled {
             Err(_) => continue,
             Ok(Ok(MqttEvent::Incoming(Packet::ConnAck(ack)))) => {
                 tracing::info!(broker = %format!("{}:{}", cfg.host, cfg.port), session_present = ack.session_present, "hub connected");
-                if !subscribed || !ack.session_present {
-                    for f in &filters {
-                        client.subscribe(f.clone(), QoS::AtLeastOnce).await?;
-                    }
-                    subscribed = true;
+                // Always subscribe again, even when the broker says the session is present:
+                // mosquitto restores a persistent session after its own restart without the
+                // shared subscriptions in it, and everything published meanwhile would be
+                // lost to this hub. Subscribing twice to the same filter is harmless.
+                for f in &filters {
+                    client.subscribe(f.clone(), QoS::AtLeastOnce).await?;
                 }
             }
             Ok(Ok(MqttEvent::Incoming(Packet::Publish(p)))) => {

@@ -1,7 +1,7 @@
-//! Nothing lost, on real video through real processes: a broker that goes away mid-run, and an
-//! edge process killed with SIGKILL and started again. Receivers use persistent sessions on a
-//! broker with persistence, as the hub does.
-
+//! Nothing lost, on real video through real processes: a broker that goes away mid-run, an
+//! edge process killed with SIGKILL and started again, and a hub stopped and restarted while
+//! the edge publishes. The check is the hub's own store (real ingest, persistent session, acks
+//! after commit): every id the edge produced, stored once, with every snapshot.
 mod support;
 
 use std::collections::BTreeSet;
@@ -13,16 +13,56 @@ use std::time::{Duration, Instant};
 use edge_node::config::EdgeConfig;
 use matthan_schema::Body;
 use matthan_schema::CameraState;
-use support::{Broker, RtspServer, Subscriber};
+use support::{Broker, Hub, RtspServer, Subscriber};
 
 fn unique_ids(sub: &Subscriber) -> BTreeSet<String> {
     sub.decoded().iter().map(|e| e.id.to_string()).collect()
+}
+
+/// Checks the hub's store against what the edge produced: every id there, once, and every
+/// track's snapshot in the evidence store. With `nothing_else`, beyond the edge's events only its last will
+/// (an offline edge status) may appear.
+fn assert_hub_has_everything(hub: &Hub, produced: &BTreeSet<String>, nothing_else: bool) {
+    let missing = hub.wait_for(produced, 60);
+    assert!(
+        missing.is_empty(),
+        "{} of {} events never reached the hub's store, e.g. {:?}",
+        missing.len(),
+        produced.len(),
+        missing.first()
+    );
+    let (ids, rows) = hub.stored();
+    assert_eq!(rows, ids.len(), "an event stored twice");
+    let events = hub.events();
+    for e in &events {
+        let id = e.id.to_string();
+        if nothing_else && !produced.contains(&id) {
+            assert!(
+                matches!(&e.body, Body::EdgeStatus(s) if s.state == matthan_schema::EdgeState::Offline),
+                "the hub stored an event the edge never produced: {e:?}"
+            );
+        }
+        if let Body::Track(t) = &e.body
+            && let Some(sha) = &t.snapshot
+        {
+            let deadline = Instant::now() + Duration::from_secs(30);
+            while !hub.has_evidence(sha) {
+                assert!(
+                    Instant::now() < deadline,
+                    "snapshot {sha} of track {} lost",
+                    t.track_id
+                );
+                std::thread::sleep(Duration::from_millis(200));
+            }
+        }
+    }
 }
 
 #[test]
 fn broker_outage_mid_run_loses_nothing() {
     support::ort();
     let mut broker = Broker::start_persistent();
+    let hub = Hub::start(broker.port, "fault-hub-outage");
     let sub = Subscriber::persistent(broker.port, "fault-sub-outage");
     let dir = tempfile::tempdir().unwrap();
     let url = format!("file://{}", support::vtest().display());
@@ -45,7 +85,8 @@ fn broker_outage_mid_run_loses_nothing() {
         summary.publish.pending, 0,
         "the outbox drained after the broker came back"
     );
-    // The pipeline's events plus the publisher's online and offline status.
+    // The pipeline's events plus the publisher's online and offline status, as a second,
+    // independent receiver saw them.
     let want = summary.events as usize + 2;
     let deadline = Instant::now() + Duration::from_secs(60);
     while unique_ids(&sub).len() < want {
@@ -56,43 +97,21 @@ fn broker_outage_mid_run_loses_nothing() {
         );
         std::thread::sleep(Duration::from_millis(200));
     }
-    // Beyond what the edge produced, only its last will may appear: the broker saw the edge's
-    // connection vanish, and announced it offline, as it should.
-    let evs = sub.decoded();
-    let offline = evs
+    let produced: BTreeSet<String> = sub
+        .decoded()
         .iter()
-        .filter(|e| matches!(&e.body, Body::EdgeStatus(s) if s.state == matthan_schema::EdgeState::Offline))
-        .map(|e| e.id)
-        .collect::<BTreeSet<_>>()
-        .len();
-    let extra = unique_ids(&sub).len() - want;
-    assert!(
-        extra < offline,
-        "{extra} unexpected events (offline statuses seen: {offline})"
-    );
-    let blobs: BTreeSet<String> = sub
-        .blobs
-        .lock()
-        .unwrap()
-        .iter()
-        .map(|(t, _)| t.rsplit('/').next().unwrap().to_string())
+        .filter(|e| !matches!(&e.body, Body::EdgeStatus(s) if s.state == matthan_schema::EdgeState::Offline))
+        .map(|e| e.id.to_string())
         .collect();
-    for e in sub.decoded() {
-        if let Body::Track(t) = &e.body {
-            assert!(
-                blobs.contains(t.snapshot.as_ref().unwrap()),
-                "snapshot of track {} lost",
-                t.track_id
-            );
-        }
-    }
+    assert!(produced.len() + 1 >= want, "{} < {want}", produced.len());
+    assert_hub_has_everything(&hub, &produced, true);
 }
 
 #[test]
 fn edge_killed_with_sigkill_resends_everything_on_restart() {
     support::ort();
     let broker = Broker::start_persistent();
-    let sub = Subscriber::persistent(broker.port, "fault-sub-kill");
+    let hub = Hub::start(broker.port, "fault-hub-kill");
     let dir = tempfile::tempdir().unwrap();
     let url = format!("file://{}", support::vtest().display());
     // The first run's broker is unreachable, so everything it produces must wait in the outbox.
@@ -143,26 +162,49 @@ fn edge_killed_with_sigkill_resends_everything_on_restart() {
         String::from_utf8_lossy(&out.stderr)
     );
 
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let got = unique_ids(&sub);
-        let missing: Vec<&String> = handed.iter().filter(|id| !got.contains(*id)).collect();
-        if missing.is_empty() {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "{} of {} events from the killed run never arrived",
-            missing.len(),
-            handed.len()
-        );
-        std::thread::sleep(Duration::from_millis(200));
-    }
+    // The second run adds events of its own; only the killed run's are checked here.
+    assert_hub_has_everything(&hub, &handed, false);
     let left: i64 = rusqlite::Connection::open(dir.path().join("outbox-edge-test.db"))
         .unwrap()
         .query_row("SELECT count(*) FROM outbox", [], |r| r.get(0))
         .unwrap();
     assert_eq!(left, 0, "the outbox is empty after a clean run");
+}
+
+#[test]
+fn hub_restarted_while_the_edge_publishes_loses_nothing() {
+    support::ort();
+    let broker = Broker::start_persistent();
+    let mut hub = Hub::start(broker.port, "fault-hub-restart");
+    let sub = Subscriber::persistent(broker.port, "fault-sub-restart");
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("file://{}", support::vtest().display());
+    let cfg = EdgeConfig::load(&support::edge_config(dir.path(), broker.port, &url, "")).unwrap();
+    let run = std::thread::spawn(move || {
+        edge_node::pipeline::run(&cfg, Arc::new(AtomicBool::new(false)))
+    });
+    std::thread::sleep(Duration::from_secs(4));
+    hub.stop();
+    let (during, _) = hub.stored();
+    std::thread::sleep(Duration::from_secs(6));
+    hub.restart();
+    let summary = run.join().unwrap().unwrap();
+    assert_eq!(summary.publish.pending, 0);
+
+    let want = summary.events as usize + 2;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while unique_ids(&sub).len() < want {
+        assert!(Instant::now() < deadline, "subscriber incomplete");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let produced = unique_ids(&sub);
+    assert!(
+        produced.len() > during.len(),
+        "the edge kept publishing while the hub was down ({} stored before the stop, {} produced)",
+        during.len(),
+        produced.len()
+    );
+    assert_hub_has_everything(&hub, &produced, true);
 }
 
 #[test]

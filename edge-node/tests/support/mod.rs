@@ -269,3 +269,125 @@ classes = ["person"]
     std::fs::write(&p, text).unwrap();
     p
 }
+
+/// The real hub ingest (persistent shared-subscription session, acks after commit) storing into
+/// SQLite, run in-process so a test can stop and restart it and read what it stored.
+pub struct Hub {
+    port: u16,
+    client_id: String,
+    dir: tempfile::TempDir,
+    stop: Arc<std::sync::atomic::AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Hub {
+    pub fn start(port: u16, client_id: &str) -> Self {
+        let mut hub = Hub {
+            port,
+            client_id: client_id.into(),
+            dir: tempfile::tempdir().unwrap(),
+            stop: Arc::new(std::sync::atomic::AtomicBool::new(false)),
+            thread: None,
+        };
+        hub.spawn();
+        hub
+    }
+
+    fn db(&self) -> PathBuf {
+        self.dir.path().join("hub.db")
+    }
+
+    fn spawn(&mut self) {
+        use central_hub::ingest::{IngestConfig, IngestStats};
+        let cfg = IngestConfig {
+            host: "127.0.0.1".into(),
+            port: self.port,
+            client_id: self.client_id.clone(),
+            group: "faults".into(),
+            security: Default::default(),
+        };
+        self.stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let stop = self.stop.clone();
+        let store = central_hub::store::open(&self.db().display().to_string()).unwrap();
+        let evidence =
+            central_hub::evidence::EvidenceStore::new(&self.dir.path().join("evidence")).unwrap();
+        self.thread = Some(std::thread::spawn(move || {
+            tokio::runtime::Runtime::new()
+                .unwrap()
+                .block_on(central_hub::ingest::run(
+                    cfg,
+                    store,
+                    evidence,
+                    Arc::new(IngestStats::default()),
+                    stop,
+                ))
+                .unwrap();
+        }));
+        // The first start must subscribe before the edge publishes anything.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !self.db().exists() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        std::thread::sleep(Duration::from_millis(700));
+    }
+
+    pub fn stop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            t.join().unwrap();
+        }
+    }
+
+    pub fn restart(&mut self) {
+        self.stop();
+        self.spawn();
+    }
+
+    /// Every event id in the store, and how many rows hold them (equal when nothing is doubled).
+    pub fn stored(&self) -> (std::collections::BTreeSet<String>, usize) {
+        let db = rusqlite::Connection::open(self.db()).unwrap();
+        let mut st = db.prepare("SELECT id FROM events").unwrap();
+        let ids: Vec<String> = st
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        let rows = ids.len();
+        (ids.into_iter().collect(), rows)
+    }
+
+    pub fn events(&self) -> Vec<Event> {
+        let db = rusqlite::Connection::open(self.db()).unwrap();
+        let mut st = db.prepare("SELECT body FROM events").unwrap();
+        st.query_map([], |r| r.get::<_, String>(0))
+            .unwrap()
+            .map(|j| Event::from_json(j.unwrap().as_bytes()).unwrap())
+            .collect()
+    }
+
+    pub fn has_evidence(&self, sha: &str) -> bool {
+        central_hub::evidence::EvidenceStore::new(&self.dir.path().join("evidence"))
+            .unwrap()
+            .get(sha)
+            .is_some()
+    }
+
+    /// Waits until the store holds every id in `want`; returns the ones still missing on timeout.
+    pub fn wait_for(&self, want: &std::collections::BTreeSet<String>, secs: u64) -> Vec<String> {
+        let deadline = Instant::now() + Duration::from_secs(secs);
+        loop {
+            let (got, _) = self.stored();
+            let missing: Vec<String> = want.difference(&got).cloned().collect();
+            if missing.is_empty() || Instant::now() > deadline {
+                return missing;
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+}
+
+impl Drop for Hub {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
