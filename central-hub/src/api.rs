@@ -263,7 +263,7 @@ async fn search(
     Ok(Json(json!({
         "understood": {
             "classes": q.classes, "color": q.color, "upper_color": q.upper_color, "lower_color": q.lower_color,
-            "plate": q.plate, "direction": q.direction, "violation": q.violation, "cameras": q.cameras,
+            "plate": q.plate, "direction": q.direction, "violation": q.violation, "alert": q.alert, "cameras": q.cameras,
             "from": q.from.map(|t| matthan_schema::format_ts(&t)), "to": q.to.map(|t| matthan_schema::format_ts(&t)),
             "words": q.terms,
         },

@@ -2,7 +2,7 @@
 //! text that free-text words of a query are ranked against.
 
 use chrono::FixedOffset;
-use matthan_schema::{Body, Event, TrackPhase, ZoneAction};
+use matthan_schema::{AlertPhase, AlertRule, Body, Event, TrackPhase, ZoneAction};
 
 /// Asia/Ho_Chi_Minh has been UTC+7 without daylight saving since 1975.
 pub fn local_tz() -> FixedOffset {
@@ -71,6 +71,24 @@ pub fn caption(e: &Event) -> String {
                 .unwrap_or_default()
         ),
         Body::EdgeStatus(s) => format!("edge {:?}", s.state),
+        Body::Alert(a) => {
+            let phase = match a.phase {
+                AlertPhase::Start => "ALERT",
+                AlertPhase::End => "alert ended:",
+            };
+            let mut words = vec![phase.to_string(), alert_words(a.rule).0.to_string()];
+            if let Some(z) = &a.zone {
+                words.push(format!("in zone {z}"));
+            }
+            if let (Some(m), Some(u)) = (a.measure, &a.unit) {
+                words.push(format!("({m:.1} {u})"));
+            }
+            words.push(format!("for {:.0} s", a.duration_s));
+            if let Some(t) = a.track_ids.first() {
+                words.push(format!("(track {t})"));
+            }
+            words.join(" ")
+        }
     };
     format!("{what} at camera {} on {at}", e.camera)
 }
@@ -124,6 +142,29 @@ pub fn semantic(e: &Event) -> String {
             };
             format!("{} {act} {}", z.class, z.zone.replace(['-', '_'], " "))
         }
+        Body::Alert(a) => {
+            let (en, vi) = alert_words(a.rule);
+            let who = a.class.as_deref().unwrap_or("people");
+            let place = a
+                .zone
+                .as_deref()
+                .map(|z| format!(" near {}", z.replace(['-', '_'], " ")))
+                .unwrap_or_default();
+            format!("{who} {en}{place} ({vi})")
+        }
         _ => String::new(),
+    }
+}
+
+/// English and Vietnamese names of an alert rule, for captions and result cards.
+pub fn alert_words(rule: AlertRule) -> (&'static str, &'static str) {
+    match rule {
+        AlertRule::Loitering => ("loitering", "lảng vảng"),
+        AlertRule::Crowding => ("crowding", "tụ tập đông người"),
+        AlertRule::Running => ("running", "chạy"),
+        AlertRule::Dispersal => ("sudden dispersal", "bỏ chạy tán loạn"),
+        AlertRule::Intrusion => ("intrusion", "xâm nhập"),
+        AlertRule::AbandonedObject => ("abandoned object", "vật bị bỏ lại"),
+        AlertRule::WrongDirection => ("wrong direction", "đi ngược chiều"),
     }
 }

@@ -7,8 +7,8 @@ use std::path::Path;
 
 use chrono::{DateTime, Utc};
 use matthan_schema::{
-    Attributes, BBox, Body, Crossing, Direction, Event, TrackEvent, TrackPhase, ZoneAction,
-    ZoneEvent,
+    Alert, AlertPhase, AlertRule, Attributes, BBox, Body, Crossing, Direction, Event, TrackEvent,
+    TrackPhase, ZoneAction, ZoneEvent,
 };
 use serde::Deserialize;
 
@@ -149,6 +149,27 @@ fn seed_events(seed: &Seed) -> (Vec<Event>, HashMap<String, (String, i64)>) {
             events.push(zone(ZoneAction::Enter, 0.0));
             if o.dwell {
                 events.push(zone(ZoneAction::Dwell, 300.0));
+                // What the edge's loitering rule says about the same stay.
+                events.push(Event::new(
+                    "hcmc",
+                    &o.camera,
+                    at,
+                    Body::Alert(Alert {
+                        rule: AlertRule::Loitering,
+                        rule_id: format!("{z}-loitering"),
+                        phase: AlertPhase::Start,
+                        started: at - chrono::Duration::seconds(300),
+                        duration_s: 300.0,
+                        zone: Some(z.clone()),
+                        track_ids: vec![track_id],
+                        class: Some(o.class.clone()),
+                        count: None,
+                        measure: Some(300.0),
+                        unit: Some("s".into()),
+                        calibrated: false,
+                        snapshot: None,
+                    }),
+                ));
             }
         }
     }

@@ -142,6 +142,7 @@ fn describe(q: &central_hub::query::Query) -> String {
         ("plate", &q.plate),
         ("direction", &q.direction),
         ("violation", &q.violation),
+        ("alert", &q.alert),
     ] {
         if let Some(v) = v {
             parts.push(format!("{k}={v}"));

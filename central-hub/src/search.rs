@@ -53,6 +53,9 @@ pub fn filter(q: &Query) -> (Filter, Vec<String>) {
         // Violation events arrive with the rules engine; until then nothing matches.
         reasons.push(format!("violation {v}"));
         vec!["violation".into()]
+    } else if let Some(a) = &q.alert {
+        reasons.push(format!("alert {a}"));
+        vec!["alert".into()]
     } else if !q.kinds.is_empty() {
         q.kinds.clone()
     } else if q.color.is_some()
@@ -100,6 +103,11 @@ pub fn filter(q: &Query) -> (Filter, Vec<String>) {
         upper_color: q.upper_color.clone(),
         lower_color: q.lower_color.clone(),
         direction: q.direction.clone(),
+        rule: if q.violation.is_none() {
+            q.alert.clone()
+        } else {
+            None
+        },
         plate: q.plate.clone(),
         from: q.from,
         to: q.to,

@@ -12,6 +12,10 @@ use serde::Deserialize;
 
 use crate::analytics::{Line, Zone};
 use crate::detect::{ExecutionProvider, Layout, Resize};
+use crate::rules::{
+    AbandonedParams, CrowdingParams, DirectionParams, DispersalParams, GroundPlane,
+    IntrusionParams, LoiteringParams, RuleKind, RuleSpec, RunningParams, Schedule,
+};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -236,6 +240,9 @@ pub struct CameraConfig {
     pub loop_file: bool,
     pub lines: Vec<Line>,
     pub zones: Vec<Zone>,
+    /// Ground-plane calibration, when the camera has one.
+    pub ground: Option<GroundPlane>,
+    pub rules: Vec<RuleSpec>,
 }
 
 #[derive(Deserialize)]
@@ -316,6 +323,170 @@ struct RawCamera {
     lines: Vec<RawLine>,
     #[serde(default)]
     zones: Vec<RawZone>,
+    #[serde(default)]
+    ground: Option<RawGround>,
+    #[serde(default)]
+    rules: Vec<RawRule>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawGround {
+    id: String,
+    /// Four points in the image (fractions of the frame).
+    image: Vec<[f64; 2]>,
+    /// The same four points on the ground, in metres.
+    ground: Vec<[f64; 2]>,
+}
+
+/// One `[[cameras.rules]]` entry; `kind` picks the rule. Defaults are for people in a public
+/// square at a walking pace.
+#[derive(Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+enum RawRule {
+    Loitering {
+        id: String,
+        zone: String,
+        #[serde(default = "d_loiter_s")]
+        min_s: f64,
+        #[serde(default)]
+        revisits: Option<u32>,
+        #[serde(default = "d_window_s")]
+        window_s: f64,
+        #[serde(default = "d_grace_s")]
+        grace_s: f64,
+        #[serde(default = "d_people")]
+        classes: Vec<String>,
+    },
+    Crowding {
+        id: String,
+        zone: String,
+        #[serde(default)]
+        max_people: Option<u32>,
+        #[serde(default)]
+        max_density: Option<f64>,
+        #[serde(default = "d_crowd_s")]
+        min_s: f64,
+        #[serde(default)]
+        clear_s: Option<f64>,
+        #[serde(default = "d_people")]
+        classes: Vec<String>,
+    },
+    Running {
+        id: String,
+        #[serde(default)]
+        zone: Option<String>,
+        #[serde(default = "d_run_mps")]
+        speed_mps: f64,
+        #[serde(default = "d_run_s")]
+        min_s: f64,
+        #[serde(default = "d_people")]
+        classes: Vec<String>,
+    },
+    Dispersal {
+        id: String,
+        #[serde(default)]
+        zone: Option<String>,
+        #[serde(default = "d_disperse_n")]
+        min_people: u32,
+        #[serde(default = "d_disperse_mps")]
+        speed_mps: f64,
+        #[serde(default = "d_disperse_s")]
+        window_s: f64,
+        #[serde(default = "d_people")]
+        classes: Vec<String>,
+    },
+    Intrusion {
+        id: String,
+        zone: String,
+        #[serde(default)]
+        classes: Vec<String>,
+        #[serde(default)]
+        hours: Vec<String>,
+        #[serde(default)]
+        days: Option<Vec<String>>,
+        #[serde(default)]
+        tz: Option<String>,
+        #[serde(default = "d_grace_s")]
+        grace_s: f64,
+    },
+    AbandonedObject {
+        id: String,
+        #[serde(default)]
+        zone: Option<String>,
+        #[serde(default = "d_bags")]
+        classes: Vec<String>,
+        #[serde(default = "d_people")]
+        owners: Vec<String>,
+        #[serde(default = "d_abandon_s")]
+        still_s: f64,
+        #[serde(default = "d_still_m")]
+        still_m: f64,
+        #[serde(default = "d_near_m")]
+        near_m: f64,
+    },
+    WrongDirection {
+        id: String,
+        zone: String,
+        direction: Vec<[f64; 2]>,
+        #[serde(default = "d_against_m")]
+        min_m: f64,
+        #[serde(default = "d_against_s")]
+        min_s: f64,
+        #[serde(default = "d_grace_s")]
+        grace_s: f64,
+        #[serde(default)]
+        classes: Vec<String>,
+    },
+}
+
+fn d_loiter_s() -> f64 {
+    60.0
+}
+fn d_window_s() -> f64 {
+    600.0
+}
+fn d_grace_s() -> f64 {
+    1.5
+}
+fn d_people() -> Vec<String> {
+    vec!["person".into()]
+}
+fn d_bags() -> Vec<String> {
+    vec!["backpack".into(), "handbag".into(), "suitcase".into()]
+}
+fn d_crowd_s() -> f64 {
+    10.0
+}
+fn d_run_mps() -> f64 {
+    3.0
+}
+fn d_run_s() -> f64 {
+    1.0
+}
+fn d_disperse_n() -> u32 {
+    4
+}
+fn d_disperse_mps() -> f64 {
+    2.0
+}
+fn d_disperse_s() -> f64 {
+    2.0
+}
+fn d_abandon_s() -> f64 {
+    30.0
+}
+fn d_still_m() -> f64 {
+    0.5
+}
+fn d_near_m() -> f64 {
+    2.0
+}
+fn d_against_m() -> f64 {
+    2.0
+}
+fn d_against_s() -> f64 {
+    1.0
 }
 
 fn d_fps() -> u32 {
@@ -695,6 +866,28 @@ impl Validator<'_> {
             let cls = classes(format!("{k}.classes"), z.classes)?;
             zones.push(Zone::new(&z.id, &z.polygon, z.dwell_s, cls).map_err(|r| self.err(k, r))?);
         }
+        let ground = match raw.ground {
+            None => None,
+            Some(g) => {
+                let k = format!("{key}.ground");
+                matthan_schema::validate_segment(&g.id)
+                    .map_err(|r| self.err(format!("{k}.id"), r))?;
+                Some(GroundPlane::new(&g.id, &g.image, &g.ground).map_err(|r| self.err(k, r))?)
+            }
+        };
+        let mut rules = Vec::new();
+        let mut rule_ids = HashSet::new();
+        for (i, r) in raw.rules.into_iter().enumerate() {
+            let k = format!("{key}.rules[{i}]");
+            let spec = self.rule(&k, r, &zones, labels, ground.is_some())?;
+            if !rule_ids.insert(spec.id.clone()) {
+                return Err(self.err(
+                    format!("{k}.id"),
+                    format!("duplicate rule id {:?}", spec.id),
+                ));
+            }
+            rules.push(spec);
+        }
         Ok(CameraConfig {
             id: raw.id,
             source,
@@ -704,7 +897,238 @@ impl Validator<'_> {
             loop_file: raw.loop_file,
             lines,
             zones,
+            ground,
+            rules,
         })
+    }
+
+    fn rule(
+        &self,
+        k: &str,
+        raw: RawRule,
+        zones: &[Zone],
+        labels: &[String],
+        calibrated: bool,
+    ) -> Result<RuleSpec, ConfigError> {
+        let zone = |z: &str| -> Result<String, ConfigError> {
+            if zones.iter().any(|x| x.id == z) {
+                Ok(z.to_string())
+            } else {
+                Err(self.err(
+                    format!("{k}.zone"),
+                    format!(
+                        "no zone {z:?} on this camera (zones: {})",
+                        preview(&zones.iter().map(|z| z.id.clone()).collect::<Vec<_>>())
+                    ),
+                ))
+            }
+        };
+        let opt_zone = |z: Option<String>| z.map(|z| zone(&z)).transpose();
+        let classes = |field: &str, list: Vec<String>| -> Result<Vec<String>, ConfigError> {
+            for (i, name) in list.iter().enumerate() {
+                if !labels.contains(name) {
+                    return Err(self.err(
+                        format!("{k}.{field}[{i}]"),
+                        format!(
+                            "unknown class {name:?}; the model's labels are {}",
+                            preview(labels)
+                        ),
+                    ));
+                }
+            }
+            Ok(list)
+        };
+        let positive = |field: &str, v: f64| -> Result<f64, ConfigError> {
+            if v.is_finite() && v > 0.0 {
+                Ok(v)
+            } else {
+                Err(self.err(
+                    format!("{k}.{field}"),
+                    format!("{v} must be a positive number"),
+                ))
+            }
+        };
+        let (id, kind) = match raw {
+            RawRule::Loitering {
+                id,
+                zone: z,
+                min_s,
+                revisits,
+                window_s,
+                grace_s,
+                classes: c,
+            } => {
+                if revisits.is_some_and(|n| n < 2) {
+                    return Err(self.err(
+                        format!("{k}.revisits"),
+                        "must be at least 2 (visits within window_s that count as loitering)",
+                    ));
+                }
+                (
+                    id,
+                    RuleKind::Loitering(LoiteringParams {
+                        zone: zone(&z)?,
+                        min_s: positive("min_s", min_s)?,
+                        revisits,
+                        window_s: positive("window_s", window_s)?,
+                        grace_s: positive("grace_s", grace_s)?,
+                        classes: classes("classes", c)?,
+                    }),
+                )
+            }
+            RawRule::Crowding {
+                id,
+                zone: z,
+                max_people,
+                max_density,
+                min_s,
+                clear_s,
+                classes: c,
+            } => {
+                match (max_people, max_density) {
+                    (None, None) => {
+                        return Err(self.err(
+                            k.to_string(),
+                            "give max_people, or max_density (people per m², needs [cameras.ground])",
+                        ));
+                    }
+                    (_, Some(_)) if !calibrated => {
+                        return Err(self.err(
+                            format!("{k}.max_density"),
+                            "needs a ground-plane calibration ([cameras.ground]) to know the zone's area",
+                        ));
+                    }
+                    (_, Some(d)) => {
+                        positive("max_density", d)?;
+                    }
+                    _ => {}
+                }
+                (
+                    id,
+                    RuleKind::Crowding(CrowdingParams {
+                        zone: zone(&z)?,
+                        max_people,
+                        max_density,
+                        min_s: positive("min_s", min_s)?,
+                        clear_s: positive("clear_s", clear_s.unwrap_or(min_s))?,
+                        classes: classes("classes", c)?,
+                    }),
+                )
+            }
+            RawRule::Running {
+                id,
+                zone: z,
+                speed_mps,
+                min_s,
+                classes: c,
+            } => (
+                id,
+                RuleKind::Running(RunningParams {
+                    zone: opt_zone(z)?,
+                    speed_mps: positive("speed_mps", speed_mps)?,
+                    min_s: positive("min_s", min_s)?,
+                    classes: classes("classes", c)?,
+                }),
+            ),
+            RawRule::Dispersal {
+                id,
+                zone: z,
+                min_people,
+                speed_mps,
+                window_s,
+                classes: c,
+            } => {
+                if min_people < 2 {
+                    return Err(self.err(format!("{k}.min_people"), "must be at least 2"));
+                }
+                (
+                    id,
+                    RuleKind::Dispersal(DispersalParams {
+                        zone: opt_zone(z)?,
+                        min_people,
+                        speed_mps: positive("speed_mps", speed_mps)?,
+                        window_s: positive("window_s", window_s)?,
+                        classes: classes("classes", c)?,
+                    }),
+                )
+            }
+            RawRule::Intrusion {
+                id,
+                zone: z,
+                classes: c,
+                hours,
+                days,
+                tz,
+                grace_s,
+            } => (
+                id,
+                RuleKind::Intrusion(IntrusionParams {
+                    zone: zone(&z)?,
+                    classes: classes("classes", c)?,
+                    schedule: Schedule::new(tz.as_deref(), &hours, days.as_deref())
+                        .map_err(|r| self.err(k.to_string(), r))?,
+                    grace_s: positive("grace_s", grace_s)?,
+                }),
+            ),
+            RawRule::AbandonedObject {
+                id,
+                zone: z,
+                classes: c,
+                owners,
+                still_s,
+                still_m,
+                near_m,
+            } => (
+                id,
+                RuleKind::AbandonedObject(AbandonedParams {
+                    zone: opt_zone(z)?,
+                    classes: classes("classes", c)?,
+                    owners: classes("owners", owners)?,
+                    still_s: positive("still_s", still_s)?,
+                    still_m: positive("still_m", still_m)?,
+                    near_m: positive("near_m", near_m)?,
+                }),
+            ),
+            RawRule::WrongDirection {
+                id,
+                zone: z,
+                direction,
+                min_m,
+                min_s,
+                grace_s,
+                classes: c,
+            } => {
+                let d: [[f64; 2]; 2] = direction.as_slice().try_into().map_err(|_| {
+                    self.err(
+                        format!("{k}.direction"),
+                        format!("needs exactly 2 points (from, to), got {}", direction.len()),
+                    )
+                })?;
+                if d.iter()
+                    .flatten()
+                    .any(|v| !(v.is_finite() && (0.0..=1.0).contains(v)))
+                    || (d[1][0] - d[0][0]).hypot(d[1][1] - d[0][1]) < 0.01
+                {
+                    return Err(self.err(
+                        format!("{k}.direction"),
+                        "two distinct points, fractions of the frame (0..1)",
+                    ));
+                }
+                (
+                    id,
+                    RuleKind::WrongDirection(DirectionParams {
+                        zone: zone(&z)?,
+                        direction: d,
+                        min_m: positive("min_m", min_m)?,
+                        min_s: positive("min_s", min_s)?,
+                        grace_s: positive("grace_s", grace_s)?,
+                        classes: classes("classes", c)?,
+                    }),
+                )
+            }
+        };
+        matthan_schema::validate_segment(&id).map_err(|r| self.err(format!("{k}.id"), r))?;
+        Ok(RuleSpec { id, kind })
     }
 
     fn source(&self, key: &str, url: &str, transport: Option<&str>) -> Result<Source, ConfigError> {

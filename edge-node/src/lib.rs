@@ -12,6 +12,7 @@ pub mod outbox;
 pub mod pipeline;
 pub mod publish;
 pub mod queue;
+pub mod rules;
 pub mod snapshot;
 pub mod stale;
 pub mod track;

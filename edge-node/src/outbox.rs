@@ -30,7 +30,9 @@ pub enum Priority {
     Status = 1,
     Track = 2,
     Event = 3,
-    Evidence = 4,
+    /// Alerts and violations: what an operator acts on, kept as long as their evidence.
+    Alert = 4,
+    Evidence = 5,
 }
 
 impl Priority {
@@ -40,14 +42,16 @@ impl Priority {
             Kind::CameraStatus | Kind::EdgeStatus => Priority::Status,
             Kind::Track => Priority::Track,
             Kind::Crossing | Kind::Zone => Priority::Event,
+            Kind::Alert => Priority::Alert,
         }
     }
 
-    pub const ALL: [Priority; 5] = [
+    pub const ALL: [Priority; 6] = [
         Priority::Counts,
         Priority::Status,
         Priority::Track,
         Priority::Event,
+        Priority::Alert,
         Priority::Evidence,
     ];
 }

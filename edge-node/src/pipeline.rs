@@ -18,6 +18,7 @@ use crate::metrics::Metrics;
 use crate::outbox::{Message, OutboxError};
 use crate::publish::{self, PublishStats, Publisher};
 use crate::queue::{FrameQueues, Msg};
+use crate::rules::RuleEngine;
 use crate::snapshot::SnapshotKeeper;
 use crate::stale::{Change, FrozenCheck};
 use crate::track::Tracker;
@@ -56,6 +57,7 @@ struct CameraRun {
     tracker: Tracker,
     snapshots: SnapshotKeeper,
     analytics: CameraAnalytics,
+    rules: RuleEngine,
     frames: u64,
     last_capture: Option<DateTime<Utc>>,
     frame_size: (u32, u32),
@@ -115,6 +117,12 @@ pub fn run(cfg: &EdgeConfig, stop: Arc<AtomicBool>) -> Result<RunSummary, Pipeli
                 cfg.analytics.count_interval_s,
                 cfg.tracker.update_interval_s,
             ),
+            rules: RuleEngine::new(
+                &c.rules,
+                &c.zones,
+                c.ground.clone(),
+                cfg.model.labels.clone(),
+            ),
             frames: 0,
             last_capture: None,
             frame_size: (0, 0),
@@ -139,16 +147,30 @@ pub fn run(cfg: &EdgeConfig, stop: Arc<AtomicBool>) -> Result<RunSummary, Pipeli
                      snaps: Option<&mut SnapshotKeeper>,
                      summary: &mut RunSummary| {
         let mut out = pending.borrow_mut();
-        if let (Body::Track(t), Some(k)) = (&mut body, snaps)
-            && let Some((sha, blob)) = k.take_for_event(t.track_id)
-        {
-            if let Some(b) = blob {
-                out.push(publish::blob(&cfg.site, &sha, &b));
+        match (&mut body, snaps) {
+            (Body::Track(t), Some(k)) => {
+                if let Some((sha, blob)) = k.take_for_event(t.track_id) {
+                    if let Some(b) = blob {
+                        out.push(publish::blob(&cfg.site, &sha, &b));
+                    }
+                    t.snapshot = Some(sha);
+                    if t.phase == matthan_schema::TrackPhase::End {
+                        k.forget(t.track_id);
+                    }
+                }
             }
-            t.snapshot = Some(sha);
-            if t.phase == matthan_schema::TrackPhase::End {
-                k.forget(t.track_id);
+            // An alert shows its main track; the crop is the same blob the track names.
+            (Body::Alert(a), Some(k)) => {
+                if let Some(&track) = a.track_ids.first()
+                    && let Some((sha, blob)) = k.take_for_event(track)
+                {
+                    if let Some(b) = blob {
+                        out.push(publish::blob(&cfg.site, &sha, &b));
+                    }
+                    a.snapshot = Some(sha);
+                }
             }
+            _ => {}
         }
         summary.events += 1;
         out.push(publish::message(&Event::new(&cfg.site, camera, ts, body)));
@@ -205,6 +227,9 @@ pub fn run(cfg: &EdgeConfig, stop: Arc<AtomicBool>) -> Result<RunSummary, Pipeli
                         // Pixel boxes of the old size mean nothing in the new one: end the
                         // tracks (lines and zones are fractions of the frame, so they still hold).
                         let ended = c.tracker.finish();
+                        for (ts, body) in c.rules.finish(f.captured) {
+                            emit_with(&c.id, ts, body, Some(&mut c.snapshots), &mut summary);
+                        }
                         for (ts, body) in c.analytics.end_tracks(&ended, f.captured) {
                             emit_with(&c.id, ts, body, Some(&mut c.snapshots), &mut summary);
                         }
@@ -237,6 +262,11 @@ pub fn run(cfg: &EdgeConfig, stop: Arc<AtomicBool>) -> Result<RunSummary, Pipeli
                     for s in &out.seen {
                         c.snapshots.offer(s.id, s.score, &s.bbox, &f.image);
                     }
+                    // Rules first: an alert closed by a track's end must name the snapshot the
+                    // track's end event is about to release.
+                    for (ts, body) in c.rules.update(f.captured, c.frame_size, &out) {
+                        emit_with(&c.id, ts, body, Some(&mut c.snapshots), &mut summary);
+                    }
                     for (ts, body) in c.analytics.update(f.captured, c.frame_size, &out) {
                         emit_with(&c.id, ts, body, Some(&mut c.snapshots), &mut summary);
                     }
@@ -259,6 +289,9 @@ pub fn run(cfg: &EdgeConfig, stop: Arc<AtomicBool>) -> Result<RunSummary, Pipeli
                     let c = &mut cams[camera];
                     let now = c.last_capture.unwrap_or_else(Utc::now);
                     let ended = c.tracker.finish();
+                    for (ts, body) in c.rules.finish(now) {
+                        emit_with(&c.id, ts, body, Some(&mut c.snapshots), &mut summary);
+                    }
                     for (ts, body) in c.analytics.finish(&ended, now) {
                         emit_with(&c.id, ts, body, Some(&mut c.snapshots), &mut summary);
                     }

@@ -14,16 +14,18 @@ pub enum Kind {
     Counts,
     CameraStatus,
     EdgeStatus,
+    Alert,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 6] = [
+    pub const ALL: [Kind; 7] = [
         Kind::Track,
         Kind::Crossing,
         Kind::Zone,
         Kind::Counts,
         Kind::CameraStatus,
         Kind::EdgeStatus,
+        Kind::Alert,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -34,6 +36,7 @@ impl Kind {
             Kind::Counts => "counts",
             Kind::CameraStatus => "camera_status",
             Kind::EdgeStatus => "edge_status",
+            Kind::Alert => "alert",
         }
     }
 
@@ -60,6 +63,7 @@ pub enum Body {
     Counts(Counts),
     CameraStatus(CameraStatus),
     EdgeStatus(EdgeStatus),
+    Alert(Alert),
 }
 
 impl Body {
@@ -71,6 +75,7 @@ impl Body {
             Body::Counts(_) => Kind::Counts,
             Body::CameraStatus(_) => Kind::CameraStatus,
             Body::EdgeStatus(_) => Kind::EdgeStatus,
+            Body::Alert(_) => Kind::Alert,
         }
     }
 
@@ -96,6 +101,18 @@ impl Body {
             }
             Body::Counts(c) if c.interval_end < c.interval_start => {
                 return Err(bad("body.interval_end", "interval ends before it starts"));
+            }
+            Body::Alert(a) => {
+                if !(a.duration_s.is_finite() && a.duration_s >= 0.0) {
+                    return Err(bad(
+                        "body.duration_s",
+                        "must be a finite, non-negative number",
+                    ));
+                }
+                if a.measure.is_some_and(|m| !m.is_finite()) {
+                    return Err(bad("body.measure", "must be finite"));
+                }
+                crate::validate_segment(&a.rule_id).map_err(|r| bad("body.rule_id", &r))?;
             }
             _ => {}
         }
@@ -280,4 +297,94 @@ pub struct EdgeStatus {
     /// Messages waiting in the outbox for the broker.
     #[serde(default)]
     pub outbox_pending: u64,
+}
+
+/// What a public-order (or other behaviour) rule saw. Each names the rule kind and the
+/// configured rule's id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AlertRule {
+    /// A person inside a zone longer than allowed, or back in it too often.
+    Loitering,
+    /// More people in a zone (or per m²) than allowed, for longer than allowed.
+    Crowding,
+    /// A person moving faster than a walking pace allows.
+    Running,
+    /// Several people speeding away from one point at once.
+    Dispersal,
+    /// Someone or something inside a restricted zone during its closed hours.
+    Intrusion,
+    /// A bag or case left still with nobody near it.
+    AbandonedObject,
+    /// Moving against the declared direction of a one-way corridor or lane.
+    WrongDirection,
+}
+
+impl AlertRule {
+    pub const ALL: [AlertRule; 7] = [
+        AlertRule::Loitering,
+        AlertRule::Crowding,
+        AlertRule::Running,
+        AlertRule::Dispersal,
+        AlertRule::Intrusion,
+        AlertRule::AbandonedObject,
+        AlertRule::WrongDirection,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AlertRule::Loitering => "loitering",
+            AlertRule::Crowding => "crowding",
+            AlertRule::Running => "running",
+            AlertRule::Dispersal => "dispersal",
+            AlertRule::Intrusion => "intrusion",
+            AlertRule::AbandonedObject => "abandoned_object",
+            AlertRule::WrongDirection => "wrong_direction",
+        }
+    }
+}
+
+/// An alert episode has a start and an end event; both carry the same `rule_id`, `started`
+/// and first track, which is how a reader pairs them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AlertPhase {
+    Start,
+    End,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Alert {
+    pub rule: AlertRule,
+    /// The configured rule's id.
+    pub rule_id: String,
+    pub phase: AlertPhase,
+    /// When the condition began (the episode's key together with `rule_id`).
+    #[serde(with = "rfc3339_ms")]
+    pub started: DateTime<Utc>,
+    /// Seconds from `started` to this event (on `end`: the whole episode).
+    pub duration_s: f32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub zone: Option<String>,
+    /// The tracks involved, the main one first.
+    #[serde(default)]
+    pub track_ids: Vec<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub class: Option<String>,
+    /// People counted (crowding, dispersal) or visits made (loitering by revisits).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub count: Option<u32>,
+    /// The measured quantity that tripped the rule, in `unit`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub measure: Option<f32>,
+    /// `s`, `m/s`, `people`, `people/m2` or `m`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unit: Option<String>,
+    /// Whether distances and speeds come from a ground-plane calibration (else they are
+    /// estimated from the object's typical height and only approximate).
+    #[serde(default)]
+    pub calibrated: bool,
+    /// sha256 of a JPEG crop of the main track, on `matthan-evidence/{site}/{sha256}`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub snapshot: Option<String>,
 }

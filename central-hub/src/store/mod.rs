@@ -59,6 +59,8 @@ pub struct Row {
     pub semantic: String,
     /// sha256 of the object's thumbnail (an evidence blob), when the edge sent one.
     pub snapshot: Option<String>,
+    /// The rule that raised an alert.
+    pub rule: Option<String>,
 }
 
 /// A parameter value for a filter clause.
@@ -79,6 +81,8 @@ pub struct Filter {
     pub upper_color: Option<String>,
     pub lower_color: Option<String>,
     pub direction: Option<String>,
+    /// Alert rule (`loitering`, `crowding`, ...).
+    pub rule: Option<String>,
     /// Plate fragment, upper-case alphanumerics only.
     pub plate: Option<String>,
     pub from: Option<DateTime<Utc>>,
@@ -113,6 +117,7 @@ impl Filter {
             ("upper_color", &self.upper_color),
             ("lower_color", &self.lower_color),
             ("direction", &self.direction),
+            ("rule", &self.rule),
         ] {
             if let Some(v) = val {
                 let m = push(Param::Text(v.clone()), &mut params);
@@ -190,6 +195,7 @@ pub(crate) struct Fields {
     pub direction: Option<&'static str>,
     pub place: Option<String>,
     pub snapshot: Option<String>,
+    pub rule: Option<String>,
     pub caption: String,
     pub semantic: String,
     pub body: String,
@@ -223,6 +229,14 @@ impl Fields {
                 track_id: Some(z.track_id as i64),
                 class: Some(z.class.clone()),
                 place: Some(z.zone.clone()),
+                ..Fields::default()
+            },
+            Body::Alert(a) => Fields {
+                track_id: a.track_ids.first().map(|t| *t as i64),
+                class: a.class.clone(),
+                place: a.zone.clone(),
+                snapshot: a.snapshot.clone(),
+                rule: Some(a.rule.as_str().to_string()),
                 ..Fields::default()
             },
             _ => Fields::default(),

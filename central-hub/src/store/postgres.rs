@@ -52,13 +52,18 @@ CREATE TRIGGER audit_no_change BEFORE UPDATE OR DELETE ON audit FOR EACH ROW EXE
 CREATE TABLE cameras (site TEXT NOT NULL, camera TEXT NOT NULL, PRIMARY KEY (site, camera));
 INSERT INTO cameras SELECT DISTINCT site, camera FROM events;
 "#,
+    // Which rule raised an alert (and, later, a violation): searched as a filter.
+    r#"
+ALTER TABLE events ADD COLUMN rule TEXT;
+CREATE INDEX events_rule_ts ON events (rule, ts_ms);
+"#,
 ];
 
 pub struct PgStore {
     client: Client,
 }
 
-const ROW_COLUMNS: &str = "id, site, camera, kind, ts_ms, track_id, class, color, upper_color, lower_color, plate, direction, place, caption, semantic, snapshot";
+const ROW_COLUMNS: &str = "id, site, camera, kind, ts_ms, track_id, class, color, upper_color, lower_color, plate, direction, place, caption, semantic, snapshot, rule";
 
 impl PgStore {
     pub fn connect(url: &str) -> Result<Self, StoreError> {
@@ -118,6 +123,7 @@ fn row(r: &postgres::Row) -> Row {
         caption: r.get(13),
         semantic: r.get(14),
         snapshot: r.get(15),
+        rule: r.get(16),
     }
 }
 
@@ -127,8 +133,8 @@ impl EventStore for PgStore {
         let mut tx = self.client.transaction()?;
         let stmt = tx.prepare(
             "INSERT INTO events (id, site, camera, kind, ts_ms, track_id, class, color, upper_color, lower_color,
-                                 plate, plate_norm, direction, place, snapshot, caption, semantic, body, received_ms)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)
+                                 plate, plate_norm, direction, place, snapshot, caption, semantic, body, received_ms, rule)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)
              ON CONFLICT (id) DO NOTHING",
         )?;
         let cams = tx
@@ -165,6 +171,7 @@ impl EventStore for PgStore {
                     &f.semantic,
                     &f.body,
                     &now,
+                    &f.rule,
                 ],
             )? as usize;
         }

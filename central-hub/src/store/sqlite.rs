@@ -52,13 +52,18 @@ CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit BEGIN SELECT RAISE(ABORT, 
 CREATE TABLE cameras (site TEXT NOT NULL, camera TEXT NOT NULL, PRIMARY KEY (site, camera));
 INSERT INTO cameras SELECT DISTINCT site, camera FROM events;
 "#,
+    // Which rule raised an alert (and, later, a violation): searched as a filter.
+    r#"
+ALTER TABLE events ADD COLUMN rule TEXT;
+CREATE INDEX events_rule_ts ON events (rule, ts_ms);
+"#,
 ];
 
 pub struct SqliteStore {
     conn: Connection,
 }
 
-const ROW_COLUMNS: &str = "id, site, camera, kind, ts_ms, track_id, class, color, upper_color, lower_color, plate, direction, place, caption, semantic, snapshot";
+const ROW_COLUMNS: &str = "id, site, camera, kind, ts_ms, track_id, class, color, upper_color, lower_color, plate, direction, place, caption, semantic, snapshot, rule";
 
 impl SqliteStore {
     pub fn open(path: &Path) -> Result<Self, StoreError> {
@@ -127,6 +132,7 @@ fn row(r: &rusqlite::Row) -> rusqlite::Result<Row> {
         caption: r.get(13)?,
         semantic: r.get(14)?,
         snapshot: r.get(15)?,
+        rule: r.get(16)?,
     })
 }
 
@@ -138,8 +144,8 @@ impl EventStore for SqliteStore {
         {
             let mut stmt = tx.prepare_cached(
                 "INSERT INTO events (id, site, camera, kind, ts_ms, track_id, class, color, upper_color, lower_color,
-                                     plate, plate_norm, direction, place, snapshot, caption, semantic, body, received_ms)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)
+                                     plate, plate_norm, direction, place, snapshot, caption, semantic, body, received_ms, rule)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20)
                  ON CONFLICT (id) DO NOTHING",
             )?;
             let mut cams = tx.prepare_cached(
@@ -171,6 +177,7 @@ impl EventStore for SqliteStore {
                     f.semantic,
                     f.body,
                     now,
+                    f.rule,
                 ])?;
             }
         }

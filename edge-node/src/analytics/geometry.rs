@@ -141,6 +141,10 @@ impl Zone {
     }
 
     /// Even-odd ray casting.
+    pub fn polygon(&self) -> &[[f64; 2]] {
+        &self.polygon
+    }
+
     pub fn contains(&self, p: [f64; 2]) -> bool {
         let mut inside = false;
         let n = self.polygon.len();

@@ -1,0 +1,147 @@
+//! Loitering: a track inside a zone longer than `min_s` in one stay, or entering it `revisits`
+//! times within `window_s`. One alert per stay, ended when the stay ends.
+
+use std::collections::{HashMap, VecDeque};
+
+use chrono::{DateTime, Utc};
+use matthan_schema::{Alert, AlertPhase, AlertRule};
+
+use super::presence::{Change, Presence};
+use super::{Ctx, Rule, alert, allowed};
+use crate::analytics::Zone;
+
+#[derive(Debug, Clone)]
+pub struct LoiteringParams {
+    pub zone: String,
+    pub min_s: f64,
+    pub revisits: Option<u32>,
+    pub window_s: f64,
+    pub grace_s: f64,
+    pub classes: Vec<String>,
+}
+
+#[derive(Default)]
+struct Stay {
+    presence: Presence,
+    visits: VecDeque<DateTime<Utc>>,
+    /// Start of the alerted stay, while it lasts.
+    alerted: Option<DateTime<Utc>>,
+}
+
+pub struct Loitering {
+    id: String,
+    p: LoiteringParams,
+    zone: Zone,
+    calibrated: bool,
+    stays: HashMap<u64, Stay>,
+}
+
+impl Loitering {
+    pub fn new(id: String, p: LoiteringParams, zone: Zone, calibrated: bool) -> Self {
+        Self {
+            id,
+            p,
+            zone,
+            calibrated,
+            stays: HashMap::new(),
+        }
+    }
+
+    fn make(
+        &self,
+        phase: AlertPhase,
+        started: DateTime<Utc>,
+        now: DateTime<Utc>,
+        track: u64,
+        class: &str,
+        visits: usize,
+    ) -> Alert {
+        let mut a = alert(
+            AlertRule::Loitering,
+            &self.id,
+            phase,
+            started,
+            now,
+            Some(&self.zone),
+            self.calibrated,
+        );
+        a.track_ids = vec![track];
+        a.class = Some(class.to_string());
+        a.count = (visits > 1).then_some(visits as u32);
+        a.measure = Some(a.duration_s);
+        a.unit = Some("s".into());
+        a
+    }
+}
+
+impl Rule for Loitering {
+    fn update(&mut self, cx: &Ctx, out: &mut Vec<Alert>) {
+        for &id in cx.seen {
+            let Some(m) = cx.tracks.get(id) else { continue };
+            if !allowed(&self.p.classes, &m.class) {
+                continue;
+            }
+            let inside = self.zone.contains(m.img);
+            let stay = self.stays.entry(id).or_default();
+            let change = stay.presence.observe(inside, cx.now, self.p.grace_s);
+            let window = self.p.window_s;
+            stay.visits
+                .retain(|t| (cx.now - *t).as_seconds_f64() <= window);
+            let class = m.class.clone();
+            match change {
+                Change::Entered => {
+                    stay.visits.push_back(cx.now);
+                    let visits = stay.visits.len();
+                    if stay.alerted.is_none()
+                        && self.p.revisits.is_some_and(|n| visits >= n as usize)
+                    {
+                        stay.alerted = Some(cx.now);
+                        let a = self.make(AlertPhase::Start, cx.now, cx.now, id, &class, visits);
+                        out.push(a);
+                    }
+                }
+                Change::Left(_) => {
+                    let stay = self.stays.get_mut(&id).expect("present");
+                    if let Some(started) = stay.alerted.take() {
+                        let visits = stay.visits.len();
+                        out.push(self.make(AlertPhase::End, started, cx.now, id, &class, visits));
+                    }
+                }
+                Change::None => {}
+            }
+            let stay = self.stays.get_mut(&id).expect("present");
+            if stay.alerted.is_none()
+                && stay.presence.inside()
+                && let Some(entered) = stay.presence.entered
+                && (cx.now - entered).as_seconds_f64() >= self.p.min_s
+            {
+                stay.alerted = Some(entered);
+                let visits = stay.visits.len();
+                out.push(self.make(AlertPhase::Start, entered, cx.now, id, &class, visits));
+            }
+        }
+    }
+
+    fn track_ended(&mut self, id: u64, cx: &Ctx, out: &mut Vec<Alert>) {
+        if let Some(stay) = self.stays.remove(&id)
+            && let Some(started) = stay.alerted
+        {
+            let class = cx.tracks.get(id).map_or("unknown", |m| m.class.as_str());
+            out.push(self.make(
+                AlertPhase::End,
+                started,
+                cx.now,
+                id,
+                class,
+                stay.visits.len(),
+            ));
+        }
+    }
+
+    fn finish(&mut self, cx: &Ctx, out: &mut Vec<Alert>) {
+        let ids: Vec<u64> = self.stays.keys().copied().collect();
+        for id in ids {
+            self.track_ended(id, cx, out);
+        }
+    }
+}

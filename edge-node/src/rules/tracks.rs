@@ -1,0 +1,170 @@
+//! Where each track is, in the image and in metres, and where it was over the last seconds:
+//! the motion every rule reads (speed, displacement, distance between tracks).
+
+use std::collections::{HashMap, VecDeque};
+
+use chrono::{DateTime, Utc};
+
+use super::ground::{GroundPlane, typical_height_m};
+use crate::track::TrackSnapshot;
+
+/// Seconds of position history kept per track: enough for every rule's window.
+const HISTORY_S: f64 = 6.0;
+
+#[derive(Debug, Clone)]
+pub struct Motion {
+    pub class: String,
+    /// Bottom-centre of the box, normalised.
+    pub img: [f64; 2],
+    /// The same point in pixels.
+    pub px: [f64; 2],
+    /// Metres per pixel at the track (uncalibrated estimate, smoothed).
+    pub scale: f64,
+    /// Ground position in metres (calibrated, or pixels × scale).
+    pub pos: [f64; 2],
+    pub last_seen: DateTime<Utc>,
+    pub history: VecDeque<(DateTime<Utc>, [f64; 2])>,
+}
+
+pub struct Tracks {
+    map: HashMap<u64, Motion>,
+    ground: Option<GroundPlane>,
+    labels: Vec<String>,
+}
+
+fn dist(a: [f64; 2], b: [f64; 2]) -> f64 {
+    ((a[0] - b[0]).powi(2) + (a[1] - b[1]).powi(2)).sqrt()
+}
+
+impl Tracks {
+    pub fn new(ground: Option<GroundPlane>, labels: Vec<String>) -> Self {
+        Self {
+            map: HashMap::new(),
+            ground,
+            labels,
+        }
+    }
+
+    pub fn ground(&self) -> Option<&GroundPlane> {
+        self.ground.as_ref()
+    }
+
+    pub fn labels(&self) -> &[String] {
+        &self.labels
+    }
+
+    pub fn calibrated(&self) -> bool {
+        self.ground.is_some()
+    }
+
+    /// Records this frame's sightings; returns their ids.
+    pub fn observe(
+        &mut self,
+        now: DateTime<Utc>,
+        frame_size: (u32, u32),
+        seen: &[TrackSnapshot],
+    ) -> Vec<u64> {
+        let (fw, fh) = (frame_size.0.max(1) as f64, frame_size.1.max(1) as f64);
+        let mut ids = Vec::with_capacity(seen.len());
+        for s in seen {
+            let class = self
+                .labels
+                .get(s.class)
+                .map_or("unknown", String::as_str)
+                .to_string();
+            let px = [
+                (s.bbox.x1 + s.bbox.x2) as f64 / 2.0,
+                (s.bbox.y2 as f64).clamp(0.0, fh),
+            ];
+            let img = [px[0] / fw, px[1] / fh];
+            let h_px = ((s.bbox.y2 - s.bbox.y1) as f64).max(4.0);
+            let raw_scale = typical_height_m(&class) / h_px;
+            let m = self.map.entry(s.id).or_insert_with(|| Motion {
+                class: class.clone(),
+                img,
+                px,
+                scale: raw_scale,
+                pos: [0.0, 0.0],
+                last_seen: now,
+                history: VecDeque::new(),
+            });
+            // Capture times only go forward within a stream; if they jump back (a replayed
+            // file starting over) old history would make speeds nonsense.
+            if now < m.last_seen {
+                m.history.clear();
+            }
+            // Boxes breathe from frame to frame; the scale must not, or a standing person
+            // would seem to move.
+            m.scale = 0.9 * m.scale + 0.1 * raw_scale;
+            m.img = img;
+            m.px = px;
+            m.class = class;
+            m.pos = match &self.ground {
+                Some(g) => g.to_ground(img).unwrap_or(m.pos),
+                None => [px[0] * m.scale, px[1] * m.scale],
+            };
+            m.last_seen = now;
+            m.history.push_back((now, m.pos));
+            while m
+                .history
+                .front()
+                .is_some_and(|(t, _)| (now - *t).as_seconds_f64() > HISTORY_S)
+            {
+                m.history.pop_front();
+            }
+            ids.push(s.id);
+        }
+        ids
+    }
+
+    pub fn forget(&mut self, id: u64) {
+        self.map.remove(&id);
+    }
+
+    pub fn get(&self, id: u64) -> Option<&Motion> {
+        self.map.get(&id)
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = (u64, &Motion)> {
+        self.map.iter().map(|(k, v)| (*k, v))
+    }
+
+    /// Tracks seen within `max_age_s` of `now`.
+    pub fn recent(
+        &self,
+        now: DateTime<Utc>,
+        max_age_s: f64,
+    ) -> impl Iterator<Item = (u64, &Motion)> {
+        self.iter()
+            .filter(move |(_, m)| (now - m.last_seen).as_seconds_f64() <= max_age_s)
+    }
+
+    /// Position about `window_s` ago and now, if the history covers at least 60 % of it.
+    pub fn displacement(&self, id: u64, window_s: f64) -> Option<([f64; 2], [f64; 2], f64)> {
+        let m = self.map.get(&id)?;
+        let (t_now, p_now) = *m.history.back()?;
+        let (t0, p0) = *m
+            .history
+            .iter()
+            .find(|(t, _)| (t_now - *t).as_seconds_f64() <= window_s)?;
+        let dt = (t_now - t0).as_seconds_f64();
+        (dt >= 0.6 * window_s).then_some((p0, p_now, dt))
+    }
+
+    /// Ground speed in m/s over the last `window_s`.
+    pub fn speed(&self, id: u64, window_s: f64) -> Option<f64> {
+        let (a, b, dt) = self.displacement(id, window_s)?;
+        (dt > 0.0).then(|| dist(a, b) / dt)
+    }
+
+    /// Ground distance between two tracks now. Uncalibrated, the pixel distance is scaled at
+    /// `b` (the reference: a person's height is a better ruler than a bag's).
+    pub fn distance(&self, a: u64, b: u64) -> Option<f64> {
+        let (ma, mb) = (self.map.get(&a)?, self.map.get(&b)?);
+        Some(if self.calibrated() {
+            dist(ma.pos, mb.pos)
+        } else {
+            dist(ma.px, mb.px) * mb.scale
+        })
+    }
+}
