@@ -113,7 +113,7 @@ impl Rule for Loitering {
             if stay.alerted.is_none()
                 && stay.presence.inside()
                 && let Some(entered) = stay.presence.entered
-                && (cx.now - entered).as_seconds_f64() >= self.p.min_s
+                && stay.presence.stay_s() >= self.p.min_s
             {
                 stay.alerted = Some(entered);
                 let visits = stay.visits.len();

@@ -187,7 +187,8 @@ impl Dispersal {
         a
     }
 
-    /// Tracks moving fast and away from the group's centre of `window_s` ago.
+    /// Tracks moving fast (over the last second) and away from the group's centre of
+    /// `window_s` ago.
     fn fleeing(&self, cx: &Ctx) -> Vec<u64> {
         let movers: Vec<(u64, [f64; 2], [f64; 2])> = cx
             .tracks
@@ -197,8 +198,8 @@ impl Dispersal {
                     && self.zone.as_ref().is_none_or(|z| z.contains(m.img))
             })
             .filter_map(|(id, _)| {
-                let (a, b, dt) = cx.tracks.displacement(id, self.p.window_s)?;
-                let v = ((b[0] - a[0]).powi(2) + (b[1] - a[1]).powi(2)).sqrt() / dt;
+                let v = cx.tracks.speed(id, SPEED_WINDOW_S)?;
+                let (a, b, _) = cx.tracks.displacement(id, self.p.window_s)?;
                 (v > self.p.speed_mps).then_some((id, a, b))
             })
             .collect();

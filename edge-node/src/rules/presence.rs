@@ -12,6 +12,8 @@ pub struct Presence {
     streak: u8,
     out_since: Option<DateTime<Utc>>,
     pub entered: Option<DateTime<Utc>>,
+    /// Last time the track was actually seen inside (not counting a grace period).
+    pub last_inside: Option<DateTime<Utc>>,
 }
 
 #[derive(Debug, PartialEq)]
@@ -27,9 +29,18 @@ impl Presence {
         self.inside
     }
 
+    /// Seconds of the current stay, up to the last time it was seen inside.
+    pub fn stay_s(&self) -> f64 {
+        match (self.entered, self.last_inside) {
+            (Some(a), Some(b)) if self.inside => (b - a).as_seconds_f64().max(0.0),
+            _ => 0.0,
+        }
+    }
+
     pub fn observe(&mut self, inside: bool, now: DateTime<Utc>, grace_s: f64) -> Change {
         if inside {
             self.out_since = None;
+            self.last_inside = Some(now);
             if self.inside {
                 return Change::None;
             }
