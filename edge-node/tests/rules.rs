@@ -462,7 +462,7 @@ zone = "square"
                     (1.0, 0.0)
                 };
                 actor(30 + i, PERSON, move |t| {
-                    let k = (t - 10.0).max(0.0).min(2.5) * speed;
+                    let k = (t - 10.0).clamp(0.0, 2.5) * speed;
                     Some((start.0 + dir.0 * k, start.1 + dir.1 * k))
                 })
             })
@@ -602,7 +602,7 @@ id = "bag"
         abandoned.into(),
         vec![
             actor(1, PERSON, |t| {
-                Some(if t < 5.0 || t > 25.0 {
+                Some(if !(5.0..=25.0).contains(&t) {
                     (20.0, 10.0)
                 } else {
                     (30.0, 10.0)

@@ -103,12 +103,11 @@ impl Rule for Crowding {
             self.below_since = None;
             let since = *self.above_since.get_or_insert(cx.now);
             match &mut self.active {
-                Some((_, peak, ids)) => {
-                    if n > *peak {
-                        *peak = n;
-                        *ids = inside;
-                    }
+                Some((_, peak, ids)) if n > *peak => {
+                    *peak = n;
+                    *ids = inside;
                 }
+                Some(_) => {}
                 None if (cx.now - since).as_seconds_f64() >= self.p.min_s => {
                     let a = self.make(AlertPhase::Start, since, cx.now, n, &inside);
                     out.push(a);
