@@ -196,13 +196,23 @@ impl RuleEngine {
         for r in &mut self.rules {
             r.update(&cx, &mut alerts);
         }
-        for t in &out.ended {
+        let roots: Vec<u64> = out
+            .ended
+            .iter()
+            .filter_map(|t| self.tracks.end(t.id))
+            .collect();
+        let cx = Ctx {
+            now,
+            seen: &seen,
+            tracks: &self.tracks,
+        };
+        for &root in &roots {
             for r in &mut self.rules {
-                r.track_ended(t.id, &cx, &mut alerts);
+                r.track_ended(root, &cx, &mut alerts);
             }
         }
-        for t in &out.ended {
-            self.tracks.forget(t.id);
+        for root in roots {
+            self.tracks.forget(root);
         }
         alerts.into_iter().map(|a| (now, Body::Alert(a))).collect()
     }

@@ -10,6 +10,13 @@ use crate::track::TrackSnapshot;
 
 /// Seconds of position history kept per track: enough for every rule's window.
 const HISTORY_S: f64 = 6.0;
+/// A new track that appears where a lost one of the same class was, within this long, is taken
+/// to be the same object: detectors drop a person for a few frames and the tracker starts a new
+/// id, which would restart every stay and dwell clock.
+const RELINK_S: f64 = 4.0;
+/// How far from the lost track's last position (metres, plus 1.5 m per second lost) the new one
+/// may appear.
+const RELINK_M: f64 = 1.5;
 
 #[derive(Debug, Clone)]
 pub struct Motion {
@@ -26,8 +33,14 @@ pub struct Motion {
     pub history: VecDeque<(DateTime<Utc>, [f64; 2])>,
 }
 
+/// Rules key their state by a track's root: its own id, or the id of the lost track it was
+/// re-linked to.
 pub struct Tracks {
     map: HashMap<u64, Motion>,
+    /// Tracker id → root id.
+    owner: HashMap<u64, u64>,
+    /// Root id → tracker ids still alive in the tracker.
+    live: HashMap<u64, u32>,
     ground: Option<GroundPlane>,
     labels: Vec<String>,
 }
@@ -40,6 +53,8 @@ impl Tracks {
     pub fn new(ground: Option<GroundPlane>, labels: Vec<String>) -> Self {
         Self {
             map: HashMap::new(),
+            owner: HashMap::new(),
+            live: HashMap::new(),
             ground,
             labels,
         }
@@ -57,7 +72,37 @@ impl Tracks {
         self.ground.is_some()
     }
 
-    /// Records this frame's sightings; returns their ids.
+    /// The root a new tracker id continues, if a lost track of its class was close by.
+    fn relink(
+        &self,
+        now: DateTime<Utc>,
+        class: &str,
+        px: [f64; 2],
+        img: [f64; 2],
+        seen_now: &[u64],
+    ) -> Option<u64> {
+        self.map
+            .iter()
+            .filter(|(root, m)| {
+                let gap = (now - m.last_seen).as_seconds_f64();
+                m.class == class && gap > 0.0 && gap <= RELINK_S && !seen_now.contains(root)
+            })
+            .filter_map(|(root, m)| {
+                let gap = (now - m.last_seen).as_seconds_f64();
+                let d = match &self.ground {
+                    Some(g) => {
+                        let p = g.to_ground(img)?;
+                        dist(p, m.pos)
+                    }
+                    None => dist(px, m.px) * m.scale,
+                };
+                (d <= RELINK_M + 1.5 * gap).then_some((*root, d))
+            })
+            .min_by(|a, b| a.1.total_cmp(&b.1))
+            .map(|(root, _)| root)
+    }
+
+    /// Records this frame's sightings; returns the roots seen.
     pub fn observe(
         &mut self,
         now: DateTime<Utc>,
@@ -66,6 +111,11 @@ impl Tracks {
     ) -> Vec<u64> {
         let (fw, fh) = (frame_size.0.max(1) as f64, frame_size.1.max(1) as f64);
         let mut ids = Vec::with_capacity(seen.len());
+        // Roots matched this frame are not lost, whatever order the sightings come in.
+        let known: Vec<u64> = seen
+            .iter()
+            .filter_map(|s| self.owner.get(&s.id).copied())
+            .collect();
         for s in seen {
             let class = self
                 .labels
@@ -77,9 +127,22 @@ impl Tracks {
                 (s.bbox.y2 as f64).clamp(0.0, fh),
             ];
             let img = [px[0] / fw, px[1] / fh];
+            let root = match self.owner.get(&s.id) {
+                Some(r) => *r,
+                None => {
+                    let root = self.relink(now, &class, px, img, &known).unwrap_or(s.id);
+                    self.owner.insert(s.id, root);
+                    *self.live.entry(root).or_default() += 1;
+                    root
+                }
+            };
+            // Old and new id both matched this frame: one sighting is enough.
+            if ids.contains(&root) {
+                continue;
+            }
             let h_px = ((s.bbox.y2 - s.bbox.y1) as f64).max(4.0);
             let raw_scale = typical_height_m(&class) / h_px;
-            let m = self.map.entry(s.id).or_insert_with(|| Motion {
+            let m = self.map.entry(root).or_insert_with(|| Motion {
                 class: class.clone(),
                 img,
                 px,
@@ -112,13 +175,26 @@ impl Tracks {
             {
                 m.history.pop_front();
             }
-            ids.push(s.id);
+            ids.push(root);
         }
         ids
     }
 
-    pub fn forget(&mut self, id: u64) {
-        self.map.remove(&id);
+    /// The tracker ended `id`; returns its root when no tracker id of that root is left, and
+    /// forgets it.
+    pub fn end(&mut self, id: u64) -> Option<u64> {
+        let root = self.owner.remove(&id)?;
+        let n = self.live.entry(root).or_default();
+        *n = n.saturating_sub(1);
+        if *n > 0 {
+            return None;
+        }
+        self.live.remove(&root);
+        Some(root)
+    }
+
+    pub fn forget(&mut self, root: u64) {
+        self.map.remove(&root);
     }
 
     pub fn get(&self, id: u64) -> Option<&Motion> {

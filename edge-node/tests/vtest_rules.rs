@@ -1,0 +1,219 @@
+//! The public-order rules on the one real clip: vtest.avi through the whole edge pipeline
+//! (GStreamer → NanoDet through ONNX Runtime → ByteTrack → lines, zones, rules → mosquitto),
+//! scored against the hand-labelled ground truth in `test-videos/vtest/`. Prints precision and
+//! recall for the line and per rule.
+
+mod support;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+use std::time::Duration;
+
+use edge_node::config::EdgeConfig;
+use matthan_schema::{AlertPhase, Body, CameraState, Direction};
+use serde::Deserialize;
+
+#[derive(Deserialize)]
+struct Truth {
+    sha256: String,
+    crossings: Vec<LabelledCrossing>,
+    ambiguous: Vec<Span>,
+    alert: Vec<LabelledAlert>,
+    quiet: Vec<String>,
+}
+
+#[derive(Deserialize)]
+struct LabelledCrossing {
+    t: f64,
+    direction: String,
+}
+
+#[derive(Deserialize)]
+struct Span {
+    from: f64,
+    to: f64,
+}
+
+#[derive(Deserialize)]
+struct LabelledAlert {
+    rule_id: String,
+    t: f64,
+}
+
+/// Labels are to about half a second, and the tracker's anchor crosses the line a little before
+/// or after a person's feet seem to.
+const CROSSING_TOLERANCE_S: f64 = 1.5;
+/// A rule's start time depends on when the tracker confirmed the track; a few seconds either way.
+const ALERT_TOLERANCE_S: f64 = 6.0;
+
+/// Greedy one-to-one matching of detections to labels of the same key within a tolerance.
+/// Returns (true positives, unmatched detections, unmatched labels).
+fn matched(
+    found: &[(String, f64)],
+    labels: &[(String, f64)],
+    tol: f64,
+) -> (usize, Vec<(String, f64)>, usize) {
+    let mut used = vec![false; labels.len()];
+    let mut tp = 0;
+    let mut extra = Vec::new();
+    for (k, t) in found {
+        let best = labels
+            .iter()
+            .enumerate()
+            .filter(|(i, (lk, lt))| !used[*i] && lk == k && (lt - t).abs() <= tol)
+            .min_by(|a, b| (a.1.1 - t).abs().total_cmp(&(b.1.1 - t).abs()));
+        match best {
+            Some((i, _)) => {
+                used[i] = true;
+                tp += 1;
+            }
+            None => extra.push((k.clone(), *t)),
+        }
+    }
+    (tp, extra, used.iter().filter(|u| !**u).count())
+}
+
+fn ratio(a: usize, b: usize) -> f64 {
+    if b == 0 { 1.0 } else { a as f64 / b as f64 }
+}
+
+#[test]
+fn rules_on_the_real_clip_against_hand_labels() {
+    support::ort();
+    let dir_gt = support::repo().join("test-videos/vtest");
+    let truth: Truth =
+        toml::from_str(&std::fs::read_to_string(dir_gt.join("ground-truth.toml")).unwrap())
+            .unwrap();
+    let clip = support::vtest();
+    {
+        use sha2::Digest;
+        let sha = format!("{:x}", sha2::Sha256::digest(std::fs::read(&clip).unwrap()));
+        assert_eq!(
+            sha,
+            truth.sha256,
+            "{} is not the clip the labels describe",
+            clip.display()
+        );
+    }
+    let camera = std::fs::read_to_string(dir_gt.join("camera.toml")).unwrap();
+    let broker = support::Broker::start();
+    let sub = support::Subscriber::start(broker.port);
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("file://{}", clip.display());
+    let cfg = EdgeConfig::load(&support::edge_config(
+        dir.path(),
+        broker.port,
+        &url,
+        &camera,
+    ))
+    .unwrap();
+    let summary = edge_node::pipeline::run(&cfg, Arc::new(AtomicBool::new(false))).unwrap();
+    let want = summary.publish.published as usize;
+    let evs = sub.wait_for(Duration::from_secs(20), "every event", |e| {
+        e.len() + sub.blobs.lock().unwrap().len() >= want
+    });
+
+    // Capture times start at the wall clock of the first frame, which the camera's first `up`
+    // status is stamped with.
+    let t0 = evs
+        .iter()
+        .find(|e| matches!(&e.body, Body::CameraStatus(s) if s.state == CameraState::Up))
+        .expect("camera came up")
+        .ts;
+    let rel = |ts: chrono::DateTime<chrono::Utc>| (ts - t0).as_seconds_f64();
+    let in_ambiguous = |t: f64| truth.ambiguous.iter().any(|s| (s.from..=s.to).contains(&t));
+
+    let found: Vec<(String, f64)> = evs
+        .iter()
+        .filter_map(|e| match &e.body {
+            Body::Crossing(c) if c.line == "east" => Some((
+                match c.direction {
+                    Direction::In => "in".to_string(),
+                    Direction::Out => "out".to_string(),
+                },
+                rel(e.ts),
+            )),
+            _ => None,
+        })
+        .collect();
+    let labels: Vec<(String, f64)> = truth
+        .crossings
+        .iter()
+        .map(|c| (c.direction.clone(), c.t))
+        .collect();
+    let (tp, extra, missed) = matched(&found, &labels, CROSSING_TOLERANCE_S);
+    let fp = extra.iter().filter(|(_, t)| !in_ambiguous(*t)).count();
+    let mut table: BTreeMap<String, (usize, usize, usize)> = BTreeMap::new();
+    table.insert("line east".into(), (tp, fp, missed));
+    println!("crossings found: {found:?}");
+
+    let starts: Vec<(String, f64)> = evs
+        .iter()
+        .filter_map(|e| match &e.body {
+            Body::Alert(a) if a.phase == AlertPhase::Start => Some((a.rule_id.clone(), rel(e.ts))),
+            _ => None,
+        })
+        .collect();
+    println!("alerts found: {starts:?}");
+    if std::env::var("MATTHAN_DEBUG_TRACKS").is_ok() {
+        for e in &evs {
+            if let Body::Track(t) = &e.body
+                && t.phase == matthan_schema::TrackPhase::End
+            {
+                println!(
+                    "track {} {} {:.1}-{:.1} zones {:?} path {:?}",
+                    t.track_id,
+                    t.class,
+                    rel(t.first_seen),
+                    rel(t.last_seen),
+                    t.zones,
+                    t.path
+                        .iter()
+                        .map(|p| [
+                            (p[0] / 768.0 * 100.0).round() / 100.0,
+                            (p[1] / 576.0 * 100.0).round() / 100.0
+                        ])
+                        .collect::<Vec<_>>()
+                );
+            }
+        }
+    }
+    let labelled: Vec<(String, f64)> = truth
+        .alert
+        .iter()
+        .map(|a| (a.rule_id.clone(), a.t))
+        .collect();
+    let mut rules: Vec<String> = labelled.iter().map(|l| l.0.clone()).collect();
+    rules.extend(truth.quiet.iter().cloned());
+    rules.sort();
+    rules.dedup();
+    for r in &rules {
+        let f: Vec<_> = starts.iter().filter(|s| &s.0 == r).cloned().collect();
+        let l: Vec<_> = labelled.iter().filter(|s| &s.0 == r).cloned().collect();
+        let (tp, extra, missed) = matched(&f, &l, ALERT_TOLERANCE_S);
+        table.insert(format!("rule {r}"), (tp, extra.len(), missed));
+    }
+    // Every alert episode closes.
+    let ends = evs
+        .iter()
+        .filter(|e| matches!(&e.body, Body::Alert(a) if a.phase == AlertPhase::End))
+        .count();
+    assert_eq!(ends, starts.len(), "every alert that starts also ends");
+
+    println!(
+        "{:<22} {:>4} {:>4} {:>4} {:>9} {:>7}",
+        "vtest.avi", "TP", "FP", "FN", "precision", "recall"
+    );
+    let (mut worst_p, mut worst_r) = (1.0f64, 1.0f64);
+    for (k, (tp, fp, fn_)) in &table {
+        let (p, r) = (ratio(*tp, tp + fp), ratio(*tp, tp + fn_));
+        worst_p = worst_p.min(p);
+        worst_r = worst_r.min(r);
+        println!("{k:<22} {tp:>4} {fp:>4} {fn_:>4} {p:>9.3} {r:>7.3}");
+    }
+    assert!(
+        worst_p >= 0.9 && worst_r >= 0.9,
+        "below the 0.9 goal on the real clip (see the table above)"
+    );
+}
