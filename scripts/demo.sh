@@ -30,8 +30,10 @@ pids+=($hub)
 for _ in $(seq 100); do (exec 3<>/dev/tcp/127.0.0.1/18080) 2>/dev/null && break; sleep 0.1; done
 
 echo "== live counts and crossings from the broker (matthan/+/+/counts, .../crossing) =="
-mosquitto_sub -h 127.0.0.1 -p $port -t 'matthan/+/+/counts' -t 'matthan/+/+/crossing' -F '%t %p' \
-  | cut -c1-220 &
+# Process substitution, so that $! is mosquitto_sub itself (a pipeline's $! is its last command,
+# and a subscriber left behind would keep the demo from exiting).
+mosquitto_sub -h 127.0.0.1 -p $port -t 'matthan/+/+/counts' -t 'matthan/+/+/crossing' -t 'matthan/+/+/alert' \
+  -F '%t %p' > >(cut -c1-220) &
 pids+=($!)
 
 ./target/release/edge-node run --config configs/demo-vtest.toml 2>"$demo/edge.log"
@@ -43,7 +45,7 @@ curl -s -H "Authorization: Bearer demo-operator" \
   | python3 -c 'import json,sys; d=json.load(sys.stdin); print("understood:", {k:v for k,v in d["understood"].items() if v}); [print(" -", r["caption"], "|", "; ".join(r["reasons"])) for r in d["results"]]'
 echo
 echo "== description search from the command line =="
-for q in "people crossing inbound" "người đi ra" "person staying in the plaza"; do
+for q in "people crossing inbound" "người đi ra" "person staying in the plaza" "người lảng vảng trên bãi cỏ" "intrusion"; do
   ./target/release/central-hub search --config configs/hub-demo.toml --limit 5 "$q"
   echo
 done

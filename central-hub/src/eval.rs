@@ -42,6 +42,9 @@ struct Object {
     zones: Vec<String>,
     #[serde(default)]
     dwell: bool,
+    /// Alert rules (`loitering`, `crowding`, ...) raised on the object in its first zone.
+    #[serde(default)]
+    alerts: Vec<String>,
 }
 
 #[derive(Deserialize)]
@@ -131,6 +134,9 @@ fn seed_events(seed: &Seed) -> (Vec<Event>, HashMap<String, (String, i64)>) {
                 }),
             ));
         }
+        for rule in &o.alerts {
+            events.push(alert_event(o, track_id, rule));
+        }
         for z in &o.zones {
             let zone = |action, duration_s| {
                 Event::new(
@@ -149,31 +155,43 @@ fn seed_events(seed: &Seed) -> (Vec<Event>, HashMap<String, (String, i64)>) {
             events.push(zone(ZoneAction::Enter, 0.0));
             if o.dwell {
                 events.push(zone(ZoneAction::Dwell, 300.0));
-                // What the edge's loitering rule says about the same stay.
-                events.push(Event::new(
-                    "hcmc",
-                    &o.camera,
-                    at,
-                    Body::Alert(Alert {
-                        rule: AlertRule::Loitering,
-                        rule_id: format!("{z}-loitering"),
-                        phase: AlertPhase::Start,
-                        started: at - chrono::Duration::seconds(300),
-                        duration_s: 300.0,
-                        zone: Some(z.clone()),
-                        track_ids: vec![track_id],
-                        class: Some(o.class.clone()),
-                        count: None,
-                        measure: Some(300.0),
-                        unit: Some("s".into()),
-                        calibrated: false,
-                        snapshot: None,
-                    }),
-                ));
             }
         }
     }
     (events, ids)
+}
+
+/// An alert start event, as the edge's rules engine publishes one, for a seeded object.
+fn alert_event(o: &Object, track_id: u64, rule: &str) -> Event {
+    let at = time(&o.at);
+    let rule = AlertRule::ALL
+        .into_iter()
+        .find(|r| r.as_str() == rule)
+        .unwrap_or_else(|| panic!("seed.toml: unknown alert rule {rule:?}"));
+    Event::new(
+        "hcmc",
+        &o.camera,
+        at,
+        Body::Alert(Alert {
+            rule,
+            rule_id: format!(
+                "{}-{}",
+                o.zones.first().map_or("camera", String::as_str),
+                rule.as_str()
+            ),
+            phase: AlertPhase::Start,
+            started: at - chrono::Duration::seconds(90),
+            duration_s: 90.0,
+            zone: o.zones.first().cloned(),
+            track_ids: vec![track_id],
+            class: Some(o.class.clone()),
+            count: None,
+            measure: None,
+            unit: None,
+            calibrated: false,
+            snapshot: None,
+        }),
+    )
 }
 
 /// Seeds `store` from `dir/seed.toml` and scores every query of `dir/queries.toml`.
