@@ -37,7 +37,7 @@ fn main() {
     std::fs::write(
         &cfg_path,
         format!(
-            "site = \"soak\"\n[mqtt]\nport = {}\n[model]\npath = \"{}\"\nthreads = 1\nclasses = [\"person\", \"car\", \"truck\"]\n[analytics]\ncount_interval_s = 10\n[[cameras]]\nid = \"loop\"\nurl = \"file://{}\"\nloop_file = true\nrealtime = true\n[[cameras.lines]]\nid = \"mid\"\npoints = [[0.05, 0.55], [0.95, 0.55]]\n",
+            "site = \"soak\"\n[mqtt]\nport = {}\n[model]\npath = \"{}\"\nthreads = 1\nclasses = [\"person\", \"car\", \"truck\"]\n[analytics]\ncount_interval_s = 10\n[[cameras]]\nid = \"loop\"\nurl = \"file://{}\"\nloop_file = true\nrealtime = true\n[[cameras.lines]]\nid = \"mid\"\npoints = [[0.05, 0.55], [0.95, 0.55]]\n[[cameras.zones]]\nid = \"lawn\"\npolygon = [[0.0, 0.50], [0.29, 0.50], [0.53, 0.63], [0.93, 1.0], [0.0, 1.0]]\n[[cameras.rules]]\nkind = \"loitering\"\nid = \"lawn-loitering\"\nzone = \"lawn\"\nmin_s = 15\n[[cameras.rules]]\nkind = \"intrusion\"\nid = \"lawn-closed\"\nzone = \"lawn\"\n[[cameras.rules]]\nkind = \"running\"\nid = \"no-running\"\n",
             broker.port,
             repo().join("models/nanodet-m-416.onnx").display(),
             vtest.display()
@@ -85,8 +85,22 @@ fn main() {
     // RSS "at start": once the model and pipeline are warm.
     std::thread::sleep(Duration::from_secs(20.min(secs)));
     let rss_start = rss_mib();
+    // A sample every 5 minutes shows whether growth levels off (caches filling) or keeps on (a
+    // leak). The hub's SQLite page cache (64 MiB at most) lives in this process too and grows
+    // with its database file, so that is printed alongside.
+    let db_mib = || std::fs::metadata(&db).map_or(0.0, |m| m.len() as f64 / 1048576.0);
+    let mut next = Duration::from_secs(300);
     while started.elapsed() < Duration::from_secs(secs) {
         std::thread::sleep(Duration::from_secs(1));
+        if started.elapsed() >= next {
+            println!(
+                "t={:>5} s  RSS {:.0} MiB  hub db {:.1} MiB",
+                next.as_secs(),
+                rss_mib(),
+                db_mib()
+            );
+            next += Duration::from_secs(300);
+        }
     }
     let rss_end = rss_mib();
     stop.store(true, Ordering::Relaxed);
@@ -95,6 +109,7 @@ fn main() {
     hub_stop.store(true, Ordering::Relaxed);
     hub.join().unwrap();
     let stored = central_hub::store::open(&db).unwrap().count().unwrap();
+    println!("hub db at end {:.1} MiB", db_mib());
     // Snapshots are blobs, not events; the publisher adds online and offline status.
     let produced = s.events + 2;
     println!("soak {secs} s, vtest looped in real time (10 fps), 1 model thread");

@@ -408,12 +408,15 @@ async fn junctions(
         let mut store = s.store.lock().expect("store lock");
         let counts = store.latest_per_camera("counts")?;
         let status = store.latest_per_camera("camera_status")?;
+        // Junction events name the junction where camera events name the camera.
+        let recs = store.latest_per_camera("signal_recommendation")?;
+        let warnings = store.latest_per_camera("congestion_warning")?;
         let mut cams: Vec<serde_json::Value> = Vec::new();
         for (site, camera) in store.cameras()? {
             let pick = |v: &[matthan_schema::Event]| v.iter().find(|e| e.site == site && e.camera == camera).cloned();
-            let (c, st) = (pick(&counts), pick(&status));
-            if c.is_some() || st.is_some() {
-                cams.push(json!({ "site": site, "camera": camera, "counts": c, "status": st, "recommendation": null }));
+            let (c, st, r, w) = (pick(&counts), pick(&status), pick(&recs), pick(&warnings));
+            if c.is_some() || st.is_some() || r.is_some() {
+                cams.push(json!({ "site": site, "camera": camera, "counts": c, "status": st, "recommendation": r, "warning": w }));
             }
         }
         Ok(Json(json!({ "cameras": cams })))

@@ -71,6 +71,22 @@ pub fn caption(e: &Event) -> String {
                 .unwrap_or_default()
         ),
         Body::EdgeStatus(s) => format!("edge {:?}", s.state),
+        Body::SignalRecommendation(r) => format!(
+            "signal plan for junction {}: cycle {:.0} s ({}), expected delay {:.0} s → {:.0} s per vehicle",
+            r.junction,
+            r.cycle_s,
+            r.phases
+                .iter()
+                .map(|p| format!("{} {:.0} s", p.phase, p.green_s))
+                .collect::<Vec<_>>()
+                .join(", "),
+            r.delay_current_s,
+            r.delay_expected_s
+        ),
+        Body::CongestionWarning(w) => format!(
+            "congestion expected at junction {} approach {} in {} min (degree of saturation {:.2})",
+            w.junction, w.approach, w.horizon_min, w.forecast_degree
+        ),
         Body::Alert(a) => {
             let phase = match a.phase {
                 AlertPhase::Start => "ALERT",

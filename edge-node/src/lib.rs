@@ -13,6 +13,7 @@ pub mod pipeline;
 pub mod publish;
 pub mod queue;
 pub mod rules;
+pub mod signal;
 pub mod snapshot;
 pub mod stale;
 pub mod track;

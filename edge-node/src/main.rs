@@ -22,6 +22,13 @@ enum Command {
         #[arg(short, long)]
         config: PathBuf,
     },
+    /// Drive one junction's signal-timing controller from a simulator: JSON lines on stdin
+    /// (crossings, queues, greens, ticks), answers on stdout. See `benches/sumo/`.
+    SignalSim {
+        /// A junction description (TOML, the `[[junctions]]` table's fields).
+        #[arg(long)]
+        junction: PathBuf,
+    },
     /// Validate a config file and print what it sets up; exits non-zero on the first error.
     CheckConfig {
         /// The config file (TOML).
@@ -71,6 +78,18 @@ fn real_main() -> anyhow::Result<()> {
                     c.zones.len()
                 );
             }
+            Ok(())
+        }
+        Command::SignalSim { junction } => {
+            let text = std::fs::read_to_string(&junction)
+                .with_context(|| format!("reading {}", junction.display()))?;
+            let raw: edge_node::signal::RawJunction = toml::from_str(&text)
+                .map_err(|e| anyhow::anyhow!("{}: {e}", junction.display()))?;
+            // The simulator's detectors stand in for camera lines and zones.
+            let j = edge_node::signal::Junction::validate(raw, |_, _| true, |_, _| true)
+                .map_err(|e| anyhow::anyhow!("{}: {}: {}", junction.display(), e.key, e.reason))?;
+            let c = edge_node::signal::Controller::new(j, None);
+            edge_node::signal::bridge::serve(c, std::io::stdin().lock(), std::io::stdout().lock())?;
             Ok(())
         }
         Command::Run { config } => {

@@ -43,6 +43,7 @@ impl Priority {
             Kind::Track => Priority::Track,
             Kind::Crossing | Kind::Zone => Priority::Event,
             Kind::Alert => Priority::Alert,
+            Kind::SignalRecommendation | Kind::CongestionWarning => Priority::Event,
         }
     }
 

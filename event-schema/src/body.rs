@@ -15,10 +15,12 @@ pub enum Kind {
     CameraStatus,
     EdgeStatus,
     Alert,
+    SignalRecommendation,
+    CongestionWarning,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 7] = [
+    pub const ALL: [Kind; 9] = [
         Kind::Track,
         Kind::Crossing,
         Kind::Zone,
@@ -26,6 +28,8 @@ impl Kind {
         Kind::CameraStatus,
         Kind::EdgeStatus,
         Kind::Alert,
+        Kind::SignalRecommendation,
+        Kind::CongestionWarning,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -37,6 +41,8 @@ impl Kind {
             Kind::CameraStatus => "camera_status",
             Kind::EdgeStatus => "edge_status",
             Kind::Alert => "alert",
+            Kind::SignalRecommendation => "signal_recommendation",
+            Kind::CongestionWarning => "congestion_warning",
         }
     }
 
@@ -64,6 +70,8 @@ pub enum Body {
     CameraStatus(CameraStatus),
     EdgeStatus(EdgeStatus),
     Alert(Alert),
+    SignalRecommendation(SignalRecommendation),
+    CongestionWarning(CongestionWarning),
 }
 
 impl Body {
@@ -76,6 +84,8 @@ impl Body {
             Body::CameraStatus(_) => Kind::CameraStatus,
             Body::EdgeStatus(_) => Kind::EdgeStatus,
             Body::Alert(_) => Kind::Alert,
+            Body::SignalRecommendation(_) => Kind::SignalRecommendation,
+            Body::CongestionWarning(_) => Kind::CongestionWarning,
         }
     }
 
@@ -113,6 +123,18 @@ impl Body {
                     return Err(bad("body.measure", "must be finite"));
                 }
                 crate::validate_segment(&a.rule_id).map_err(|r| bad("body.rule_id", &r))?;
+            }
+            Body::SignalRecommendation(r) => {
+                let nums = [r.cycle_s, r.y_total, r.delay_current_s, r.delay_expected_s];
+                if nums.iter().any(|v| !v.is_finite() || *v < 0.0)
+                    || r.phases.iter().any(|p| !p.green_s.is_finite() || p.green_s < 0.0)
+                {
+                    return Err(bad("body", "cycle, greens, Y and delays must be finite and non-negative"));
+                }
+                crate::validate_segment(&r.junction).map_err(|e| bad("body.junction", &e))?;
+            }
+            Body::CongestionWarning(w) => {
+                crate::validate_segment(&w.junction).map_err(|e| bad("body.junction", &e))?;
             }
             _ => {}
         }
@@ -387,4 +409,62 @@ pub struct Alert {
     /// sha256 of a JPEG crop of the main track, on `matthan-evidence/{site}/{sha256}`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub snapshot: Option<String>,
+}
+
+/// One phase's share of a recommended cycle.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PhaseTiming {
+    pub phase: String,
+    pub green_s: f32,
+    pub yellow_s: f32,
+    pub all_red_s: f32,
+}
+
+/// What was measured on one approach over the interval the recommendation used.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ApproachInput {
+    pub approach: String,
+    /// Passenger-car units per hour (motorbikes weighted by the junction's factor).
+    pub flow_pcu_h: f32,
+    /// Saturation flow, PCU per hour of green.
+    pub saturation_pcu_h: f32,
+    /// Whether saturation flow was measured from discharge headways (else the configured default).
+    pub saturation_measured: bool,
+    /// Vehicles stopped behind the stop line (latest).
+    pub queue_veh: f32,
+    /// Fraction of the interval the queue zone held a vehicle.
+    pub occupancy: f32,
+    /// Flow ratio y = flow / saturation.
+    pub flow_ratio: f32,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SignalRecommendation {
+    pub junction: String,
+    /// `webster` (optimal fixed-time plan for the measured flows) or `adaptive` (updated every
+    /// cycle from queues and flows, with oversaturation handling).
+    pub mode: String,
+    pub cycle_s: f32,
+    pub phases: Vec<PhaseTiming>,
+    pub inputs: Vec<ApproachInput>,
+    /// Sum of the phases' critical flow ratios; at or over 0.9 the junction is oversaturated.
+    pub y_total: f32,
+    pub oversaturated: bool,
+    /// Mean delay per vehicle (s, HCM/Webster estimate) under the plan in force, and under this one.
+    pub delay_current_s: f32,
+    pub delay_expected_s: f32,
+    #[serde(with = "rfc3339_ms")]
+    pub interval_start: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CongestionWarning {
+    pub junction: String,
+    pub approach: String,
+    /// Minutes ahead the forecast looks.
+    pub horizon_min: u32,
+    pub forecast_flow_pcu_h: f32,
+    /// Forecast degree of saturation (flow over capacity under the current plan).
+    pub forecast_degree: f32,
+    pub threshold: f32,
 }

@@ -1,0 +1,309 @@
+//! A junction as the signal-timing code sees it: approaches (each measured by a camera's stop
+//! line and, optionally, a queue zone), phases (which approaches each serves, minimum greens)
+//! and the clearance times and cycle bounds. Validated once: every approach is served, and the
+//! minimum greens fit the longest cycle allowed.
+
+use serde::Deserialize;
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawJunction {
+    pub id: String,
+    /// Camera measuring the approaches unless one names its own.
+    #[serde(default)]
+    pub camera: Option<String>,
+    /// Passenger-car units per motorbike (dense, weaving motorbikes use far less road than a car).
+    #[serde(default = "d_moto_pcu")]
+    pub motorbike_pcu: f64,
+    #[serde(default = "d_cycle_min")]
+    pub cycle_min_s: f64,
+    #[serde(default = "d_cycle_max")]
+    pub cycle_max_s: f64,
+    #[serde(default = "d_yellow")]
+    pub yellow_s: f64,
+    #[serde(default = "d_all_red")]
+    pub all_red_s: f64,
+    /// Saturation flow per lane until enough discharges have been measured.
+    #[serde(default = "d_sat")]
+    pub saturation_pcu_h_per_lane: f64,
+    /// How often a recommendation is made (the measurement interval), seconds.
+    #[serde(default = "d_interval")]
+    pub interval_s: f64,
+    /// Degree of saturation that a forecast must not reach without a warning.
+    #[serde(default = "d_warn")]
+    pub warn_degree: f64,
+    pub approaches: Vec<RawApproach>,
+    pub phases: Vec<RawPhase>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawApproach {
+    pub id: String,
+    #[serde(default)]
+    pub camera: Option<String>,
+    /// The stop line (a line id on the camera); vehicles crossing it are the approach's flow.
+    pub line: String,
+    /// The zone behind the stop line where the queue forms.
+    #[serde(default)]
+    pub queue_zone: Option<String>,
+    #[serde(default = "d_lanes")]
+    pub lanes: u32,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawPhase {
+    pub id: String,
+    pub approaches: Vec<String>,
+    #[serde(default = "d_min_green")]
+    pub min_green_s: f64,
+    /// Pedestrian crossing time the phase's green must allow.
+    #[serde(default)]
+    pub pedestrian_min_s: f64,
+    /// Longest green the phase may get.
+    #[serde(default = "d_max_green")]
+    pub max_green_s: f64,
+}
+
+fn d_moto_pcu() -> f64 {
+    0.3
+}
+fn d_cycle_min() -> f64 {
+    40.0
+}
+fn d_cycle_max() -> f64 {
+    150.0
+}
+fn d_yellow() -> f64 {
+    3.0
+}
+fn d_all_red() -> f64 {
+    2.0
+}
+fn d_sat() -> f64 {
+    1800.0
+}
+fn d_interval() -> f64 {
+    300.0
+}
+fn d_warn() -> f64 {
+    0.9
+}
+fn d_lanes() -> u32 {
+    1
+}
+fn d_min_green() -> f64 {
+    7.0
+}
+fn d_max_green() -> f64 {
+    90.0
+}
+
+#[derive(Debug, Clone)]
+pub struct Approach {
+    pub id: String,
+    pub camera: String,
+    pub line: String,
+    pub queue_zone: Option<String>,
+    pub lanes: u32,
+}
+
+#[derive(Debug, Clone)]
+pub struct Phase {
+    pub id: String,
+    /// Indices into `Junction::approaches`.
+    pub approaches: Vec<usize>,
+    /// The larger of the minimum green and the pedestrian minimum.
+    pub min_green_s: f64,
+    pub max_green_s: f64,
+}
+
+/// A validated junction.
+#[derive(Debug, Clone)]
+pub struct Junction {
+    pub id: String,
+    pub motorbike_pcu: f64,
+    pub cycle_min_s: f64,
+    pub cycle_max_s: f64,
+    pub yellow_s: f64,
+    pub all_red_s: f64,
+    pub saturation_pcu_h_per_lane: f64,
+    pub interval_s: f64,
+    pub warn_degree: f64,
+    pub approaches: Vec<Approach>,
+    pub phases: Vec<Phase>,
+}
+
+/// A junction config error: which key, and why.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Invalid {
+    pub key: String,
+    pub reason: String,
+}
+
+impl Junction {
+    /// Lost time per cycle: each phase change costs its yellow and all-red (start-up lost time
+    /// taken as equal to the part of the yellow drivers still use).
+    pub fn lost_time_s(&self) -> f64 {
+        self.phases.len() as f64 * (self.yellow_s + self.all_red_s)
+    }
+
+    /// Checks `raw`; `line_ok(camera, line)` and `zone_ok(camera, zone)` say whether the camera
+    /// has them.
+    pub fn validate(
+        raw: RawJunction,
+        line_ok: impl Fn(&str, &str) -> bool,
+        zone_ok: impl Fn(&str, &str) -> bool,
+    ) -> Result<Self, Invalid> {
+        let err = |key: String, reason: String| Invalid { key, reason };
+        matthan_schema::validate_segment(&raw.id).map_err(|r| err("id".into(), r))?;
+        let positive = |key: &str, v: f64| {
+            if v.is_finite() && v > 0.0 {
+                Ok(v)
+            } else {
+                Err(err(key.into(), format!("{v} must be a positive number")))
+            }
+        };
+        positive("motorbike_pcu", raw.motorbike_pcu)?;
+        positive("cycle_min_s", raw.cycle_min_s)?;
+        positive("cycle_max_s", raw.cycle_max_s)?;
+        positive("saturation_pcu_h_per_lane", raw.saturation_pcu_h_per_lane)?;
+        positive("interval_s", raw.interval_s)?;
+        positive("warn_degree", raw.warn_degree)?;
+        if !(raw.yellow_s.is_finite() && raw.yellow_s >= 0.0) {
+            return Err(err("yellow_s".into(), "must be 0 or more seconds".into()));
+        }
+        if !(raw.all_red_s.is_finite() && raw.all_red_s >= 0.0) {
+            return Err(err("all_red_s".into(), "must be 0 or more seconds".into()));
+        }
+        if raw.cycle_min_s > raw.cycle_max_s {
+            return Err(err(
+                "cycle_min_s".into(),
+                format!("{} is above cycle_max_s {}", raw.cycle_min_s, raw.cycle_max_s),
+            ));
+        }
+        if raw.approaches.is_empty() {
+            return Err(err("approaches".into(), "a junction needs at least one approach".into()));
+        }
+        if raw.phases.len() < 2 {
+            return Err(err("phases".into(), "a signalised junction needs at least 2 phases".into()));
+        }
+        let mut approaches = Vec::new();
+        for (i, a) in raw.approaches.iter().enumerate() {
+            let k = format!("approaches[{i}]");
+            matthan_schema::validate_segment(&a.id).map_err(|r| err(format!("{k}.id"), r))?;
+            if approaches.iter().any(|x: &Approach| x.id == a.id) {
+                return Err(err(format!("{k}.id"), format!("duplicate approach {:?}", a.id)));
+            }
+            let camera = a
+                .camera
+                .clone()
+                .or_else(|| raw.camera.clone())
+                .ok_or_else(|| err(format!("{k}.camera"), "no camera for this approach (set it here or on the junction)".into()))?;
+            if !line_ok(&camera, &a.line) {
+                return Err(err(
+                    format!("{k}.line"),
+                    format!("camera {camera:?} has no line {:?}", a.line),
+                ));
+            }
+            if let Some(z) = &a.queue_zone
+                && !zone_ok(&camera, z)
+            {
+                return Err(err(
+                    format!("{k}.queue_zone"),
+                    format!("camera {camera:?} has no zone {z:?}"),
+                ));
+            }
+            if a.lanes == 0 || a.lanes > 12 {
+                return Err(err(format!("{k}.lanes"), "must be 1..=12".into()));
+            }
+            approaches.push(Approach {
+                id: a.id.clone(),
+                camera,
+                line: a.line.clone(),
+                queue_zone: a.queue_zone.clone(),
+                lanes: a.lanes,
+            });
+        }
+        let mut phases: Vec<Phase> = Vec::new();
+        for (i, p) in raw.phases.iter().enumerate() {
+            let k = format!("phases[{i}]");
+            matthan_schema::validate_segment(&p.id).map_err(|r| err(format!("{k}.id"), r))?;
+            if phases.iter().any(|x| x.id == p.id) {
+                return Err(err(format!("{k}.id"), format!("duplicate phase {:?}", p.id)));
+            }
+            let mut idx = Vec::new();
+            for (j, a) in p.approaches.iter().enumerate() {
+                let n = approaches.iter().position(|x| &x.id == a).ok_or_else(|| {
+                    err(format!("{k}.approaches[{j}]"), format!("no approach {a:?}"))
+                })?;
+                idx.push(n);
+            }
+            if idx.is_empty() {
+                return Err(err(format!("{k}.approaches"), "a phase must serve at least one approach".into()));
+            }
+            for (key, v) in [("min_green_s", p.min_green_s), ("pedestrian_min_s", p.pedestrian_min_s)] {
+                if !(v.is_finite() && v >= 0.0) {
+                    return Err(err(format!("{k}.{key}"), "must be 0 or more seconds".into()));
+                }
+            }
+            let min = p.min_green_s.max(p.pedestrian_min_s);
+            if !(p.max_green_s.is_finite() && p.max_green_s >= min) {
+                return Err(err(
+                    format!("{k}.max_green_s"),
+                    format!("{} is below the phase's minimum green {min}", p.max_green_s),
+                ));
+            }
+            phases.push(Phase {
+                id: p.id.clone(),
+                approaches: idx,
+                min_green_s: min,
+                max_green_s: p.max_green_s,
+            });
+        }
+        for (i, a) in approaches.iter().enumerate() {
+            if !phases.iter().any(|p| p.approaches.contains(&i)) {
+                return Err(err(
+                    format!("approaches[{i}]"),
+                    format!("approach {:?} is served by no phase; its traffic would never get a green", a.id),
+                ));
+            }
+        }
+        let j = Junction {
+            id: raw.id,
+            motorbike_pcu: raw.motorbike_pcu,
+            cycle_min_s: raw.cycle_min_s,
+            cycle_max_s: raw.cycle_max_s,
+            yellow_s: raw.yellow_s,
+            all_red_s: raw.all_red_s,
+            saturation_pcu_h_per_lane: raw.saturation_pcu_h_per_lane,
+            interval_s: raw.interval_s,
+            warn_degree: raw.warn_degree,
+            approaches,
+            phases,
+        };
+        let need: f64 = j.phases.iter().map(|p| p.min_green_s).sum::<f64>() + j.lost_time_s();
+        if need > j.cycle_max_s {
+            return Err(err(
+                "phases".into(),
+                format!(
+                    "minimum greens ({}) plus clearance ({} s) need {need} s, more than cycle_max_s {}",
+                    j.phases.iter().map(|p| format!("{} {} s", p.id, p.min_green_s)).collect::<Vec<_>>().join(", "),
+                    j.lost_time_s(),
+                    j.cycle_max_s
+                ),
+            ));
+        }
+        Ok(j)
+    }
+
+    /// PCU of one vehicle of `class`.
+    pub fn pcu(&self, class: &str) -> f64 {
+        match class {
+            "motorcycle" | "bicycle" => self.motorbike_pcu,
+            "bus" | "truck" => 2.0,
+            _ => 1.0,
+        }
+    }
+}

@@ -1,0 +1,222 @@
+//! Signal timing: turns what the cameras measure at a junction (stop-line crossings, queues)
+//! into recommendations: Webster's plan for the measured flows, an adaptive mode that sizes
+//! each phase from its queue and handles oversaturation, the HCM delay each plan is expected to
+//! give, and congestion warnings from a short-term flow forecast.
+
+pub mod bridge;
+mod forecast;
+mod junction;
+mod measure;
+mod plan;
+
+use chrono::{DateTime, Utc};
+use matthan_schema::{ApproachInput, CongestionWarning, PhaseTiming, SignalRecommendation};
+
+pub use forecast::Forecaster;
+pub use junction::{Approach, Invalid, Junction, Phase, RawApproach, RawJunction, RawPhase};
+pub use measure::ApproachMeasure;
+pub use plan::{Load, Plan, Y_OVERSATURATED, clearance_green, critical_ratios, delay, webster};
+
+/// Start-up lost time of a discharging queue, seconds.
+const STARTUP_S: f64 = 2.0;
+/// Forecast horizons for congestion warnings, minutes.
+pub const HORIZONS_MIN: [u32; 3] = [5, 10, 15];
+
+pub struct Controller {
+    pub junction: Junction,
+    measures: Vec<ApproachMeasure>,
+    forecasters: Vec<Forecaster>,
+    /// The plan in force (what the delay of a recommendation is compared with).
+    current: Plan,
+    interval_start: f64,
+    green_phase: Option<usize>,
+}
+
+impl Controller {
+    pub fn new(junction: Junction, current: Option<Plan>) -> Self {
+        let n = junction.approaches.len();
+        let current = current.unwrap_or_else(|| {
+            // Unknown plan in force: assume the longest cycle split evenly.
+            let g = (junction.cycle_max_s - junction.lost_time_s()) / junction.phases.len() as f64;
+            Plan {
+                cycle_s: junction.cycle_max_s,
+                greens: vec![g; junction.phases.len()],
+            }
+        });
+        Self {
+            forecasters: vec![Forecaster::new(junction.interval_s); n],
+            measures: vec![ApproachMeasure::default(); n],
+            junction,
+            current,
+            interval_start: 0.0,
+            green_phase: None,
+        }
+    }
+
+    pub fn approach(&self, id: &str) -> Option<usize> {
+        self.junction.approaches.iter().position(|a| a.id == id)
+    }
+
+    /// A vehicle of `class` crossed approach `a`'s stop line at `t` (seconds).
+    pub fn crossing(&mut self, a: usize, t: f64, class: &str) {
+        let pcu = self.junction.pcu(class);
+        self.measures[a].crossing(t, pcu);
+    }
+
+    /// The vehicles (by class) stopped in approach `a`'s queue zone at `t`.
+    pub fn queue(&mut self, a: usize, t: f64, classes: &[&str]) {
+        let pcu: f64 = classes.iter().map(|c| self.junction.pcu(c)).sum();
+        self.measures[a].queue(t, classes.len() as f64, pcu);
+    }
+
+    /// Phase `p` turned green at `t` (the others are red).
+    pub fn green(&mut self, p: usize, t: f64) {
+        if let Some(old) = self.green_phase {
+            for &a in &self.junction.phases[old].approaches {
+                self.measures[a].green_ended();
+            }
+        }
+        for &a in &self.junction.phases[p].approaches.clone() {
+            self.measures[a].green_started(t);
+        }
+        self.green_phase = Some(p);
+    }
+
+    pub fn set_current(&mut self, plan: Plan) {
+        self.current = plan;
+    }
+
+    /// Flows over the last `window_s`, saturation (measured or default), queues now.
+    pub fn loads(&self, now: f64, window_s: f64) -> Vec<(Load, bool)> {
+        self.junction
+            .approaches
+            .iter()
+            .zip(&self.measures)
+            .map(|(a, m)| {
+                let measured = m.saturation();
+                (
+                    Load {
+                        flow: m.flow(now, window_s),
+                        saturation: measured
+                            .unwrap_or(self.junction.saturation_pcu_h_per_lane * a.lanes as f64),
+                        queue: m.queue_pcu,
+                    },
+                    measured.is_some(),
+                )
+            })
+            .collect()
+    }
+
+    /// Adaptive mode: the green phase `p` should get, decided at its start from its queue and
+    /// the recent arrival rate.
+    pub fn phase_green(&self, p: usize, now: f64) -> f64 {
+        let loads: Vec<Load> = self.loads(now, self.junction.interval_s).into_iter().map(|l| l.0).collect();
+        clearance_green(&self.junction, p, &loads, STARTUP_S)
+    }
+
+    /// Every `interval_s`: the recommendation for the interval just measured, and warnings for
+    /// approaches whose forecast degree of saturation crosses the junction's threshold.
+    /// `local` converts seconds to local time of day for the forecast's profile.
+    pub fn tick(
+        &mut self,
+        now: f64,
+        at: DateTime<Utc>,
+        adaptive: bool,
+        local_offset_s: f64,
+    ) -> Option<(SignalRecommendation, Vec<CongestionWarning>)> {
+        if now - self.interval_start < self.junction.interval_s {
+            return None;
+        }
+        let window = now - self.interval_start;
+        let loads_m = self.loads(now, window);
+        let loads: Vec<Load> = loads_m.iter().map(|l| l.0).collect();
+        let (mut plan, y, over) = webster(&self.junction, &loads);
+        if adaptive {
+            // Each phase as long as its queue needs, within the Webster cycle's bounds.
+            let greens: Vec<f64> = (0..self.junction.phases.len())
+                .map(|p| clearance_green(&self.junction, p, &loads, STARTUP_S).max(plan.greens[p]))
+                .collect();
+            let cycle = (greens.iter().sum::<f64>() + self.junction.lost_time_s()).min(self.junction.cycle_max_s);
+            if cycle >= self.junction.cycle_max_s {
+                plan = webster(&self.junction, &loads).0;
+            } else {
+                plan = Plan { cycle_s: cycle, greens };
+            }
+        }
+        let before = delay(&self.junction, &self.current, &loads);
+        let after = delay(&self.junction, &plan, &loads);
+        let inputs = self
+            .junction
+            .approaches
+            .iter()
+            .zip(&loads_m)
+            .zip(&mut self.measures)
+            .map(|((a, (l, measured)), m)| ApproachInput {
+                approach: a.id.clone(),
+                flow_pcu_h: l.flow as f32,
+                saturation_pcu_h: l.saturation as f32,
+                saturation_measured: *measured,
+                queue_veh: m.queue_veh as f32,
+                occupancy: m.take_occupancy(now) as f32,
+                flow_ratio: (l.flow / l.saturation.max(1.0)) as f32,
+            })
+            .collect();
+        let interval_start = at - chrono::Duration::milliseconds((window * 1000.0) as i64);
+        let rec = SignalRecommendation {
+            junction: self.junction.id.clone(),
+            mode: if adaptive { "adaptive" } else { "webster" }.into(),
+            cycle_s: plan.cycle_s as f32,
+            phases: self
+                .junction
+                .phases
+                .iter()
+                .zip(&plan.greens)
+                .map(|(p, g)| PhaseTiming {
+                    phase: p.id.clone(),
+                    green_s: *g as f32,
+                    yellow_s: self.junction.yellow_s as f32,
+                    all_red_s: self.junction.all_red_s as f32,
+                })
+                .collect(),
+            inputs,
+            y_total: y as f32,
+            oversaturated: over,
+            delay_current_s: before as f32,
+            delay_expected_s: after as f32,
+            interval_start,
+        };
+        // Forecast against the plan recommended now.
+        let mut warnings = Vec::new();
+        let local = now + local_offset_s;
+        for (i, (l, _)) in loads_m.iter().enumerate() {
+            self.forecasters[i].observe(local, l.flow);
+            let g: f64 = self
+                .junction
+                .phases
+                .iter()
+                .zip(&plan.greens)
+                .filter(|(p, _)| p.approaches.contains(&i))
+                .map(|(_, g)| g)
+                .sum();
+            let cap = l.saturation * g / plan.cycle_s.max(1.0);
+            for h in HORIZONS_MIN {
+                if let Some(f) = self.forecasters[i].forecast(local, h as f64 * 60.0) {
+                    let x = f / cap.max(1.0);
+                    if x >= self.junction.warn_degree {
+                        warnings.push(CongestionWarning {
+                            junction: self.junction.id.clone(),
+                            approach: self.junction.approaches[i].id.clone(),
+                            horizon_min: h,
+                            forecast_flow_pcu_h: f as f32,
+                            forecast_degree: x as f32,
+                            threshold: self.junction.warn_degree as f32,
+                        });
+                        break;
+                    }
+                }
+            }
+        }
+        self.interval_start = now;
+        Some((rec, warnings))
+    }
+}
