@@ -98,7 +98,7 @@ def write_detectors(work, net_path):
             for lane in net.getEdge(edge).getLanes():
                 lid = lane.getID()
                 length = lane.getLength()
-                f.write(f'  <inductionLoop id="e1_{lid}" lane="{lid}" pos="{length - 1.0:.2f}" period="3600" file="NUL"/>\n')
+                f.write(f'  <inductionLoop id="e1_{lid}" lane="{lid}" pos="{length - 5.0:.2f}" period="3600" file="NUL"/>\n')
                 f.write(f'  <laneAreaDetector id="e2_{lid}" lane="{lid}" pos="{max(0.0, length - 89.0):.2f}" '
                         f'endPos="{length - 1.0:.2f}" period="3600" file="NUL"/>\n')
                 lanes.setdefault(approach, []).append(lid)
@@ -217,31 +217,36 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--edge-node", default=os.path.join(HERE, "../../target/release/edge-node"))
     ap.add_argument("--seconds", type=int, default=3600, help="demand duration per run")
-    ap.add_argument("--seed", type=int, default=42)
+    ap.add_argument("--seeds", default="1,2,3", help="SUMO seeds; figures are means over them")
     ap.add_argument("--profiles", default=",".join(PROFILES))
+    ap.add_argument("--json", help="also write the ratios here")
     args = ap.parse_args()
     work = tempfile.mkdtemp(prefix="matthan-sumo-")
     nets = build_nets(work)
     rows = []
     ok = True
     print(f"SUMO {subprocess.run(['sumo', '--version'], capture_output=True, text=True).stdout.splitlines()[0]}")
-    print(f"{args.seconds} s of demand per run, seed {args.seed}; mean per vehicle, seconds")
+    seeds = [int(x) for x in args.seeds.split(",")]
+    print(f"{args.seconds} s of demand per run, seeds {seeds}; mean per vehicle over the seeds, seconds")
     print(f"{'profile':<15} {'controller':<10} {'vehicles':>8} {'waiting':>8} {'time loss':>9} {'insertion':>9}")
     for name in args.profiles.split(","):
         routes = write_routes(work, name, PROFILES[name], args.seconds)
-        res = {}
-        res["fixed-90"] = run_plain(nets["static"], routes, work, f"{name}-fixed", args.seed)
-        res["actuated"] = run_plain(nets["actuated"], routes, work, f"{name}-act", args.seed)
-        res["ours"], rec = run_ours(nets["static"], routes, work, args.edge_node, args.seed, args.seconds)
-        # Saturation flow as our controller measured it from discharge headways (the default
-        # where it saw too few saturated discharges), so Webster gets the true demand over the
-        # junction's real capacity rather than a textbook figure.
-        sat = [i["saturation_pcu_h"] for i in rec["inputs"]] if rec else [2.0 * SAT_VEH_H_PER_LANE] * 4
-        wadd, wplan = webster_additional(work, args.edge_node, PROFILES[name], sat)
-        res["webster"] = run_plain(nets["static"], routes, work, f"{name}-webster", args.seed, ("-a", wadd))
+        runs = {k: [] for k in ("fixed-90", "actuated", "webster", "ours")}
+        for seed in seeds:
+            runs["fixed-90"].append(run_plain(nets["static"], routes, work, f"{name}-fixed", seed))
+            runs["actuated"].append(run_plain(nets["actuated"], routes, work, f"{name}-act", seed))
+            r, rec = run_ours(nets["static"], routes, work, args.edge_node, seed, args.seconds)
+            runs["ours"].append(r)
+            # Saturation flow as our controller measured it from discharge headways (the
+            # default where it saw too few saturated discharges), so Webster gets the true
+            # demand over the junction's real capacity rather than a textbook figure.
+            sat = [i["saturation_pcu_h"] for i in rec["inputs"]] if rec else [2.0 * SAT_VEH_H_PER_LANE] * 4
+            wadd, wplan = webster_additional(work, args.edge_node, PROFILES[name], sat)
+            runs["webster"].append(run_plain(nets["static"], routes, work, f"{name}-webster", seed, ("-a", wadd)))
+        res = {k: tuple(sum(x[i] for x in v) / len(v) for i in range(4)) for k, v in runs.items()}
         for k in ("fixed-90", "actuated", "webster", "ours"):
             w, l, d, n = res[k]
-            print(f"{name:<15} {k:<10} {n:>8} {w:>8.1f} {l:>9.1f} {d:>9.1f}")
+            print(f"{name:<15} {k:<10} {n:>8.0f} {w:>8.2f} {l:>9.1f} {d:>9.1f}")
             # Waiting and time loss leave out the time a vehicle could not even enter the
             # network; if that grows, the demand is beyond the network and the comparison is void.
             if d > 5.0:
@@ -263,6 +268,10 @@ def main():
             print(f"{name}: webster(true demand) cycle {wplan['cycle_s']:.0f} s, Y {wplan['y']:.2f}; "
                   f"ours last recommendation cycle {rec['cycle_s']:.0f} s, Y {rec['y_total']:.2f}, "
                   f"saturation PCU/h {sat} (* = default)")
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump([{"profile": n, "waiting_cut_vs_fixed": vf, "waiting_vs_actuated": va, "goal_met": g}
+                       for n, vf, va, g, _, _ in rows], f, indent=1)
     sys.exit(0 if ok else 1)
 
 

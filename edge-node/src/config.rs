@@ -46,6 +46,8 @@ pub struct EdgeConfig {
     pub tracker: TrackerConfig,
     pub analytics: AnalyticsConfig,
     pub cameras: Vec<CameraConfig>,
+    /// Signalised junctions measured by these cameras, for signal-timing recommendations.
+    pub junctions: Vec<crate::signal::Junction>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -261,6 +263,8 @@ struct RawConfig {
     analytics: AnalyticsConfig,
     #[serde(default)]
     cameras: Vec<RawCamera>,
+    #[serde(default)]
+    junctions: Vec<crate::signal::RawJunction>,
 }
 
 #[derive(Deserialize)]
@@ -644,6 +648,30 @@ impl Validator<'_> {
             }
             cameras.push(self.camera(&key, cam, &model.labels)?);
         }
+        let mut junctions = Vec::new();
+        for (i, raw) in raw.junctions.into_iter().enumerate() {
+            let cam = |id: &str| cameras.iter().find(|c: &&CameraConfig| c.id == id);
+            let j = crate::signal::Junction::validate(
+                raw,
+                |c, l| cam(c).is_some_and(|c| c.lines.iter().any(|x| x.id == l)),
+                |c, z| cam(c).is_some_and(|c| c.zones.iter().any(|x| x.id == z)),
+            )
+            .map_err(|e| self.err(format!("junctions[{i}].{}", e.key), e.reason))?;
+            if cameras.iter().any(|c| c.id == j.id)
+                || junctions
+                    .iter()
+                    .any(|x: &crate::signal::Junction| x.id == j.id)
+            {
+                return Err(self.err(
+                    format!("junctions[{i}].id"),
+                    format!(
+                        "{:?} is already a camera or junction id (events are published under it)",
+                        j.id
+                    ),
+                ));
+            }
+            junctions.push(j);
+        }
         Ok(EdgeConfig {
             file: self.file.to_path_buf(),
             site: raw.site,
@@ -654,6 +682,7 @@ impl Validator<'_> {
             tracker: raw.tracker,
             analytics: raw.analytics,
             cameras,
+            junctions,
         })
     }
 

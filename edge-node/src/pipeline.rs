@@ -19,6 +19,7 @@ use crate::outbox::{Message, OutboxError};
 use crate::publish::{self, PublishStats, Publisher};
 use crate::queue::{FrameQueues, Msg};
 use crate::rules::RuleEngine;
+use crate::signal::{Controller, JunctionFeed, Sighting};
 use crate::snapshot::SnapshotKeeper;
 use crate::stale::{Change, FrozenCheck};
 use crate::track::Tracker;
@@ -182,6 +183,11 @@ pub fn run(cfg: &EdgeConfig, stop: Arc<AtomicBool>) -> Result<RunSummary, Pipeli
         let batch = pending.take();
         publisher.push(&batch).map_err(PipelineError::Outbox)
     };
+    let mut junctions: Vec<JunctionFeed> = cfg
+        .junctions
+        .iter()
+        .map(|j| JunctionFeed::new(Controller::new(j.clone(), None)))
+        .collect();
     let mut result = Ok(());
     let mut edge_status_at = Instant::now();
     while cams.iter().any(|c| !c.ended) {
@@ -268,7 +274,40 @@ pub fn run(cfg: &EdgeConfig, stop: Arc<AtomicBool>) -> Result<RunSummary, Pipeli
                         emit_with(&c.id, ts, body, Some(&mut c.snapshots), &mut summary);
                     }
                     for (ts, body) in c.analytics.update(f.captured, c.frame_size, &out) {
+                        if let Body::Crossing(x) = &body {
+                            for j in &mut junctions {
+                                j.on_crossing(&c.id, x, ts);
+                            }
+                        }
                         emit_with(&c.id, ts, body, Some(&mut c.snapshots), &mut summary);
+                    }
+                    if !junctions.is_empty() {
+                        let (fw, fh) = (size.0.max(1) as f64, size.1.max(1) as f64);
+                        let sightings: Vec<Sighting> = out
+                            .seen
+                            .iter()
+                            .map(|s| Sighting {
+                                id: s.id,
+                                class: cfg
+                                    .model
+                                    .labels
+                                    .get(s.class)
+                                    .map_or("unknown", String::as_str),
+                                anchor: [
+                                    ((s.bbox.x1 + s.bbox.x2) as f64 / 2.0) / fw,
+                                    s.bbox.y2 as f64 / fh,
+                                ],
+                                height: (s.bbox.y2 - s.bbox.y1) as f64 / fh,
+                            })
+                            .collect();
+                        let zones = &cfg.cameras[f.camera].zones;
+                        for j in &mut junctions {
+                            j.on_frame(&c.id, zones, &sightings, f.captured);
+                            let id = j.controller.junction.id.clone();
+                            for body in j.on_time(f.captured) {
+                                emit(&id, f.captured, body, &mut summary);
+                            }
+                        }
                     }
                 }
                 Msg::Status {

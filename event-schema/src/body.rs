@@ -127,9 +127,14 @@ impl Body {
             Body::SignalRecommendation(r) => {
                 let nums = [r.cycle_s, r.y_total, r.delay_current_s, r.delay_expected_s];
                 if nums.iter().any(|v| !v.is_finite() || *v < 0.0)
-                    || r.phases.iter().any(|p| !p.green_s.is_finite() || p.green_s < 0.0)
+                    || r.phases
+                        .iter()
+                        .any(|p| !p.green_s.is_finite() || p.green_s < 0.0)
                 {
-                    return Err(bad("body", "cycle, greens, Y and delays must be finite and non-negative"));
+                    return Err(bad(
+                        "body",
+                        "cycle, greens, Y and delays must be finite and non-negative",
+                    ));
                 }
                 crate::validate_segment(&r.junction).map_err(|e| bad("body.junction", &e))?;
             }

@@ -32,8 +32,25 @@ pub struct RawJunction {
     /// Degree of saturation that a forecast must not reach without a warning.
     #[serde(default = "d_warn")]
     pub warn_degree: f64,
+    /// `webster` (the optimal fixed-time plan for what was measured) or `adaptive` (sized from
+    /// the queues each interval, with oversaturation handling).
+    #[serde(default)]
+    pub mode: Option<String>,
+    /// The fixed-time plan the controller runs today, when there is no controller feed: greens
+    /// per phase in phase order, from `offset_s` past midnight local time. Lets the edge tell
+    /// when each green starts (for saturation flow) and compare its recommendation's delay.
+    #[serde(default)]
+    pub plan: Option<RawPlan>,
     pub approaches: Vec<RawApproach>,
     pub phases: Vec<RawPhase>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawPlan {
+    pub greens_s: Vec<f64>,
+    #[serde(default)]
+    pub offset_s: f64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -49,6 +66,13 @@ pub struct RawApproach {
     pub queue_zone: Option<String>,
     #[serde(default = "d_lanes")]
     pub lanes: u32,
+    /// Which way over the line enters the junction (`in`, `out` or `both`).
+    #[serde(default = "d_direction")]
+    pub direction: String,
+}
+
+fn d_direction() -> String {
+    "in".into()
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -107,6 +131,15 @@ pub struct Approach {
     pub line: String,
     pub queue_zone: Option<String>,
     pub lanes: u32,
+    /// Crossing directions that count: `Some(In)`, `Some(Out)`, or None for both.
+    pub direction: Option<matthan_schema::Direction>,
+}
+
+/// A fixed-time plan in force: green per phase, starting `offset_s` after local midnight.
+#[derive(Debug, Clone)]
+pub struct FixedPlan {
+    pub greens_s: Vec<f64>,
+    pub offset_s: f64,
 }
 
 #[derive(Debug, Clone)]
@@ -131,6 +164,8 @@ pub struct Junction {
     pub saturation_pcu_h_per_lane: f64,
     pub interval_s: f64,
     pub warn_degree: f64,
+    pub adaptive: bool,
+    pub plan: Option<FixedPlan>,
     pub approaches: Vec<Approach>,
     pub phases: Vec<Phase>,
 }
@@ -180,27 +215,44 @@ impl Junction {
         if raw.cycle_min_s > raw.cycle_max_s {
             return Err(err(
                 "cycle_min_s".into(),
-                format!("{} is above cycle_max_s {}", raw.cycle_min_s, raw.cycle_max_s),
+                format!(
+                    "{} is above cycle_max_s {}",
+                    raw.cycle_min_s, raw.cycle_max_s
+                ),
             ));
         }
         if raw.approaches.is_empty() {
-            return Err(err("approaches".into(), "a junction needs at least one approach".into()));
+            return Err(err(
+                "approaches".into(),
+                "a junction needs at least one approach".into(),
+            ));
         }
         if raw.phases.len() < 2 {
-            return Err(err("phases".into(), "a signalised junction needs at least 2 phases".into()));
+            return Err(err(
+                "phases".into(),
+                "a signalised junction needs at least 2 phases".into(),
+            ));
         }
         let mut approaches = Vec::new();
         for (i, a) in raw.approaches.iter().enumerate() {
             let k = format!("approaches[{i}]");
             matthan_schema::validate_segment(&a.id).map_err(|r| err(format!("{k}.id"), r))?;
             if approaches.iter().any(|x: &Approach| x.id == a.id) {
-                return Err(err(format!("{k}.id"), format!("duplicate approach {:?}", a.id)));
+                return Err(err(
+                    format!("{k}.id"),
+                    format!("duplicate approach {:?}", a.id),
+                ));
             }
             let camera = a
                 .camera
                 .clone()
                 .or_else(|| raw.camera.clone())
-                .ok_or_else(|| err(format!("{k}.camera"), "no camera for this approach (set it here or on the junction)".into()))?;
+                .ok_or_else(|| {
+                    err(
+                        format!("{k}.camera"),
+                        "no camera for this approach (set it here or on the junction)".into(),
+                    )
+                })?;
             if !line_ok(&camera, &a.line) {
                 return Err(err(
                     format!("{k}.line"),
@@ -218,12 +270,24 @@ impl Junction {
             if a.lanes == 0 || a.lanes > 12 {
                 return Err(err(format!("{k}.lanes"), "must be 1..=12".into()));
             }
+            let direction = match a.direction.as_str() {
+                "in" => Some(matthan_schema::Direction::In),
+                "out" => Some(matthan_schema::Direction::Out),
+                "both" => None,
+                d => {
+                    return Err(err(
+                        format!("{k}.direction"),
+                        format!("{d:?}: expected in, out or both"),
+                    ));
+                }
+            };
             approaches.push(Approach {
                 id: a.id.clone(),
                 camera,
                 line: a.line.clone(),
                 queue_zone: a.queue_zone.clone(),
                 lanes: a.lanes,
+                direction,
             });
         }
         let mut phases: Vec<Phase> = Vec::new();
@@ -231,7 +295,10 @@ impl Junction {
             let k = format!("phases[{i}]");
             matthan_schema::validate_segment(&p.id).map_err(|r| err(format!("{k}.id"), r))?;
             if phases.iter().any(|x| x.id == p.id) {
-                return Err(err(format!("{k}.id"), format!("duplicate phase {:?}", p.id)));
+                return Err(err(
+                    format!("{k}.id"),
+                    format!("duplicate phase {:?}", p.id),
+                ));
             }
             let mut idx = Vec::new();
             for (j, a) in p.approaches.iter().enumerate() {
@@ -241,11 +308,20 @@ impl Junction {
                 idx.push(n);
             }
             if idx.is_empty() {
-                return Err(err(format!("{k}.approaches"), "a phase must serve at least one approach".into()));
+                return Err(err(
+                    format!("{k}.approaches"),
+                    "a phase must serve at least one approach".into(),
+                ));
             }
-            for (key, v) in [("min_green_s", p.min_green_s), ("pedestrian_min_s", p.pedestrian_min_s)] {
+            for (key, v) in [
+                ("min_green_s", p.min_green_s),
+                ("pedestrian_min_s", p.pedestrian_min_s),
+            ] {
                 if !(v.is_finite() && v >= 0.0) {
-                    return Err(err(format!("{k}.{key}"), "must be 0 or more seconds".into()));
+                    return Err(err(
+                        format!("{k}.{key}"),
+                        "must be 0 or more seconds".into(),
+                    ));
                 }
             }
             let min = p.min_green_s.max(p.pedestrian_min_s);
@@ -266,10 +342,46 @@ impl Junction {
             if !phases.iter().any(|p| p.approaches.contains(&i)) {
                 return Err(err(
                     format!("approaches[{i}]"),
-                    format!("approach {:?} is served by no phase; its traffic would never get a green", a.id),
+                    format!(
+                        "approach {:?} is served by no phase; its traffic would never get a green",
+                        a.id
+                    ),
                 ));
             }
         }
+        let adaptive = match raw.mode.as_deref() {
+            None | Some("webster") => false,
+            Some("adaptive") => true,
+            Some(m) => {
+                return Err(err(
+                    "mode".into(),
+                    format!("{m:?}: expected webster or adaptive"),
+                ));
+            }
+        };
+        let plan = match &raw.plan {
+            None => None,
+            Some(p) => {
+                if p.greens_s.len() != phases.len() {
+                    return Err(err(
+                        "plan.greens_s".into(),
+                        format!("{} greens for {} phases", p.greens_s.len(), phases.len()),
+                    ));
+                }
+                if p.greens_s.iter().any(|g| !(g.is_finite() && *g > 0.0))
+                    || !p.offset_s.is_finite()
+                {
+                    return Err(err(
+                        "plan".into(),
+                        "greens must be positive seconds, offset finite".into(),
+                    ));
+                }
+                Some(FixedPlan {
+                    greens_s: p.greens_s.clone(),
+                    offset_s: p.offset_s,
+                })
+            }
+        };
         let j = Junction {
             id: raw.id,
             motorbike_pcu: raw.motorbike_pcu,
@@ -280,6 +392,8 @@ impl Junction {
             saturation_pcu_h_per_lane: raw.saturation_pcu_h_per_lane,
             interval_s: raw.interval_s,
             warn_degree: raw.warn_degree,
+            adaptive,
+            plan,
             approaches,
             phases,
         };
@@ -289,13 +403,44 @@ impl Junction {
                 "phases".into(),
                 format!(
                     "minimum greens ({}) plus clearance ({} s) need {need} s, more than cycle_max_s {}",
-                    j.phases.iter().map(|p| format!("{} {} s", p.id, p.min_green_s)).collect::<Vec<_>>().join(", "),
+                    j.phases
+                        .iter()
+                        .map(|p| format!("{} {} s", p.id, p.min_green_s))
+                        .collect::<Vec<_>>()
+                        .join(", "),
                     j.lost_time_s(),
                     j.cycle_max_s
                 ),
             ));
         }
         Ok(j)
+    }
+
+    /// Cycle length of the plan in force, if known.
+    pub fn plan_cycle_s(&self) -> Option<f64> {
+        self.plan
+            .as_ref()
+            .map(|p| p.greens_s.iter().sum::<f64>() + self.lost_time_s())
+    }
+
+    /// Which phase of the fixed plan is green at `local_s` seconds after local midnight, and
+    /// since when (same clock); None during clearance intervals.
+    pub fn plan_green_at(&self, local_s: f64) -> Option<(usize, f64)> {
+        let p = self.plan.as_ref()?;
+        let c = self.plan_cycle_s()?;
+        let into = (local_s - p.offset_s).rem_euclid(c);
+        let cycle_start = local_s - into;
+        let mut t = 0.0;
+        for (i, g) in p.greens_s.iter().enumerate() {
+            if into < t + g {
+                return Some((i, cycle_start + t));
+            }
+            t += g + self.yellow_s + self.all_red_s;
+            if into < t {
+                return None;
+            }
+        }
+        None
     }
 
     /// PCU of one vehicle of `class`.

@@ -45,7 +45,10 @@ fn split(j: &Junction, total: f64, weights: &[f64]) -> Vec<f64> {
     // Phases pinned at a bound take their bound; the rest share what is left; repeat until stable.
     for _ in 0..=n {
         let free: f64 = total - (0..n).filter(|&i| fixed[i]).map(|i| g[i]).sum::<f64>();
-        let wsum: f64 = (0..n).filter(|&i| !fixed[i]).map(|i| weights[i].max(1e-6)).sum();
+        let wsum: f64 = (0..n)
+            .filter(|&i| !fixed[i])
+            .map(|i| weights[i].max(1e-6))
+            .sum();
         let mut changed = false;
         for i in (0..n).filter(|&i| !fixed[i]) {
             g[i] = free * weights[i].max(1e-6) / wsum;
@@ -93,7 +96,8 @@ pub fn webster(j: &Junction, loads: &[Load]) -> (Plan, f64, bool) {
                         let ld = loads[a];
                         // Arrivals over a cycle plus the queue already waiting, as a ratio of
                         // what a full cycle of green would discharge.
-                        (ld.flow * cycle / 3600.0 + ld.queue) / (ld.saturation.max(1.0) * cycle / 3600.0)
+                        (ld.flow * cycle / 3600.0 + ld.queue)
+                            / (ld.saturation.max(1.0) * cycle / 3600.0)
                     })
                     .fold(0.0, f64::max)
             })
@@ -103,7 +107,14 @@ pub fn webster(j: &Junction, loads: &[Load]) -> (Plan, f64, bool) {
     };
     let greens = split(j, cycle - l, &weights);
     let cycle = greens.iter().sum::<f64>() + l;
-    (Plan { cycle_s: cycle, greens }, y, over)
+    (
+        Plan {
+            cycle_s: cycle,
+            greens,
+        },
+        y,
+        over,
+    )
 }
 
 /// Mean control delay per PCU (seconds) under `plan`: HCM 2000 uniform + incremental delay per
