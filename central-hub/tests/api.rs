@@ -53,6 +53,37 @@ fn seed(hub: &Hub) -> Vec<Event> {
                 zones: vec![],
             }),
         ),
+        // What the edge's signal-timing controller publishes for a junction.
+        Event::new(
+            "hcmc",
+            "ben-thanh-jct",
+            now - chrono::Duration::seconds(30),
+            Body::SignalRecommendation(matthan_schema::SignalRecommendation {
+                junction: "ben-thanh-jct".into(),
+                mode: "adaptive".into(),
+                cycle_s: 72.0,
+                phases: vec![
+                    matthan_schema::PhaseTiming {
+                        phase: "ns".into(),
+                        green_s: 35.0,
+                        yellow_s: 3.0,
+                        all_red_s: 2.0,
+                    },
+                    matthan_schema::PhaseTiming {
+                        phase: "ew".into(),
+                        green_s: 27.0,
+                        yellow_s: 3.0,
+                        all_red_s: 2.0,
+                    },
+                ],
+                inputs: vec![],
+                y_total: 0.62,
+                oversaturated: false,
+                delay_current_s: 31.0,
+                delay_expected_s: 22.5,
+                interval_start: now - chrono::Duration::minutes(5),
+            }),
+        ),
     ];
     hub.publish(&events);
     events
@@ -151,6 +182,14 @@ fn roles_audit_search_detail_export_and_metrics() {
         .find(|c| c["camera"] == "ben-thanh-1")
         .expect("counts camera");
     assert_eq!(cam["counts"]["body"]["lines"][0]["in"], 42);
+    let jct = j["cameras"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["camera"] == "ben-thanh-jct")
+        .expect("the junction's row");
+    assert_eq!(jct["recommendation"]["body"]["cycle_s"], 72.0);
+    assert_eq!(jct["recommendation"]["body"]["phases"][0]["phase"], "ns");
 
     // Hostile input: answered, harmless.
     let before = hub.events();
@@ -202,7 +241,7 @@ fn roles_audit_search_detail_export_and_metrics() {
     let (status, m) = hub.get("/metrics", Some(ADMIN));
     let m = String::from_utf8(m).unwrap();
     assert_eq!(status, 200);
-    assert!(m.contains("matthan_hub_events_stored_total 4"), "{m}");
+    assert!(m.contains("matthan_hub_events_stored_total 5"), "{m}");
     assert!(m.contains("matthan_hub_search_duration_ms_count"), "{m}");
 }
 

@@ -89,6 +89,36 @@ async fn operator_finds_and_opens_an_incident_and_traffic_sees_counts() {
                 zones: vec![],
             }),
         ),
+        Event::new(
+            "hcmc",
+            "ben-thanh-jct",
+            now - chrono::Duration::seconds(30),
+            Body::SignalRecommendation(matthan_schema::SignalRecommendation {
+                junction: "ben-thanh-jct".into(),
+                mode: "webster".into(),
+                cycle_s: 72.0,
+                phases: vec![
+                    matthan_schema::PhaseTiming {
+                        phase: "ns".into(),
+                        green_s: 35.0,
+                        yellow_s: 3.0,
+                        all_red_s: 2.0,
+                    },
+                    matthan_schema::PhaseTiming {
+                        phase: "ew".into(),
+                        green_s: 27.0,
+                        yellow_s: 3.0,
+                        all_red_s: 2.0,
+                    },
+                ],
+                inputs: vec![],
+                y_total: 0.62,
+                oversaturated: false,
+                delay_current_s: 31.0,
+                delay_expected_s: 22.5,
+                interval_start: now - chrono::Duration::minutes(5),
+            }),
+        ),
     ];
     let hub = tokio::task::spawn_blocking(move || {
         hub.publish_blob(&matthan_schema::evidence_topic("hcmc", &sha), &jpeg);
@@ -232,18 +262,26 @@ async fn operator_finds_and_opens_an_incident_and_traffic_sees_counts() {
         .click()
         .await
         .unwrap();
-    let row = c
-        .wait()
+    c.wait()
         .at_most(wait)
         .for_element(Locator::Css("#junctions tbody tr"))
+        .await
+        .unwrap();
+    let table = c
+        .find(Locator::Css("#junctions tbody"))
         .await
         .unwrap()
         .text()
         .await
         .unwrap();
     assert!(
-        row.contains("ben-thanh-1") && row.contains("42/17"),
-        "{row}"
+        table.contains("ben-thanh-1") && table.contains("42/17"),
+        "{table}"
+    );
+    // The junction's signal-timing recommendation, read in Vietnamese.
+    assert!(
+        table.contains("Chu kỳ 72 s: ns 35 s, ew 27 s") && table.contains("31 → 23 s/xe"),
+        "{table}"
     );
 
     c.close().await.unwrap();
