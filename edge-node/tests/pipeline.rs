@@ -240,7 +240,9 @@ fn two_cameras_share_one_detector_and_keep_their_own_tracks() {
         &format!("file://{}", clip.display()),
         "",
     );
-    let text = std::fs::read_to_string(&path).unwrap() + &second;
+    // A junction measured by both cameras: its recommendations are published under its id.
+    let junction = "[[junctions]]\nid = \"jct-1\"\ninterval_s = 5\n[[junctions.approaches]]\nid = \"a\"\ncamera = \"cam-a\"\nline = \"mid\"\nqueue_zone = \"plaza\"\n[[junctions.approaches]]\nid = \"b\"\ncamera = \"cam-b\"\nline = \"mid\"\n[[junctions.phases]]\nid = \"pa\"\napproaches = [\"a\"]\n[[junctions.phases]]\nid = \"pb\"\napproaches = [\"b\"]\n";
+    let text = std::fs::read_to_string(&path).unwrap() + &second + junction;
     std::fs::write(&path, text).unwrap();
     let cfg = EdgeConfig::load(&path).unwrap();
     let summary = edge_node::pipeline::run(&cfg, Arc::new(AtomicBool::new(false))).unwrap();
@@ -277,6 +279,33 @@ fn two_cameras_share_one_detector_and_keep_their_own_tracks() {
             .count();
         assert!(ups >= 1, "{cam} reported up");
     }
+    let recs: Vec<_> = evs
+        .iter()
+        .filter_map(|e| match &e.body {
+            Body::SignalRecommendation(r) if e.camera == "jct-1" => Some(r),
+            _ => None,
+        })
+        .collect();
+    assert!(
+        recs.len() >= 3,
+        "one recommendation per 5 s: {}",
+        recs.len()
+    );
+    let r = recs[0];
+    assert_eq!(r.junction, "jct-1");
+    assert_eq!(r.phases.len(), 2);
+    assert_eq!(
+        r.inputs
+            .iter()
+            .map(|i| i.approach.as_str())
+            .collect::<Vec<_>>(),
+        ["a", "b"]
+    );
+    // vtest is a pedestrian square: no vehicle crosses, so no flow is measured.
+    assert!(
+        recs.iter()
+            .all(|r| r.inputs.iter().all(|i| i.flow_pcu_h == 0.0))
+    );
 }
 
 #[test]
