@@ -2,6 +2,7 @@
 //! crossings, zone events and counts, and publish them over MQTT.
 
 pub mod analytics;
+pub mod colour;
 pub mod config;
 pub mod detect;
 pub mod frame;

@@ -150,6 +150,12 @@ pub fn run(cfg: &EdgeConfig, stop: Arc<AtomicBool>) -> Result<RunSummary, Pipeli
         let mut out = pending.borrow_mut();
         match (&mut body, snaps) {
             (Body::Track(t), Some(k)) => {
+                if let Some(col) = k.colours(t.track_id) {
+                    let a = &mut t.attributes;
+                    a.color = a.color.take().or(col.body.map(String::from));
+                    a.upper_color = a.upper_color.take().or(col.upper.map(String::from));
+                    a.lower_color = a.lower_color.take().or(col.lower.map(String::from));
+                }
                 if let Some((sha, blob)) = k.take_for_event(t.track_id) {
                     if let Some(b) = blob {
                         out.push(publish::blob(&cfg.site, &sha, &b));
@@ -266,7 +272,8 @@ pub fn run(cfg: &EdgeConfig, stop: Arc<AtomicBool>) -> Result<RunSummary, Pipeli
                     }
                     let out = c.tracker.update(&dets, f.captured);
                     for s in &out.seen {
-                        c.snapshots.offer(s.id, s.score, &s.bbox, &f.image);
+                        let person = cfg.model.labels.get(s.class).is_some_and(|l| l == "person");
+                        c.snapshots.offer(s.id, s.score, &s.bbox, &f.image, person);
                     }
                     // Rules first: an alert closed by a track's end must name the snapshot the
                     // track's end event is about to release.

@@ -10,6 +10,7 @@ use image::{ImageBuffer, Rgb, imageops};
 use matthan_schema::BBox;
 use sha2::{Digest, Sha256};
 
+use crate::colour::{self, Colours};
 use crate::frame::RgbImage;
 
 /// A new crop is taken only when the score beats the kept one by this much: a handful of
@@ -26,6 +27,8 @@ pub struct Snapshot {
     pub sha256: String,
     pub jpeg: Arc<Vec<u8>>,
     pub published: bool,
+    /// Named colours at this sighting (the best view of the object is the one to name).
+    pub colours: Colours,
 }
 
 #[derive(Default)]
@@ -35,7 +38,7 @@ pub struct SnapshotKeeper {
 
 impl SnapshotKeeper {
     /// Considers this sighting of `track`; crops and encodes only if it is clearly better.
-    pub fn offer(&mut self, track: u64, score: f32, bbox: &BBox, image: &RgbImage) {
+    pub fn offer(&mut self, track: u64, score: f32, bbox: &BBox, image: &RgbImage, person: bool) {
         if self
             .best
             .get(&track)
@@ -52,6 +55,7 @@ impl SnapshotKeeper {
                     sha256,
                     jpeg: Arc::new(jpeg),
                     published: false,
+                    colours: colour::of_box(image, bbox, person),
                 },
             );
         }
@@ -64,6 +68,10 @@ impl SnapshotKeeper {
         let blob = (!s.published).then(|| s.jpeg.clone());
         s.published = true;
         Some((s.sha256.clone(), blob))
+    }
+
+    pub fn colours(&self, track: u64) -> Option<Colours> {
+        self.best.get(&track).map(|s| s.colours)
     }
 
     pub fn forget(&mut self, track: u64) {
@@ -133,7 +141,7 @@ mod tests {
             y2: 80.0,
         };
         let mut k = SnapshotKeeper::default();
-        k.offer(1, 0.5, &b, &img);
+        k.offer(1, 0.5, &b, &img, false);
         let (first, blob) = k.take_for_event(1).unwrap();
         let blob = blob.expect("first time carries the blob");
         let decoded = image::load_from_memory(&blob).unwrap().to_rgb8();
@@ -144,14 +152,14 @@ mod tests {
         );
         assert_eq!(format!("{:x}", Sha256::digest(&*blob)), first);
         assert!(k.take_for_event(1).unwrap().1.is_none(), "sent once");
-        k.offer(1, 0.52, &b, &img);
+        k.offer(1, 0.52, &b, &img, false);
         assert_eq!(
             k.take_for_event(1).unwrap().0,
             first,
             "not clearly better: kept"
         );
         let shifted = BBox { x1: 40.0, ..b };
-        k.offer(1, 0.9, &shifted, &img);
+        k.offer(1, 0.9, &shifted, &img, false);
         let (better, blob) = k.take_for_event(1).unwrap();
         assert_ne!(better, first);
         assert!(blob.is_some(), "a new snapshot is published");

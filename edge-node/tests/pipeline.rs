@@ -103,6 +103,26 @@ fn vtest_file_end_to_end_over_mqtt() {
             "track {id}"
         );
     }
+    // Clothing colours named from pixels: most people get one, and the clip's red tops (the
+    // woman in red at 42-47 s, the man in the red jacket) and many dark coats are there.
+    let ends: Vec<&matthan_schema::TrackEvent> = evs
+        .iter()
+        .filter_map(|e| match &e.body {
+            Body::Track(t) if t.phase == TrackPhase::End && t.class == "person" => Some(t),
+            _ => None,
+        })
+        .collect();
+    let named = ends.iter().filter(|t| t.attributes.upper_color.is_some()).count();
+    let uppers: BTreeMap<&str, usize> = ends
+        .iter()
+        .filter_map(|t| t.attributes.upper_color.as_deref())
+        .fold(BTreeMap::new(), |mut m, c| {
+            *m.entry(c).or_default() += 1;
+            m
+        });
+    println!("upper colours of {} people: {uppers:?}", ends.len());
+    assert!(named * 2 >= ends.len(), "{named} of {} people have a colour", ends.len());
+    assert!(uppers.contains_key("red") && uppers.contains_key("black"), "{uppers:?}");
     // People cross the middle of the square both ways.
     let c = crossings(&evs);
     assert!(c.get(&Direction::In).copied().unwrap_or(0) >= 3, "{c:?}");
