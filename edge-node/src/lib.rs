@@ -15,6 +15,7 @@ pub mod publish;
 pub mod queue;
 pub mod rules;
 pub mod signal;
+pub mod signing;
 pub mod snapshot;
 pub mod stale;
 pub mod track;

@@ -22,6 +22,21 @@ enum Command {
         #[arg(short, long)]
         config: PathBuf,
     },
+    /// Make this box's evidence-signing key (PKCS#8, mode 0600) and its public half (`.pub`).
+    Keygen {
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Check a signed evidence bundle: every file's sha256 and the manifest's signature.
+    /// Exits 1 and names each tampered, missing or unlisted file.
+    Verify {
+        /// The bundle's folder.
+        bundle: PathBuf,
+        /// The signing box's public key: a `.pub` file or its hex. Without it, the key named in
+        /// the manifest is used (integrity only, not origin).
+        #[arg(long)]
+        public_key: Option<String>,
+    },
     /// Drive one junction's signal-timing controller from a simulator: JSON lines on stdin
     /// (crossings, queues, greens, ticks), answers on stdout. See `benches/sumo/`.
     SignalSim {
@@ -79,6 +94,48 @@ fn real_main() -> anyhow::Result<()> {
                 );
             }
             Ok(())
+        }
+        Command::Keygen { out } => {
+            let key = edge_node::signing::SigningKey::generate(&out)?;
+            println!(
+                "{}: new Ed25519 key (mode 0600); public key {} in {}",
+                out.display(),
+                key.public_hex(),
+                out.with_extension("pub").display()
+            );
+            Ok(())
+        }
+        Command::Verify { bundle, public_key } => {
+            let trusted = match public_key {
+                None => None,
+                Some(k) if std::path::Path::new(&k).is_file() => Some(
+                    std::fs::read_to_string(&k)
+                        .with_context(|| format!("reading {k}"))?
+                        .trim()
+                        .to_string(),
+                ),
+                Some(k) => Some(k),
+            };
+            let r = edge_node::signing::verify_bundle(&bundle, trusted.as_deref());
+            if r.ok() {
+                let m = r.manifest.expect("ok has a manifest");
+                println!(
+                    "{}: ok, {} files, signed by {}{}",
+                    bundle.display(),
+                    m.files.len(),
+                    m.public_key,
+                    if trusted.is_none() {
+                        " (not checked against a trusted key)"
+                    } else {
+                        ""
+                    }
+                );
+                return Ok(());
+            }
+            for p in &r.problems {
+                println!("{}: {p}", bundle.display());
+            }
+            anyhow::bail!("{}: {} problem(s)", bundle.display(), r.problems.len())
         }
         Command::SignalSim { junction } => {
             let text = std::fs::read_to_string(&junction)

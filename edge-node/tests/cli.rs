@@ -185,3 +185,64 @@ fn unloadable_runtime_library() {
     assert_eq!(out.status.code(), Some(1), "{err}");
     assert!(err.contains("libonnxruntime.so"), "{err}");
 }
+
+#[test]
+fn keygen_and_verify_a_signed_bundle_from_the_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let key_path = dir.path().join("edge.key");
+    let out = Command::new(env!("CARGO_BIN_EXE_edge-node"))
+        .args(["keygen", "--out", key_path.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let printed =
+        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
+    let der = std::fs::read(&key_path).unwrap();
+    assert!(
+        !printed.contains(&der.iter().map(|b| format!("{b:02x}")).collect::<String>()),
+        "the private key is never printed"
+    );
+    let key = edge_node::signing::SigningKey::load(&key_path).unwrap();
+    let bundle = dir.path().join("incident-1");
+    edge_node::signing::write_bundle(
+        &bundle,
+        &key,
+        "hcmc",
+        "ben-thanh-1",
+        "lawn-closed",
+        serde_json::json!({"dwell_s": 21.5}),
+        &[("start.jpg", b"a"), ("end.jpg", b"b")],
+    )
+    .unwrap();
+    let pubfile = dir.path().join("edge.pub");
+    let verify = || {
+        Command::new(env!("CARGO_BIN_EXE_edge-node"))
+            .args([
+                "verify",
+                bundle.to_str().unwrap(),
+                "--public-key",
+                pubfile.to_str().unwrap(),
+            ])
+            .output()
+            .unwrap()
+    };
+    let ok = verify();
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stdout)
+    );
+    assert!(String::from_utf8_lossy(&ok.stdout).contains("ok, 2 files"));
+    std::fs::write(bundle.join("end.jpg"), b"B").unwrap();
+    let bad = verify();
+    assert_eq!(bad.status.code(), Some(1));
+    let text = String::from_utf8_lossy(&bad.stdout);
+    assert!(
+        text.contains("end.jpg: tampered") && !text.contains("start.jpg"),
+        "{text}"
+    );
+}

@@ -112,7 +112,10 @@ fn vtest_file_end_to_end_over_mqtt() {
             _ => None,
         })
         .collect();
-    let named = ends.iter().filter(|t| t.attributes.upper_color.is_some()).count();
+    let named = ends
+        .iter()
+        .filter(|t| t.attributes.upper_color.is_some())
+        .count();
     let uppers: BTreeMap<&str, usize> = ends
         .iter()
         .filter_map(|t| t.attributes.upper_color.as_deref())
@@ -121,8 +124,15 @@ fn vtest_file_end_to_end_over_mqtt() {
             m
         });
     println!("upper colours of {} people: {uppers:?}", ends.len());
-    assert!(named * 2 >= ends.len(), "{named} of {} people have a colour", ends.len());
-    assert!(uppers.contains_key("red") && uppers.contains_key("black"), "{uppers:?}");
+    assert!(
+        named * 2 >= ends.len(),
+        "{named} of {} people have a colour",
+        ends.len()
+    );
+    assert!(
+        uppers.contains_key("red") && uppers.contains_key("black"),
+        "{uppers:?}"
+    );
     // People cross the middle of the square both ways.
     let c = crossings(&evs);
     assert!(c.get(&Direction::In).copied().unwrap_or(0) >= 3, "{c:?}");

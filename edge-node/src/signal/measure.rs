@@ -140,11 +140,11 @@ mod tests {
             let t0 = cycle as f64 * 90.0;
             a.queue(t0, 10.0, 10.0);
             a.green_started(t0);
-            // Start-up: slow first vehicles, then a steady 2 s headway (1800 PCU/h).
+            // Start-up: 3 s between the first four, then a steady 2 s headway (1800 PCU/h).
             let mut t = t0 + 3.0;
             for i in 0..10 {
                 a.crossing(t, 1.0);
-                t += if i < 4 { 3.0 } else { 2.0 };
+                t += if i < 3 { 3.0 } else { 2.0 };
             }
             a.green_ended();
         }
