@@ -22,6 +22,7 @@ const FPS: f64 = 10.0;
 const PERSON: usize = 0;
 const CAR: usize = 2;
 const BACKPACK: usize = 24;
+const SUITCASE: usize = 28;
 
 fn config(rules: &str) -> EdgeConfig {
     let model = concat!(env!("CARGO_MANIFEST_DIR"), "/../models/nanodet-m-416.onnx");
@@ -64,6 +65,7 @@ fn actor(id: u64, class: usize, path: impl Fn(f64) -> Option<(f64, f64)> + 'stat
         PERSON => 1.7,
         CAR => 1.5,
         BACKPACK => 0.5,
+        SUITCASE => 0.65,
         _ => 1.0,
     };
     Actor {
@@ -363,6 +365,15 @@ clear_s = 5
         noon(),
         0,
     );
+    case(
+        "twelve people for half a minute",
+        "crowding",
+        crowd.into(),
+        group(12, 30.0),
+        40.0,
+        noon(),
+        1,
+    );
     {
         // Six people, then one keeps stepping in and out every 2 s for 40 s: one episode.
         let mut a: Vec<Actor> = (0..5)
@@ -426,6 +437,16 @@ id = "run"
         noon(),
         1,
     );
+    let d = walk((38.0, 12.0), (5.0, 6.0), 1.0, 9.5);
+    case(
+        "sprints diagonally at 4 m/s",
+        "running",
+        running.into(),
+        vec![actor(1, PERSON, move |t| Some(d(t)))],
+        12.0,
+        noon(),
+        1,
+    );
     let w = walk((2.0, 10.0), (38.0, 10.0), 0.0, 25.7);
     case(
         "walks with a jittery box",
@@ -473,6 +494,15 @@ zone = "square"
         "dispersal",
         dispersal.into(),
         scatter(4.0, true),
+        16.0,
+        noon(),
+        1,
+    );
+    case(
+        "a group scatters at 3 m/s",
+        "dispersal",
+        dispersal.into(),
+        scatter(3.0, true),
         16.0,
         noon(),
         1,
@@ -585,6 +615,25 @@ id = "bag"
         1,
     );
     case(
+        "suitcase left at the square's edge",
+        "abandoned_object",
+        abandoned.into(),
+        vec![
+            actor(1, PERSON, |t| {
+                Some(if t < 3.0 {
+                    (12.0, 14.0)
+                } else {
+                    (12.0 - (t - 3.0) * 1.3, 14.0)
+                })
+                .filter(|p| p.0 > 0.5)
+            }),
+            actor(2, SUITCASE, |_| Some((12.4, 14.0))),
+        ],
+        50.0,
+        noon(),
+        1,
+    );
+    case(
         "bag beside a seated person",
         "abandoned_object",
         abandoned.into(),
@@ -655,6 +704,16 @@ classes = ["person"]
         oneway.into(),
         vec![actor(1, PERSON, move |t| Some(w(t)))],
         30.0,
+        noon(),
+        1,
+    );
+    let w = walk((30.0, 11.5), (8.0, 8.5), 0.0, 18.0);
+    case(
+        "cuts back diagonally against the flow",
+        "wrong_direction",
+        oneway.into(),
+        vec![actor(1, PERSON, move |t| Some(w(t)))],
+        20.0,
         noon(),
         1,
     );
