@@ -291,7 +291,19 @@ fn run_once(
         };
         use gst::MessageView;
         match msg.view() {
-            MessageView::Eos(_) => break Ok(()),
+            MessageView::Eos(_) => {
+                // The bus can announce EOS while the appsink still holds samples (its queue, and
+                // the one a blocked callback is handing to a full frame queue): stopping now
+                // would lose the last frames of a file. Wait until every sample was pulled.
+                let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+                while !sink.is_eos()
+                    && !stop.load(Ordering::Relaxed)
+                    && std::time::Instant::now() < deadline
+                {
+                    std::thread::sleep(std::time::Duration::from_millis(20));
+                }
+                break Ok(());
+            }
             MessageView::Error(e) => {
                 let src = e
                     .src()
