@@ -8,7 +8,7 @@ use std::collections::BTreeSet;
 use std::io::Read;
 
 use matthan_schema::{Body, Counts, Event, LineCount};
-use support::{ADMIN, Hub, OPERATOR, Obj, TRAFFIC, enc, track};
+use support::{ADMIN, Hub, OPERATOR, Obj, TRAFFIC, enc, recommendation, track};
 
 fn seed(hub: &Hub) -> Vec<Event> {
     let now =
@@ -53,37 +53,7 @@ fn seed(hub: &Hub) -> Vec<Event> {
                 zones: vec![],
             }),
         ),
-        // What the edge's signal-timing controller publishes for a junction.
-        Event::new(
-            "hcmc",
-            "ben-thanh-jct",
-            now - chrono::Duration::seconds(30),
-            Body::SignalRecommendation(matthan_schema::SignalRecommendation {
-                junction: "ben-thanh-jct".into(),
-                mode: "adaptive".into(),
-                cycle_s: 72.0,
-                phases: vec![
-                    matthan_schema::PhaseTiming {
-                        phase: "ns".into(),
-                        green_s: 35.0,
-                        yellow_s: 3.0,
-                        all_red_s: 2.0,
-                    },
-                    matthan_schema::PhaseTiming {
-                        phase: "ew".into(),
-                        green_s: 27.0,
-                        yellow_s: 3.0,
-                        all_red_s: 2.0,
-                    },
-                ],
-                inputs: vec![],
-                y_total: 0.62,
-                oversaturated: false,
-                delay_current_s: 31.0,
-                delay_expected_s: 22.5,
-                interval_start: now - chrono::Duration::minutes(5),
-            }),
-        ),
+        recommendation(now),
     ];
     hub.publish(&events);
     events

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use fantoccini::{ClientBuilder, Locator};
 use matthan_schema::{Body, Counts, Event, LineCount};
-use support::{Hub, OPERATOR, Obj, TRAFFIC, track};
+use support::{Hub, OPERATOR, Obj, TRAFFIC, recommendation, track};
 
 struct Driver(Child, u16);
 
@@ -89,36 +89,7 @@ async fn operator_finds_and_opens_an_incident_and_traffic_sees_counts() {
                 zones: vec![],
             }),
         ),
-        Event::new(
-            "hcmc",
-            "ben-thanh-jct",
-            now - chrono::Duration::seconds(30),
-            Body::SignalRecommendation(matthan_schema::SignalRecommendation {
-                junction: "ben-thanh-jct".into(),
-                mode: "webster".into(),
-                cycle_s: 72.0,
-                phases: vec![
-                    matthan_schema::PhaseTiming {
-                        phase: "ns".into(),
-                        green_s: 35.0,
-                        yellow_s: 3.0,
-                        all_red_s: 2.0,
-                    },
-                    matthan_schema::PhaseTiming {
-                        phase: "ew".into(),
-                        green_s: 27.0,
-                        yellow_s: 3.0,
-                        all_red_s: 2.0,
-                    },
-                ],
-                inputs: vec![],
-                y_total: 0.62,
-                oversaturated: false,
-                delay_current_s: 31.0,
-                delay_expected_s: 22.5,
-                interval_start: now - chrono::Duration::minutes(5),
-            }),
-        ),
+        recommendation(now),
     ];
     let hub = tokio::task::spawn_blocking(move || {
         hub.publish_blob(&matthan_schema::evidence_topic("hcmc", &sha), &jpeg);

@@ -289,3 +289,31 @@ pub fn enc(q: &str) -> String {
         })
         .collect()
 }
+
+/// What the edge's signal-timing controller publishes for junction `ben-thanh-jct`: a 72 s
+/// cycle, ns 35 s and ew 27 s, delay 31 s now and 22.5 s expected.
+pub fn recommendation(now: DateTime<Utc>) -> Event {
+    let phase = |p: &str, g: f32| matthan_schema::PhaseTiming {
+        phase: p.into(),
+        green_s: g,
+        yellow_s: 3.0,
+        all_red_s: 2.0,
+    };
+    Event::new(
+        "hcmc",
+        "ben-thanh-jct",
+        now - chrono::Duration::seconds(30),
+        matthan_schema::Body::SignalRecommendation(matthan_schema::SignalRecommendation {
+            junction: "ben-thanh-jct".into(),
+            mode: "adaptive".into(),
+            cycle_s: 72.0,
+            phases: vec![phase("ns", 35.0), phase("ew", 27.0)],
+            inputs: vec![],
+            y_total: 0.62,
+            oversaturated: false,
+            delay_current_s: 31.0,
+            delay_expected_s: 22.5,
+            interval_start: now - chrono::Duration::minutes(5),
+        }),
+    )
+}
