@@ -58,6 +58,8 @@ pub struct AppState {
     pub tokens: HashMap<String, (String, Role)>,
     pub ingest: Arc<IngestStats>,
     pub metrics: ApiMetrics,
+    /// Edge keys whose evidence signatures count as verified.
+    pub trusted_keys: Vec<String>,
 }
 
 impl AppState {
@@ -78,6 +80,7 @@ impl AppState {
                 .collect(),
             ingest,
             metrics: ApiMetrics::default(),
+            trusted_keys: Vec::new(),
         }
     }
 }
@@ -327,8 +330,7 @@ async fn event(
             "event": e,
             "caption": crate::caption::caption(&e),
             "evidence": evidence,
-            // Signed evidence bundles arrive with the violation work; nothing here is signed yet.
-            "signature": { "status": "unsigned" },
+            "signature": crate::signature::check(&e, &s.evidence, &s.trusted_keys),
         })))
     })
     .await

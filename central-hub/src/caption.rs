@@ -2,7 +2,7 @@
 //! text that free-text words of a query are ranked against.
 
 use chrono::FixedOffset;
-use matthan_schema::{AlertPhase, AlertRule, Body, Event, TrackPhase, ZoneAction};
+use matthan_schema::{AlertPhase, AlertRule, Body, Event, TrackPhase, ViolationRule, ZoneAction};
 
 /// Asia/Ho_Chi_Minh has been UTC+7 without daylight saving since 1975.
 pub fn local_tz() -> FixedOffset {
@@ -105,6 +105,38 @@ pub fn caption(e: &Event) -> String {
             }
             words.join(" ")
         }
+        Body::Violation(v) => {
+            let (en, vi) = violation_words(v.rule);
+            let mut words = vec![format!("VIOLATION {en} ({vi}):")];
+            if let Some(c) = &v.color {
+                words.push(c.clone());
+            }
+            words.push(v.class.clone());
+            if let Some(p) = &v.plate {
+                words.push(format!("plate {p}"));
+            }
+            let c = &v.context;
+            if let Some(s) = &c.signal {
+                words.push(format!(
+                    "crossed {:.1} s into red (phase {}, yellow {:.0} s)",
+                    s.into_red_s, s.phase, s.yellow_s
+                ));
+            }
+            if let (Some(s), Some(l)) = (c.speed_kmh, c.limit_kmh) {
+                words.push(format!("at {s:.0} km/h (limit {l:.0})"));
+            }
+            if let Some(d) = c.dwell_s {
+                words.push(format!("stopped {d:.0} s"));
+            }
+            if let Some(m) = c.distance_m {
+                words.push(format!("{m:.0} m against the flow"));
+            }
+            if let Some(z) = v.zone.as_ref().or(v.line.as_ref()) {
+                words.push(format!("at {z}"));
+            }
+            words.push(format!("(track {})", v.track_id));
+            words.join(" ")
+        }
     };
     format!("{what} at camera {} on {at}", e.camera)
 }
@@ -168,6 +200,17 @@ pub fn semantic(e: &Event) -> String {
                 .unwrap_or_default();
             format!("{who} {en}{place} ({vi})")
         }
+        Body::Violation(v) => {
+            let (en, vi) = violation_words(v.rule);
+            let colour = v.color.as_deref().map(|c| format!("{c} ")).unwrap_or_default();
+            let place = v
+                .zone
+                .as_ref()
+                .or(v.line.as_ref())
+                .map(|z| format!(" at {}", z.replace(['-', '_'], " ")))
+                .unwrap_or_default();
+            format!("{colour}{} {en}{place} ({vi})", v.class)
+        }
         _ => String::new(),
     }
 }
@@ -182,5 +225,18 @@ pub fn alert_words(rule: AlertRule) -> (&'static str, &'static str) {
         AlertRule::Intrusion => ("intrusion", "xâm nhập"),
         AlertRule::AbandonedObject => ("abandoned object", "vật bị bỏ lại"),
         AlertRule::WrongDirection => ("wrong direction", "đi ngược chiều"),
+    }
+}
+
+/// English and Vietnamese names of a traffic violation, for captions and result cards.
+pub fn violation_words(rule: ViolationRule) -> (&'static str, &'static str) {
+    match rule {
+        ViolationRule::RedLight => ("ran a red light", "vượt đèn đỏ"),
+        ViolationRule::WrongWay => ("wrong way", "đi ngược chiều"),
+        ViolationRule::ForbiddenZone => ("in a forbidden lane or zone", "đi vào làn/khu vực cấm"),
+        ViolationRule::IllegalParking => ("illegal parking", "dừng, đỗ xe sai quy định"),
+        ViolationRule::Speeding => ("speeding", "chạy quá tốc độ"),
+        ViolationRule::NoHelmet => ("rider without helmet", "không đội mũ bảo hiểm"),
+        ViolationRule::TooManyRiders => ("more than two riders", "chở quá số người"),
     }
 }

@@ -116,6 +116,9 @@ struct Raw {
     retention_days: BTreeMap<String, u32>,
     #[serde(default)]
     tokens: Vec<TokenConfig>,
+    /// Hex Ed25519 public keys of the edge boxes whose evidence signatures count as verified.
+    #[serde(default)]
+    trusted_keys: Vec<String>,
 }
 
 fn d_listen() -> String {
@@ -132,6 +135,7 @@ pub struct HubConfig {
     /// Days to keep each event kind; kinds not listed are kept.
     pub retention_days: BTreeMap<matthan_schema::Kind, u32>,
     pub tokens: Vec<TokenConfig>,
+    pub trusted_keys: Vec<String>,
 }
 
 impl HubConfig {
@@ -202,6 +206,14 @@ impl HubConfig {
                 ));
             }
         }
+        for (i, k) in raw.trusted_keys.iter().enumerate() {
+            if k.len() != 64 || !k.chars().all(|c| c.is_ascii_hexdigit()) {
+                return Err(bad(
+                    &format!("trusted_keys[{i}]"),
+                    "must be 64 hex digits (an edge box's `edge-node keygen` .pub file)".into(),
+                ));
+            }
+        }
         let db = if raw.db.starts_with("postgres://") || raw.db.starts_with("postgresql://") {
             raw.db
         } else {
@@ -232,6 +244,11 @@ impl HubConfig {
             embedding,
             retention_days: retention,
             tokens: raw.tokens,
+            trusted_keys: raw
+                .trusted_keys
+                .iter()
+                .map(|k| k.to_ascii_lowercase())
+                .collect(),
         })
     }
 }

@@ -11,4 +11,5 @@ pub mod ingest;
 pub mod query;
 pub mod search;
 pub mod server;
+pub mod signature;
 pub mod store;

@@ -50,7 +50,6 @@ pub fn search(
 pub fn filter(q: &Query) -> (Filter, Vec<String>) {
     let mut reasons = Vec::new();
     let kinds: Vec<String> = if let Some(v) = &q.violation {
-        // Violation events arrive with the rules engine; until then nothing matches.
         reasons.push(format!("violation {v}"));
         vec!["violation".into()]
     } else if let Some(a) = &q.alert {
@@ -103,11 +102,7 @@ pub fn filter(q: &Query) -> (Filter, Vec<String>) {
         upper_color: q.upper_color.clone(),
         lower_color: q.lower_color.clone(),
         direction: q.direction.clone(),
-        rule: if q.violation.is_none() {
-            q.alert.clone()
-        } else {
-            None
-        },
+        rule: q.violation.clone().or_else(|| q.alert.clone()),
         plate: q.plate.clone(),
         from: q.from,
         to: q.to,

@@ -29,13 +29,15 @@ pub async fn serve(cfg: HubConfig, stop: Arc<AtomicBool>) -> anyhow::Result<Arc<
         EvidenceStore::new(&cfg.evidence_dir)
             .with_context(|| format!("evidence_dir {}", cfg.evidence_dir.display()))
     };
-    let state = Arc::new(AppState::new(
+    let mut state = AppState::new(
         api_store,
         embedder,
         evidence_dir()?,
         &cfg.tokens,
         stats.clone(),
-    ));
+    );
+    state.trusted_keys = cfg.trusted_keys.clone();
+    let state = Arc::new(state);
     if cfg.tokens.is_empty() {
         tracing::warn!("no [[tokens]] configured: every API route except health will refuse");
     }

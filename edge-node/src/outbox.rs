@@ -42,7 +42,7 @@ impl Priority {
             Kind::CameraStatus | Kind::EdgeStatus => Priority::Status,
             Kind::Track => Priority::Track,
             Kind::Crossing | Kind::Zone => Priority::Event,
-            Kind::Alert => Priority::Alert,
+            Kind::Alert | Kind::Violation => Priority::Alert,
             Kind::SignalRecommendation | Kind::CongestionWarning => Priority::Event,
         }
     }

@@ -239,6 +239,22 @@ impl Fields {
                 rule: Some(a.rule.as_str().to_string()),
                 ..Fields::default()
             },
+            Body::Violation(v) => Fields {
+                track_id: Some(v.track_id as i64),
+                class: Some(v.class.clone()),
+                color: v.color.clone(),
+                plate: v.plate.clone(),
+                place: v.zone.clone().or_else(|| v.line.clone()),
+                // The vehicle crop is what a result card shows.
+                snapshot: v
+                    .evidence
+                    .iter()
+                    .find(|a| a.name.starts_with("vehicle"))
+                    .or_else(|| v.evidence.iter().find(|a| a.mime == "image/jpeg"))
+                    .map(|a| a.sha256.clone()),
+                rule: Some(v.rule.as_str().to_string()),
+                ..Fields::default()
+            },
             _ => Fields::default(),
         };
         f.plate_norm = f.plate.as_ref().map(|p| {
