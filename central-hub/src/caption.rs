@@ -202,7 +202,11 @@ pub fn semantic(e: &Event) -> String {
         }
         Body::Violation(v) => {
             let (en, vi) = violation_words(v.rule);
-            let colour = v.color.as_deref().map(|c| format!("{c} ")).unwrap_or_default();
+            let colour = v
+                .color
+                .as_deref()
+                .map(|c| format!("{c} "))
+                .unwrap_or_default();
             let place = v
                 .zone
                 .as_ref()

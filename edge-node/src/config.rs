@@ -48,6 +48,10 @@ pub struct EdgeConfig {
     pub cameras: Vec<CameraConfig>,
     /// Signalised junctions measured by these cameras, for signal-timing recommendations.
     pub junctions: Vec<crate::signal::Junction>,
+    /// Where violation evidence goes and how it is signed; set when any camera has violations.
+    pub evidence: Option<crate::evidence::EvidenceConfig>,
+    /// Secondary classifiers run on vehicle crops (helmet, riders).
+    pub classifiers: Vec<crate::detect::ClassifierConfig>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -245,6 +249,7 @@ pub struct CameraConfig {
     /// Ground-plane calibration, when the camera has one.
     pub ground: Option<GroundPlane>,
     pub rules: Vec<RuleSpec>,
+    pub violations: Vec<crate::violations::ViolationSpec>,
 }
 
 #[derive(Deserialize)]
@@ -265,6 +270,71 @@ struct RawConfig {
     cameras: Vec<RawCamera>,
     #[serde(default)]
     junctions: Vec<crate::signal::RawJunction>,
+    #[serde(default)]
+    evidence: Option<RawEvidence>,
+    #[serde(default)]
+    classifiers: Vec<RawClassifier>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawEvidence {
+    dir: PathBuf,
+    /// The box's Ed25519 key (`edge-node keygen`).
+    key: PathBuf,
+    #[serde(default = "d_before_s")]
+    before_s: f64,
+    #[serde(default = "d_after_s")]
+    after_s: f64,
+    #[serde(default = "d_clip_fps")]
+    clip_fps: u32,
+    #[serde(default)]
+    ocr: Option<RawOcr>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawOcr {
+    det: PathBuf,
+    rec: PathBuf,
+}
+
+fn d_before_s() -> f64 {
+    3.0
+}
+fn d_after_s() -> f64 {
+    2.0
+}
+fn d_clip_fps() -> u32 {
+    5
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawClassifier {
+    id: String,
+    path: PathBuf,
+    /// Model input width and height.
+    input: [u32; 2],
+    labels: Vec<String>,
+    #[serde(default = "crate::violations::vehicle_classes")]
+    classes: Vec<String>,
+    #[serde(default = "d_every_n")]
+    every_n: u32,
+    #[serde(default = "d_mean")]
+    mean: [f32; 3],
+    #[serde(default = "d_std")]
+    std: [f32; 3],
+}
+
+fn d_every_n() -> u32 {
+    2
+}
+fn d_mean() -> [f32; 3] {
+    [0.0; 3]
+}
+fn d_std() -> [f32; 3] {
+    [1.0; 3]
 }
 
 #[derive(Deserialize)]
@@ -331,6 +401,8 @@ struct RawCamera {
     ground: Option<RawGround>,
     #[serde(default)]
     rules: Vec<RawRule>,
+    #[serde(default)]
+    violations: Vec<crate::violations::RawViolation>,
 }
 
 #[derive(Deserialize)]
@@ -635,7 +707,9 @@ impl Validator<'_> {
         }
         let mut ids = HashSet::new();
         let mut cameras = Vec::new();
-        for (i, cam) in raw.cameras.into_iter().enumerate() {
+        let mut raw_violations = Vec::new();
+        for (i, mut cam) in raw.cameras.into_iter().enumerate() {
+            raw_violations.push(std::mem::take(&mut cam.violations));
             let key = format!("cameras[{i}]");
             if !ids.insert(cam.id.clone()) {
                 return Err(self.err(
@@ -672,6 +746,46 @@ impl Validator<'_> {
             }
             junctions.push(j);
         }
+        let classifiers = self.classifiers(raw.classifiers, &model.labels)?;
+        let known_classifiers: Vec<(String, Vec<String>)> = classifiers
+            .iter()
+            .map(|c| (c.id.clone(), c.labels.clone()))
+            .collect();
+        for (i, (cam, raws)) in cameras.iter_mut().zip(raw_violations).enumerate() {
+            let known = crate::violations::Known {
+                lines: &cam.lines,
+                zones: &cam.zones,
+                labels: &model.labels,
+                calibrated: cam.ground.is_some(),
+                junctions: &junctions,
+                classifiers: &known_classifiers,
+            };
+            let mut vids = HashSet::new();
+            for (n, r) in raws.into_iter().enumerate() {
+                let k = format!("cameras[{i}].violations[{n}]");
+                let spec = crate::violations::validate(&k, r, &known)
+                    .map_err(|(key, reason)| self.err(key, reason))?;
+                if !vids.insert(spec.id.clone()) || cam.rules.iter().any(|r| r.id == spec.id) {
+                    return Err(self.err(
+                        format!("{k}.id"),
+                        format!("duplicate rule id {:?} on this camera", spec.id),
+                    ));
+                }
+                cam.violations.push(spec);
+            }
+        }
+        let evidence = match raw.evidence {
+            Some(e) => Some(self.evidence(e)?),
+            None => {
+                if let Some(i) = cameras.iter().position(|c| !c.violations.is_empty()) {
+                    return Err(self.err(
+                        format!("cameras[{i}].violations"),
+                        "violations need an [evidence] section (dir, and the signing key made by `edge-node keygen`)",
+                    ));
+                }
+                None
+            }
+        };
         Ok(EdgeConfig {
             file: self.file.to_path_buf(),
             site: raw.site,
@@ -683,7 +797,122 @@ impl Validator<'_> {
             analytics: raw.analytics,
             cameras,
             junctions,
+            evidence,
+            classifiers,
         })
+    }
+
+    fn evidence(&self, raw: RawEvidence) -> Result<crate::evidence::EvidenceConfig, ConfigError> {
+        let key = self.path(&raw.key);
+        if !key.is_file() {
+            return Err(self.err(
+                "evidence.key",
+                format!(
+                    "{} does not exist; make it with `edge-node keygen --out {}`",
+                    key.display(),
+                    key.display()
+                ),
+            ));
+        }
+        for (k, v, max) in [
+            ("evidence.before_s", raw.before_s, 30.0),
+            ("evidence.after_s", raw.after_s, 30.0),
+        ] {
+            if !(v.is_finite() && (0.0..=max).contains(&v)) {
+                return Err(self.err(k, format!("{v} must be within 0..={max} seconds")));
+            }
+        }
+        if !(1..=30).contains(&raw.clip_fps) {
+            return Err(self.err("evidence.clip_fps", "must be 1..=30"));
+        }
+        let ocr = match raw.ocr {
+            None => None,
+            Some(o) => {
+                let (det, rec) = (self.path(&o.det), self.path(&o.rec));
+                for (k, p) in [("evidence.ocr.det", &det), ("evidence.ocr.rec", &rec)] {
+                    if !p.is_file() {
+                        return Err(self.err(
+                            k,
+                            format!(
+                                "{} does not exist (scripts/setup.sh fetches the PP-OCRv4 models)",
+                                p.display()
+                            ),
+                        ));
+                    }
+                }
+                Some(crate::evidence::OcrConfig { det, rec })
+            }
+        };
+        Ok(crate::evidence::EvidenceConfig {
+            dir: self.path(&raw.dir),
+            key,
+            before_s: raw.before_s,
+            after_s: raw.after_s,
+            clip_fps: raw.clip_fps,
+            ocr,
+        })
+    }
+
+    fn classifiers(
+        &self,
+        raws: Vec<RawClassifier>,
+        labels: &[String],
+    ) -> Result<Vec<crate::detect::ClassifierConfig>, ConfigError> {
+        let mut out: Vec<crate::detect::ClassifierConfig> = Vec::new();
+        for (i, r) in raws.into_iter().enumerate() {
+            let k = format!("classifiers[{i}]");
+            matthan_schema::validate_segment(&r.id).map_err(|e| self.err(format!("{k}.id"), e))?;
+            if out.iter().any(|c| c.id == r.id) {
+                return Err(self.err(
+                    format!("{k}.id"),
+                    format!("duplicate classifier id {:?}", r.id),
+                ));
+            }
+            let path = self.path(&r.path);
+            if !path.is_file() {
+                return Err(self.err(
+                    format!("{k}.path"),
+                    format!("{} does not exist or is not a file", path.display()),
+                ));
+            }
+            if r.input.iter().any(|&v| !(8..=1024).contains(&v)) {
+                return Err(self.err(format!("{k}.input"), "width and height must be 8..=1024"));
+            }
+            if r.labels.is_empty() {
+                return Err(self.err(
+                    format!("{k}.labels"),
+                    "list the model's output labels in order",
+                ));
+            }
+            if r.every_n == 0 {
+                return Err(self.err(format!("{k}.every_n"), "must be at least 1"));
+            }
+            if r.std.iter().any(|s| !(s.is_finite() && *s > 0.0)) {
+                return Err(self.err(format!("{k}.std"), "must be positive"));
+            }
+            if let Some((n, c)) = r
+                .classes
+                .iter()
+                .enumerate()
+                .find(|(_, c)| !labels.contains(c))
+            {
+                return Err(self.err(
+                    format!("{k}.classes[{n}]"),
+                    format!("unknown class {c:?}: not one of the detector's labels"),
+                ));
+            }
+            out.push(crate::detect::ClassifierConfig {
+                id: r.id,
+                path,
+                input: (r.input[0], r.input[1]),
+                labels: r.labels,
+                classes: r.classes,
+                every_n: r.every_n,
+                mean: r.mean,
+                std: r.std,
+            });
+        }
+        Ok(out)
     }
 
     fn model(&self, raw: RawModel) -> Result<ModelConfig, ConfigError> {
@@ -928,6 +1157,7 @@ impl Validator<'_> {
             zones,
             ground,
             rules,
+            violations: Vec::new(),
         })
     }
 

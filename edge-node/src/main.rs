@@ -44,6 +44,19 @@ enum Command {
         #[arg(long)]
         junction: PathBuf,
     },
+    /// Run the config's detector on still images and print what it finds (one JSON line per
+    /// object): for checking a camera's view when installing it.
+    Detect {
+        #[arg(short, long)]
+        config: PathBuf,
+        images: Vec<PathBuf>,
+    },
+    /// Read the licence plate in vehicle crops with the config's OCR models ([evidence.ocr]).
+    ReadPlate {
+        #[arg(short, long)]
+        config: PathBuf,
+        images: Vec<PathBuf>,
+    },
     /// Validate a config file and print what it sets up; exits non-zero on the first error.
     CheckConfig {
         /// The config file (TOML).
@@ -92,6 +105,52 @@ fn real_main() -> anyhow::Result<()> {
                     c.lines.len(),
                     c.zones.len()
                 );
+            }
+            Ok(())
+        }
+        Command::Detect { config, images } => {
+            let cfg = EdgeConfig::load(&config)?;
+            let mut det = edge_node::detect::Detector::new(&cfg.model)?;
+            for p in images {
+                let img = load_rgb(&p)?;
+                for d in det.detect(&[&img])?.remove(0) {
+                    println!(
+                        "{}",
+                        serde_json::json!({
+                            "image": p.display().to_string(),
+                            "class": cfg.model.labels.get(d.class),
+                            "score": (d.score * 1000.0).round() / 1000.0,
+                            "bbox": [d.bbox.x1.round(), d.bbox.y1.round(), d.bbox.x2.round(), d.bbox.y2.round()],
+                        })
+                    );
+                }
+            }
+            Ok(())
+        }
+        Command::ReadPlate { config, images } => {
+            let cfg = EdgeConfig::load(&config)?;
+            let ocr = cfg
+                .evidence
+                .as_ref()
+                .and_then(|e| e.ocr.as_ref())
+                .context("the config has no [evidence.ocr] models")?;
+            let mut r = edge_node::plate::PlateReader::new(
+                &ocr.det,
+                &ocr.rec,
+                cfg.model.ort_library.as_deref(),
+            )?;
+            for p in images {
+                let img = load_rgb(&p)?;
+                match r.read(&img)? {
+                    Some(pl) => println!(
+                        "{}",
+                        serde_json::json!({"image": p.display().to_string(), "plate": pl.text, "score": pl.score, "lines": pl.lines, "rect": pl.rect})
+                    ),
+                    None => println!(
+                        "{}",
+                        serde_json::json!({"image": p.display().to_string(), "plate": null})
+                    ),
+                }
             }
             Ok(())
         }
@@ -178,4 +237,17 @@ fn real_main() -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+fn load_rgb(p: &std::path::Path) -> anyhow::Result<edge_node::frame::RgbImage> {
+    let img = image::open(p)
+        .with_context(|| format!("{}: not an image", p.display()))?
+        .to_rgb8();
+    let (width, height) = img.dimensions();
+    Ok(edge_node::frame::RgbImage {
+        width,
+        height,
+        stride: width as usize * 3,
+        data: img.into_raw(),
+    })
 }

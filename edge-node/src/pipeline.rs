@@ -3,6 +3,7 @@
 //! per camera → publisher.
 
 use std::cell::RefCell;
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -12,7 +13,8 @@ use matthan_schema::{Body, CameraState, CameraStatus, Event};
 
 use crate::analytics::CameraAnalytics;
 use crate::config::EdgeConfig;
-use crate::detect::{DetectError, Detector};
+use crate::detect::{Classifier, DetectError, Detector};
+use crate::evidence::{Collector, Worker};
 use crate::ingest::{self, IngestError};
 use crate::metrics::Metrics;
 use crate::outbox::{Message, OutboxError};
@@ -23,6 +25,7 @@ use crate::signal::{Controller, JunctionFeed, Sighting};
 use crate::snapshot::SnapshotKeeper;
 use crate::stale::{Change, FrozenCheck};
 use crate::track::Tracker;
+use crate::violations::{Lights, ViolationEngine, Vote};
 
 #[derive(Debug, thiserror::Error)]
 pub enum PipelineError {
@@ -36,6 +39,8 @@ pub enum PipelineError {
     Outbox(OutboxError),
     #[error("cannot serve metrics on {0}: {1}")]
     Metrics(std::net::SocketAddr, std::io::Error),
+    #[error("evidence: {0}")]
+    Evidence(#[from] crate::evidence::EvidenceError),
 }
 
 /// What a run did, for the CLI's last line and for benchmarks.
@@ -59,6 +64,10 @@ struct CameraRun {
     snapshots: SnapshotKeeper,
     analytics: CameraAnalytics,
     rules: RuleEngine,
+    violations: ViolationEngine,
+    evidence: Option<Collector>,
+    /// Sightings per track, to run secondary classifiers on every n-th.
+    sightings: HashMap<u64, u32>,
     frames: u64,
     last_capture: Option<DateTime<Utc>>,
     frame_size: (u32, u32),
@@ -85,6 +94,26 @@ pub fn run(cfg: &EdgeConfig, stop: Arc<AtomicBool>) -> Result<RunSummary, Pipeli
             .map_err(|e| PipelineError::Metrics(addr, e))?;
     }
     let mut publisher = Publisher::start(cfg, metrics.clone())?;
+    let signals = publisher.take_signals();
+    let mut lights = Lights::new(&cfg.junctions);
+    let has_violations = cfg.cameras.iter().any(|c| !c.violations.is_empty());
+    let ort_lib = cfg.model.ort_library.as_deref();
+    // Only the classifiers some rule reads are loaded.
+    let mut classifiers: Vec<Classifier> = cfg
+        .classifiers
+        .iter()
+        .filter(|k| {
+            cfg.cameras
+                .iter()
+                .flat_map(|c| &c.violations)
+                .any(|v| v.classifier() == Some(k.id.as_str()))
+        })
+        .map(|k| Classifier::new(k.clone(), ort_lib))
+        .collect::<Result<_, _>>()?;
+    let evidence = match &cfg.evidence {
+        Some(e) if has_violations => Some(Worker::start(e, &cfg.site, ort_lib)?),
+        _ => None,
+    };
     let started = Instant::now();
 
     let queues = Arc::new(FrameQueues::new(
@@ -124,6 +153,18 @@ pub fn run(cfg: &EdgeConfig, stop: Arc<AtomicBool>) -> Result<RunSummary, Pipeli
                 c.ground.clone(),
                 cfg.model.labels.clone(),
             ),
+            violations: ViolationEngine::new(
+                &c.violations,
+                &c.zones,
+                c.ground.clone(),
+                cfg.model.labels.clone(),
+            ),
+            evidence: cfg
+                .evidence
+                .as_ref()
+                .filter(|_| !c.violations.is_empty())
+                .map(|e| Collector::new(&c.id, e)),
+            sightings: HashMap::new(),
             frames: 0,
             last_capture: None,
             frame_size: (0, 0),
@@ -155,6 +196,12 @@ pub fn run(cfg: &EdgeConfig, stop: Arc<AtomicBool>) -> Result<RunSummary, Pipeli
                     a.color = a.color.take().or(col.body.map(String::from));
                     a.upper_color = a.upper_color.take().or(col.upper.map(String::from));
                     a.lower_color = a.lower_color.take().or(col.lower.map(String::from));
+                }
+                if a_plate_missing(t)
+                    && let Some((p, s)) = k.plate(t.track_id)
+                {
+                    t.attributes.plate = Some(p.clone());
+                    t.attributes.plate_score = Some(*s);
                 }
                 if let Some((sha, blob)) = k.take_for_event(t.track_id) {
                     if let Some(b) = blob {
@@ -239,6 +286,10 @@ pub fn run(cfg: &EdgeConfig, stop: Arc<AtomicBool>) -> Result<RunSummary, Pipeli
                         // Pixel boxes of the old size mean nothing in the new one: end the
                         // tracks (lines and zones are fractions of the frame, so they still hold).
                         let ended = c.tracker.finish();
+                        c.violations.finish(f.captured);
+                        if let (Some(col), Some(w)) = (c.evidence.as_mut(), evidence.as_ref()) {
+                            col.flush().into_iter().for_each(|j| w.submit(j));
+                        }
                         for (ts, body) in c.rules.finish(f.captured) {
                             emit_with(&c.id, ts, body, Some(&mut c.snapshots), &mut summary);
                         }
@@ -280,13 +331,51 @@ pub fn run(cfg: &EdgeConfig, stop: Arc<AtomicBool>) -> Result<RunSummary, Pipeli
                     for (ts, body) in c.rules.update(f.captured, c.frame_size, &out) {
                         emit_with(&c.id, ts, body, Some(&mut c.snapshots), &mut summary);
                     }
+                    let judging = !c.violations.is_empty();
+                    let mut crossings = Vec::new();
                     for (ts, body) in c.analytics.update(f.captured, c.frame_size, &out) {
                         if let Body::Crossing(x) = &body {
                             for j in &mut junctions {
                                 j.on_crossing(&c.id, x, ts);
                             }
+                            if judging {
+                                crossings.push((ts, body.clone()));
+                            }
                         }
                         emit_with(&c.id, ts, body, Some(&mut c.snapshots), &mut summary);
+                    }
+                    if judging {
+                        let votes = classify(
+                            &mut classifiers,
+                            &cfg.model.labels,
+                            &mut c.sightings,
+                            &out,
+                            &f.image,
+                        );
+                        for t in &out.ended {
+                            c.sightings.remove(&t.id);
+                        }
+                        let hits = c.violations.update(
+                            f.captured,
+                            c.frame_size,
+                            &out,
+                            &crossings,
+                            &lights,
+                            &votes,
+                        );
+                        if let (Some(col), Some(w)) = (c.evidence.as_mut(), evidence.as_ref()) {
+                            for job in col.on_frame(f.captured, &f.image, &out.seen) {
+                                w.submit(job);
+                            }
+                            for mut h in hits {
+                                h.color = c
+                                    .snapshots
+                                    .colours(h.track)
+                                    .and_then(|k| k.body.map(String::from));
+                                tracing::info!(camera = %c.id, rule = %h.rule_id, track = h.track, "violation");
+                                col.hit(h);
+                            }
+                        }
                     }
                     if !junctions.is_empty() {
                         let (fw, fh) = (size.0.max(1) as f64, size.1.max(1) as f64);
@@ -335,6 +424,10 @@ pub fn run(cfg: &EdgeConfig, stop: Arc<AtomicBool>) -> Result<RunSummary, Pipeli
                     let c = &mut cams[camera];
                     let now = c.last_capture.unwrap_or_else(Utc::now);
                     let ended = c.tracker.finish();
+                    c.violations.finish(now);
+                    if let (Some(col), Some(w)) = (c.evidence.as_mut(), evidence.as_ref()) {
+                        col.flush().into_iter().for_each(|j| w.submit(j));
+                    }
                     for (ts, body) in c.rules.finish(now) {
                         emit_with(&c.id, ts, body, Some(&mut c.snapshots), &mut summary);
                     }
@@ -371,6 +464,18 @@ pub fn run(cfg: &EdgeConfig, stop: Arc<AtomicBool>) -> Result<RunSummary, Pipeli
                 );
             }
         }
+        if let Some(rx) = &signals {
+            for (topic, payload) in rx.try_iter() {
+                if let Err(e) = lights.apply(&topic, &payload, Utc::now()) {
+                    tracing::warn!(error = %e, "signal state refused");
+                }
+            }
+        }
+        if let Some(w) = &evidence {
+            for d in w.ready() {
+                emit_violation(d, &mut cams, &pending, &cfg.site, &mut summary);
+            }
+        }
         if edge_status_at.elapsed() >= STATUS_EVERY {
             edge_status_at = Instant::now();
             let (pending_n, dropped_n) = publisher.backlog();
@@ -390,6 +495,11 @@ pub fn run(cfg: &EdgeConfig, stop: Arc<AtomicBool>) -> Result<RunSummary, Pipeli
             break;
         }
     }
+    if let Some(w) = evidence {
+        for d in w.finish() {
+            emit_violation(d, &mut cams, &pending, &cfg.site, &mut summary);
+        }
+    }
     if let Err(e) = flush(&mut publisher) {
         result = Err(e);
     }
@@ -406,6 +516,68 @@ pub fn run(cfg: &EdgeConfig, stop: Arc<AtomicBool>) -> Result<RunSummary, Pipeli
     summary.elapsed = started.elapsed();
     summary.publish = publisher.finish();
     result.map(|_| summary)
+}
+
+/// A finished violation into the outbox: its blobs first, then the event naming them; the plate
+/// goes onto the track's later events.
+fn emit_violation(
+    d: crate::evidence::Done,
+    cams: &mut [CameraRun],
+    pending: &RefCell<Vec<Message>>,
+    site: &str,
+    summary: &mut RunSummary,
+) {
+    if let Some(c) = cams.iter_mut().find(|c| c.id == d.camera)
+        && let Some((track, text, score)) = d.plate
+    {
+        c.snapshots.set_plate(track, text, score);
+    }
+    let mut out = pending.borrow_mut();
+    for (sha, blob) in &d.blobs {
+        out.push(publish::blob(site, sha, blob));
+    }
+    summary.events += 1;
+    out.push(publish::message(&Event::new(site, &d.camera, d.at, d.body)));
+}
+
+/// Runs each secondary classifier on the crops of the tracks it applies to, every n-th sighting.
+fn classify(
+    classifiers: &mut [Classifier],
+    labels: &[String],
+    sightings: &mut HashMap<u64, u32>,
+    out: &crate::track::TrackerOutput,
+    image: &crate::frame::RgbImage,
+) -> Vec<Vote> {
+    let mut votes = Vec::new();
+    if classifiers.is_empty() {
+        return votes;
+    }
+    for s in &out.seen {
+        let n = sightings.entry(s.id).or_default();
+        *n += 1;
+        let class = labels.get(s.class).map_or("", String::as_str);
+        for k in classifiers.iter_mut() {
+            if !k.cfg.classes.iter().any(|c| c == class) || (*n - 1) % k.cfg.every_n != 0 {
+                continue;
+            }
+            match k.classify(image, &s.bbox) {
+                Ok(Some(scores)) => votes.push(Vote {
+                    track: s.id,
+                    classifier: k.cfg.id.clone(),
+                    scores,
+                }),
+                Ok(None) => {}
+                Err(e) => {
+                    tracing::warn!(classifier = %k.cfg.id, error = %e, "classifier failed on a crop")
+                }
+            }
+        }
+    }
+    votes
+}
+
+fn a_plate_missing(t: &matthan_schema::TrackEvent) -> bool {
+    t.attributes.plate.is_none()
 }
 
 /// A status body with rates measured since this camera's previous status.

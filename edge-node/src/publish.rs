@@ -95,7 +95,11 @@ pub struct Publisher {
     closing: Arc<AtomicBool>,
     thread: std::thread::JoinHandle<PublishStats>,
     status: (EdgeConfig, u64),
+    signals: Option<std::sync::mpsc::Receiver<(String, Vec<u8>)>>,
 }
+
+/// Messages received on subscribed topics (junction controllers' signal states).
+pub type Incoming = std::sync::mpsc::Receiver<(String, Vec<u8>)>;
 
 enum Notice {
     Connected,
@@ -135,7 +139,15 @@ impl Publisher {
             true,
         ));
         let closing = Arc::new(AtomicBool::new(false));
+        // Red-light rules judge crossings by the controllers' signal states, when they send them.
+        let wants_signals = cfg.cameras.iter().any(|c| {
+            c.violations
+                .iter()
+                .any(|v| matches!(v.kind, crate::violations::ViolationKind::RedLight(_)))
+        });
+        let (stx, srx) = std::sync::mpsc::channel();
         let worker = Worker {
+            subscribe: wants_signals.then(|| (matthan_schema::signal_state_filter(&cfg.site), stx)),
             path,
             budget,
             opts,
@@ -157,7 +169,13 @@ impl Publisher {
             closing,
             thread,
             status: (cfg.clone(), dropped),
+            signals: wants_signals.then_some(srx),
         })
+    }
+
+    /// Signal-state messages from junction controllers; None unless a red-light rule needs them.
+    pub fn take_signals(&mut self) -> Option<Incoming> {
+        self.signals.take()
     }
 
     /// Makes messages durable in the outbox; once this returns they survive a crash.
@@ -202,6 +220,8 @@ impl Publisher {
 }
 
 struct Worker {
+    /// A topic filter to subscribe to on every connection, and where its messages go.
+    subscribe: Option<(String, std::sync::mpsc::Sender<(String, Vec<u8>)>)>,
     path: PathBuf,
     budget: u64,
     opts: MqttOptions,
@@ -263,11 +283,18 @@ impl Worker {
     ) -> Result<(), String> {
         let (client, mut eventloop) = AsyncClient::new(self.opts.clone(), 2 * WINDOW);
         let (ntx, mut notices) = mpsc::unbounded_channel();
+        let forward = self.subscribe.as_ref().map(|(_, tx)| tx.clone());
         let mut poller = tokio::spawn(async move {
             loop {
                 let n = match eventloop.poll().await {
                     Ok(MqttEvent::Incoming(Packet::ConnAck(_))) => Notice::Connected,
                     Ok(MqttEvent::Incoming(Packet::PubAck(_))) => Notice::Acked,
+                    Ok(MqttEvent::Incoming(Packet::Publish(p))) => {
+                        if let Some(tx) = &forward {
+                            let _ = tx.send((p.topic.to_string(), p.payload.to_vec()));
+                        }
+                        continue;
+                    }
                     // Our own clean DISCONNECT is on the wire: the broker will not fire the will.
                     Ok(MqttEvent::Outgoing(Outgoing::Disconnect)) => break,
                     Ok(_) => continue,
@@ -299,6 +326,12 @@ impl Worker {
                     match n {
                         Notice::Connected => {
                             connected = true;
+                            if let Some((filter, _)) = &self.subscribe {
+                                client
+                                    .subscribe(filter.clone(), QoS::AtLeastOnce)
+                                    .await
+                                    .map_err(|e| e.to_string())?;
+                            }
                             tracing::info!(broker = %self.endpoint, "connected to MQTT broker");
                         }
                         Notice::Acked => {

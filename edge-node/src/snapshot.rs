@@ -34,6 +34,8 @@ pub struct Snapshot {
 #[derive(Default)]
 pub struct SnapshotKeeper {
     best: HashMap<u64, Snapshot>,
+    /// Plates read for a track's violation evidence, for the track's own events.
+    plates: HashMap<u64, (String, f32)>,
 }
 
 impl SnapshotKeeper {
@@ -74,8 +76,17 @@ impl SnapshotKeeper {
         self.best.get(&track).map(|s| s.colours)
     }
 
+    pub fn set_plate(&mut self, track: u64, text: String, score: f32) {
+        self.plates.insert(track, (text, score));
+    }
+
+    pub fn plate(&self, track: u64) -> Option<&(String, f32)> {
+        self.plates.get(&track)
+    }
+
     pub fn forget(&mut self, track: u64) {
         self.best.remove(&track);
+        self.plates.remove(&track);
     }
 }
 

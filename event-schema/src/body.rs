@@ -583,7 +583,11 @@ pub struct Artefact {
     pub bytes: u64,
     /// `image/jpeg`, `video/mp4` or `application/json`.
     pub mime: String,
-    #[serde(default, skip_serializing_if = "Option::is_none", with = "rfc3339_ms::option")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "rfc3339_ms::option"
+    )]
     pub captured: Option<DateTime<Utc>>,
 }
 
@@ -650,11 +654,38 @@ impl Violation {
         }
         let hex64 = |s: &str| s.len() == 64 && s.bytes().all(|b| b.is_ascii_hexdigit());
         if let Some(a) = self.evidence.iter().find(|a| !hex64(&a.sha256)) {
-            return Err(("body.evidence", format!("{}: sha256 must be 64 hex digits", a.name)));
+            return Err((
+                "body.evidence",
+                format!("{}: sha256 must be 64 hex digits", a.name),
+            ));
         }
         if self.manifest.as_deref().is_some_and(|m| !hex64(m)) {
             return Err(("body.manifest", "must be 64 hex digits".into()));
         }
         Ok(())
     }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Colour {
+    Green,
+    Yellow,
+    Red,
+}
+
+/// One phase change from a junction controller, on `matthan/{site}/{junction}/signal/state`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SignalState {
+    pub phase: String,
+    pub colour: Colour,
+    /// When this colour came on.
+    #[serde(with = "rfc3339_ms")]
+    pub since: DateTime<Utc>,
+    /// The controller's yellow and planned red, when it tells them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub yellow_s: Option<f32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub red_s: Option<f32>,
 }

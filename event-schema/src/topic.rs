@@ -84,3 +84,26 @@ mod tests {
         validate_segment("cam-01_a.b").unwrap();
     }
 }
+
+/// `matthan/{site}/{junction}/signal/state`: a junction controller's phase changes, which the
+/// edge reads to judge red-light violations. One level deeper than events, so the hub's event
+/// filter does not take them.
+pub fn signal_state_topic(site: &str, junction: &str) -> String {
+    format!("{TOPIC_ROOT}/{site}/{junction}/signal/state")
+}
+
+/// The filter an edge subscribes to for every junction controller of its site.
+pub fn signal_state_filter(site: &str) -> String {
+    format!("{TOPIC_ROOT}/{site}/+/signal/state")
+}
+
+/// The junction a signal-state topic names, if it is one.
+pub fn parse_signal_state_topic(topic: &str) -> Option<(&str, &str)> {
+    let mut p = topic.split('/');
+    match (p.next(), p.next(), p.next(), p.next(), p.next(), p.next()) {
+        (Some(TOPIC_ROOT), Some(site), Some(junction), Some("signal"), Some("state"), None) => {
+            Some((site, junction))
+        }
+        _ => None,
+    }
+}

@@ -4,11 +4,13 @@
 //! tensor straight from RGB pixels, `decode` turns each supported output layout into candidate
 //! boxes, `nms` keeps the best per class, and `session` owns ONNX Runtime.
 
+mod classifier;
 mod decode;
 mod nms;
 mod preprocess;
 mod session;
 
+pub use classifier::{Classifier, ClassifierConfig};
 pub use decode::{Candidate, DecodedLayout};
 pub use nms::{iou, nms_per_class};
 pub use preprocess::{Preprocess, Resize, Transform};

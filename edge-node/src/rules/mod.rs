@@ -8,12 +8,12 @@
 
 mod abandoned;
 mod crowding;
-mod direction;
+pub(crate) mod direction;
 mod ground;
 mod intrusion;
 mod loitering;
 mod motion;
-mod presence;
+pub(crate) mod presence;
 mod schedule;
 mod tracks;
 
@@ -52,14 +52,14 @@ pub enum RuleKind {
 }
 
 /// What a rule sees each frame.
-pub struct Ctx<'a> {
+pub(crate) struct Ctx<'a> {
     pub now: DateTime<Utc>,
     /// Tracks a detection continued this frame.
     pub seen: &'a [u64],
     pub tracks: &'a Tracks,
 }
 
-trait Rule {
+pub(crate) trait Rule {
     fn update(&mut self, cx: &Ctx, out: &mut Vec<Alert>);
     /// The tracker dropped `id`: close whatever it held open.
     fn track_ended(&mut self, id: u64, cx: &Ctx, out: &mut Vec<Alert>);

@@ -30,6 +30,8 @@ pub struct Motion {
     /// Ground position in metres (calibrated, or pixels × scale).
     pub pos: [f64; 2],
     pub last_seen: DateTime<Utc>,
+    /// The tracker id that sighted it last (a root may span several tracker ids).
+    pub last_id: u64,
     pub history: VecDeque<(DateTime<Utc>, [f64; 2])>,
 }
 
@@ -149,6 +151,7 @@ impl Tracks {
                 scale: raw_scale,
                 pos: [0.0, 0.0],
                 last_seen: now,
+                last_id: s.id,
                 history: VecDeque::new(),
             });
             // Capture times only go forward within a stream; if they jump back (a replayed
@@ -167,6 +170,7 @@ impl Tracks {
                 None => [px[0] * m.scale, px[1] * m.scale],
             };
             m.last_seen = now;
+            m.last_id = s.id;
             m.history.push_back((now, m.pos));
             while m
                 .history
@@ -195,6 +199,11 @@ impl Tracks {
 
     pub fn forget(&mut self, root: u64) {
         self.map.remove(&root);
+    }
+
+    /// The root a tracker id belongs to, while the tracker has it.
+    pub fn root_of(&self, tracker_id: u64) -> Option<u64> {
+        self.owner.get(&tracker_id).copied()
     }
 
     pub fn get(&self, id: u64) -> Option<&Motion> {

@@ -1,0 +1,154 @@
+//! Illegal parking or stopping: a vehicle that stays within `still_m` of one spot inside a
+//! no-stopping zone for longer than `max_stop_s`. One violation per stay: the clock restarts
+//! only when the vehicle moves off the spot, and a parked vehicle hidden for a while (a bus
+//! passing in front) and found again on the same spot keeps its clock and its violation
+//! instead of starting a new one.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+use matthan_schema::{ViolationContext, ViolationRule};
+
+use super::{Check, Cx, Hit, allowed};
+use crate::analytics::Zone;
+use crate::rules::presence::{Change, Presence};
+
+#[derive(Debug, Clone)]
+pub struct ParkingParams {
+    pub zone: String,
+    pub max_stop_s: f64,
+    pub still_m: f64,
+    /// How long a stopped vehicle may be out of sight and still be the same stay.
+    pub hidden_s: f64,
+    pub classes: Vec<String>,
+}
+
+struct Stay {
+    presence: Presence,
+    class: String,
+    spot: [f64; 2],
+    still_since: DateTime<Utc>,
+    flagged: bool,
+}
+
+/// A stopped vehicle the tracker lost: where, since when, and whether it was flagged.
+struct Hidden {
+    class: String,
+    spot: [f64; 2],
+    still_since: DateTime<Utc>,
+    flagged: bool,
+    lost: DateTime<Utc>,
+}
+
+pub struct Parking {
+    id: String,
+    p: ParkingParams,
+    zone: Zone,
+    calibration: Option<String>,
+    stays: HashMap<u64, Stay>,
+    hidden: Vec<Hidden>,
+}
+
+fn dist(a: [f64; 2], b: [f64; 2]) -> f64 {
+    (a[0] - b[0]).hypot(a[1] - b[1])
+}
+
+impl Parking {
+    pub fn new(id: String, p: ParkingParams, zone: Zone, calibration: Option<String>) -> Self {
+        Self {
+            id,
+            p,
+            zone,
+            calibration,
+            stays: HashMap::new(),
+            hidden: Vec::new(),
+        }
+    }
+}
+
+impl Check for Parking {
+    fn update(&mut self, cx: &Cx, out: &mut Vec<Hit>) {
+        let hidden_s = self.p.hidden_s;
+        self.hidden
+            .retain(|h| (cx.now - h.lost).as_seconds_f64() <= hidden_s);
+        for &id in cx.seen {
+            let Some(m) = cx.tracks.get(id) else { continue };
+            if !allowed(&self.p.classes, &m.class) {
+                continue;
+            }
+            let s = self.stays.entry(id).or_insert_with(|| Stay {
+                presence: Presence::default(),
+                class: m.class.clone(),
+                spot: m.pos,
+                still_since: cx.now,
+                flagged: false,
+            });
+            match s.presence.observe(self.zone.contains(m.img), cx.now, 1.5) {
+                Change::Left(_) => {
+                    s.flagged = false;
+                    continue;
+                }
+                Change::Entered => {
+                    s.spot = m.pos;
+                    s.still_since = cx.now;
+                    // The same vehicle found again where a stopped one was lost.
+                    if let Some(i) = self
+                        .hidden
+                        .iter()
+                        .position(|h| h.class == m.class && dist(h.spot, m.pos) <= self.p.still_m)
+                    {
+                        let h = self.hidden.swap_remove(i);
+                        s.spot = h.spot;
+                        s.still_since = h.still_since;
+                        s.flagged = h.flagged;
+                    }
+                }
+                Change::None => {}
+            }
+            if !s.presence.inside() {
+                continue;
+            }
+            if dist(s.spot, m.pos) > self.p.still_m {
+                s.spot = m.pos;
+                s.still_since = cx.now;
+                s.flagged = false;
+                continue;
+            }
+            let still = (cx.now - s.still_since).as_seconds_f64();
+            if s.flagged || still < self.p.max_stop_s {
+                continue;
+            }
+            s.flagged = true;
+            out.push(Hit {
+                rule: ViolationRule::IllegalParking,
+                rule_id: self.id.clone(),
+                track: m.last_id,
+                class: m.class.clone(),
+                at: cx.now,
+                zone: Some(self.zone.id.clone()),
+                line: None,
+                context: ViolationContext {
+                    dwell_s: Some(still as f32),
+                    calibration: self.calibration.clone(),
+                    ..ViolationContext::default()
+                },
+                moments: [s.still_since, cx.now],
+                color: None,
+            });
+        }
+    }
+
+    fn track_ended(&mut self, id: u64, now: DateTime<Utc>) {
+        if let Some(s) = self.stays.remove(&id)
+            && s.presence.inside()
+        {
+            self.hidden.push(Hidden {
+                class: s.class,
+                spot: s.spot,
+                still_since: s.still_since,
+                flagged: s.flagged,
+                lost: now,
+            });
+        }
+    }
+}

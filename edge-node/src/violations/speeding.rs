@@ -1,0 +1,118 @@
+//! Speeding: ground speed through the camera's homography, measured over `window_s` and
+//! smoothed (the median of the last measurements, so one jumpy box cannot make a speeder),
+//! above `limit_kmh + tolerance_kmh` for at least `min_s`. One violation per track, carrying
+//! the highest smoothed speed seen up to the moment it is raised.
+
+use std::collections::{HashMap, VecDeque};
+
+use chrono::{DateTime, Utc};
+use matthan_schema::{ViolationContext, ViolationRule};
+
+use super::{Check, Cx, Hit, allowed};
+use crate::analytics::Zone;
+
+#[derive(Debug, Clone)]
+pub struct SpeedingParams {
+    pub zone: Option<String>,
+    pub limit_kmh: f64,
+    pub tolerance_kmh: f64,
+    pub window_s: f64,
+    pub min_s: f64,
+    pub classes: Vec<String>,
+}
+
+/// Measurements the median is taken over.
+const SMOOTH_N: usize = 5;
+
+#[derive(Default)]
+struct Run {
+    recent: VecDeque<f64>,
+    over_since: Option<DateTime<Utc>>,
+    peak: f64,
+    flagged: bool,
+}
+
+pub struct Speeding {
+    id: String,
+    p: SpeedingParams,
+    zone: Option<Zone>,
+    calibration: String,
+    runs: HashMap<u64, Run>,
+}
+
+impl Speeding {
+    pub fn new(id: String, p: SpeedingParams, zone: Option<Zone>, calibration: String) -> Self {
+        Self {
+            id,
+            p,
+            zone,
+            calibration,
+            runs: HashMap::new(),
+        }
+    }
+}
+
+fn median(v: &VecDeque<f64>) -> f64 {
+    let mut s: Vec<f64> = v.iter().copied().collect();
+    s.sort_by(f64::total_cmp);
+    s[s.len() / 2]
+}
+
+impl Check for Speeding {
+    fn update(&mut self, cx: &Cx, out: &mut Vec<Hit>) {
+        let threshold = self.p.limit_kmh + self.p.tolerance_kmh;
+        for &id in cx.seen {
+            let Some(m) = cx.tracks.get(id) else { continue };
+            if !allowed(&self.p.classes, &m.class)
+                || self.zone.as_ref().is_some_and(|z| !z.contains(m.img))
+            {
+                continue;
+            }
+            let Some(mps) = cx.tracks.speed(id, self.p.window_s) else {
+                continue;
+            };
+            let r = self.runs.entry(id).or_default();
+            r.recent.push_back(mps * 3.6);
+            if r.recent.len() > SMOOTH_N {
+                r.recent.pop_front();
+            }
+            if r.flagged || r.recent.len() < SMOOTH_N.min(3) {
+                continue;
+            }
+            let kmh = median(&r.recent);
+            if kmh <= threshold {
+                r.over_since = None;
+                r.peak = 0.0;
+                continue;
+            }
+            r.peak = r.peak.max(kmh);
+            let since = *r.over_since.get_or_insert(cx.now);
+            if (cx.now - since).as_seconds_f64() < self.p.min_s {
+                continue;
+            }
+            r.flagged = true;
+            out.push(Hit {
+                rule: ViolationRule::Speeding,
+                rule_id: self.id.clone(),
+                track: m.last_id,
+                class: m.class.clone(),
+                at: cx.now,
+                zone: self.zone.as_ref().map(|z| z.id.clone()),
+                line: None,
+                context: ViolationContext {
+                    speed_kmh: Some(r.peak as f32),
+                    limit_kmh: Some(self.p.limit_kmh as f32),
+                    tolerance_kmh: Some(self.p.tolerance_kmh as f32),
+                    calibration: Some(self.calibration.clone()),
+                    ..ViolationContext::default()
+                },
+                moments: [since, cx.now],
+                color: None,
+            });
+        }
+    }
+
+    fn track_ended(&mut self, id: u64, _now: DateTime<Utc>) {
+        self.runs.remove(&id);
+    }
+}
