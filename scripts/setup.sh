@@ -42,6 +42,17 @@ if [ ! -s "$cache/media/vtest.avi" ]; then
   rm -rf "$tmp"
 fi
 
+# Darknet's sample photos (public domain): the vehicle crops of the traffic-violation scenarios
+# (test-videos/traffic/make.py) come from dog.jpg.
+if [ ! -s "$cache/media/darknet/dog.jpg" ]; then
+  tmp=$(mktemp -d); chmod 777 "$tmp"
+  (cd "$tmp" && apt-get download darknet >/dev/null && dpkg -x darknet_*.deb x)
+  mkdir -p "$cache/media/darknet"
+  cp "$tmp"/x/usr/share/darknet/data/{dog,person,horses,kite}.jpg "$cache/media/darknet/"
+  cp "$tmp"/x/usr/share/doc/darknet/copyright "$cache/media/darknet/copyright"
+  rm -rf "$tmp"
+fi
+
 # The first 20 s of vtest as H.264 MP4, which the RTSP tests serve (key frame every second, so
 # a client joining mid-stream starts quickly).
 if [ ! -s "$cache/media/vtest-20s.mp4" ]; then
@@ -57,9 +68,11 @@ venv="$root/.venv"
 if [ ! -x "$venv/bin/python" ]; then
   python3 -m venv "$venv"
 fi
-if ! "$venv/bin/python" -c 'import onnxruntime, onnx, numpy' 2>/dev/null; then
-  "$venv/bin/pip" install -q --disable-pip-version-check onnxruntime==1.32.0 onnx==1.23.2 numpy
+if ! "$venv/bin/python" -c 'import onnxruntime, onnx, numpy, PIL' 2>/dev/null; then
+  "$venv/bin/pip" install -q --disable-pip-version-check onnxruntime==1.32.0 onnx==1.23.2 numpy pillow==13.0.0
 fi
+# PP-OCRv4 plate-reading models from the rapidocr-onnxruntime wheel, hashes checked.
+PIP="$venv/bin/pip" bash "$root/models/fetch-ppocr.sh"
 ortlib=$(ls "$venv"/lib/python3*/site-packages/onnxruntime/capi/libonnxruntime.so.1.* | head -n1)
 ln -sf "$ortlib" "$cache/lib/libonnxruntime.so"
 
@@ -76,5 +89,6 @@ export ORT_DYLIB_PATH="$cache/lib/libonnxruntime.so"
 export MATTHAN_VTEST="$cache/media/vtest.avi"
 export MATTHAN_VTEST_MP4="$cache/media/vtest-20s.mp4"
 export MATTHAN_PYTHON="$venv/bin/python"
+export MATTHAN_DARKNET="$cache/media/darknet"
 ENV
 echo "setup: ok"

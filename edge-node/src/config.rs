@@ -244,6 +244,9 @@ pub struct CameraConfig {
     pub realtime: bool,
     /// Files only: start again at the end (a replayed camera for demos and soak tests).
     pub loop_file: bool,
+    /// Files only: when the recording began, so its events carry the times it was filmed
+    /// (and a fixed signal plan is read at those times); else the file plays as if filmed now.
+    pub start_at: Option<chrono::DateTime<chrono::Utc>>,
     pub lines: Vec<Line>,
     pub zones: Vec<Zone>,
     /// Ground-plane calibration, when the camera has one.
@@ -393,6 +396,8 @@ struct RawCamera {
     realtime: bool,
     #[serde(default)]
     loop_file: bool,
+    #[serde(default)]
+    start_at: Option<String>,
     #[serde(default)]
     lines: Vec<RawLine>,
     #[serde(default)]
@@ -1082,6 +1087,25 @@ impl Validator<'_> {
                 "only applies to file:// sources",
             ));
         }
+        let start_at = match &raw.start_at {
+            None => None,
+            Some(_) if !matches!(source, Source::File(_)) => {
+                return Err(self.err(
+                    format!("{key}.start_at"),
+                    "only applies to file:// sources (a live camera is filmed now)",
+                ));
+            }
+            Some(s) => Some(
+                chrono::DateTime::parse_from_rfc3339(s)
+                    .map_err(|e| {
+                        self.err(
+                            format!("{key}.start_at"),
+                            format!("{s:?} is not an RFC 3339 time with offset: {e}"),
+                        )
+                    })?
+                    .to_utc(),
+            ),
+        };
         let classes =
             |k: String, c: Option<Vec<String>>| -> Result<Option<Vec<String>>, ConfigError> {
                 if let Some(list) = &c {
@@ -1153,6 +1177,7 @@ impl Validator<'_> {
             decoder: raw.decoder,
             realtime: raw.realtime,
             loop_file: raw.loop_file,
+            start_at,
             lines,
             zones,
             ground,

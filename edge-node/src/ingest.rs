@@ -212,6 +212,7 @@ fn run_once(
     // Capture time = wall clock at the first frame + (PTS - first PTS): monotonic, and a
     // replayed file gets times as if it were being filmed now.
     let base: Arc<std::sync::Mutex<Option<ClockBase>>> = Arc::default();
+    let start_at = cam.start_at;
     let q = queues.clone();
     let cam_id = id.clone();
     let first = Arc::new(AtomicBool::new(true));
@@ -240,7 +241,8 @@ fn run_once(
                 }
                 let captured = {
                     let mut b = base.lock().expect("base lock");
-                    let (wall, pts0) = *b.get_or_insert_with(|| (Utc::now(), pts));
+                    let (wall, pts0) =
+                        *b.get_or_insert_with(|| (start_at.unwrap_or_else(Utc::now), pts));
                     wall + chrono::Duration::nanoseconds(pts.saturating_sub(pts0).nseconds() as i64)
                 };
                 if first.swap(false, Ordering::Relaxed) {

@@ -534,6 +534,12 @@ fn emit_violation(
     }
     let mut out = pending.borrow_mut();
     for (sha, blob) in &d.blobs {
+        // Over the MQTT limit it could never be sent and would hold up the outbox; it stays in
+        // the bundle on disk and the hub shows the bundle as incomplete.
+        if blob.len() + 1024 > publish::MAX_PACKET {
+            tracing::error!(sha = %sha, bytes = blob.len(), "evidence file too large to publish; kept on disk only");
+            continue;
+        }
         out.push(publish::blob(site, sha, blob));
     }
     summary.events += 1;

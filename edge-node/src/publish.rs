@@ -26,6 +26,8 @@ use crate::config::EdgeConfig;
 use crate::metrics::Metrics;
 use crate::outbox::{Message, Outbox, OutboxError, Priority};
 
+/// Largest message sent: an evidence clip with room to spare (the hub accepts up to 64 MiB).
+pub const MAX_PACKET: usize = 16 * 1024 * 1024;
 /// Messages in flight on one connection (under rumqttc's own limit of 100).
 const WINDOW: usize = 64;
 /// How long `finish` keeps trying to empty the outbox before leaving the rest for next start.
@@ -126,6 +128,9 @@ impl Publisher {
 
         let mut opts = MqttOptions::new(cfg.client_id(), cfg.mqtt.host.clone(), cfg.mqtt.port);
         opts.set_keep_alive(Duration::from_secs(cfg.mqtt.keep_alive_s));
+        // Evidence clips and full-resolution images are blobs of up to a few MB; rumqttc's
+        // default 10 KB limit would refuse them and drop the connection on every retry.
+        opts.set_max_packet_size(64 * 1024, MAX_PACKET);
         opts.set_clean_session(true);
         cfg.mqtt
             .security

@@ -223,7 +223,8 @@ fn plan_at(j: &Junction, phase: &str, t: DateTime<Utc>) -> Option<Light> {
         .map(|g| g + j.yellow_s + j.all_red_s)
         .sum();
     let g = plan.greens_s[idx];
-    let local = secs(t) + LOCAL_OFFSET_S;
+    // The plan is written against local time of day, as the junction feed reads it.
+    let local = (secs(t) + LOCAL_OFFSET_S).rem_euclid(86400.0);
     let rel = (local - plan.offset_s - start).rem_euclid(cycle);
     let (colour, into) = if rel < g {
         (Colour::Green, rel)

@@ -365,6 +365,10 @@ impl Hub {
             .collect()
     }
 
+    pub fn evidence_dir(&self) -> PathBuf {
+        self.dir.path().join("evidence")
+    }
+
     pub fn has_evidence(&self, sha: &str) -> bool {
         central_hub::evidence::EvidenceStore::new(&self.dir.path().join("evidence"))
             .unwrap()
