@@ -25,6 +25,8 @@ pub struct Motion {
     pub img: [f64; 2],
     /// The same point in pixels.
     pub px: [f64; 2],
+    /// The box in pixels, as last seen.
+    pub bbox: matthan_schema::BBox,
     /// Metres per pixel at the track (uncalibrated estimate, smoothed).
     pub scale: f64,
     /// Ground position in metres (calibrated, or pixels × scale).
@@ -49,6 +51,21 @@ pub struct Tracks {
 
 fn dist(a: [f64; 2], b: [f64; 2]) -> f64 {
     ((a[0] - b[0]).powi(2) + (a[1] - b[1]).powi(2)).sqrt()
+}
+
+/// Mean velocity (m/s) over the last second of a history; zero when too short to tell.
+fn velocity(h: &VecDeque<(DateTime<Utc>, [f64; 2])>) -> [f64; 2] {
+    let Some(&(t1, p1)) = h.back() else {
+        return [0.0, 0.0];
+    };
+    let Some(&(t0, p0)) = h.iter().find(|(t, _)| (t1 - *t).as_seconds_f64() <= 1.0) else {
+        return [0.0, 0.0];
+    };
+    let dt = (t1 - t0).as_seconds_f64();
+    if dt < 0.3 {
+        return [0.0, 0.0];
+    }
+    [(p1[0] - p0[0]) / dt, (p1[1] - p0[1]) / dt]
 }
 
 impl Tracks {
@@ -91,13 +108,15 @@ impl Tracks {
             })
             .filter_map(|(root, m)| {
                 let gap = (now - m.last_seen).as_seconds_f64();
-                let d = match &self.ground {
-                    Some(g) => {
-                        let p = g.to_ground(img)?;
-                        dist(p, m.pos)
-                    }
-                    None => dist(px, m.px) * m.scale,
+                let p = match &self.ground {
+                    Some(g) => g.to_ground(img)?,
+                    None => [px[0] * m.scale, px[1] * m.scale],
                 };
+                // Where the lost object would be now at the speed it had: a vehicle covers
+                // metres in the half second a detector may miss it.
+                let v = velocity(&m.history);
+                let pred = [m.pos[0] + v[0] * gap, m.pos[1] + v[1] * gap];
+                let d = dist(p, pred);
                 (d <= RELINK_M + 1.5 * gap).then_some((*root, d))
             })
             .min_by(|a, b| a.1.total_cmp(&b.1))
@@ -148,6 +167,7 @@ impl Tracks {
                 class: class.clone(),
                 img,
                 px,
+                bbox: s.bbox,
                 scale: raw_scale,
                 pos: [0.0, 0.0],
                 last_seen: now,
@@ -164,6 +184,7 @@ impl Tracks {
             m.scale = 0.9 * m.scale + 0.1 * raw_scale;
             m.img = img;
             m.px = px;
+            m.bbox = s.bbox;
             m.class = class;
             m.pos = match &self.ground {
                 Some(g) => g.to_ground(img).unwrap_or(m.pos),

@@ -7,7 +7,7 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
-use matthan_schema::{ViolationContext, ViolationRule};
+use matthan_schema::{BBox, ViolationContext, ViolationRule};
 
 use super::{Check, Cx, Hit, allowed};
 use crate::analytics::Zone;
@@ -27,6 +27,9 @@ struct Stay {
     presence: Presence,
     class: String,
     spot: [f64; 2],
+    /// The box when it stopped: a parked vehicle partly hidden shows a smaller box inside it,
+    /// whose bottom-centre moves although the vehicle does not.
+    spot_box: BBox,
     still_since: DateTime<Utc>,
     flagged: bool,
 }
@@ -35,6 +38,7 @@ struct Stay {
 struct Hidden {
     class: String,
     spot: [f64; 2],
+    spot_box: BBox,
     still_since: DateTime<Utc>,
     flagged: bool,
     lost: DateTime<Utc>,
@@ -51,6 +55,19 @@ pub struct Parking {
 
 fn dist(a: [f64; 2], b: [f64; 2]) -> f64 {
     (a[0] - b[0]).hypot(a[1] - b[1])
+}
+
+/// Share of `a`'s area inside `b`.
+fn inside_share(a: &BBox, b: &BBox) -> f32 {
+    let w = (a.x2.min(b.x2) - a.x1.max(b.x1)).max(0.0);
+    let h = (a.y2.min(b.y2) - a.y1.max(b.y1)).max(0.0);
+    let area = ((a.x2 - a.x1) * (a.y2 - a.y1)).max(1e-3);
+    w * h / area
+}
+
+/// Still at its spot: the anchor has not moved, or the box is a part of the stopped one.
+fn still(spot: [f64; 2], spot_box: &BBox, pos: [f64; 2], bbox: &BBox, still_m: f64) -> bool {
+    dist(spot, pos) <= still_m || inside_share(bbox, spot_box) >= 0.85
 }
 
 impl Parking {
@@ -80,6 +97,7 @@ impl Check for Parking {
                 presence: Presence::default(),
                 class: m.class.clone(),
                 spot: m.pos,
+                spot_box: m.bbox,
                 still_since: cx.now,
                 flagged: false,
             });
@@ -90,15 +108,16 @@ impl Check for Parking {
                 }
                 Change::Entered => {
                     s.spot = m.pos;
+                    s.spot_box = m.bbox;
                     s.still_since = cx.now;
                     // The same vehicle found again where a stopped one was lost.
-                    if let Some(i) = self
-                        .hidden
-                        .iter()
-                        .position(|h| h.class == m.class && dist(h.spot, m.pos) <= self.p.still_m)
-                    {
+                    if let Some(i) = self.hidden.iter().position(|h| {
+                        h.class == m.class
+                            && still(h.spot, &h.spot_box, m.pos, &m.bbox, self.p.still_m)
+                    }) {
                         let h = self.hidden.swap_remove(i);
                         s.spot = h.spot;
+                        s.spot_box = h.spot_box;
                         s.still_since = h.still_since;
                         s.flagged = h.flagged;
                     }
@@ -108,8 +127,9 @@ impl Check for Parking {
             if !s.presence.inside() {
                 continue;
             }
-            if dist(s.spot, m.pos) > self.p.still_m {
+            if !still(s.spot, &s.spot_box, m.pos, &m.bbox, self.p.still_m) {
                 s.spot = m.pos;
+                s.spot_box = m.bbox;
                 s.still_since = cx.now;
                 s.flagged = false;
                 continue;
@@ -145,6 +165,7 @@ impl Check for Parking {
             self.hidden.push(Hidden {
                 class: s.class,
                 spot: s.spot,
+                spot_box: s.spot_box,
                 still_since: s.still_since,
                 flagged: s.flagged,
                 lost: now,

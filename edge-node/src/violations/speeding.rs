@@ -30,6 +30,8 @@ struct Run {
     over_since: Option<DateTime<Utc>>,
     peak: f64,
     flagged: bool,
+    /// Box width at the last sighting.
+    last_w: Option<f64>,
 }
 
 pub struct Speeding {
@@ -68,10 +70,22 @@ impl Check for Speeding {
             {
                 continue;
             }
+            let r = self.runs.entry(id).or_default();
+            // A box cut by the frame's edge, or growing and shrinking as something passes in
+            // front, moves its anchor without the vehicle moving: no measurement from those.
+            let frame_w = if m.img[0] > 0.0 { m.px[0] / m.img[0] } else { f64::MAX };
+            let w = (m.bbox.x2 - m.bbox.x1) as f64;
+            let cut = m.bbox.x1 <= 2.0 || m.bbox.x2 as f64 >= frame_w - 2.0;
+            let breathing = r.last_w.is_some_and(|p| (w - p).abs() > 0.08 * p);
+            r.last_w = Some(w);
+            if cut || breathing {
+                r.recent.clear();
+                r.over_since = None;
+                continue;
+            }
             let Some(mps) = cx.tracks.speed(id, self.p.window_s) else {
                 continue;
             };
-            let r = self.runs.entry(id).or_default();
             r.recent.push_back(mps * 3.6);
             if r.recent.len() > SMOOTH_N {
                 r.recent.pop_front();
