@@ -122,6 +122,8 @@ pub struct ModelConfig {
     /// Per-class thresholds by label index; classes not in `classes` are dropped at decode.
     pub class_thresholds: Vec<Option<f32>>,
     pub nms_iou: f32,
+    /// NMS group of each class (by label index): classes of one group suppress each other.
+    pub nms_group: Vec<usize>,
 }
 
 impl ModelConfig {
@@ -366,6 +368,10 @@ struct RawModel {
     class_thresholds: BTreeMap<String, f32>,
     #[serde(default = "d_nms")]
     nms_iou: f32,
+    /// Classes that suppress each other in NMS; by default car, truck and bus (one vehicle is
+    /// often seen as two of them). `[]` keeps NMS strictly per class.
+    #[serde(default)]
+    nms_merge: Option<Vec<Vec<String>>>,
 }
 
 fn d_threads() -> usize {
@@ -1023,6 +1029,29 @@ impl Validator<'_> {
             }
             class_thresholds[i] = Some(v);
         }
+        let mut nms_group: Vec<usize> = (0..labels.len()).collect();
+        match &raw.nms_merge {
+            Some(groups) => {
+                for (gi, g) in groups.iter().enumerate() {
+                    let mut first = None;
+                    for (i, name) in g.iter().enumerate() {
+                        let c = index(format!("model.nms_merge[{gi}][{i}]"), name)?;
+                        nms_group[c] = *first.get_or_insert(c);
+                    }
+                }
+            }
+            None => {
+                let vehicles: Vec<usize> = ["car", "truck", "bus"]
+                    .iter()
+                    .filter_map(|n| labels.iter().position(|l| l == n))
+                    .collect();
+                if let Some(&lead) = vehicles.first() {
+                    for c in vehicles {
+                        nms_group[c] = lead;
+                    }
+                }
+            }
+        }
         Ok(ModelConfig {
             path,
             layout,
@@ -1035,6 +1064,7 @@ impl Validator<'_> {
             score_threshold: score,
             class_thresholds,
             nms_iou,
+            nms_group,
         })
     }
 

@@ -12,7 +12,7 @@ mod session;
 
 pub use classifier::{Classifier, ClassifierConfig};
 pub use decode::{Candidate, DecodedLayout};
-pub use nms::{iou, nms_per_class};
+pub use nms::{iou, nms_grouped, nms_per_class};
 pub use preprocess::{Preprocess, Resize, Transform};
 pub use session::{Detector, ExecutionProvider, init_ort};
 

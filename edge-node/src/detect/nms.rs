@@ -12,7 +12,20 @@ pub fn iou(a: &Candidate, b: &Candidate) -> f32 {
 
 /// Keeps, per class, the highest-scoring boxes that overlap no kept box by more than `max_iou`;
 /// at most `limit` in all, best first.
-pub fn nms_per_class(mut cands: Vec<Candidate>, max_iou: f32, limit: usize) -> Vec<Candidate> {
+pub fn nms_per_class(cands: Vec<Candidate>, max_iou: f32, limit: usize) -> Vec<Candidate> {
+    nms_grouped(cands, max_iou, limit, &[])
+}
+
+/// As `nms_per_class`, but classes with the same `group[class]` suppress each other: COCO
+/// detectors often see one vehicle as both a car and a truck, which would make two tracks.
+/// Classes beyond `group`'s length are their own group.
+pub fn nms_grouped(
+    mut cands: Vec<Candidate>,
+    max_iou: f32,
+    limit: usize,
+    group: &[usize],
+) -> Vec<Candidate> {
+    let g = |c: usize| group.get(c).copied().unwrap_or(c);
     cands.retain(|c| c.x2 > c.x1 && c.y2 > c.y1 && c.score.is_finite());
     cands.sort_by(|a, b| b.score.total_cmp(&a.score));
     let mut kept: Vec<Candidate> = Vec::new();
@@ -22,7 +35,7 @@ pub fn nms_per_class(mut cands: Vec<Candidate>, max_iou: f32, limit: usize) -> V
         }
         if kept
             .iter()
-            .all(|k| k.class != c.class || iou(k, &c) <= max_iou)
+            .all(|k| g(k.class) != g(c.class) || iou(k, &c) <= max_iou)
         {
             kept.push(c);
         }
@@ -77,5 +90,17 @@ mod tests {
         assert_eq!(iou(&b(0.0, 1.0, 0), &b(0.0, 1.0, 0)), 1.0);
         assert_eq!(iou(&b(0.0, 1.0, 0), &b(20.0, 1.0, 0)), 0.0);
         assert!((iou(&b(0.0, 1.0, 0), &b(5.0, 1.0, 0)) - 50.0 / 150.0).abs() < 1e-6);
+    }
+
+    #[test]
+    fn grouped_classes_suppress_each_other() {
+        // Classes 1 and 2 (car, truck) are one group; class 0 is on its own.
+        let out = nms_grouped(
+            vec![b(0.0, 0.5, 1), b(1.0, 0.6, 2), b(1.0, 0.7, 0)],
+            0.5,
+            100,
+            &[0, 1, 1],
+        );
+        assert_eq!(out, vec![b(1.0, 0.7, 0), b(1.0, 0.6, 2)]);
     }
 }

@@ -10,7 +10,7 @@ use ort::session::{Session, builder::GraphOptimizationLevel};
 use ort::value::TensorRef;
 
 use super::{
-    Candidate, DecodedLayout, DetectError, Detection, Layout, Preprocess, Resize, nms_per_class,
+    Candidate, DecodedLayout, DetectError, Detection, Layout, Preprocess, Resize, nms_grouped,
 };
 use crate::config::ModelConfig;
 use crate::frame::RgbImage;
@@ -111,6 +111,7 @@ pub struct Detector {
     labels: usize,
     thresholds: Vec<Option<f32>>,
     nms_iou: f32,
+    nms_group: Vec<usize>,
     max_batch: usize,
     provider: &'static str,
     input: Vec<f32>,
@@ -183,6 +184,7 @@ impl Detector {
             labels: cfg.labels.len(),
             thresholds: cfg.class_thresholds.clone(),
             nms_iou: cfg.nms_iou,
+            nms_group: cfg.nms_group.clone(),
             max_batch,
             provider,
             input: Vec::new(),
@@ -275,7 +277,12 @@ impl Detector {
         for (b, t) in transforms.iter().enumerate() {
             cands.clear();
             layout.decode(&data, b, &self.thresholds, &mut cands);
-            let kept = nms_per_class(std::mem::take(&mut cands), self.nms_iou, MAX_DETECTIONS);
+            let kept = nms_grouped(
+                std::mem::take(&mut cands),
+                self.nms_iou,
+                MAX_DETECTIONS,
+                &self.nms_group,
+            );
             all.push(
                 kept.into_iter()
                     .map(|c| {
