@@ -25,18 +25,19 @@ pub struct ParkingParams {
 
 struct Stay {
     presence: Presence,
-    class: String,
     spot: [f64; 2],
     /// The box when it stopped: a parked vehicle partly hidden shows a smaller box inside it,
     /// whose bottom-centre moves although the vehicle does not.
     spot_box: BBox,
     still_since: DateTime<Utc>,
     flagged: bool,
+    /// Until when this stay may still turn out to continue a hidden one (the first views of a
+    /// vehicle coming out from behind another are partial).
+    adopt_until: Option<DateTime<Utc>>,
 }
 
 /// A stopped vehicle the tracker lost: where, since when, and whether it was flagged.
 struct Hidden {
-    class: String,
     spot: [f64; 2],
     spot_box: BBox,
     still_since: DateTime<Utc>,
@@ -53,6 +54,9 @@ pub struct Parking {
     hidden: Vec<Hidden>,
 }
 
+/// Seconds after entering during which a stay can be matched to a hidden one.
+const ADOPT_S: f64 = 2.0;
+
 fn dist(a: [f64; 2], b: [f64; 2]) -> f64 {
     (a[0] - b[0]).hypot(a[1] - b[1])
 }
@@ -63,6 +67,10 @@ fn inside_share(a: &BBox, b: &BBox) -> f32 {
     let h = (a.y2.min(b.y2) - a.y1.max(b.y1)).max(0.0);
     let area = ((a.x2 - a.x1) * (a.y2 - a.y1)).max(1e-3);
     w * h / area
+}
+
+fn area(b: &BBox) -> f32 {
+    (b.x2 - b.x1).max(0.0) * (b.y2 - b.y1).max(0.0)
 }
 
 /// Still at its spot: the anchor has not moved, or the box is a part of the stopped one.
@@ -95,11 +103,11 @@ impl Check for Parking {
             }
             let s = self.stays.entry(id).or_insert_with(|| Stay {
                 presence: Presence::default(),
-                class: m.class.clone(),
                 spot: m.pos,
                 spot_box: m.bbox,
                 still_since: cx.now,
                 flagged: false,
+                adopt_until: None,
             });
             match s.presence.observe(self.zone.contains(m.img), cx.now, 1.5) {
                 Change::Left(_) => {
@@ -110,24 +118,35 @@ impl Check for Parking {
                     s.spot = m.pos;
                     s.spot_box = m.bbox;
                     s.still_since = cx.now;
-                    // The same vehicle found again where a stopped one was lost.
-                    if let Some(i) = self.hidden.iter().position(|h| {
-                        h.class == m.class
-                            && still(h.spot, &h.spot_box, m.pos, &m.bbox, self.p.still_m)
-                    }) {
-                        let h = self.hidden.swap_remove(i);
-                        s.spot = h.spot;
-                        s.spot_box = h.spot_box;
-                        s.still_since = h.still_since;
-                        s.flagged = h.flagged;
-                    }
+                    s.adopt_until = Some(cx.now + super::secs(ADOPT_S));
                 }
                 Change::None => {}
+            }
+            // The same vehicle found again where a stopped one was lost.
+            if s.adopt_until.is_some_and(|t| cx.now <= t)
+                && let Some(i) = self.hidden.iter().position(|h| {
+                    // Not the class: detectors call one vehicle a car in one frame and a
+                    // truck in the next.
+                    still(h.spot, &h.spot_box, m.pos, &m.bbox, self.p.still_m)
+                })
+            {
+                let h = self.hidden.swap_remove(i);
+                s.spot = h.spot;
+                s.spot_box = h.spot_box;
+                s.still_since = h.still_since;
+                s.flagged = h.flagged;
+                s.adopt_until = None;
             }
             if !s.presence.inside() {
                 continue;
             }
             if !still(s.spot, &s.spot_box, m.pos, &m.bbox, self.p.still_m) {
+                // A moving vehicle keeps its size; a box much smaller or larger than the stopped
+                // one is the vehicle partly hidden (or merged with what passes in front).
+                let ratio = area(&m.bbox) / area(&s.spot_box).max(1.0);
+                if !(0.75..=1.33).contains(&ratio) {
+                    continue;
+                }
                 s.spot = m.pos;
                 s.spot_box = m.bbox;
                 s.still_since = cx.now;
@@ -163,7 +182,6 @@ impl Check for Parking {
             && s.presence.inside()
         {
             self.hidden.push(Hidden {
-                class: s.class,
                 spot: s.spot,
                 spot_box: s.spot_box,
                 still_since: s.still_since,

@@ -73,7 +73,11 @@ impl Check for Speeding {
             let r = self.runs.entry(id).or_default();
             // A box cut by the frame's edge, or growing and shrinking as something passes in
             // front, moves its anchor without the vehicle moving: no measurement from those.
-            let frame_w = if m.img[0] > 0.0 { m.px[0] / m.img[0] } else { f64::MAX };
+            let frame_w = if m.img[0] > 0.0 {
+                m.px[0] / m.img[0]
+            } else {
+                f64::MAX
+            };
             let w = (m.bbox.x2 - m.bbox.x1) as f64;
             let cut = m.bbox.x1 <= 2.0 || m.bbox.x2 as f64 >= frame_w - 2.0;
             let breathing = r.last_w.is_some_and(|p| (w - p).abs() > 0.08 * p);
