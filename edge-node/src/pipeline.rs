@@ -563,7 +563,8 @@ fn classify(
         *n += 1;
         let class = labels.get(s.class).map_or("", String::as_str);
         for k in classifiers.iter_mut() {
-            if !k.cfg.classes.iter().any(|c| c == class) || (*n - 1) % k.cfg.every_n != 0 {
+            if !k.cfg.classes.iter().any(|c| c == class) || !(*n - 1).is_multiple_of(k.cfg.every_n)
+            {
                 continue;
             }
             match k.classify(image, &s.bbox) {

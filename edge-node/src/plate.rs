@@ -174,11 +174,12 @@ impl PlateReader {
                 .max_by(|a, b| a.1.total_cmp(b.1))
                 .map(|(i, p)| (i, *p))
                 .unwrap_or((0, 0.0));
-            if idx != 0 && idx != last {
-                if let Some(c) = self.charset.get(idx) {
-                    text.push_str(c);
-                    scores.push(p);
-                }
+            if idx != 0
+                && idx != last
+                && let Some(c) = self.charset.get(idx)
+            {
+                text.push_str(c);
+                scores.push(p);
             }
             last = idx;
         }

@@ -100,6 +100,9 @@ pub struct Publisher {
     signals: Option<std::sync::mpsc::Receiver<(String, Vec<u8>)>>,
 }
 
+/// Where messages on subscribed topics go.
+type Forward = std::sync::mpsc::Sender<(String, Vec<u8>)>;
+
 /// Messages received on subscribed topics (junction controllers' signal states).
 pub type Incoming = std::sync::mpsc::Receiver<(String, Vec<u8>)>;
 
@@ -226,7 +229,7 @@ impl Publisher {
 
 struct Worker {
     /// A topic filter to subscribe to on every connection, and where its messages go.
-    subscribe: Option<(String, std::sync::mpsc::Sender<(String, Vec<u8>)>)>,
+    subscribe: Option<(String, Forward)>,
     path: PathBuf,
     budget: u64,
     opts: MqttOptions,

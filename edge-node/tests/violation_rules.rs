@@ -421,7 +421,7 @@ fn crop_votes_need_enough_agreeing_crops() {
     let votes = move |t: f64, id: u64| {
         let f = (t * FPS).round() as u64;
         match id {
-            1 => nh(if f % 4 == 0 { 0.1 } else { 0.9 }),
+            1 => nh(if f.is_multiple_of(4) { 0.1 } else { 0.9 }),
             _ => nh(if f % 10 == 3 { 0.9 } else { 0.05 }),
         }
     };

@@ -59,6 +59,29 @@ pub fn validate_segment(s: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// `matthan/{site}/{junction}/signal/state`: a junction controller's phase changes, which the
+/// edge reads to judge red-light violations. One level deeper than events, so the hub's event
+/// filter does not take them.
+pub fn signal_state_topic(site: &str, junction: &str) -> String {
+    format!("{TOPIC_ROOT}/{site}/{junction}/signal/state")
+}
+
+/// The filter an edge subscribes to for every junction controller of its site.
+pub fn signal_state_filter(site: &str) -> String {
+    format!("{TOPIC_ROOT}/{site}/+/signal/state")
+}
+
+/// The junction a signal-state topic names, if it is one.
+pub fn parse_signal_state_topic(topic: &str) -> Option<(&str, &str)> {
+    let mut p = topic.split('/');
+    match (p.next(), p.next(), p.next(), p.next(), p.next(), p.next()) {
+        (Some(TOPIC_ROOT), Some(site), Some(junction), Some("signal"), Some("state"), None) => {
+            Some((site, junction))
+        }
+        _ => None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -82,28 +105,5 @@ mod tests {
             assert!(validate_segment(bad).is_err(), "{bad}");
         }
         validate_segment("cam-01_a.b").unwrap();
-    }
-}
-
-/// `matthan/{site}/{junction}/signal/state`: a junction controller's phase changes, which the
-/// edge reads to judge red-light violations. One level deeper than events, so the hub's event
-/// filter does not take them.
-pub fn signal_state_topic(site: &str, junction: &str) -> String {
-    format!("{TOPIC_ROOT}/{site}/{junction}/signal/state")
-}
-
-/// The filter an edge subscribes to for every junction controller of its site.
-pub fn signal_state_filter(site: &str) -> String {
-    format!("{TOPIC_ROOT}/{site}/+/signal/state")
-}
-
-/// The junction a signal-state topic names, if it is one.
-pub fn parse_signal_state_topic(topic: &str) -> Option<(&str, &str)> {
-    let mut p = topic.split('/');
-    match (p.next(), p.next(), p.next(), p.next(), p.next(), p.next()) {
-        (Some(TOPIC_ROOT), Some(site), Some(junction), Some("signal"), Some("state"), None) => {
-            Some((site, junction))
-        }
-        _ => None,
     }
 }

@@ -118,6 +118,9 @@ struct Builder {
     plates: Option<PlateReader>,
 }
 
+/// A bundle file: name, bytes, MIME type, capture time.
+type File = (String, Vec<u8>, &'static str, Option<DateTime<Utc>>);
+
 fn sha_hex(b: &[u8]) -> String {
     format!("{:x}", Sha256::digest(b))
 }
@@ -180,7 +183,7 @@ impl Builder {
             h.track,
             &sha_hex(h.rule_id.as_bytes())[..8]
         );
-        let mut files: Vec<(String, Vec<u8>, &'static str, Option<DateTime<Utc>>)> = Vec::new();
+        let mut files: Vec<File> = Vec::new();
         for (i, m) in h.moments.iter().enumerate() {
             if let Some(s) = nearest(&job.frames, *m)
                 && let Some(j) = jpeg(&s.image, [0, 0, s.image.width, s.image.height], 90)

@@ -58,8 +58,11 @@ pub enum LightsError {
     },
 }
 
+/// A phase change: since, colour, announced yellow and red lengths.
+type Change = (DateTime<Utc>, Colour, Option<f64>, Option<f64>);
+
 struct Controlled {
-    changes: VecDeque<(DateTime<Utc>, Colour, Option<f64>, Option<f64>)>,
+    changes: VecDeque<Change>,
 }
 
 struct JunctionLights {
