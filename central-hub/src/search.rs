@@ -62,8 +62,8 @@ pub fn filter(q: &Query) -> (Filter, Vec<String>) {
         || q.lower_color.is_some()
         || q.plate.is_some()
     {
-        // Attributes live on track events.
-        vec!["track".into()]
+        // Attributes live on track events, and plates and colours on violations too.
+        vec!["track".into(), "violation".into()]
     } else {
         vec!["track".into(), "crossing".into(), "zone".into()]
     };

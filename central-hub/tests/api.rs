@@ -281,3 +281,73 @@ fn hub_refuses_a_password_file_others_can_read() {
     std::fs::set_permissions(&pw, std::fs::Permissions::from_mode(0o600)).unwrap();
     central_hub::config::HubConfig::load(&file).unwrap();
 }
+
+#[test]
+fn signed_violations_are_verified_and_tampering_is_named() {
+    let hub = Hub::start();
+    let now =
+        chrono::DateTime::from_timestamp_millis(chrono::Utc::now().timestamp_millis()).unwrap();
+    let key = support::edge_key();
+    let (event, blobs) = support::signed_violation(&key, now);
+    // The event first: until its blobs arrive, the bundle is incomplete, not "signed".
+    hub.publish(std::slice::from_ref(&event));
+    let id = event.id.to_string();
+    let d = hub.json(&format!("/api/events/{id}"), OPERATOR);
+    assert_eq!(d["signature"]["status"], "incomplete", "{d}");
+    for (sha, b) in &blobs {
+        hub.publish_blob(&matthan_schema::evidence_topic("hcmc", sha), b);
+    }
+    let d = hub.json(&format!("/api/events/{id}"), OPERATOR);
+    assert_eq!(d["signature"]["status"], "verified", "{d}");
+    assert_eq!(d["signature"]["public_key"], support::edge_key_hex(&key));
+    assert!(
+        d["caption"].as_str().unwrap().contains("ran a red light"),
+        "{d}"
+    );
+
+    // Searchable by rule in Vietnamese and by plate.
+    let r = hub.json(
+        &format!("/api/search?q={}", enc("xe vượt đèn đỏ")),
+        OPERATOR,
+    );
+    assert_eq!(r["results"][0]["id"], id, "{r}");
+    let r = hub.json(&format!("/api/search?q={}", enc("biển số 59X1")), OPERATOR);
+    assert_eq!(r["results"][0]["id"], id, "{r}");
+
+    // Another box's key: the signature checks out but the hub does not vouch for the box.
+    let stranger = ring::signature::Ed25519KeyPair::from_seed_unchecked(&[9u8; 32]).unwrap();
+    let (e2, b2) = support::signed_violation(&stranger, now);
+    hub.publish(std::slice::from_ref(&e2));
+    for (sha, b) in &b2 {
+        hub.publish_blob(&matthan_schema::evidence_topic("hcmc", sha), b);
+    }
+    let d = hub.json(&format!("/api/events/{}", e2.id), OPERATOR);
+    assert_eq!(d["signature"]["status"], "untrusted_key", "{d}");
+
+    // An event that claims a different image than the signed manifest lists: invalid, named.
+    let (mut e3, _) = support::signed_violation(&key, now);
+    if let Body::Violation(v) = &mut e3.body {
+        v.evidence[1].sha256 = central_hub::config::sha256_hex(b"a swapped picture");
+    }
+    hub.publish(std::slice::from_ref(&e3));
+    let d = hub.json(&format!("/api/events/{}", e3.id), OPERATOR);
+    assert_eq!(d["signature"]["status"], "invalid", "{d}");
+    assert!(
+        d["signature"]["problems"][0]
+            .as_str()
+            .unwrap()
+            .contains("vehicle.jpg"),
+        "{d}"
+    );
+
+    // A signature that does not match the manifest (a byte changed).
+    let (mut e4, _) = support::signed_violation(&key, now);
+    if let Body::Violation(v) = &mut e4.body {
+        let s = v.signature.as_mut().unwrap();
+        let flipped = if s.starts_with('0') { "1" } else { "0" };
+        s.replace_range(0..1, flipped);
+    }
+    hub.publish(std::slice::from_ref(&e4));
+    let d = hub.json(&format!("/api/events/{}", e4.id), OPERATOR);
+    assert_eq!(d["signature"]["status"], "invalid", "{d}");
+}

@@ -126,6 +126,7 @@ impl Hub {
             r#"db = "hub.db"
 listen = "127.0.0.1:{port}"
 evidence_dir = "evidence"
+trusted_keys = ["{trusted}"]
 [mqtt]
 port = {mqtt}
 client_id = "hub-under-test"
@@ -153,6 +154,7 @@ sha256 = "{ad}"
             op = h(OPERATOR),
             tr = h(TRAFFIC),
             ad = h(ADMIN),
+            trusted = edge_key_hex(&edge_key()),
         );
         let file = dir.path().join("hub.toml");
         std::fs::write(&file, text).unwrap();
@@ -315,5 +317,86 @@ pub fn recommendation(now: DateTime<Utc>) -> Event {
             delay_expected_s: 22.5,
             interval_start: now - chrono::Duration::minutes(5),
         }),
+    )
+}
+
+/// The Ed25519 key of the test "edge box" whose evidence the test hub trusts.
+pub fn edge_key() -> ring::signature::Ed25519KeyPair {
+    ring::signature::Ed25519KeyPair::from_seed_unchecked(&[7u8; 32]).unwrap()
+}
+
+pub fn edge_key_hex(k: &ring::signature::Ed25519KeyPair) -> String {
+    use ring::signature::KeyPair;
+    k.public_key()
+        .as_ref()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// A red-light violation as an edge sends it: two images and a manifest listing them, signed
+/// by `key`. Returns the event and the blobs (sha256, bytes) to publish first.
+pub fn signed_violation(
+    key: &ring::signature::Ed25519KeyPair,
+    at: DateTime<Utc>,
+) -> (Event, Vec<(String, Vec<u8>)>) {
+    use matthan_schema::{Artefact, Violation, ViolationContext, ViolationRule};
+    let files: Vec<(&str, Vec<u8>)> = vec![
+        (
+            "overview-1.jpg",
+            b"\xff\xd8 frame at the stop line".to_vec(),
+        ),
+        ("vehicle.jpg", b"\xff\xd8 the vehicle".to_vec()),
+    ];
+    let sha = |b: &[u8]| central_hub::config::sha256_hex(b);
+    let manifest = serde_json::to_vec_pretty(&serde_json::json!({
+        "schema": "matthan.evidence/1",
+        "site": "hcmc",
+        "camera": "ben-thanh-1",
+        "subject": "red-east",
+        "context": {},
+        "files": files.iter().map(|(n, b)| serde_json::json!({"name": n, "sha256": sha(b), "bytes": b.len()})).collect::<Vec<_>>(),
+        "public_key": edge_key_hex(key),
+        "created": matthan_schema::format_ts(&at),
+    }))
+    .unwrap();
+    let sig: String = key
+        .sign(&manifest)
+        .as_ref()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    let v = Violation {
+        rule: ViolationRule::RedLight,
+        rule_id: "red-east".into(),
+        violation_id: "20261126T080017700-3-abcd1234".into(),
+        track_id: 3,
+        class: "motorcycle".into(),
+        at,
+        zone: None,
+        line: Some("stop-east".into()),
+        context: ViolationContext::default(),
+        plate: Some("59-X1-123.45".into()),
+        plate_score: Some(0.97),
+        color: Some("red".into()),
+        evidence: files
+            .iter()
+            .map(|(n, b)| Artefact {
+                name: n.to_string(),
+                sha256: sha(b),
+                bytes: b.len() as u64,
+                mime: "image/jpeg".into(),
+                captured: Some(at),
+            })
+            .collect(),
+        manifest: Some(sha(&manifest)),
+        signature: Some(sig),
+        public_key: Some(edge_key_hex(key)),
+    };
+    let mut blobs: Vec<(String, Vec<u8>)> = files.into_iter().map(|(_, b)| (sha(&b), b)).collect();
+    blobs.push((sha(&manifest), manifest));
+    (
+        Event::new("hcmc", "ben-thanh-1", at, Body::Violation(v)),
+        blobs,
     )
 }
