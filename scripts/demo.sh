@@ -16,6 +16,48 @@ if (exec 3<>/dev/tcp/127.0.0.1/$port) 2>/dev/null; then
 fi
 demo="$root/.cache/demo"
 rm -rf "$demo" && mkdir -p "$demo"
+# The edge box's evidence key, made once (as an installer would) and trusted by the demo hub.
+[ -f .cache/edge-demo.key ] || ./target/release/edge-node keygen --out .cache/edge-demo.key
+# Three traffic scenarios (composites of real vehicle crops, see test-videos/traffic/README.md):
+# a motorbike running the red, a speeding truck, a truck parked in a no-stopping lane.
+traffic="$root/.cache/traffic-demo"
+if [ ! -s "$traffic/parked.mp4" ]; then
+  "$MATTHAN_PYTHON" test-videos/traffic/make.py --darknet "$MATTHAN_DARKNET" --out "$traffic" \
+    --only red-run-bike speeding-truck parked >/dev/null
+fi
+{
+  cat <<CFG
+# Written by scripts/demo.sh: the traffic-violation demo edge (see test-videos/traffic/).
+site = "hcmc-demo"
+edge_id = "edge-demo-traffic"
+[mqtt]
+host = "127.0.0.1"
+port = 18830
+outbox = "$demo/outbox-traffic.db"
+[model]
+path = "$root/models/nanodet-m-416.onnx"
+classes = ["bicycle", "car", "motorcycle", "bus", "truck"]
+[model.class_thresholds]
+bicycle = 0.3
+[tracker]
+high_score = 0.35
+[evidence]
+dir = "$demo/bundles"
+key = "$root/.cache/edge-demo.key"
+before_s = 2.0
+after_s = 1.0
+[evidence.ocr]
+det = "$root/models/ppocr/ch_PP-OCRv4_det_infer.onnx"
+rec = "$root/models/ppocr/ch_PP-OCRv4_rec_infer.onnx"
+CFG
+  sed 's/{CAMERA}/le-loi-red/' test-videos/traffic/junction.toml
+  for pair in le-loi-red:red-run-bike le-loi-speed:speeding-truck ham-nghi-kerb:parked; do
+    cam=${pair%%:*}; clip=${pair#*:}
+    printf '\n[[cameras]]\nid = "%s"\nurl = "file://%s/%s.mp4"\nstart_at = "2026-11-26T08:00:00+07:00"\n' "$cam" "$traffic" "$clip"
+    # The scenario camera without its helmet rules (no helmet model ships).
+    sed '/kind = "no_helmet"/,$d' test-videos/traffic/camera.toml | sed '$d'
+  done
+} > "$demo/traffic.toml"
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; }
 trap cleanup EXIT
@@ -37,6 +79,13 @@ mosquitto_sub -h 127.0.0.1 -p $port -t 'matthan/+/+/counts' -t 'matthan/+/+/cros
 pids+=($!)
 
 ./target/release/edge-node run --config configs/demo-vtest.toml 2>"$demo/edge.log"
+echo
+echo "== traffic violations with signed evidence (matthan/+/+/violation) =="
+mosquitto_sub -h 127.0.0.1 -p $port -t 'matthan/+/+/violation' \
+  -F '%t %p' > >(cut -c1-220) &
+pids+=($!)
+./target/release/edge-node run --config "$demo/traffic.toml" 2>"$demo/edge-traffic.log"
+for b in "$demo"/bundles/*/*/; do ./target/release/edge-node verify "$b" --public-key .cache/edge-demo.pub; done
 sleep 2
 echo
 echo "== the hub's HTTP API (operator token), as the web UI at http://127.0.0.1:18080/ uses it =="
@@ -45,7 +94,7 @@ curl -s -H "Authorization: Bearer demo-operator" \
   | python3 -c 'import json,sys; d=json.load(sys.stdin); print("understood:", {k:v for k,v in d["understood"].items() if v}); [print(" -", r["caption"], "|", "; ".join(r["reasons"])) for r in d["results"]]'
 echo
 echo "== description search from the command line =="
-for q in "people crossing inbound" "người đi ra" "person staying in the plaza" "người lảng vảng trên bãi cỏ" "intrusion"; do
+for q in "people crossing inbound" "người đi ra" "person staying in the plaza" "người lảng vảng trên bãi cỏ" "intrusion" "xe máy vượt đèn đỏ" "biển số 51S"; do
   ./target/release/central-hub search --config configs/hub-demo.toml --limit 5 "$q"
   echo
 done

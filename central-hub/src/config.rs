@@ -119,6 +119,9 @@ struct Raw {
     /// Hex Ed25519 public keys of the edge boxes whose evidence signatures count as verified.
     #[serde(default)]
     trusted_keys: Vec<String>,
+    /// The same, as `.pub` files written by `edge-node keygen` (paths relative to this file).
+    #[serde(default)]
+    trusted_key_files: Vec<PathBuf>,
 }
 
 fn d_listen() -> String {
@@ -206,6 +209,24 @@ impl HubConfig {
                 ));
             }
         }
+        let mut trusted_keys = raw.trusted_keys.clone();
+        for (i, f) in raw.trusted_key_files.iter().enumerate() {
+            let p = rel(f);
+            let k = std::fs::read_to_string(&p).map_err(|e| {
+                bad(
+                    &format!("trusted_key_files[{i}]"),
+                    format!("{}: {e}", p.display()),
+                )
+            })?;
+            let k = k.trim().to_string();
+            if k.len() != 64 || !k.chars().all(|c| c.is_ascii_hexdigit()) {
+                return Err(bad(
+                    &format!("trusted_key_files[{i}]"),
+                    format!("{} does not hold a 64-hex-digit public key", p.display()),
+                ));
+            }
+            trusted_keys.push(k);
+        }
         for (i, k) in raw.trusted_keys.iter().enumerate() {
             if k.len() != 64 || !k.chars().all(|c| c.is_ascii_hexdigit()) {
                 return Err(bad(
@@ -244,8 +265,7 @@ impl HubConfig {
             embedding,
             retention_days: retention,
             tokens: raw.tokens,
-            trusted_keys: raw
-                .trusted_keys
+            trusted_keys: trusted_keys
                 .iter()
                 .map(|k| k.to_ascii_lowercase())
                 .collect(),
