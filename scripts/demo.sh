@@ -94,7 +94,7 @@ curl -s -H "Authorization: Bearer demo-operator" \
   | python3 -c 'import json,sys; d=json.load(sys.stdin); print("understood:", {k:v for k,v in d["understood"].items() if v}); [print(" -", r["caption"], "|", "; ".join(r["reasons"])) for r in d["results"]]'
 echo
 echo "== description search from the command line =="
-for q in "people crossing inbound" "người đi ra" "person staying in the plaza" "người lảng vảng trên bãi cỏ" "intrusion" "xe máy vượt đèn đỏ" "biển số 51S"; do
+for q in "people crossing inbound" "người đi ra" "person staying in the plaza" "người lảng vảng trên bãi cỏ" "intrusion" "vượt đèn đỏ" "xe tải quá tốc độ" "đỗ xe trái phép" "biển số 51N"; do
   ./target/release/central-hub search --config configs/hub-demo.toml --limit 5 "$q"
   echo
 done
