@@ -2,9 +2,8 @@
 //! `edge-node signal-sim` binary and TraCI: `benches/sumo/evaluate.py` on three motorbike-heavy
 //! demand profiles, three seeds each. The goal is at least 25 % less waiting than SUMO's
 //! fixed 90 s plan everywhere and never more than 5 % worse than actuated control; the table and
-//! what is met are printed, and docs/benchmarks.md keeps the figures. Held here: the fixed-plan
-//! goal on every profile, and no more than 10 % worse than actuated (the unbalanced profile sits
-//! at about +7 %, over the 5 % goal; see the notes there).
+//! what is met are printed, and docs/benchmarks.md keeps the figures. Both goals are held here on
+//! every profile (the closest is the unbalanced profile, about +0.3 % against actuated).
 
 use std::process::Command;
 
@@ -43,7 +42,7 @@ fn sumo_evaluation_against_fixed_and_actuated_control() {
             vs_fixed * 100.0
         );
         assert!(
-            vs_act <= 0.10,
+            vs_act <= 0.05,
             "{name}: {:.1} % more waiting than actuated control",
             vs_act * 100.0
         );
