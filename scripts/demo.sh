@@ -33,7 +33,8 @@ edge_id = "edge-demo-traffic"
 [mqtt]
 host = "127.0.0.1"
 port = 18830
-outbox = "$demo/outbox-traffic.db"
+[outbox]
+path = "$demo/outbox-traffic.db"
 [model]
 path = "$root/models/nanodet-m-416.onnx"
 classes = ["bicycle", "car", "motorcycle", "bus", "truck"]

@@ -92,7 +92,7 @@ pub fn caption(e: &Event) -> String {
                 AlertPhase::Start => "ALERT",
                 AlertPhase::End => "alert ended:",
             };
-            let mut words = vec![phase.to_string(), alert_words(a.rule).0.to_string()];
+            let mut words = vec![phase.to_string(), alert_words(&a.rule).0];
             if let Some(z) = &a.zone {
                 words.push(format!("in zone {z}"));
             }
@@ -191,7 +191,7 @@ pub fn semantic(e: &Event) -> String {
             format!("{} {act} {}", z.class, z.zone.replace(['-', '_'], " "))
         }
         Body::Alert(a) => {
-            let (en, vi) = alert_words(a.rule);
+            let (en, vi) = alert_words(&a.rule);
             let who = a.class.as_deref().unwrap_or("people");
             let place = a
                 .zone
@@ -219,28 +219,13 @@ pub fn semantic(e: &Event) -> String {
     }
 }
 
-/// English and Vietnamese names of an alert rule, for captions and result cards.
-pub fn alert_words(rule: AlertRule) -> (&'static str, &'static str) {
-    match rule {
-        AlertRule::Loitering => ("loitering", "lảng vảng"),
-        AlertRule::Crowding => ("crowding", "tụ tập đông người"),
-        AlertRule::Running => ("running", "chạy"),
-        AlertRule::Dispersal => ("sudden dispersal", "bỏ chạy tán loạn"),
-        AlertRule::Intrusion => ("intrusion", "xâm nhập"),
-        AlertRule::AbandonedObject => ("abandoned object", "vật bị bỏ lại"),
-        AlertRule::WrongDirection => ("wrong direction", "đi ngược chiều"),
-    }
+/// English and Vietnamese names of an alert rule, for captions and result cards
+/// (from `lexicon/rules.toml`).
+pub fn alert_words(rule: &AlertRule) -> (String, String) {
+    crate::lexicon::alert_words(rule.as_str())
 }
 
 /// English and Vietnamese names of a traffic violation, for captions and result cards.
-pub fn violation_words(rule: ViolationRule) -> (&'static str, &'static str) {
-    match rule {
-        ViolationRule::RedLight => ("ran a red light", "vượt đèn đỏ"),
-        ViolationRule::WrongWay => ("wrong way", "đi ngược chiều"),
-        ViolationRule::ForbiddenZone => ("in a forbidden lane or zone", "đi vào làn/khu vực cấm"),
-        ViolationRule::IllegalParking => ("illegal parking", "dừng, đỗ xe sai quy định"),
-        ViolationRule::Speeding => ("speeding", "chạy quá tốc độ"),
-        ViolationRule::NoHelmet => ("rider without helmet", "không đội mũ bảo hiểm"),
-        ViolationRule::TooManyRiders => ("more than two riders", "chở quá số người"),
-    }
+pub fn violation_words(rule: ViolationRule) -> (String, String) {
+    crate::lexicon::violation_words(rule.as_str())
 }

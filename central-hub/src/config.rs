@@ -52,47 +52,28 @@ pub struct TokenConfig {
     pub sha256: String,
 }
 
+/// How the hub reads events: the broker account is `[mqtt]` (shared with edges); this is the
+/// hub's own part.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct MqttConfig {
-    #[serde(default = "d_host")]
-    pub host: String,
-    #[serde(default = "d_port")]
-    pub port: u16,
+pub struct IngestConfig {
+    /// Shared-subscription group: hubs in one group split the events between them.
     #[serde(default = "d_group")]
     pub group: String,
-    #[serde(default = "d_client")]
-    pub client_id: String,
-    /// Broker account; the password is read from `password_file`, which no other user may read.
-    #[serde(default)]
-    pub username: Option<String>,
-    #[serde(default)]
-    pub password_file: Option<PathBuf>,
-    /// CA certificate (PEM) of the broker; setting it turns TLS on.
-    #[serde(default)]
-    pub tls_ca: Option<PathBuf>,
-    /// Client certificate and private key (PEM) for brokers that require one.
-    #[serde(default)]
-    pub tls_client_cert: Option<PathBuf>,
-    #[serde(default)]
-    pub tls_client_key: Option<PathBuf>,
-    /// The settings above, validated (paths resolved, files private): what connects.
-    #[serde(skip)]
-    pub security: matthan_mqtt::Security,
 }
 
-fn d_host() -> String {
-    "127.0.0.1".into()
+impl Default for IngestConfig {
+    fn default() -> Self {
+        Self { group: d_group() }
+    }
 }
-fn d_port() -> u16 {
-    1883
-}
+
 fn d_group() -> String {
     "hubs".into()
 }
-fn d_client() -> String {
-    "central-hub".into()
-}
+
+/// The hub's MQTT client id unless `mqtt.client_id` sets one.
+pub const DEFAULT_CLIENT_ID: &str = "central-hub";
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -110,7 +91,9 @@ struct Raw {
     #[serde(default = "d_listen")]
     listen: String,
     evidence_dir: PathBuf,
-    mqtt: MqttConfig,
+    mqtt: matthan_mqtt::BrokerConfig,
+    #[serde(default)]
+    ingest: IngestConfig,
     embedding: EmbeddingConfig,
     #[serde(default)]
     retention_days: BTreeMap<String, u32>,
@@ -133,7 +116,8 @@ pub struct HubConfig {
     pub db: String,
     pub listen: std::net::SocketAddr,
     pub evidence_dir: PathBuf,
-    pub mqtt: MqttConfig,
+    pub mqtt: matthan_mqtt::Broker,
+    pub ingest: IngestConfig,
     pub embedding: EmbeddingConfig,
     /// Days to keep each event kind; kinds not listed are kept.
     pub retention_days: BTreeMap<matthan_schema::Kind, u32>,
@@ -168,21 +152,12 @@ impl HubConfig {
             key: key.into(),
             reason,
         };
-        let mut mqtt = raw.mqtt;
-        mqtt.security = matthan_mqtt::Security {
-            tls_ca: mqtt.tls_ca.take(),
-            tls_client_cert: mqtt.tls_client_cert.take(),
-            tls_client_key: mqtt.tls_client_key.take(),
-            username: mqtt.username.clone(),
-            password_file: mqtt.password_file.take(),
-        }
-        .validate(rel)
-        .map_err(|e| bad(e.key, e.reason))?;
+        let mqtt = raw.mqtt.validate(rel).map_err(|e| bad(e.key, e.reason))?;
         let listen = raw
             .listen
             .parse()
             .map_err(|e| bad("listen", format!("{:?} is not host:port: {e}", raw.listen)))?;
-        matthan_schema::validate_segment(&mqtt.group).map_err(|r| bad("mqtt.group", r))?;
+        matthan_schema::validate_segment(&raw.ingest.group).map_err(|r| bad("ingest.group", r))?;
         let mut retention = BTreeMap::new();
         for (k, days) in raw.retention_days {
             let kind = matthan_schema::Kind::parse(&k)
@@ -262,6 +237,7 @@ impl HubConfig {
             listen,
             evidence_dir: rel(&raw.evidence_dir),
             mqtt,
+            ingest: raw.ingest,
             embedding,
             retention_days: retention,
             tokens: raw.tokens,

@@ -164,16 +164,16 @@ fn seed_events(seed: &Seed) -> (Vec<Event>, HashMap<String, (String, i64)>) {
 /// An alert start event, as the edge's rules engine publishes one, for a seeded object.
 fn alert_event(o: &Object, track_id: u64, rule: &str) -> Event {
     let at = time(&o.at);
-    let rule = AlertRule::ALL
-        .into_iter()
-        .find(|r| r.as_str() == rule)
+    let rule = crate::lexicon::alert_kinds()
+        .find(|r| *r == rule)
+        .and_then(|r| AlertRule::new(r).ok())
         .unwrap_or_else(|| panic!("seed.toml: unknown alert rule {rule:?}"));
     Event::new(
         "hcmc",
         &o.camera,
         at,
         Body::Alert(Alert {
-            rule,
+            rule: rule.clone(),
             rule_id: format!(
                 "{}-{}",
                 o.zones.first().map_or("camera", String::as_str),

@@ -8,6 +8,7 @@ pub mod embed;
 pub mod eval;
 pub mod evidence;
 pub mod ingest;
+pub mod lexicon;
 pub mod query;
 pub mod search;
 pub mod server;

@@ -86,8 +86,12 @@ pub async fn serve(cfg: HubConfig, stop: Arc<AtomicBool>) -> anyhow::Result<Arc<
     let ingest_cfg = IngestConfig {
         host: cfg.mqtt.host.clone(),
         port: cfg.mqtt.port,
-        client_id: cfg.mqtt.client_id.clone(),
-        group: cfg.mqtt.group.clone(),
+        client_id: cfg
+            .mqtt
+            .client_id
+            .clone()
+            .unwrap_or_else(|| crate::config::DEFAULT_CLIENT_ID.into()),
+        group: cfg.ingest.group.clone(),
         security: cfg.mqtt.security.clone(),
     };
     crate::ingest::run(

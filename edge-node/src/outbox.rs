@@ -7,7 +7,7 @@
 //! status, then tracks, then crossings and zones, evidence last), oldest first within a
 //! priority, and every drop is counted for the edge's status.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use matthan_schema::Kind;
 use rusqlite::{Connection, OptionalExtension, params};
@@ -21,6 +21,55 @@ pub enum OutboxError {
     },
     #[error("outbox: {0}")]
     Sql(#[from] rusqlite::Error),
+}
+
+/// The `[outbox]` section, as written.
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawOutbox {
+    /// SQLite file; default `outbox-{edge_id}.db` beside the config.
+    #[serde(default)]
+    path: Option<PathBuf>,
+    /// Disk the outbox may use; beyond it the least important messages are dropped first.
+    #[serde(default)]
+    budget_mb: Option<u64>,
+    /// Messages per second the backlog drains at after an outage (live events go first).
+    #[serde(default)]
+    backlog_rate: Option<u32>,
+}
+
+/// Where events wait for the broker, and how much of the disk they may take.
+#[derive(Debug, Clone)]
+pub struct OutboxConfig {
+    pub path: PathBuf,
+    pub budget_mb: u64,
+    pub backlog_rate: u32,
+}
+
+impl RawOutbox {
+    pub fn validate(
+        self,
+        s: &crate::config::Scope,
+        edge_id: &str,
+    ) -> Result<OutboxConfig, crate::config::ConfigError> {
+        let budget_mb = self.budget_mb.unwrap_or(512);
+        if budget_mb == 0 {
+            return Err(s.err("budget_mb", "must be at least 1"));
+        }
+        let backlog_rate = self.backlog_rate.unwrap_or(200);
+        if backlog_rate == 0 {
+            return Err(s.err("backlog_rate", "must be at least 1 message per second"));
+        }
+        let path = match self.path {
+            Some(p) => s.path(&p),
+            None => s.path(Path::new(&format!("outbox-{edge_id}.db"))),
+        };
+        Ok(OutboxConfig {
+            path,
+            budget_mb,
+            backlog_rate,
+        })
+    }
 }
 
 /// How much a message matters when the disk is full; higher survives longer.

@@ -8,7 +8,7 @@
 //! from the outbox (a duplicate at worst, which the hub ignores by event id).
 //!
 //! After an outage, messages produced since the reconnect go first and the backlog drains in
-//! order at `mqtt.backlog_rate` messages per second, so live events are not stuck behind hours
+//! order at `outbox.backlog_rate` messages per second, so live events are not stuck behind hours
 //! of old ones.
 
 use std::collections::VecDeque;
@@ -115,7 +115,7 @@ enum Notice {
 impl Publisher {
     pub fn start(cfg: &EdgeConfig, metrics: Arc<Metrics>) -> Result<Self, PublishError> {
         let path = cfg.outbox_path();
-        let budget = cfg.mqtt.outbox_budget_mb * 1024 * 1024;
+        let budget = cfg.outbox.budget_mb * 1024 * 1024;
         let mut outbox = Outbox::open(&path, budget)?;
         let dropped: u64 = outbox.dropped()?.iter().map(|(_, n)| n).sum();
         let pending = outbox.len()?;
@@ -148,19 +148,18 @@ impl Publisher {
         ));
         let closing = Arc::new(AtomicBool::new(false));
         // Red-light rules judge crossings by the controllers' signal states, when they send them.
-        let wants_signals = cfg.cameras.iter().any(|c| {
-            c.violations
-                .iter()
-                .any(|v| matches!(v.kind, crate::violations::ViolationKind::RedLight(_)))
-        });
+        let wants_signals = cfg
+            .cameras
+            .iter()
+            .any(|c| c.violations.iter().any(|v| v.build.reads_signals()));
         let (stx, srx) = std::sync::mpsc::channel();
         let worker = Worker {
             subscribe: wants_signals.then(|| (matthan_schema::signal_state_filter(&cfg.site), stx)),
             path,
             budget,
             opts,
-            endpoint: format!("{}:{}", cfg.mqtt.host, cfg.mqtt.port),
-            backlog_rate: cfg.mqtt.backlog_rate as f64,
+            endpoint: cfg.mqtt.endpoint(),
+            backlog_rate: cfg.outbox.backlog_rate as f64,
             closing: closing.clone(),
             metrics,
         };

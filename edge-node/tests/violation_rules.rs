@@ -4,15 +4,18 @@
 //! a parked car whose detection flickers, crops the classifier gets wrong now and then, and a
 //! plate crop of 3×3 pixels.
 
-use std::collections::BTreeMap;
+#[path = "support/synthetic.rs"]
+mod synthetic;
+
 use std::path::Path;
 
 use chrono::{DateTime, Duration, Utc};
 use edge_node::analytics::CameraAnalytics;
 use edge_node::config::EdgeConfig;
-use edge_node::track::{TrackSnapshot, TrackerOutput};
+use edge_node::rules::History;
 use edge_node::violations::{Hit, Lights, ViolationEngine, Vote};
-use matthan_schema::{BBox, ViolationRule};
+use matthan_schema::{BBox, Body, ViolationRule};
+use synthetic::SyntheticTracker;
 
 /// A 50 m × 25 m road seen from above at 20 px per metre.
 const PX_PER_M: f64 = 20.0;
@@ -27,7 +30,8 @@ fn config() -> EdgeConfig {
     let key = dir.join("k.key");
     edge_node::signing::SigningKey::generate(&key).unwrap();
     let helmet = dir.join("helmet.onnx");
-    std::fs::write(&helmet, b"not read by these tests").unwrap();
+    // Starts like an ONNX file (config checks the first byte); these tests never load it.
+    std::fs::write(&helmet, b"\x08not read by these tests").unwrap();
     let text = format!(
         r#"
 site = "s"
@@ -168,12 +172,8 @@ fn run(
 ) -> Vec<(f64, Hit)> {
     let cfg = config();
     let cam = &cfg.cameras[0];
-    let mut engine = ViolationEngine::new(
-        &cam.violations,
-        &cam.zones,
-        cam.ground.clone(),
-        cfg.model.labels.clone(),
-    );
+    let mut engine = ViolationEngine::new(&cam.violations, &cam.zones, cam.ground.as_ref());
+    let mut history = History::new(cam.ground.clone(), cfg.model.labels.clone());
     let mut analytics = CameraAnalytics::new(
         cam.lines.clone(),
         cam.zones.clone(),
@@ -181,31 +181,22 @@ fn run(
         10,
         1.0,
     );
-    let mut visible: BTreeMap<u64, (TrackSnapshot, f64)> = BTreeMap::new();
+    let mut tracker = SyntheticTracker::new(1.0);
     let mut hits = Vec::new();
     for f in 0..(secs * FPS) as usize {
         let t = f as f64 / FPS;
         let now = start() + Duration::milliseconds((t * 1000.0) as i64);
-        let mut out = TrackerOutput::default();
-        let mut still = BTreeMap::new();
         let mut frame_votes = Vec::new();
+        let mut sightings = Vec::new();
         for v in vehicles {
             let Some((x, y)) = (v.path)(t) else { continue };
             let j = if f % 2 == 0 { v.jitter } else { -v.jitter };
             let (cx, by) = (x * PX_PER_M + j, y * PX_PER_M);
-            let snap = TrackSnapshot {
-                id: v.id,
-                class: v.class,
-                score: 0.8,
-                bbox: BBox {
-                    x1: (cx - 40.0) as f32,
-                    y1: (by - 30.0) as f32,
-                    x2: (cx + 40.0) as f32,
-                    y2: by as f32,
-                },
-                first_seen: visible.get(&v.id).map_or(now, |s| s.0.first_seen),
-                last_seen: now,
-                hits: 1,
+            let bbox = BBox {
+                x1: (cx - 40.0) as f32,
+                y1: (by - 30.0) as f32,
+                x2: (cx + 40.0) as f32,
+                y2: by as f32,
             };
             if let Some(scores) = votes(t, v.id) {
                 frame_votes.push(Vote {
@@ -214,22 +205,19 @@ fn run(
                     scores,
                 });
             }
-            out.seen.push(snap.clone());
-            still.insert(v.id, (snap, t));
+            sightings.push((v.id, v.class, bbox));
         }
-        for (id, (s, last)) in visible {
-            if still.contains_key(&id) {
-                continue;
-            }
-            if t - last > 1.0 {
-                out.ended.push(s);
-            } else {
-                still.insert(id, (s, last));
-            }
-        }
-        visible = still;
-        let bodies = analytics.update(now, FRAME, &out);
-        for h in engine.update(now, FRAME, &out, &bodies, lights, &frame_votes) {
+        let out = tracker.frame(t, now, sightings);
+        history.observe(now, FRAME, &out);
+        let crossings: Vec<_> = analytics
+            .update(now, FRAME, &out)
+            .into_iter()
+            .filter_map(|(ts, b)| match b {
+                Body::Crossing(c) => Some((ts, c)),
+                _ => None,
+            })
+            .collect();
+        for h in engine.update(now, &history, &crossings, lights, &frame_votes) {
             hits.push((t, h));
         }
     }

@@ -5,6 +5,103 @@
 use std::path::{Path, PathBuf};
 
 use rumqttc::{MqttOptions, TlsConfiguration, Transport};
+use serde::Deserialize;
+
+/// The `[mqtt]` section, the same for edge boxes and hubs: where the broker is and how to log in.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BrokerConfig {
+    #[serde(default = "d_host")]
+    pub host: String,
+    #[serde(default = "d_port")]
+    pub port: u16,
+    /// MQTT client id; each program has its own default (`edge-{edge_id}`, `central-hub`).
+    #[serde(default)]
+    pub client_id: Option<String>,
+    #[serde(default = "d_keep_alive")]
+    pub keep_alive_s: u64,
+    /// Broker account; the password is read from `password_file`, which no other user may read.
+    #[serde(default)]
+    pub username: Option<String>,
+    #[serde(default)]
+    pub password_file: Option<PathBuf>,
+    /// CA certificate (PEM) that signed the broker's certificate; setting it turns TLS on.
+    #[serde(default)]
+    pub tls_ca: Option<PathBuf>,
+    /// Client certificate and key (PEM) for brokers that require one; the key must be private.
+    #[serde(default)]
+    pub tls_client_cert: Option<PathBuf>,
+    #[serde(default)]
+    pub tls_client_key: Option<PathBuf>,
+}
+
+fn d_host() -> String {
+    "127.0.0.1".into()
+}
+fn d_port() -> u16 {
+    1883
+}
+fn d_keep_alive() -> u64 {
+    10
+}
+
+/// A validated `[mqtt]` section: what connects.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Broker {
+    pub host: String,
+    pub port: u16,
+    pub client_id: Option<String>,
+    pub keep_alive_s: u64,
+    pub security: Security,
+}
+
+impl Broker {
+    /// `host:port`, for logs and status.
+    pub fn endpoint(&self) -> String {
+        format!("{}:{}", self.host, self.port)
+    }
+}
+
+impl BrokerConfig {
+    /// Checks every setting (relative paths resolved with `resolve`); errors name the key.
+    pub fn validate(self, resolve: impl Fn(&Path) -> PathBuf) -> Result<Broker, Invalid> {
+        let bad = |key, reason: &str| Invalid {
+            key,
+            reason: reason.into(),
+        };
+        if self.host.trim().is_empty() {
+            return Err(bad("mqtt.host", "must not be empty"));
+        }
+        if self.port == 0 {
+            return Err(bad("mqtt.port", "must be 1..=65535"));
+        }
+        if !(5..=3600).contains(&self.keep_alive_s) {
+            return Err(bad("mqtt.keep_alive_s", "must be 5..=3600 seconds"));
+        }
+        if self
+            .client_id
+            .as_deref()
+            .is_some_and(|c| c.trim().is_empty())
+        {
+            return Err(bad("mqtt.client_id", "must not be empty"));
+        }
+        let security = Security {
+            tls_ca: self.tls_ca,
+            tls_client_cert: self.tls_client_cert,
+            tls_client_key: self.tls_client_key,
+            username: self.username,
+            password_file: self.password_file,
+        }
+        .validate(resolve)?;
+        Ok(Broker {
+            host: self.host,
+            port: self.port,
+            client_id: self.client_id,
+            keep_alive_s: self.keep_alive_s,
+            security,
+        })
+    }
+}
 
 /// The security settings of an `[mqtt]` section; all optional.
 #[derive(Debug, Clone, Default, PartialEq)]

@@ -2,8 +2,10 @@
 //! per-interval counts. Geometry lives in `geometry`; the per-track state machines in `camera`.
 
 mod camera;
+mod config;
 mod counts;
 mod geometry;
 
 pub use camera::CameraAnalytics;
+pub use config::{AnalyticsConfig, RawLine, RawZone};
 pub use geometry::{Line, Side, Zone};

@@ -5,12 +5,14 @@
 //! boxes, `nms` keeps the best per class, and `session` owns ONNX Runtime.
 
 mod classifier;
+mod config;
 mod decode;
 mod nms;
 mod preprocess;
 mod session;
 
 pub use classifier::{Classifier, ClassifierConfig};
+pub use config::{ModelConfig, RawClassifier, RawModel, classifiers};
 pub use decode::{Candidate, DecodedLayout};
 pub use nms::{iou, nms_grouped, nms_per_class};
 pub use preprocess::{Preprocess, Resize, Transform};

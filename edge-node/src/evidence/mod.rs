@@ -7,9 +7,9 @@
 
 mod bundle;
 mod clip;
+mod config;
 
 use std::collections::{HashMap, VecDeque};
-use std::path::PathBuf;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
@@ -17,26 +17,11 @@ use matthan_schema::BBox;
 
 pub use bundle::{Done, EvidenceError, Worker};
 pub use clip::{ClipError, encode_mp4};
+pub use config::{EvidenceConfig, OcrConfig, RawEvidence};
 
 use crate::frame::RgbImage;
 use crate::track::TrackSnapshot;
 use crate::violations::Hit;
-
-#[derive(Debug, Clone)]
-pub struct OcrConfig {
-    pub det: PathBuf,
-    pub rec: PathBuf,
-}
-
-#[derive(Debug, Clone)]
-pub struct EvidenceConfig {
-    pub dir: PathBuf,
-    pub key: PathBuf,
-    pub before_s: f64,
-    pub after_s: f64,
-    pub clip_fps: u32,
-    pub ocr: Option<OcrConfig>,
-}
 
 /// A frame kept for evidence.
 #[derive(Clone)]

@@ -3,12 +3,14 @@
 //! beside it for a couple of seconds) or disappears.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use matthan_schema::{Alert, AlertPhase, AlertRule};
+use matthan_schema::{Alert, AlertPhase};
 
-use super::{Ctx, Rule, alert, allowed};
+use super::{BuildRule, Ctx, Env, Rule, alert, allowed, defaults};
 use crate::analytics::Zone;
+use crate::config::{CamScope, ConfigError, Registration};
 
 /// A person beside the object this long has claimed it.
 const CLAIM_S: f64 = 2.0;
@@ -23,6 +25,65 @@ pub struct AbandonedParams {
     pub still_s: f64,
     pub still_m: f64,
     pub near_m: f64,
+}
+
+/// `kind = "abandoned_object"`.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Raw {
+    #[serde(default)]
+    zone: Option<String>,
+    #[serde(default = "d_bags")]
+    classes: Vec<String>,
+    #[serde(default = "defaults::people")]
+    owners: Vec<String>,
+    #[serde(default = "d_still_s")]
+    still_s: f64,
+    #[serde(default = "d_still_m")]
+    still_m: f64,
+    #[serde(default = "d_near_m")]
+    near_m: f64,
+}
+
+fn d_bags() -> Vec<String> {
+    vec!["backpack".into(), "handbag".into(), "suitcase".into()]
+}
+fn d_still_s() -> f64 {
+    30.0
+}
+fn d_still_m() -> f64 {
+    0.5
+}
+fn d_near_m() -> f64 {
+    2.0
+}
+
+const KIND: &str = "abandoned_object";
+
+pub(super) const REGISTRATION: Registration<Arc<dyn BuildRule>> =
+    Registration { kind: KIND, parse };
+
+fn parse(t: toml::Table, cx: &CamScope) -> Result<Arc<dyn BuildRule>, ConfigError> {
+    let r: Raw = cx.deserialize(t)?;
+    Ok(Arc::new(AbandonedParams {
+        zone: cx.opt_zone(r.zone)?,
+        classes: cx.classes("classes", r.classes)?,
+        owners: cx.classes("owners", r.owners)?,
+        still_s: cx.positive("still_s", r.still_s)?,
+        still_m: cx.positive("still_m", r.still_m)?,
+        near_m: cx.positive("near_m", r.near_m)?,
+    }))
+}
+
+impl BuildRule for AbandonedParams {
+    fn build(&self, id: String, env: &Env) -> Box<dyn Rule + Send> {
+        Box::new(Abandoned::new(
+            id,
+            self.clone(),
+            env.opt_zone(&self.zone),
+            env.calibrated(),
+        ))
+    }
 }
 
 struct Object {
@@ -62,7 +123,7 @@ impl Abandoned {
         class: &str,
     ) -> Alert {
         let mut a = alert(
-            AlertRule::AbandonedObject,
+            KIND,
             &self.id,
             phase,
             started,

@@ -2,12 +2,15 @@
 //! `max_density` per m²) for `min_s`; the episode ends once it has stayed at or below the limit
 //! for `clear_s`. A crowd hovering around the limit is one episode, not many.
 
+use std::sync::Arc;
+
 use chrono::{DateTime, Utc};
-use matthan_schema::{Alert, AlertPhase, AlertRule};
+use matthan_schema::{Alert, AlertPhase};
 
 use super::ground::GroundPlane;
-use super::{Ctx, Rule, alert, allowed};
+use super::{BuildRule, Ctx, Env, Rule, alert, allowed, defaults};
 use crate::analytics::Zone;
+use crate::config::{CamScope, ConfigError, Registration};
 
 /// A track counts as present for this long after its last detection: one missed frame must
 /// not thin the crowd.
@@ -21,6 +24,73 @@ pub struct CrowdingParams {
     pub min_s: f64,
     pub clear_s: f64,
     pub classes: Vec<String>,
+}
+
+/// `kind = "crowding"`: give `max_people`, or `max_density` (needs `[cameras.ground]`).
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Raw {
+    zone: String,
+    #[serde(default)]
+    max_people: Option<u32>,
+    #[serde(default)]
+    max_density: Option<f64>,
+    #[serde(default = "d_min_s")]
+    min_s: f64,
+    #[serde(default)]
+    clear_s: Option<f64>,
+    #[serde(default = "defaults::people")]
+    classes: Vec<String>,
+}
+
+fn d_min_s() -> f64 {
+    10.0
+}
+
+const KIND: &str = "crowding";
+
+pub(super) const REGISTRATION: Registration<Arc<dyn BuildRule>> =
+    Registration { kind: KIND, parse };
+
+fn parse(t: toml::Table, cx: &CamScope) -> Result<Arc<dyn BuildRule>, ConfigError> {
+    let r: Raw = cx.deserialize(t)?;
+    match (r.max_people, r.max_density) {
+        (None, None) => {
+            return Err(cx.err(
+                "",
+                "give max_people, or max_density (people per m², needs [cameras.ground])",
+            ));
+        }
+        (_, Some(_)) if !cx.known.calibrated => {
+            return Err(cx.err(
+                "max_density",
+                "needs a ground-plane calibration ([cameras.ground]) to know the zone's area",
+            ));
+        }
+        (_, Some(d)) => {
+            cx.positive("max_density", d)?;
+        }
+        _ => {}
+    }
+    Ok(Arc::new(CrowdingParams {
+        zone: cx.zone(&r.zone)?,
+        max_people: r.max_people,
+        max_density: r.max_density,
+        min_s: cx.positive("min_s", r.min_s)?,
+        clear_s: cx.positive("clear_s", r.clear_s.unwrap_or(r.min_s))?,
+        classes: cx.classes("classes", r.classes)?,
+    }))
+}
+
+impl BuildRule for CrowdingParams {
+    fn build(&self, id: String, env: &Env) -> Box<dyn Rule + Send> {
+        Box::new(Crowding::new(
+            id,
+            self.clone(),
+            env.zone(&self.zone),
+            env.ground,
+        ))
+    }
 }
 
 pub struct Crowding {
@@ -57,7 +127,7 @@ impl Crowding {
         ids: &[u64],
     ) -> Alert {
         let mut a = alert(
-            AlertRule::Crowding,
+            KIND,
             &self.id,
             phase,
             started,

@@ -3,14 +3,16 @@
 //! reached along it) over at least `min_s`. One alert per stay in the zone.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use matthan_schema::{Alert, AlertPhase, AlertRule};
+use matthan_schema::{Alert, AlertPhase};
 
 use super::ground::GroundPlane;
 use super::presence::{Change, Presence};
-use super::{Ctx, Rule, alert, allowed};
+use super::{BuildRule, Ctx, Env, Rule, alert, allowed, defaults};
 use crate::analytics::Zone;
+use crate::config::{CamScope, ConfigError, Registration};
 
 #[derive(Debug, Clone)]
 pub struct DirectionParams {
@@ -21,6 +23,57 @@ pub struct DirectionParams {
     pub min_s: f64,
     pub grace_s: f64,
     pub classes: Vec<String>,
+}
+
+/// `kind = "wrong_direction"`: `direction` is two points (from, to), fractions of the frame.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Raw {
+    zone: String,
+    direction: Vec<[f64; 2]>,
+    #[serde(default = "d_min_m")]
+    min_m: f64,
+    #[serde(default = "d_min_s")]
+    min_s: f64,
+    #[serde(default = "defaults::grace_s")]
+    grace_s: f64,
+    #[serde(default)]
+    classes: Vec<String>,
+}
+
+fn d_min_m() -> f64 {
+    2.0
+}
+fn d_min_s() -> f64 {
+    1.0
+}
+
+const KIND: &str = "wrong_direction";
+
+pub(super) const REGISTRATION: Registration<Arc<dyn BuildRule>> =
+    Registration { kind: KIND, parse };
+
+fn parse(t: toml::Table, cx: &CamScope) -> Result<Arc<dyn BuildRule>, ConfigError> {
+    let r: Raw = cx.deserialize(t)?;
+    Ok(Arc::new(DirectionParams {
+        zone: cx.zone(&r.zone)?,
+        direction: cx.direction("direction", &r.direction)?,
+        min_m: cx.positive("min_m", r.min_m)?,
+        min_s: cx.positive("min_s", r.min_s)?,
+        grace_s: cx.positive("grace_s", r.grace_s)?,
+        classes: cx.classes("classes", r.classes)?,
+    }))
+}
+
+impl BuildRule for DirectionParams {
+    fn build(&self, id: String, env: &Env) -> Box<dyn Rule + Send> {
+        Box::new(WrongDirection::new(
+            id,
+            self.clone(),
+            env.zone(&self.zone),
+            env.ground,
+        ))
+    }
 }
 
 #[derive(Default)]
@@ -74,7 +127,7 @@ impl WrongDirection {
         metres: f64,
     ) -> Alert {
         let mut a = alert(
-            AlertRule::WrongDirection,
+            KIND,
             &self.id,
             phase,
             started,

@@ -12,6 +12,26 @@ pub struct GroundPlane {
     h: Matrix3<f64>,
 }
 
+/// `[cameras.ground]`: four points in the image (fractions of the frame) and the same four
+/// points on the ground, in metres.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawGround {
+    id: String,
+    image: Vec<[f64; 2]>,
+    ground: Vec<[f64; 2]>,
+}
+
+impl RawGround {
+    pub fn validate(
+        self,
+        s: &crate::config::Scope,
+    ) -> Result<GroundPlane, crate::config::ConfigError> {
+        matthan_schema::validate_segment(&self.id).map_err(|r| s.err("id", r))?;
+        GroundPlane::new(&self.id, &self.image, &self.ground).map_err(|r| s.err("", r))
+    }
+}
+
 /// Twice the area of triangle abc; near zero when the points are on one line.
 fn area2(a: [f64; 2], b: [f64; 2], c: [f64; 2]) -> f64 {
     ((b[0] - a[0]) * (c[1] - a[1]) - (c[0] - a[0]) * (b[1] - a[1])).abs()

@@ -2,14 +2,16 @@
 //! armed. One alert per stay; a stay that began before the zone was armed alerts when it arms.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use matthan_schema::{Alert, AlertPhase, AlertRule};
+use matthan_schema::{Alert, AlertPhase};
 
 use super::presence::{Change, Presence};
 use super::schedule::Schedule;
-use super::{Ctx, Rule, alert, allowed};
+use super::{BuildRule, Ctx, Env, Rule, alert, allowed, defaults};
 use crate::analytics::Zone;
+use crate::config::{CamScope, ConfigError, Registration};
 
 #[derive(Debug, Clone)]
 pub struct IntrusionParams {
@@ -17,6 +19,50 @@ pub struct IntrusionParams {
     pub classes: Vec<String>,
     pub schedule: Schedule,
     pub grace_s: f64,
+}
+
+/// `kind = "intrusion"`: armed during `hours` on `days` in `tz` (Asia/Ho_Chi_Minh by default).
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Raw {
+    zone: String,
+    #[serde(default)]
+    classes: Vec<String>,
+    #[serde(default)]
+    hours: Vec<String>,
+    #[serde(default)]
+    days: Option<Vec<String>>,
+    #[serde(default)]
+    tz: Option<String>,
+    #[serde(default = "defaults::grace_s")]
+    grace_s: f64,
+}
+
+const KIND: &str = "intrusion";
+
+pub(super) const REGISTRATION: Registration<Arc<dyn BuildRule>> =
+    Registration { kind: KIND, parse };
+
+fn parse(t: toml::Table, cx: &CamScope) -> Result<Arc<dyn BuildRule>, ConfigError> {
+    let r: Raw = cx.deserialize(t)?;
+    Ok(Arc::new(IntrusionParams {
+        zone: cx.zone(&r.zone)?,
+        classes: cx.classes("classes", r.classes)?,
+        schedule: Schedule::new(r.tz.as_deref(), &r.hours, r.days.as_deref())
+            .map_err(|e| cx.err("", e))?,
+        grace_s: cx.positive("grace_s", r.grace_s)?,
+    }))
+}
+
+impl BuildRule for IntrusionParams {
+    fn build(&self, id: String, env: &Env) -> Box<dyn Rule + Send> {
+        Box::new(Intrusion::new(
+            id,
+            self.clone(),
+            env.zone(&self.zone),
+            env.calibrated(),
+        ))
+    }
 }
 
 #[derive(Default)]
@@ -53,7 +99,7 @@ impl Intrusion {
         class: &str,
     ) -> Alert {
         let mut a = alert(
-            AlertRule::Intrusion,
+            KIND,
             &self.id,
             phase,
             started,

@@ -2,13 +2,15 @@
 //! times within `window_s`. One alert per stay, ended when the stay ends.
 
 use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use matthan_schema::{Alert, AlertPhase, AlertRule};
+use matthan_schema::{Alert, AlertPhase};
 
 use super::presence::{Change, Presence};
-use super::{Ctx, Rule, alert, allowed};
+use super::{BuildRule, Ctx, Env, Rule, alert, allowed, defaults};
 use crate::analytics::Zone;
+use crate::config::{CamScope, ConfigError, Registration};
 
 #[derive(Debug, Clone)]
 pub struct LoiteringParams {
@@ -18,6 +20,64 @@ pub struct LoiteringParams {
     pub window_s: f64,
     pub grace_s: f64,
     pub classes: Vec<String>,
+}
+
+/// `kind = "loitering"`; defaults are for people in a public square.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Raw {
+    zone: String,
+    #[serde(default = "d_min_s")]
+    min_s: f64,
+    #[serde(default)]
+    revisits: Option<u32>,
+    #[serde(default = "d_window_s")]
+    window_s: f64,
+    #[serde(default = "defaults::grace_s")]
+    grace_s: f64,
+    #[serde(default = "defaults::people")]
+    classes: Vec<String>,
+}
+
+fn d_min_s() -> f64 {
+    60.0
+}
+fn d_window_s() -> f64 {
+    600.0
+}
+
+const KIND: &str = "loitering";
+
+pub(super) const REGISTRATION: Registration<Arc<dyn BuildRule>> =
+    Registration { kind: KIND, parse };
+
+fn parse(t: toml::Table, cx: &CamScope) -> Result<Arc<dyn BuildRule>, ConfigError> {
+    let r: Raw = cx.deserialize(t)?;
+    if r.revisits.is_some_and(|n| n < 2) {
+        return Err(cx.err(
+            "revisits",
+            "must be at least 2 (visits within window_s that count as loitering)",
+        ));
+    }
+    Ok(Arc::new(LoiteringParams {
+        zone: cx.zone(&r.zone)?,
+        min_s: cx.positive("min_s", r.min_s)?,
+        revisits: r.revisits,
+        window_s: cx.positive("window_s", r.window_s)?,
+        grace_s: cx.positive("grace_s", r.grace_s)?,
+        classes: cx.classes("classes", r.classes)?,
+    }))
+}
+
+impl BuildRule for LoiteringParams {
+    fn build(&self, id: String, env: &Env) -> Box<dyn Rule + Send> {
+        Box::new(Loitering::new(
+            id,
+            self.clone(),
+            env.zone(&self.zone),
+            env.calibrated(),
+        ))
+    }
 }
 
 #[derive(Default)]
@@ -57,7 +117,7 @@ impl Loitering {
         visits: usize,
     ) -> Alert {
         let mut a = alert(
-            AlertRule::Loitering,
+            KIND,
             &self.id,
             phase,
             started,

@@ -17,49 +17,88 @@ pub(crate) mod presence;
 mod schedule;
 mod tracks;
 
+use std::sync::Arc;
+
 use chrono::{DateTime, Utc};
 use matthan_schema::{Alert, AlertPhase, AlertRule, Body};
 
-pub use abandoned::AbandonedParams;
-pub use crowding::CrowdingParams;
 pub use direction::DirectionParams;
-pub use ground::{GroundPlane, typical_height_m};
-pub use intrusion::IntrusionParams;
-pub use loitering::LoiteringParams;
-pub use motion::{DispersalParams, RunningParams};
+pub use ground::{GroundPlane, RawGround, typical_height_m};
 pub use schedule::Schedule;
-pub use tracks::Tracks;
+pub use tracks::{History, Tracks};
 
 use crate::analytics::Zone;
-use crate::track::TrackerOutput;
+use crate::config::Registration;
+
+/// Every behaviour rule kind, by its `kind = "..."` name. Adding a rule: one module with its
+/// raw config, validation and `BuildRule`, and one line here.
+pub static REGISTRY: &[Registration<Arc<dyn BuildRule>>] = &[
+    loitering::REGISTRATION,
+    crowding::REGISTRATION,
+    motion::RUNNING,
+    motion::DISPERSAL,
+    intrusion::REGISTRATION,
+    abandoned::REGISTRATION,
+    direction::REGISTRATION,
+];
 
 /// One configured rule, validated at config load.
 #[derive(Debug, Clone)]
 pub struct RuleSpec {
     pub id: String,
-    pub kind: RuleKind,
+    pub kind: &'static str,
+    pub build: Arc<dyn BuildRule>,
 }
 
-#[derive(Debug, Clone)]
-pub enum RuleKind {
-    Loitering(LoiteringParams),
-    Crowding(CrowdingParams),
-    Running(RunningParams),
-    Dispersal(DispersalParams),
-    Intrusion(IntrusionParams),
-    AbandonedObject(AbandonedParams),
-    WrongDirection(DirectionParams),
+/// A validated rule config that can make the running rule for one camera.
+pub trait BuildRule: std::fmt::Debug + Send + Sync {
+    fn build(&self, id: String, env: &Env) -> Box<dyn Rule + Send>;
+}
+
+/// What a rule is built against: its camera's zones and ground calibration.
+pub struct Env<'a> {
+    pub zones: &'a [Zone],
+    pub ground: Option<&'a GroundPlane>,
+}
+
+impl Env<'_> {
+    /// A zone the config validation has already checked exists.
+    pub fn zone(&self, id: &str) -> Zone {
+        self.zones
+            .iter()
+            .find(|z| z.id == id)
+            .cloned()
+            .unwrap_or_else(|| panic!("zone {id:?} was validated at config load"))
+    }
+
+    pub fn opt_zone(&self, id: &Option<String>) -> Option<Zone> {
+        id.as_deref().map(|id| self.zone(id))
+    }
+
+    pub fn calibrated(&self) -> bool {
+        self.ground.is_some()
+    }
+}
+
+/// The defaults most rules share.
+pub(crate) mod defaults {
+    pub fn people() -> Vec<String> {
+        vec!["person".into()]
+    }
+    pub fn grace_s() -> f64 {
+        1.5
+    }
 }
 
 /// What a rule sees each frame.
-pub(crate) struct Ctx<'a> {
+pub struct Ctx<'a> {
     pub now: DateTime<Utc>,
     /// Tracks a detection continued this frame.
     pub seen: &'a [u64],
     pub tracks: &'a Tracks,
 }
 
-pub(crate) trait Rule {
+pub trait Rule {
     fn update(&mut self, cx: &Ctx, out: &mut Vec<Alert>);
     /// The tracker dropped `id`: close whatever it held open.
     fn track_ended(&mut self, id: u64, cx: &Ctx, out: &mut Vec<Alert>);
@@ -69,7 +108,7 @@ pub(crate) trait Rule {
 
 /// The fields every alert shares; rules fill in the rest.
 fn alert(
-    rule: AlertRule,
+    rule: &'static str,
     id: &str,
     phase: AlertPhase,
     started: DateTime<Utc>,
@@ -78,7 +117,7 @@ fn alert(
     calibrated: bool,
 ) -> Alert {
     Alert {
-        rule,
+        rule: AlertRule::new(rule).expect("rule kinds are snake_case names"),
         rule_id: id.to_string(),
         phase,
         started,
@@ -98,77 +137,20 @@ fn allowed(classes: &[String], class: &str) -> bool {
     classes.is_empty() || classes.iter().any(|c| c == class)
 }
 
-/// All rules of one camera, with the track motion they share.
+/// All rules of one camera. They read the camera's shared track history (`History`), which the
+/// violation rules read too.
 pub struct RuleEngine {
     rules: Vec<Box<dyn Rule + Send>>,
-    tracks: Tracks,
 }
 
 impl RuleEngine {
-    pub fn new(
-        specs: &[RuleSpec],
-        zones: &[Zone],
-        ground: Option<GroundPlane>,
-        labels: Vec<String>,
-    ) -> Self {
-        let zone = |id: &Option<String>| {
-            id.as_ref()
-                .and_then(|id| zones.iter().find(|z| &z.id == id).cloned())
-        };
-        let calibrated = ground.is_some();
-        let rules = specs
-            .iter()
-            .map(|s| -> Box<dyn Rule + Send> {
-                let id = s.id.clone();
-                match &s.kind {
-                    RuleKind::Loitering(p) => Box::new(loitering::Loitering::new(
-                        id,
-                        p.clone(),
-                        zone(&Some(p.zone.clone())).expect("validated"),
-                        calibrated,
-                    )),
-                    RuleKind::Crowding(p) => Box::new(crowding::Crowding::new(
-                        id,
-                        p.clone(),
-                        zone(&Some(p.zone.clone())).expect("validated"),
-                        ground.as_ref(),
-                    )),
-                    RuleKind::Running(p) => Box::new(motion::Running::new(
-                        id,
-                        p.clone(),
-                        zone(&p.zone),
-                        calibrated,
-                    )),
-                    RuleKind::Dispersal(p) => Box::new(motion::Dispersal::new(
-                        id,
-                        p.clone(),
-                        zone(&p.zone),
-                        calibrated,
-                    )),
-                    RuleKind::Intrusion(p) => Box::new(intrusion::Intrusion::new(
-                        id,
-                        p.clone(),
-                        zone(&Some(p.zone.clone())).expect("validated"),
-                        calibrated,
-                    )),
-                    RuleKind::AbandonedObject(p) => Box::new(abandoned::Abandoned::new(
-                        id,
-                        p.clone(),
-                        zone(&p.zone),
-                        calibrated,
-                    )),
-                    RuleKind::WrongDirection(p) => Box::new(direction::WrongDirection::new(
-                        id,
-                        p.clone(),
-                        zone(&Some(p.zone.clone())).expect("validated"),
-                        ground.as_ref(),
-                    )),
-                }
-            })
-            .collect();
+    pub fn new(specs: &[RuleSpec], zones: &[Zone], ground: Option<&GroundPlane>) -> Self {
+        let env = Env { zones, ground };
         Self {
-            rules,
-            tracks: Tracks::new(ground, labels),
+            rules: specs
+                .iter()
+                .map(|s| s.build.build(s.id.clone(), &env))
+                .collect(),
         }
     }
 
@@ -176,59 +158,37 @@ impl RuleEngine {
         self.rules.is_empty()
     }
 
-    /// One frame's tracker output → alerts, stamped with the frame's capture time.
-    pub fn update(
-        &mut self,
-        now: DateTime<Utc>,
-        frame_size: (u32, u32),
-        out: &TrackerOutput,
-    ) -> Vec<(DateTime<Utc>, Body)> {
-        if self.rules.is_empty() {
-            return Vec::new();
-        }
-        let seen = self.tracks.observe(now, frame_size, &out.seen);
+    /// One frame, after `history.observe` → alerts, stamped with the frame's capture time.
+    /// Episodes of tracks that ended this frame are closed here too.
+    pub fn update(&mut self, now: DateTime<Utc>, history: &History) -> Vec<(DateTime<Utc>, Body)> {
         let mut alerts = Vec::new();
         let cx = Ctx {
             now,
-            seen: &seen,
-            tracks: &self.tracks,
+            seen: history.seen(),
+            tracks: history.tracks(),
         };
         for r in &mut self.rules {
             r.update(&cx, &mut alerts);
         }
-        let roots: Vec<u64> = out
-            .ended
-            .iter()
-            .filter_map(|t| self.tracks.end(t.id))
-            .collect();
-        let cx = Ctx {
-            now,
-            seen: &seen,
-            tracks: &self.tracks,
-        };
-        for &root in &roots {
+        for &root in history.ended() {
             for r in &mut self.rules {
                 r.track_ended(root, &cx, &mut alerts);
             }
         }
-        for root in roots {
-            self.tracks.forget(root);
-        }
         alerts.into_iter().map(|a| (now, Body::Alert(a))).collect()
     }
 
-    /// The stream ended or restarted: close every open episode.
-    pub fn finish(&mut self, now: DateTime<Utc>) -> Vec<(DateTime<Utc>, Body)> {
+    /// The stream ended or restarted: close every open episode (before the history resets).
+    pub fn finish(&mut self, now: DateTime<Utc>, history: &History) -> Vec<(DateTime<Utc>, Body)> {
         let mut alerts = Vec::new();
         let cx = Ctx {
             now,
             seen: &[],
-            tracks: &self.tracks,
+            tracks: history.tracks(),
         };
         for r in &mut self.rules {
             r.finish(&cx, &mut alerts);
         }
-        self.tracks = Tracks::new(self.tracks.ground().cloned(), self.tracks.labels().to_vec());
         alerts.into_iter().map(|a| (now, Body::Alert(a))).collect()
     }
 }

@@ -3,12 +3,14 @@
 //! `window_s` ago).
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use matthan_schema::{Alert, AlertPhase, AlertRule};
+use matthan_schema::{Alert, AlertPhase};
 
-use super::{Ctx, Rule, alert, allowed};
+use super::{BuildRule, Ctx, Env, Rule, alert, allowed, defaults};
 use crate::analytics::Zone;
+use crate::config::{CamScope, ConfigError, Registration};
 
 /// Speeds are measured over this window: long enough to average out box jitter, short enough
 /// to catch a sprint.
@@ -20,6 +22,55 @@ pub struct RunningParams {
     pub speed_mps: f64,
     pub min_s: f64,
     pub classes: Vec<String>,
+}
+
+/// `kind = "running"`.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRunning {
+    #[serde(default)]
+    zone: Option<String>,
+    #[serde(default = "d_run_mps")]
+    speed_mps: f64,
+    #[serde(default = "d_run_s")]
+    min_s: f64,
+    #[serde(default = "defaults::people")]
+    classes: Vec<String>,
+}
+
+fn d_run_mps() -> f64 {
+    3.0
+}
+fn d_run_s() -> f64 {
+    1.0
+}
+
+const RUNNING_KIND: &str = "running";
+
+pub(super) const RUNNING: Registration<Arc<dyn BuildRule>> = Registration {
+    kind: RUNNING_KIND,
+    parse: parse_running,
+};
+
+fn parse_running(t: toml::Table, cx: &CamScope) -> Result<Arc<dyn BuildRule>, ConfigError> {
+    let r: RawRunning = cx.deserialize(t)?;
+    Ok(Arc::new(RunningParams {
+        zone: cx.opt_zone(r.zone)?,
+        speed_mps: cx.positive("speed_mps", r.speed_mps)?,
+        min_s: cx.positive("min_s", r.min_s)?,
+        classes: cx.classes("classes", r.classes)?,
+    }))
+}
+
+impl BuildRule for RunningParams {
+    fn build(&self, id: String, env: &Env) -> Box<dyn Rule + Send> {
+        Box::new(Running::new(
+            id,
+            self.clone(),
+            env.opt_zone(&self.zone),
+            env.calibrated(),
+        ))
+    }
 }
 
 #[derive(Default)]
@@ -59,7 +110,7 @@ impl Running {
         peak: f64,
     ) -> Alert {
         let mut a = alert(
-            AlertRule::Running,
+            RUNNING_KIND,
             &self.id,
             phase,
             started,
@@ -144,6 +195,64 @@ pub struct DispersalParams {
     pub classes: Vec<String>,
 }
 
+/// `kind = "dispersal"`.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawDispersal {
+    #[serde(default)]
+    zone: Option<String>,
+    #[serde(default = "d_disperse_n")]
+    min_people: u32,
+    #[serde(default = "d_disperse_mps")]
+    speed_mps: f64,
+    #[serde(default = "d_disperse_s")]
+    window_s: f64,
+    #[serde(default = "defaults::people")]
+    classes: Vec<String>,
+}
+
+fn d_disperse_n() -> u32 {
+    4
+}
+fn d_disperse_mps() -> f64 {
+    2.0
+}
+fn d_disperse_s() -> f64 {
+    2.0
+}
+
+const DISPERSAL_KIND: &str = "dispersal";
+
+pub(super) const DISPERSAL: Registration<Arc<dyn BuildRule>> = Registration {
+    kind: DISPERSAL_KIND,
+    parse: parse_dispersal,
+};
+
+fn parse_dispersal(t: toml::Table, cx: &CamScope) -> Result<Arc<dyn BuildRule>, ConfigError> {
+    let r: RawDispersal = cx.deserialize(t)?;
+    if r.min_people < 2 {
+        return Err(cx.err("min_people", "must be at least 2"));
+    }
+    Ok(Arc::new(DispersalParams {
+        zone: cx.opt_zone(r.zone)?,
+        min_people: r.min_people,
+        speed_mps: cx.positive("speed_mps", r.speed_mps)?,
+        window_s: cx.positive("window_s", r.window_s)?,
+        classes: cx.classes("classes", r.classes)?,
+    }))
+}
+
+impl BuildRule for DispersalParams {
+    fn build(&self, id: String, env: &Env) -> Box<dyn Rule + Send> {
+        Box::new(Dispersal::new(
+            id,
+            self.clone(),
+            env.opt_zone(&self.zone),
+            env.calibrated(),
+        ))
+    }
+}
+
 pub struct Dispersal {
     id: String,
     p: DispersalParams,
@@ -173,7 +282,7 @@ impl Dispersal {
         ids: &[u64],
     ) -> Alert {
         let mut a = alert(
-            AlertRule::Dispersal,
+            DISPERSAL_KIND,
             &self.id,
             phase,
             started,

@@ -274,3 +274,65 @@ impl Tracks {
         })
     }
 }
+
+/// One camera's track history, shared by its behaviour rules and violation rules: observed once
+/// per frame, read by both, and only then are the tracks that ended forgotten.
+pub struct History {
+    tracks: Tracks,
+    seen: Vec<u64>,
+    ended: Vec<u64>,
+}
+
+impl History {
+    pub fn new(ground: Option<GroundPlane>, labels: Vec<String>) -> Self {
+        Self {
+            tracks: Tracks::new(ground, labels),
+            seen: Vec::new(),
+            ended: Vec::new(),
+        }
+    }
+
+    /// Records one frame's tracker output: the roots seen, and the roots whose last tracker id
+    /// ended (rules close what those held; `settle` then forgets them).
+    pub fn observe(
+        &mut self,
+        now: DateTime<Utc>,
+        frame_size: (u32, u32),
+        out: &crate::track::TrackerOutput,
+    ) {
+        self.seen = self.tracks.observe(now, frame_size, &out.seen);
+        self.ended = out
+            .ended
+            .iter()
+            .filter_map(|t| self.tracks.end(t.id))
+            .collect();
+    }
+
+    /// Every reader has seen this frame: forget the ended roots.
+    pub fn settle(&mut self) {
+        for root in std::mem::take(&mut self.ended) {
+            self.tracks.forget(root);
+        }
+    }
+
+    /// The stream ended or restarted: start again with no tracks.
+    pub fn reset(&mut self) {
+        self.tracks = Tracks::new(self.tracks.ground().cloned(), self.tracks.labels().to_vec());
+        self.seen.clear();
+        self.ended.clear();
+    }
+
+    pub fn tracks(&self) -> &Tracks {
+        &self.tracks
+    }
+
+    /// Roots seen this frame.
+    pub fn seen(&self) -> &[u64] {
+        &self.seen
+    }
+
+    /// Roots that ended this frame.
+    pub fn ended(&self) -> &[u64] {
+        &self.ended
+    }
+}

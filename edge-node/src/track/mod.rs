@@ -1,7 +1,9 @@
 //! Multi-object tracking, one tracker per camera.
 
 mod bytetrack;
+mod config;
 mod kalman;
 
 pub use bytetrack::{TrackSnapshot, Tracker, TrackerOutput};
+pub use config::TrackerConfig;
 pub use kalman::Kalman;

@@ -3,11 +3,14 @@
 //! least `min_s`. One violation per stay.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use matthan_schema::{ViolationContext, ViolationRule};
 
-use super::{Check, Cx, Hit, allowed};
+use super::{BuildCheck, Check, Cx, Env, Hit, allowed};
+use crate::config::{CamScope, ConfigError, Registration};
+
 use crate::analytics::Zone;
 use crate::rules::Schedule;
 use crate::rules::presence::{Change, Presence};
@@ -20,6 +23,52 @@ pub struct ForbiddenParams {
     pub schedule: Schedule,
     pub min_s: f64,
     pub grace_s: f64,
+}
+
+/// `kind = "forbidden_zone"`: `classes` not allowed in `zone` during `hours`.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Raw {
+    zone: String,
+    classes: Vec<String>,
+    #[serde(default)]
+    hours: Vec<String>,
+    #[serde(default)]
+    days: Option<Vec<String>>,
+    #[serde(default)]
+    tz: Option<String>,
+    #[serde(default = "d_min_s")]
+    min_s: f64,
+}
+
+fn d_min_s() -> f64 {
+    1.0
+}
+
+pub(super) const REGISTRATION: Registration<Arc<dyn BuildCheck>> = Registration {
+    kind: "forbidden_zone",
+    parse,
+};
+
+fn parse(t: toml::Table, cx: &CamScope) -> Result<Arc<dyn BuildCheck>, ConfigError> {
+    let r: Raw = cx.deserialize(t)?;
+    if r.classes.is_empty() {
+        return Err(cx.err("classes", "list the classes not allowed in the zone"));
+    }
+    Ok(Arc::new(ForbiddenParams {
+        zone: cx.zone(&r.zone)?,
+        classes: cx.classes("classes", r.classes)?,
+        schedule: Schedule::new(r.tz.as_deref(), &r.hours, r.days.as_deref())
+            .map_err(|e| cx.err("", e))?,
+        min_s: cx.positive("min_s", r.min_s)?,
+        grace_s: 1.5,
+    }))
+}
+
+impl BuildCheck for ForbiddenParams {
+    fn build(&self, id: String, env: &Env) -> Box<dyn Check + Send> {
+        Box::new(Forbidden::new(id, self.clone(), env.zone(&self.zone)))
+    }
 }
 
 #[derive(Default)]

@@ -8,55 +8,85 @@
 //! Rules share the behaviour rules' track motion (`rules::Tracks`: metres through the ground
 //! calibration, re-linking of briefly lost tracks).
 
-mod config;
 mod crop_vote;
 mod forbidden;
 mod lights;
 mod parking;
 mod red_light;
 mod speeding;
+mod wrong_way;
+
+use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
-use matthan_schema::{AlertPhase, Body, Crossing, ViolationContext, ViolationRule};
+use matthan_schema::{Crossing, ViolationContext, ViolationRule};
 
-pub use config::{Known, RawViolation, validate};
 pub use crop_vote::{CropVoteParams, Vote};
-pub use forbidden::ForbiddenParams;
 pub use lights::{Light, Lights, LightsError};
-pub use parking::ParkingParams;
-pub use red_light::RedLightParams;
-pub use speeding::SpeedingParams;
 
 use crate::analytics::Zone;
-use crate::rules::direction::WrongDirection;
-use crate::rules::{DirectionParams, GroundPlane, Rule, Tracks};
-use crate::track::TrackerOutput;
+use crate::config::Registration;
+use crate::rules::{GroundPlane, History, Tracks};
+
+/// Every violation rule kind, by its `kind = "..."` name. Adding one: a module with its raw
+/// config, validation and `BuildCheck`, and one line here.
+pub static REGISTRY: &[Registration<Arc<dyn BuildCheck>>] = &[
+    red_light::REGISTRATION,
+    wrong_way::REGISTRATION,
+    forbidden::REGISTRATION,
+    parking::REGISTRATION,
+    speeding::REGISTRATION,
+    crop_vote::NO_HELMET,
+    crop_vote::TOO_MANY_RIDERS,
+];
 
 /// One configured violation rule, validated at config load.
 #[derive(Debug, Clone)]
 pub struct ViolationSpec {
     pub id: String,
-    pub kind: ViolationKind,
-}
-
-#[derive(Debug, Clone)]
-pub enum ViolationKind {
-    RedLight(RedLightParams),
-    WrongWay(DirectionParams),
-    ForbiddenZone(ForbiddenParams),
-    IllegalParking(ParkingParams),
-    Speeding(SpeedingParams),
-    NoHelmet(CropVoteParams),
-    TooManyRiders(CropVoteParams),
+    pub kind: &'static str,
+    pub build: Arc<dyn BuildCheck>,
 }
 
 impl ViolationSpec {
     /// The secondary classifier the rule reads, if any.
     pub fn classifier(&self) -> Option<&str> {
-        match &self.kind {
-            ViolationKind::NoHelmet(p) | ViolationKind::TooManyRiders(p) => Some(&p.classifier),
-            _ => None,
+        self.build.classifier()
+    }
+}
+
+/// A validated violation rule config that can make the running check for one camera.
+pub trait BuildCheck: std::fmt::Debug + Send + Sync {
+    fn build(&self, id: String, env: &Env) -> Box<dyn Check + Send>;
+    /// The secondary classifier whose votes the rule reads.
+    fn classifier(&self) -> Option<&str> {
+        None
+    }
+    /// Whether the rule judges by junction signal states (the edge then subscribes to them).
+    fn reads_signals(&self) -> bool {
+        false
+    }
+}
+
+/// What a check is built against: its camera's zones and ground calibration.
+pub struct Env<'a> {
+    pub zones: &'a [Zone],
+    pub ground: Option<&'a GroundPlane>,
+}
+
+impl Env<'_> {
+    /// A zone the config validation has already checked exists.
+    pub fn zone(&self, id: &str) -> Zone {
+        crate::rules::Env {
+            zones: self.zones,
+            ground: None,
         }
+        .zone(id)
+    }
+
+    /// The calibration's id, named in measured contexts.
+    pub fn calibration(&self) -> Option<String> {
+        self.ground.map(|g| g.id.clone())
     }
 }
 
@@ -91,7 +121,7 @@ pub struct Cx<'a> {
     pub votes: &'a [Vote],
 }
 
-trait Check {
+pub trait Check {
     fn update(&mut self, cx: &Cx, out: &mut Vec<Hit>);
     /// The tracker dropped the root `id` for good.
     fn track_ended(&mut self, id: u64, now: DateTime<Utc>);
@@ -112,123 +142,19 @@ pub(crate) fn secs(s: f64) -> Duration {
     Duration::microseconds((s * 1e6).round() as i64)
 }
 
-/// The behaviour rules' wrong-direction logic, reporting its alert starts as violations.
-struct WrongWay {
-    rule: WrongDirection,
-    zone: String,
-    calibration: Option<String>,
-}
-
-impl Check for WrongWay {
-    fn update(&mut self, cx: &Cx, out: &mut Vec<Hit>) {
-        let mut alerts = Vec::new();
-        let rcx = crate::rules::Ctx {
-            now: cx.now,
-            seen: cx.seen,
-            tracks: cx.tracks,
-        };
-        self.rule.update(&rcx, &mut alerts);
-        for a in alerts.into_iter().filter(|a| a.phase == AlertPhase::Start) {
-            let Some(&root) = a.track_ids.first() else {
-                continue;
-            };
-            let Some(m) = cx.tracks.get(root) else {
-                continue;
-            };
-            out.push(Hit {
-                rule: ViolationRule::WrongWay,
-                rule_id: a.rule_id,
-                track: m.last_id,
-                class: m.class.clone(),
-                at: cx.now,
-                zone: Some(self.zone.clone()),
-                line: None,
-                context: ViolationContext {
-                    distance_m: a.measure,
-                    calibration: self.calibration.clone(),
-                    ..ViolationContext::default()
-                },
-                moments: [a.started, cx.now],
-                color: None,
-            });
-        }
-    }
-
-    fn track_ended(&mut self, id: u64, now: DateTime<Utc>) {
-        let rcx = crate::rules::Ctx {
-            now,
-            seen: &[],
-            tracks: &Tracks::new(None, Vec::new()),
-        };
-        self.rule.track_ended(id, &rcx, &mut Vec::new());
-    }
-}
-
-/// All violation rules of one camera.
+/// All violation rules of one camera, over the camera's shared track history.
 pub struct ViolationEngine {
     checks: Vec<Box<dyn Check + Send>>,
-    tracks: Tracks,
 }
 
 impl ViolationEngine {
-    pub fn new(
-        specs: &[ViolationSpec],
-        zones: &[Zone],
-        ground: Option<GroundPlane>,
-        labels: Vec<String>,
-    ) -> Self {
-        let zone = |id: &str| {
-            zones
-                .iter()
-                .find(|z| z.id == id)
-                .cloned()
-                .expect("validated")
-        };
-        let calibration = ground.as_ref().map(|g| g.id.clone());
-        let checks = specs
-            .iter()
-            .map(|s| -> Box<dyn Check + Send> {
-                let id = s.id.clone();
-                match &s.kind {
-                    ViolationKind::RedLight(p) => Box::new(red_light::RedLight::new(id, p.clone())),
-                    ViolationKind::WrongWay(p) => Box::new(WrongWay {
-                        rule: WrongDirection::new(id, p.clone(), zone(&p.zone), ground.as_ref()),
-                        zone: p.zone.clone(),
-                        calibration: calibration.clone(),
-                    }),
-                    ViolationKind::ForbiddenZone(p) => {
-                        Box::new(forbidden::Forbidden::new(id, p.clone(), zone(&p.zone)))
-                    }
-                    ViolationKind::IllegalParking(p) => Box::new(parking::Parking::new(
-                        id,
-                        p.clone(),
-                        zone(&p.zone),
-                        calibration.clone(),
-                    )),
-                    ViolationKind::Speeding(p) => Box::new(speeding::Speeding::new(
-                        id,
-                        p.clone(),
-                        p.zone.as_deref().map(zone),
-                        calibration
-                            .clone()
-                            .expect("validated: speeding needs a ground plane"),
-                    )),
-                    ViolationKind::NoHelmet(p) => Box::new(crop_vote::CropVote::new(
-                        id,
-                        ViolationRule::NoHelmet,
-                        p.clone(),
-                    )),
-                    ViolationKind::TooManyRiders(p) => Box::new(crop_vote::CropVote::new(
-                        id,
-                        ViolationRule::TooManyRiders,
-                        p.clone(),
-                    )),
-                }
-            })
-            .collect();
+    pub fn new(specs: &[ViolationSpec], zones: &[Zone], ground: Option<&GroundPlane>) -> Self {
+        let env = Env { zones, ground };
         Self {
-            checks,
-            tracks: Tracks::new(ground, labels),
+            checks: specs
+                .iter()
+                .map(|s| s.build.build(s.id.clone(), &env))
+                .collect(),
         }
     }
 
@@ -236,32 +162,20 @@ impl ViolationEngine {
         self.checks.is_empty()
     }
 
-    /// One frame: tracker output, the crossings and classifier votes of the same frame.
+    /// One frame, after `history.observe`: the crossings and classifier votes of the same frame.
     pub fn update(
         &mut self,
         now: DateTime<Utc>,
-        frame_size: (u32, u32),
-        out: &TrackerOutput,
-        bodies: &[(DateTime<Utc>, Body)],
+        history: &History,
+        crossings: &[(DateTime<Utc>, Crossing)],
         lights: &Lights,
         votes: &[Vote],
     ) -> Vec<Hit> {
-        if self.checks.is_empty() {
-            return Vec::new();
-        }
-        let seen = self.tracks.observe(now, frame_size, &out.seen);
-        let crossings: Vec<(DateTime<Utc>, Crossing)> = bodies
-            .iter()
-            .filter_map(|(ts, b)| match b {
-                Body::Crossing(c) => Some((*ts, c.clone())),
-                _ => None,
-            })
-            .collect();
         let cx = Cx {
             now,
-            seen: &seen,
-            tracks: &self.tracks,
-            crossings: &crossings,
+            seen: history.seen(),
+            tracks: history.tracks(),
+            crossings,
             lights,
             votes,
         };
@@ -269,28 +183,21 @@ impl ViolationEngine {
         for c in &mut self.checks {
             c.update(&cx, &mut hits);
         }
-        let roots: Vec<u64> = out
-            .ended
-            .iter()
-            .filter_map(|t| self.tracks.end(t.id))
-            .collect();
-        for root in roots {
+        for &root in history.ended() {
             for c in &mut self.checks {
                 c.track_ended(root, now);
             }
-            self.tracks.forget(root);
         }
         hits
     }
 
-    /// The stream ended or restarted: forget every track.
-    pub fn finish(&mut self, now: DateTime<Utc>) {
-        let roots: Vec<u64> = self.tracks.iter().map(|(id, _)| id).collect();
+    /// The stream ended or restarted: forget every track (before the history resets).
+    pub fn finish(&mut self, now: DateTime<Utc>, history: &History) {
+        let roots: Vec<u64> = history.tracks().iter().map(|(id, _)| id).collect();
         for root in roots {
             for c in &mut self.checks {
                 c.track_ended(root, now);
             }
         }
-        self.tracks = Tracks::new(self.tracks.ground().cloned(), self.tracks.labels().to_vec());
     }
 }

@@ -5,11 +5,14 @@
 //! instead of starting a new one.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use matthan_schema::{BBox, ViolationContext, ViolationRule};
 
-use super::{Check, Cx, Hit, allowed};
+use super::{BuildCheck, Check, Cx, Env, Hit, allowed, vehicle_classes};
+use crate::config::{CamScope, ConfigError, Registration};
+
 use crate::analytics::Zone;
 use crate::rules::presence::{Change, Presence};
 
@@ -21,6 +24,58 @@ pub struct ParkingParams {
     /// How long a stopped vehicle may be out of sight and still be the same stay.
     pub hidden_s: f64,
     pub classes: Vec<String>,
+}
+
+/// `kind = "illegal_parking"`: one violation per stay longer than `max_stop_s` in `zone`.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Raw {
+    zone: String,
+    #[serde(default = "d_stop_s")]
+    max_stop_s: f64,
+    #[serde(default = "d_still_m")]
+    still_m: f64,
+    #[serde(default = "d_hidden_s")]
+    hidden_s: f64,
+    #[serde(default = "vehicle_classes")]
+    classes: Vec<String>,
+}
+
+fn d_stop_s() -> f64 {
+    60.0
+}
+fn d_still_m() -> f64 {
+    1.5
+}
+fn d_hidden_s() -> f64 {
+    60.0
+}
+
+pub(super) const REGISTRATION: Registration<Arc<dyn BuildCheck>> = Registration {
+    kind: "illegal_parking",
+    parse,
+};
+
+fn parse(t: toml::Table, cx: &CamScope) -> Result<Arc<dyn BuildCheck>, ConfigError> {
+    let r: Raw = cx.deserialize(t)?;
+    Ok(Arc::new(ParkingParams {
+        zone: cx.zone(&r.zone)?,
+        max_stop_s: cx.positive("max_stop_s", r.max_stop_s)?,
+        still_m: cx.positive("still_m", r.still_m)?,
+        hidden_s: cx.positive("hidden_s", r.hidden_s)?,
+        classes: cx.classes("classes", r.classes)?,
+    }))
+}
+
+impl BuildCheck for ParkingParams {
+    fn build(&self, id: String, env: &Env) -> Box<dyn Check + Send> {
+        Box::new(Parking::new(
+            id,
+            self.clone(),
+            env.zone(&self.zone),
+            env.calibration(),
+        ))
+    }
 }
 
 struct Stay {

@@ -3,10 +3,13 @@
 //! capture time, so a vehicle already past the line when red starts (in the box) is never
 //! flagged, and one still short of the line during yellow is not either.
 
+use std::sync::Arc;
+
 use chrono::DateTime;
 use matthan_schema::{Colour, Direction, SignalContext, ViolationContext, ViolationRule};
 
-use super::{Check, Cx, Hit, allowed, secs};
+use super::{BuildCheck, Check, Cx, Env, Hit, allowed, secs, vehicle_classes};
+use crate::config::{CamScope, ConfigError, Registration};
 
 #[derive(Debug, Clone)]
 pub struct RedLightParams {
@@ -19,6 +22,68 @@ pub struct RedLightParams {
     pub phase: String,
     pub grace_s: f64,
     pub classes: Vec<String>,
+}
+
+/// `kind = "red_light"`: crossings of `line` while `junction`'s `phase` is red.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Raw {
+    line: String,
+    #[serde(default)]
+    direction: Option<Direction>,
+    junction: String,
+    phase: String,
+    #[serde(default = "d_grace_s")]
+    grace_s: f64,
+    #[serde(default = "vehicle_classes")]
+    classes: Vec<String>,
+}
+
+fn d_grace_s() -> f64 {
+    0.5
+}
+
+pub(super) const REGISTRATION: Registration<Arc<dyn BuildCheck>> = Registration {
+    kind: "red_light",
+    parse,
+};
+
+fn parse(t: toml::Table, cx: &CamScope) -> Result<Arc<dyn BuildCheck>, ConfigError> {
+    let r: Raw = cx.deserialize(t)?;
+    let line = cx.line(&r.line)?;
+    let Some(j) = cx.known.junctions.iter().find(|j| j.id == r.junction) else {
+        return Err(cx.err(
+            "junction",
+            format!("no [[junctions]] entry with id {:?}", r.junction),
+        ));
+    };
+    if !j.phases.iter().any(|p| p.id == r.phase) {
+        return Err(cx.err(
+            "phase",
+            format!("junction {:?} has no phase {:?}", r.junction, r.phase),
+        ));
+    }
+    if !(r.grace_s.is_finite() && r.grace_s >= 0.0) {
+        return Err(cx.err("grace_s", format!("{} must be 0 or more", r.grace_s)));
+    }
+    Ok(Arc::new(RedLightParams {
+        line,
+        direction: r.direction,
+        junction: r.junction,
+        phase: r.phase,
+        grace_s: r.grace_s,
+        classes: cx.classes("classes", r.classes)?,
+    }))
+}
+
+impl BuildCheck for RedLightParams {
+    fn build(&self, id: String, _env: &Env) -> Box<dyn Check + Send> {
+        Box::new(RedLight::new(id, self.clone()))
+    }
+
+    fn reads_signals(&self) -> bool {
+        true
+    }
 }
 
 pub struct RedLight {

@@ -4,11 +4,14 @@
 //! the highest smoothed speed seen up to the moment it is raised.
 
 use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use matthan_schema::{ViolationContext, ViolationRule};
 
-use super::{Check, Cx, Hit, allowed};
+use super::{BuildCheck, Check, Cx, Env, Hit, allowed, vehicle_classes};
+use crate::config::{CamScope, ConfigError, Registration};
+
 use crate::analytics::Zone;
 
 #[derive(Debug, Clone)]
@@ -19,6 +22,69 @@ pub struct SpeedingParams {
     pub window_s: f64,
     pub min_s: f64,
     pub classes: Vec<String>,
+}
+
+/// `kind = "speeding"`; needs `[cameras.ground]`.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Raw {
+    #[serde(default)]
+    zone: Option<String>,
+    limit_kmh: f64,
+    #[serde(default = "d_tolerance")]
+    tolerance_kmh: f64,
+    #[serde(default = "d_window_s")]
+    window_s: f64,
+    #[serde(default = "d_over_s")]
+    min_s: f64,
+    #[serde(default = "vehicle_classes")]
+    classes: Vec<String>,
+}
+
+fn d_tolerance() -> f64 {
+    5.0
+}
+fn d_window_s() -> f64 {
+    1.0
+}
+fn d_over_s() -> f64 {
+    0.5
+}
+
+pub(super) const REGISTRATION: Registration<Arc<dyn BuildCheck>> = Registration {
+    kind: "speeding",
+    parse,
+};
+
+fn parse(t: toml::Table, cx: &CamScope) -> Result<Arc<dyn BuildCheck>, ConfigError> {
+    let r: Raw = cx.deserialize(t)?;
+    if !cx.known.calibrated {
+        return Err(cx.err(
+            "",
+            "speeding needs a ground-plane calibration ([cameras.ground]): without one, speeds are guesses and cannot support a fine",
+        ));
+    }
+    if !(r.tolerance_kmh.is_finite() && r.tolerance_kmh >= 0.0) {
+        return Err(cx.err("tolerance_kmh", "must be 0 or more"));
+    }
+    Ok(Arc::new(SpeedingParams {
+        zone: cx.opt_zone(r.zone)?,
+        limit_kmh: cx.positive("limit_kmh", r.limit_kmh)?,
+        tolerance_kmh: r.tolerance_kmh,
+        window_s: cx.positive("window_s", r.window_s)?,
+        min_s: cx.positive("min_s", r.min_s)?,
+        classes: cx.classes("classes", r.classes)?,
+    }))
+}
+
+impl BuildCheck for SpeedingParams {
+    fn build(&self, id: String, env: &Env) -> Box<dyn Check + Send> {
+        let calibration = env
+            .calibration()
+            .expect("validated: speeding needs a ground plane");
+        let zone = self.zone.as_deref().map(|z| env.zone(z));
+        Box::new(Speeding::new(id, self.clone(), zone, calibration))
+    }
 }
 
 /// Measurements the median is taken over.

@@ -17,7 +17,11 @@ use gstreamer_app as gst_app;
 use gstreamer_video as gst_video;
 use matthan_schema::CameraState;
 
-use crate::config::{CameraConfig, DecoderChoice, Source};
+mod source;
+
+pub use source::{DecoderChoice, Source, source};
+
+use crate::config::CameraConfig;
 use crate::frame::{Frame, RgbImage};
 use crate::queue::{FrameQueues, Msg, Overflow};
 

@@ -1,0 +1,171 @@
+//! The hub's vocabulary as data: `lexicon/phrases.tsv` (what words in a query mean) and
+//! `lexicon/rules.toml` (each rule's English and Vietnamese names and search words), compiled
+//! in and read once. Captions and the query parser both read rule names from here, so a new
+//! rule is one entry in `rules.toml`.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::LazyLock;
+
+use serde::Deserialize;
+
+const PHRASES_TSV: &str = include_str!("../lexicon/phrases.tsv");
+const RULES_TOML: &str = include_str!("../lexicon/rules.toml");
+
+/// What a phrase means to the query parser.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Meaning {
+    Class(&'static str),
+    Color(&'static str),
+    /// A garment word; `vi` = Vietnamese order (the colour follows the garment).
+    Upper {
+        vi: bool,
+    },
+    Lower {
+        vi: bool,
+    },
+    Direction(&'static str),
+    Kind(&'static str),
+    Violation(&'static str),
+    Alert(&'static str),
+    Day(i64),
+    LastNight,
+    Part(u32, u32),
+    PlateWord,
+    Stop,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RuleWords {
+    pub en: String,
+    pub vi: String,
+    #[serde(default)]
+    pub words: Vec<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Rules {
+    #[allow(dead_code)]
+    version: u32,
+    #[serde(default)]
+    alert: BTreeMap<String, RuleWords>,
+    #[serde(default)]
+    violation: BTreeMap<String, RuleWords>,
+}
+
+static RULES: LazyLock<Rules> = LazyLock::new(|| {
+    toml::from_str(RULES_TOML).expect("lexicon/rules.toml is valid (unit-tested)")
+});
+
+/// Every phrase with its meaning; the first listing of a phrase wins.
+static PHRASES: LazyLock<HashMap<String, Meaning>> = LazyLock::new(|| {
+    let mut out: Vec<(String, Meaning)> = PHRASES_TSV
+        .lines()
+        .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
+        .map(|l| parse_row(l).unwrap_or_else(|e| panic!("lexicon/phrases.tsv: {e}: {l:?}")))
+        .collect();
+    for (name, r) in &RULES.alert {
+        let name: &'static str = leak(name);
+        out.extend(r.words.iter().map(|w| (w.clone(), Meaning::Alert(name))));
+    }
+    for (name, r) in &RULES.violation {
+        let name: &'static str = leak(name);
+        out.extend(
+            r.words
+                .iter()
+                .map(|w| (w.clone(), Meaning::Violation(name))),
+        );
+    }
+    let mut map = HashMap::new();
+    for (p, m) in out {
+        map.entry(p).or_insert(m);
+    }
+    map
+});
+
+/// Rule names live as long as the process (they come from the compiled-in lexicon, read once).
+fn leak(s: &str) -> &'static str {
+    Box::leak(s.to_string().into_boxed_str())
+}
+
+fn parse_row(line: &'static str) -> Result<(String, Meaning), String> {
+    let mut cols = line.split('\t');
+    let (Some(phrase), Some(kind)) = (cols.next(), cols.next()) else {
+        return Err("needs phrase<TAB>meaning[<TAB>value]".into());
+    };
+    let v = cols.next().unwrap_or("");
+    let num = |s: &str| s.parse::<i64>().map_err(|e| format!("{s:?}: {e}"));
+    let m = match kind {
+        "class" => Meaning::Class(v),
+        "color" => Meaning::Color(v),
+        "upper" => Meaning::Upper { vi: v == "vi" },
+        "lower" => Meaning::Lower { vi: v == "vi" },
+        "direction" => Meaning::Direction(v),
+        "kind" => Meaning::Kind(v),
+        "day" => Meaning::Day(num(v)?),
+        "last_night" => Meaning::LastNight,
+        "part" => {
+            let (a, b) = v.split_once(',').ok_or("part needs from,to")?;
+            Meaning::Part(num(a)? as u32, num(b)? as u32)
+        }
+        "plate_word" => Meaning::PlateWord,
+        "stop" => Meaning::Stop,
+        other => return Err(format!("unknown meaning {other:?}")),
+    };
+    Ok((phrase.to_string(), m))
+}
+
+/// The meaning of an exact (folded) phrase.
+pub fn phrase(p: &str) -> Option<Meaning> {
+    PHRASES.get(p).copied()
+}
+
+/// English and Vietnamese names of an alert rule; an unknown kind is shown by its name.
+pub fn alert_words(kind: &str) -> (String, String) {
+    words(RULES.alert.get(kind), kind)
+}
+
+/// English and Vietnamese names of a traffic violation rule.
+pub fn violation_words(rule: &str) -> (String, String) {
+    words(RULES.violation.get(rule), rule)
+}
+
+fn words(r: Option<&RuleWords>, name: &str) -> (String, String) {
+    match r {
+        Some(r) => (r.en.clone(), r.vi.clone()),
+        None => {
+            let plain = name.replace('_', " ");
+            (plain.clone(), plain)
+        }
+    }
+}
+
+/// The alert kinds the lexicon names (for the evaluation seed and documentation).
+pub fn alert_kinds() -> impl Iterator<Item = &'static str> {
+    RULES.alert.keys().map(String::as_str)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lexicon_files_load_and_every_violation_rule_is_named() {
+        assert!(PHRASES.len() > 200, "{}", PHRASES.len());
+        for r in matthan_schema::ViolationRule::ALL {
+            assert!(RULES.violation.contains_key(r.as_str()), "{r:?}");
+        }
+        for (p, _) in PHRASES.iter() {
+            assert_eq!(
+                p,
+                &crate::query::fold(p),
+                "phrases are written folded: {p:?}"
+            );
+        }
+        assert_eq!(phrase("xe may"), Some(Meaning::Class("motorcycle")));
+        assert_eq!(phrase("lang vang"), Some(Meaning::Alert("loitering")));
+        assert_eq!(alert_words("loitering").1, "lảng vảng");
+        assert_eq!(alert_words("new_rule").0, "new rule");
+    }
+}

@@ -1,0 +1,93 @@
+//! Where a camera's frames come from (`url` and `rtsp_transport` of a `[[cameras]]` entry), and
+//! which decoder decodes them.
+
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::config::{ConfigError, Scope};
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Source {
+    File(PathBuf),
+    Rtsp { url: String, tcp: bool },
+    V4l2(PathBuf),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DecoderChoice {
+    /// Hardware decoder when its GStreamer element exists, software otherwise.
+    Auto,
+    Software,
+    Nvidia,
+    Vaapi,
+}
+
+/// Parses a camera's `url`; errors name `url` or `rtsp_transport` under the camera's key.
+pub fn source(s: &Scope, url: &str, transport: Option<&str>) -> Result<Source, ConfigError> {
+    let tcp = match transport {
+        None | Some("tcp") => true,
+        Some("udp") => false,
+        Some(t) => {
+            return Err(s.err("rtsp_transport", format!("{t:?} is not tcp or udp")));
+        }
+    };
+    let (scheme, rest) = url.split_once("://").ok_or_else(|| {
+        s.err(
+            "url",
+            format!("{url:?} is not a URL; expected file://, rtsp:// or v4l2://"),
+        )
+    })?;
+    if transport.is_some() && scheme != "rtsp" && scheme != "rtsps" {
+        return Err(s.err("rtsp_transport", "only applies to rtsp:// sources"));
+    }
+    match scheme {
+        "file" => {
+            let p = s.path(Path::new(rest));
+            if !p.is_file() {
+                return Err(s.err("url", format!("video file {} does not exist", p.display())));
+            }
+            Ok(Source::File(p))
+        }
+        "rtsp" | "rtsps" => {
+            rtsp_host(s, url, rest)?;
+            Ok(Source::Rtsp {
+                url: url.to_string(),
+                tcp,
+            })
+        }
+        "v4l2" => {
+            if !rest.starts_with("/dev/") {
+                return Err(s.err(
+                    "url",
+                    format!("{url:?} must name a device, e.g. v4l2:///dev/video0"),
+                ));
+            }
+            Ok(Source::V4l2(PathBuf::from(rest)))
+        }
+        other => Err(s.err(
+            "url",
+            format!("unsupported scheme {other:?}; expected file, rtsp or v4l2"),
+        )),
+    }
+}
+
+/// The authority of an RTSP URL must name a host (and a valid port, if any).
+fn rtsp_host(s: &Scope, url: &str, rest: &str) -> Result<(), ConfigError> {
+    let authority = rest.split(['/', '?']).next().unwrap_or("");
+    let host = authority.rsplit('@').next().unwrap_or(authority);
+    let (name, port) = match host.rsplit_once(':') {
+        Some((n, p)) if !host.ends_with(']') => (n, Some(p)),
+        _ => (host, None),
+    };
+    if name.is_empty() {
+        return Err(s.err("url", format!("{url:?} has no host")));
+    }
+    if let Some(port) = port
+        && port.parse::<u16>().is_err()
+    {
+        return Err(s.err("url", format!("{url:?} has an invalid port {port:?}")));
+    }
+    Ok(())
+}

@@ -1,0 +1,111 @@
+//! The emitter: owns the batch of messages the current detector batch produced, so they reach
+//! the outbox in one durable commit. Track events name their snapshot; its blob is queued just
+//! before the first event naming it.
+
+use chrono::{DateTime, Utc};
+use matthan_schema::{Body, Event, TrackPhase};
+
+use crate::outbox::Message;
+use crate::publish::{self, Publisher};
+use crate::snapshot::SnapshotKeeper;
+
+pub struct Emitter {
+    site: String,
+    pending: Vec<Message>,
+    /// Events emitted since the run started.
+    pub events: u64,
+}
+
+impl Emitter {
+    pub fn new(site: &str) -> Self {
+        Self {
+            site: site.to_string(),
+            pending: Vec::new(),
+            events: 0,
+        }
+    }
+
+    /// An event with no track attached (status, counts, junction bodies).
+    pub fn emit(&mut self, camera: &str, ts: DateTime<Utc>, body: Body) {
+        self.events += 1;
+        self.pending
+            .push(publish::message(&Event::new(&self.site, camera, ts, body)));
+    }
+
+    /// An event about a track: its colours, plate and snapshot come from `snaps`.
+    pub fn emit_tracked(
+        &mut self,
+        camera: &str,
+        ts: DateTime<Utc>,
+        mut body: Body,
+        snaps: &mut SnapshotKeeper,
+    ) {
+        match &mut body {
+            Body::Track(t) => {
+                if let Some(col) = snaps.colours(t.track_id) {
+                    let a = &mut t.attributes;
+                    a.color = a.color.take().or(col.body.map(String::from));
+                    a.upper_color = a.upper_color.take().or(col.upper.map(String::from));
+                    a.lower_color = a.lower_color.take().or(col.lower.map(String::from));
+                }
+                if t.attributes.plate.is_none()
+                    && let Some((p, s)) = snaps.plate(t.track_id)
+                {
+                    t.attributes.plate = Some(p.clone());
+                    t.attributes.plate_score = Some(*s);
+                }
+                if let Some(sha) = self.snapshot(snaps, t.track_id) {
+                    t.snapshot = Some(sha);
+                    if t.phase == TrackPhase::End {
+                        snaps.forget(t.track_id);
+                    }
+                }
+            }
+            // An alert shows its main track; the crop is the same blob the track names.
+            Body::Alert(a) => {
+                if let Some(&track) = a.track_ids.first()
+                    && let Some(sha) = self.snapshot(snaps, track)
+                {
+                    a.snapshot = Some(sha);
+                }
+            }
+            _ => {}
+        }
+        self.emit(camera, ts, body);
+    }
+
+    /// The track's snapshot hash, queuing its blob the first time it is named.
+    fn snapshot(&mut self, snaps: &mut SnapshotKeeper, track: u64) -> Option<String> {
+        let (sha, blob) = snaps.take_for_event(track)?;
+        if let Some(b) = blob {
+            self.pending.push(publish::blob(&self.site, &sha, &b));
+        }
+        Some(sha)
+    }
+
+    /// A finished violation: its blobs first, then the event naming them.
+    pub fn emit_violation(&mut self, d: crate::evidence::Done) {
+        for (sha, blob) in &d.blobs {
+            // Over the MQTT limit it could never be sent and would hold up the outbox; it
+            // stays in the bundle on disk and the hub shows the bundle as incomplete.
+            if blob.len() + 1024 > publish::MAX_PACKET {
+                tracing::error!(sha = %sha, bytes = blob.len(), "evidence file too large to publish; kept on disk only");
+                continue;
+            }
+            self.pending.push(publish::blob(&self.site, sha, blob));
+        }
+        self.emit(&d.camera, d.at, d.body);
+    }
+
+    /// A message built elsewhere (the edge's own status).
+    pub fn push(&mut self, event: &Event) {
+        self.events += 1;
+        self.pending.push(publish::message(event));
+    }
+
+    /// Writes the batch to the outbox in one commit.
+    pub fn flush(&mut self, publisher: &mut Publisher) -> Result<(), crate::outbox::OutboxError> {
+        let batch = std::mem::take(&mut self.pending);
+        publisher.push(&batch)
+    }
+}

@@ -1,0 +1,301 @@
+//! The one place the pipeline is wired together: camera threads → frame queues → detector
+//! (batched across cameras) → each camera's stages in data-flow order (`stage`) → the emitter's
+//! batch → outbox → publisher.
+
+mod camera;
+mod emit;
+mod stage;
+mod stages;
+
+pub use emit::Emitter;
+pub use stage::{Board, CamState, Cx, End, Frame, Restart, Shared, Stage};
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+
+use self::camera::{CameraRun, STATUS_EVERY};
+use crate::config::{EdgeConfig, Source};
+use crate::detect::{Classifier, DetectError, Detector};
+use crate::evidence::Worker;
+use crate::ingest::{self, IngestError};
+use crate::metrics::Metrics;
+use crate::outbox::OutboxError;
+use crate::publish::{self, PublishStats, Publisher};
+use crate::queue::{FrameQueues, Msg};
+use crate::rules::History;
+use crate::signal::{Controller, JunctionFeed};
+use crate::snapshot::SnapshotKeeper;
+use crate::stale::FrozenCheck;
+use crate::violations::Lights;
+
+#[derive(Debug, thiserror::Error)]
+pub enum PipelineError {
+    #[error(transparent)]
+    Ingest(#[from] IngestError),
+    #[error(transparent)]
+    Detect(#[from] DetectError),
+    #[error("cannot start the MQTT publisher: {0}")]
+    Publisher(#[from] publish::PublishError),
+    #[error("cannot write to the outbox: {0}")]
+    Outbox(OutboxError),
+    #[error("cannot serve metrics on {0}: {1}")]
+    Metrics(std::net::SocketAddr, std::io::Error),
+    #[error("evidence: {0}")]
+    Evidence(#[from] crate::evidence::EvidenceError),
+}
+
+/// What a run did, for the CLI's last line and for benchmarks.
+#[derive(Debug, Default)]
+pub struct RunSummary {
+    pub frames: u64,
+    pub dropped: u64,
+    pub events: u64,
+    pub elapsed: Duration,
+    pub provider: &'static str,
+    pub publish: PublishStats,
+    /// Cameras whose source failed for good, with the reason.
+    pub failed: Vec<(String, String)>,
+}
+
+/// Runs every camera until its source ends (files) or `stop` is set: camera threads → frame
+/// queues → detector (batched across cameras) → each camera's stages (`stage::stages`) → the
+/// emitter's batch → outbox → MQTT.
+pub fn run(cfg: &EdgeConfig, stop: Arc<AtomicBool>) -> Result<RunSummary, PipelineError> {
+    ingest::init()?;
+    ingest::rank_decoders(cfg.cameras[0].decoder);
+    let mut detector = Detector::new(&cfg.model)?;
+    let metrics = Arc::new(Metrics::new(
+        cfg.cameras.iter().map(|c| c.id.clone()).collect(),
+    ));
+    if let Some(addr) = cfg.metrics_listen {
+        crate::metrics::serve(addr, metrics.clone())
+            .map_err(|e| PipelineError::Metrics(addr, e))?;
+    }
+    let mut publisher = Publisher::start(cfg, metrics.clone())?;
+    let signals = publisher.take_signals();
+    let mut shared = shared(cfg)?;
+    let started = Instant::now();
+    let queues = Arc::new(FrameQueues::new(
+        cfg.cameras.iter().map(ingest::overflow_policy).collect(),
+        2,
+    ));
+    let _ = metrics.queues.set(queues.clone());
+    let threads = spawn_cameras(cfg, &queues, &stop);
+    let mut cams: Vec<CameraRun> = cfg
+        .cameras
+        .iter()
+        .enumerate()
+        .map(|(i, c)| {
+            let state = CamState {
+                id: c.id.clone(),
+                snapshots: SnapshotKeeper::default(),
+                history: History::new(c.ground.clone(), cfg.model.labels.clone()),
+            };
+            let frozen = (!matches!(c.source, Source::File(_)))
+                .then(|| FrozenCheck::new(cfg.analytics.frozen_after_s));
+            CameraRun::new(i, state, stage::stages(cfg, c, &shared), frozen)
+        })
+        .collect();
+    let mut summary = RunSummary {
+        provider: detector.provider(),
+        ..RunSummary::default()
+    };
+    let mut em = Emitter::new(&cfg.site);
+    let mut result = Ok(());
+    let mut edge_status_at = Instant::now();
+    while cams.iter().any(|c| !c.ended) {
+        let batch = queues.pop_batch(detector.max_batch(), Duration::from_millis(200));
+        let detections = match detect(&mut detector, &batch, &metrics) {
+            Ok(d) => d,
+            Err(e) => {
+                // An inference error is not a camera's fault and will not heal: stop cleanly.
+                tracing::error!(error = %e, "detector failed; stopping");
+                stop.store(true, Ordering::Relaxed);
+                queues.close();
+                result = Err(PipelineError::Detect(e));
+                break;
+            }
+        };
+        let mut detections = detections.into_iter();
+        for msg in batch {
+            match msg {
+                Msg::Frame(f) => {
+                    let dets = detections.next().expect("one result per frame");
+                    metrics.processed[f.camera].fetch_add(1, Ordering::Relaxed);
+                    let frame = stage::Frame {
+                        captured: f.captured,
+                        image: &f.image,
+                        size: (f.image.width, f.image.height),
+                        dets: &dets,
+                    };
+                    cams[f.camera].on_frame(&frame, &queues, &mut shared, &mut em);
+                }
+                Msg::Status {
+                    camera,
+                    state,
+                    detail,
+                } => {
+                    let c = &mut cams[camera];
+                    let at = c.last_capture.unwrap_or_else(Utc::now);
+                    c.status(&queues, state, detail, at, &mut em);
+                }
+                Msg::End { camera, error } => {
+                    if let Some(e) = &error {
+                        summary
+                            .failed
+                            .push((cfg.cameras[camera].id.clone(), e.clone()));
+                    }
+                    cams[camera].on_end(error, &queues, &mut shared, &mut em);
+                }
+            }
+        }
+        for c in &mut cams {
+            c.status_if_due(&queues, &mut em);
+        }
+        if let Some(rx) = &signals {
+            for (topic, payload) in rx.try_iter() {
+                if let Err(e) = shared.lights.apply(&topic, &payload, Utc::now()) {
+                    tracing::warn!(error = %e, "signal state refused");
+                }
+            }
+        }
+        if let Some(w) = &shared.evidence {
+            for d in w.ready() {
+                emit_violation(d, &mut cams, &mut em);
+            }
+        }
+        if edge_status_at.elapsed() >= STATUS_EVERY {
+            edge_status_at = Instant::now();
+            edge_status(cfg, &publisher, &metrics, &mut em);
+        }
+        if let Err(e) = em.flush(&mut publisher) {
+            // Without a durable outbox, events would be lost: stop rather than pretend.
+            tracing::error!(error = %e, "outbox write failed; stopping");
+            stop.store(true, Ordering::Relaxed);
+            queues.close();
+            result = Err(PipelineError::Outbox(e));
+            break;
+        }
+    }
+    if let Some(w) = shared.evidence.take() {
+        for d in w.finish() {
+            emit_violation(d, &mut cams, &mut em);
+        }
+    }
+    if let Err(e) = em.flush(&mut publisher) {
+        result = Err(PipelineError::Outbox(e));
+    }
+    queues.close();
+    for t in threads {
+        let _ = t.join();
+    }
+    summary.events = em.events;
+    summary.frames = cams.iter().map(|c| c.frames).sum();
+    summary.dropped = queues
+        .dropped
+        .iter()
+        .map(|d| d.load(Ordering::Relaxed))
+        .sum();
+    summary.elapsed = started.elapsed();
+    summary.publish = publisher.finish();
+    result.map(|_| summary)
+}
+
+/// What every camera's stages share; only the classifiers some rule reads are loaded.
+fn shared(cfg: &EdgeConfig) -> Result<Shared, PipelineError> {
+    let has_violations = cfg.cameras.iter().any(|c| !c.violations.is_empty());
+    let ort_lib = cfg.model.ort_library.as_deref();
+    let classifiers: Vec<Classifier> = cfg
+        .classifiers
+        .iter()
+        .filter(|k| {
+            cfg.cameras
+                .iter()
+                .flat_map(|c| &c.violations)
+                .any(|v| v.classifier() == Some(k.id.as_str()))
+        })
+        .map(|k| Classifier::new(k.clone(), ort_lib))
+        .collect::<Result<_, _>>()?;
+    let evidence = match &cfg.evidence {
+        Some(e) if has_violations => Some(Worker::start(e, &cfg.site, ort_lib)?),
+        _ => None,
+    };
+    Ok(Shared {
+        labels: cfg.model.labels.clone(),
+        lights: Lights::new(&cfg.junctions),
+        classifiers,
+        evidence,
+        junctions: cfg
+            .junctions
+            .iter()
+            .map(|j| JunctionFeed::new(Controller::new(j.clone(), None)))
+            .collect(),
+    })
+}
+
+fn spawn_cameras(
+    cfg: &EdgeConfig,
+    queues: &Arc<FrameQueues>,
+    stop: &Arc<AtomicBool>,
+) -> Vec<std::thread::JoinHandle<()>> {
+    cfg.cameras
+        .iter()
+        .enumerate()
+        .map(|(i, cam)| {
+            let (cam, q, s) = (cam.clone(), queues.clone(), stop.clone());
+            std::thread::Builder::new()
+                .name(format!("cam-{}", cam.id))
+                .spawn(move || ingest::run_camera(i, &cam, q, s))
+                .expect("spawn camera thread")
+        })
+        .collect()
+}
+
+/// Runs the detector on the batch's frames, one result per frame in order.
+fn detect(
+    detector: &mut Detector,
+    batch: &[Msg],
+    metrics: &Metrics,
+) -> Result<Vec<Vec<crate::detect::Detection>>, DetectError> {
+    let images: Vec<_> = batch
+        .iter()
+        .filter_map(|m| match m {
+            Msg::Frame(f) => Some(f.image.as_ref()),
+            _ => None,
+        })
+        .collect();
+    let started = Instant::now();
+    let detected = detector.detect(&images);
+    if !images.is_empty() {
+        metrics
+            .inference_ms
+            .observe_ms(started.elapsed().as_millis() as u64);
+    }
+    detected
+}
+
+/// The edge's own status, with the outbox's backlog.
+fn edge_status(cfg: &EdgeConfig, publisher: &Publisher, metrics: &Metrics, em: &mut Emitter) {
+    let (pending_n, dropped_n) = publisher.backlog();
+    metrics.outbox_pending.store(pending_n, Ordering::Relaxed);
+    metrics.outbox_dropped.store(dropped_n, Ordering::Relaxed);
+    em.push(&publish::edge_status(
+        cfg,
+        matthan_schema::EdgeState::Online,
+        dropped_n,
+        pending_n,
+    ));
+}
+
+/// A finished violation into the batch; its plate goes onto the track's later events.
+fn emit_violation(d: crate::evidence::Done, cams: &mut [CameraRun], em: &mut Emitter) {
+    if let Some(c) = cams.iter_mut().find(|c| c.state.id == d.camera)
+        && let Some((track, text, score)) = d.plate.clone()
+    {
+        c.state.snapshots.set_plate(track, text, score);
+    }
+    em.emit_violation(d);
+}

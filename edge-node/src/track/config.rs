@@ -1,0 +1,95 @@
+//! `[tracker]`: ByteTrack's thresholds and how long tracks live.
+
+use serde::Deserialize;
+
+use crate::config::{ConfigError, Scope};
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrackerConfig {
+    /// Detections at or above this score start tracks and take part in the first association.
+    #[serde(default = "d_high")]
+    pub high_score: f32,
+    /// Detections between this and `high_score` can only continue existing tracks (ByteTrack's second pass).
+    #[serde(default = "d_low")]
+    pub low_score: f32,
+    /// Minimum IoU for the first association.
+    #[serde(default = "d_match_iou")]
+    pub match_iou: f32,
+    /// Minimum IoU for the second (low-score) association.
+    #[serde(default = "d_low_match_iou")]
+    pub low_match_iou: f32,
+    /// Hits needed before a tentative track is confirmed and announced.
+    #[serde(default = "d_min_hits")]
+    pub min_hits: u32,
+    /// How long a track may go unseen before it ends. Long on purpose: a parked vehicle whose
+    /// detection flickers must keep its id.
+    #[serde(default = "d_max_lost")]
+    pub max_lost_s: f64,
+    /// Lost tracks that were moving are dropped sooner: their predicted box drifts off anyway.
+    #[serde(default = "d_max_lost_moving")]
+    pub max_lost_moving_s: f64,
+    /// Seconds between `update` events for a confirmed track.
+    #[serde(default = "d_update")]
+    pub update_interval_s: f64,
+}
+
+fn d_high() -> f32 {
+    0.45
+}
+fn d_low() -> f32 {
+    0.2
+}
+fn d_match_iou() -> f32 {
+    0.2
+}
+fn d_low_match_iou() -> f32 {
+    0.4
+}
+fn d_min_hits() -> u32 {
+    3
+}
+fn d_max_lost() -> f64 {
+    120.0
+}
+fn d_max_lost_moving() -> f64 {
+    3.0
+}
+fn d_update() -> f64 {
+    5.0
+}
+
+impl Default for TrackerConfig {
+    fn default() -> Self {
+        toml::from_str("").expect("all tracker keys have defaults")
+    }
+}
+
+impl TrackerConfig {
+    pub fn validate(&self, s: &Scope) -> Result<(), ConfigError> {
+        for (key, v) in [
+            ("high_score", self.high_score),
+            ("low_score", self.low_score),
+            ("match_iou", self.match_iou),
+            ("low_match_iou", self.low_match_iou),
+        ] {
+            s.unit(key, v)?;
+        }
+        if self.low_score > self.high_score {
+            return Err(s.err("low_score", "must not exceed tracker.high_score"));
+        }
+        for (key, v) in [
+            ("max_lost_s", self.max_lost_s),
+            ("max_lost_moving_s", self.max_lost_moving_s),
+            ("update_interval_s", self.update_interval_s),
+        ] {
+            if !(v.is_finite() && v > 0.0) {
+                return Err(s.err(key, "must be a positive number of seconds"));
+            }
+        }
+        if self.min_hits == 0 {
+            return Err(s.err("min_hits", "must be at least 1"));
+        }
+        Ok(())
+    }
+}

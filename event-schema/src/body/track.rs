@@ -1,0 +1,128 @@
+//! Track lifecycle, line crossings, zone events and interval counts.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::rfc3339_ms;
+
+use super::BBox;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TrackPhase {
+    New,
+    Update,
+    End,
+}
+
+/// Attributes that description search matches on. All optional: each is filled by the stage
+/// that can measure it (colour from pixels, plate from OCR, speed from a calibrated camera).
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct Attributes {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub color: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub upper_color: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lower_color: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subtype: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub plate: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub plate_score: Option<f32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub speed_kmh: Option<f32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub heading_deg: Option<f32>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrackEvent {
+    pub phase: TrackPhase,
+    pub track_id: u64,
+    pub class: String,
+    pub score: f32,
+    pub bbox: BBox,
+    #[serde(with = "rfc3339_ms")]
+    pub first_seen: DateTime<Utc>,
+    #[serde(with = "rfc3339_ms")]
+    pub last_seen: DateTime<Utc>,
+    /// Zones the track has been inside so far, in the order it entered them.
+    #[serde(default)]
+    pub zones: Vec<String>,
+    /// Bottom-centre points of the box, thinned to at most a few dozen, in pixels.
+    #[serde(default)]
+    pub path: Vec<[f32; 2]>,
+    #[serde(default)]
+    pub attributes: Attributes,
+    /// sha256 of a JPEG crop of the object at its best-scoring sighting so far, published on
+    /// `matthan-evidence/{site}/{sha256}`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub snapshot: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Direction {
+    In,
+    Out,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Crossing {
+    pub line: String,
+    pub direction: Direction,
+    pub class: String,
+    pub track_id: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ZoneAction {
+    Enter,
+    Exit,
+    /// Inside longer than the zone's dwell threshold; sent once per stay.
+    Dwell,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ZoneEvent {
+    pub zone: String,
+    pub action: ZoneAction,
+    pub class: String,
+    pub track_id: u64,
+    /// Seconds inside the zone so far (0 on enter).
+    pub duration_s: f32,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LineCount {
+    pub line: String,
+    pub class: String,
+    #[serde(rename = "in")]
+    pub in_count: u32,
+    #[serde(rename = "out")]
+    pub out_count: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ZoneCount {
+    pub zone: String,
+    pub class: String,
+    pub entered: u32,
+    /// Most objects of the class inside at once during the interval.
+    pub max_occupancy: u32,
+    /// Mean number inside over the interval's frames.
+    pub mean_occupancy: f32,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Counts {
+    #[serde(with = "rfc3339_ms")]
+    pub interval_start: DateTime<Utc>,
+    #[serde(with = "rfc3339_ms")]
+    pub interval_end: DateTime<Utc>,
+    pub lines: Vec<LineCount>,
+    pub zones: Vec<ZoneCount>,
+}
