@@ -15,6 +15,7 @@ mod loitering;
 mod motion;
 pub(crate) mod presence;
 mod schedule;
+mod stopped_in_box;
 mod tracks;
 
 use std::sync::Arc;
@@ -40,6 +41,7 @@ pub static REGISTRY: &[Registration<Arc<dyn BuildRule>>] = &[
     intrusion::REGISTRATION,
     abandoned::REGISTRATION,
     direction::REGISTRATION,
+    stopped_in_box::REGISTRATION,
 ];
 
 /// One configured rule, validated at config load.

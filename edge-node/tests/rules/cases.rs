@@ -559,5 +559,96 @@ classes = ["person"]
         noon(),
         0,
     );
+    // Stopped in the box (vehicles standing still in the junction box over 10 s).
+    let the_box = r#"
+[[cameras.rules]]
+kind = "stopped_in_box"
+id = "box"
+zone = "square"
+max_s = 10
+"#;
+    let stop_go = |stop_at: f64, go_at: f64| {
+        move |t: f64| {
+            let x = if t < stop_at {
+                2.0 + t * 2.0
+            } else if t < go_at {
+                2.0 + stop_at * 2.0
+            } else {
+                2.0 + stop_at * 2.0 + (t - go_at) * 2.0
+            };
+            Some((x, 10.0))
+        }
+    };
+    case(
+        "car stops 15 s in the box, then drives on",
+        "stopped_in_box",
+        the_box.into(),
+        vec![actor(1, CAR, stop_go(8.0, 23.0))],
+        35.0,
+        noon(),
+        1,
+    );
+    case(
+        "car stops 8 s in the box",
+        "stopped_in_box",
+        the_box.into(),
+        vec![actor(1, CAR, stop_go(8.0, 16.0))],
+        30.0,
+        noon(),
+        0,
+    );
+    case(
+        "car crawls through the box at 0.5 m/s",
+        "stopped_in_box",
+        the_box.into(),
+        vec![actor(1, CAR, |t| Some((8.0 + t * 0.5, 10.0)))],
+        50.0,
+        noon(),
+        0,
+    );
+    case(
+        "car waits 20 s before the box, then crosses",
+        "stopped_in_box",
+        the_box.into(),
+        vec![actor(1, CAR, |t| {
+            Some((if t < 20.0 { 6.0 } else { 6.0 + (t - 20.0) * 3.0 }, 10.0))
+        })],
+        35.0,
+        noon(),
+        0,
+    );
+    case(
+        "stopped car's detection flickers (0.4 s gaps)",
+        "stopped_in_box",
+        the_box.into(),
+        vec![actor(1, CAR, |t| {
+            let gap = (t % 3.0) > 2.6;
+            (!gap).then_some((20.0 + 0.05 * (t * 4.0).sin(), 10.0))
+        })],
+        25.0,
+        noon(),
+        1,
+    );
+    case(
+        "a person standing in the box is not a vehicle",
+        "stopped_in_box",
+        the_box.into(),
+        vec![actor(1, PERSON, |_| Some((20.0, 10.0)))],
+        25.0,
+        noon(),
+        0,
+    );
+    case(
+        "two cars queue in the box, both stuck",
+        "stopped_in_box",
+        the_box.into(),
+        vec![
+            actor(1, CAR, |_| Some((22.0, 10.0))),
+            actor(2, CAR, |_| Some((16.0, 10.0))),
+        ],
+        20.0,
+        noon(),
+        2,
+    );
     v
 }

@@ -214,7 +214,11 @@ fn synthetic_cases_meet_the_precision_and_recall_goal() {
         worst = worst.min(p).min(r);
         println!("{rule:<18} {tp:>4} {fp:>4} {fn_:>4} {p:>9.3} {r:>7.3}");
     }
-    assert_eq!(per_rule.len(), 7, "every rule is covered");
+    assert_eq!(
+        per_rule.len(),
+        edge_node::rules::REGISTRY.len(),
+        "every rule is covered"
+    );
     assert!(
         worst >= 0.95,
         "precision/recall below 0.95:\n{}",
@@ -335,6 +339,14 @@ fn broken_rule_configs_name_the_key() {
         (
             "[[cameras.rules]]\nkind = \"teleporting\"\nid = \"t\"\n",
             "teleporting",
+        ),
+        (
+            "[[cameras.rules]]\nkind = \"stopped_in_box\"\nid = \"b\"\nzone = \"z\"\nmax_s = 0\n",
+            "cameras[0].rules[0].max_s",
+        ),
+        (
+            "[[cameras.rules]]\nkind = \"stopped_in_box\"\nid = \"b\"\n",
+            "missing field `zone`",
         ),
         (
             "[[cameras.rules]]\nkind = \"running\"\nid = \"r\"\nspeed = 3\n",
