@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
-# Starts (or stops) a private PostgreSQL for the tests on 127.0.0.1:${MATTHAN_PG_PORT:-55432},
+# Starts (or stops) a private PostgreSQL for the tests on 127.0.0.1:${MATTHAN_PG_PORT:-25432}
+# (below the ephemeral range 32768-60999, so no outgoing connection can hold it),
 # with its data in a throw-away folder. `start` prints the URL to use as MATTHAN_PG_URL.
 # PostgreSQL refuses to run as root, so as root the server runs as the `postgres` user.
 set -euo pipefail
 cmd=${1:?usage: pg.sh start|stop}
-port=${MATTHAN_PG_PORT:-55432}
+port=${MATTHAN_PG_PORT:-25432}
 data=${MATTHAN_PG_DATA:-/tmp/matthan-pg-$port}
 bin=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n1)
 as_pg() { if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }

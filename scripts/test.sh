@@ -13,5 +13,7 @@ MATTHAN_PG_URL=$(bash scripts/pg.sh start)
 export MATTHAN_PG_URL
 trap 'bash scripts/pg.sh stop' EXIT
 cargo fmt --all -- --check
+# Style limits: no source file over 600 lines, no function over 120 (scripts/fn-lengths.py).
+python3 scripts/fn-lengths.py
 cargo clippy --release --workspace --all-targets -- -D warnings
 cargo test --release --workspace

@@ -105,40 +105,43 @@ pub fn caption(e: &Event) -> String {
             }
             words.join(" ")
         }
-        Body::Violation(v) => {
-            let (en, vi) = violation_words(v.rule);
-            let mut words = vec![format!("VIOLATION {en} ({vi}):")];
-            if let Some(c) = &v.color {
-                words.push(c.clone());
-            }
-            words.push(v.class.clone());
-            if let Some(p) = &v.plate {
-                words.push(format!("plate {p}"));
-            }
-            let c = &v.context;
-            if let Some(s) = &c.signal {
-                words.push(format!(
-                    "crossed {:.1} s into red (phase {}, yellow {:.0} s)",
-                    s.into_red_s, s.phase, s.yellow_s
-                ));
-            }
-            if let (Some(s), Some(l)) = (c.speed_kmh, c.limit_kmh) {
-                words.push(format!("at {s:.0} km/h (limit {l:.0})"));
-            }
-            if let Some(d) = c.dwell_s {
-                words.push(format!("stopped {d:.0} s"));
-            }
-            if let Some(m) = c.distance_m {
-                words.push(format!("{m:.0} m against the flow"));
-            }
-            if let Some(z) = v.zone.as_ref().or(v.line.as_ref()) {
-                words.push(format!("at {z}"));
-            }
-            words.push(format!("(track {})", v.track_id));
-            words.join(" ")
-        }
+        Body::Violation(v) => violation_caption(v),
     };
     format!("{what} at camera {} on {at}", e.camera)
+}
+
+/// A violation's caption: the rule in both languages, the vehicle and what was measured.
+fn violation_caption(v: &matthan_schema::Violation) -> String {
+    let (en, vi) = violation_words(v.rule);
+    let mut words = vec![format!("VIOLATION {en} ({vi}):")];
+    if let Some(c) = &v.color {
+        words.push(c.clone());
+    }
+    words.push(v.class.clone());
+    if let Some(p) = &v.plate {
+        words.push(format!("plate {p}"));
+    }
+    let c = &v.context;
+    if let Some(s) = &c.signal {
+        words.push(format!(
+            "crossed {:.1} s into red (phase {}, yellow {:.0} s)",
+            s.into_red_s, s.phase, s.yellow_s
+        ));
+    }
+    if let (Some(s), Some(l)) = (c.speed_kmh, c.limit_kmh) {
+        words.push(format!("at {s:.0} km/h (limit {l:.0})"));
+    }
+    if let Some(d) = c.dwell_s {
+        words.push(format!("stopped {d:.0} s"));
+    }
+    if let Some(m) = c.distance_m {
+        words.push(format!("{m:.0} m against the flow"));
+    }
+    if let Some(z) = v.zone.as_ref().or(v.line.as_ref()) {
+        words.push(format!("at {z}"));
+    }
+    words.push(format!("(track {})", v.track_id));
+    words.join(" ")
 }
 
 /// What the event says about the object, without ids, times or camera: the text free-text query

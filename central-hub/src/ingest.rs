@@ -76,57 +76,7 @@ pub async fn run(
     let writer_client = client.clone();
     let st = stats.clone();
     let writer = tokio::task::spawn_blocking(move || {
-        let rt = tokio::runtime::Handle::current();
-        let mut batch: Vec<Publish> = Vec::new();
-        loop {
-            match rx.blocking_recv() {
-                Some(p) => batch.push(p),
-                None => break,
-            }
-            while batch.len() < 1000 {
-                match rx.try_recv() {
-                    Ok(p) => batch.push(p),
-                    Err(_) => break,
-                }
-            }
-            let mut events = Vec::with_capacity(batch.len());
-            for p in &batch {
-                if p.topic.starts_with("matthan-evidence/") {
-                    match evidence.put(&p.topic, &p.payload) {
-                        Ok(_) => st.evidence.fetch_add(1, Ordering::Relaxed),
-                        Err(reason) => {
-                            tracing::warn!(topic = %p.topic, %reason, "rejected evidence blob");
-                            st.rejected.fetch_add(1, Ordering::Relaxed)
-                        }
-                    };
-                    continue;
-                }
-                match decode(&p.topic, &p.payload) {
-                    Ok(e) => events.push(e),
-                    Err(reason) => {
-                        st.rejected.fetch_add(1, Ordering::Relaxed);
-                        tracing::warn!(topic = %p.topic, bytes = p.payload.len(), %reason, "rejected MQTT payload");
-                    }
-                }
-            }
-            match store.insert(&events) {
-                Ok(new) => {
-                    st.stored.fetch_add(new as u64, Ordering::Relaxed);
-                    st.duplicates
-                        .fetch_add((events.len() - new) as u64, Ordering::Relaxed);
-                }
-                Err(e) => {
-                    // Unacknowledged, so the broker redelivers once storage is back.
-                    tracing::error!(error = %e, "cannot store events; leaving them unacknowledged");
-                    batch.clear();
-                    std::thread::sleep(Duration::from_secs(1));
-                    continue;
-                }
-            }
-            for p in batch.drain(..) {
-                let _ = rt.block_on(writer_client.ack(&p));
-            }
-        }
+        store_loop(&mut rx, store.as_mut(), &evidence, &st, &writer_client)
     });
 
     while !stop.load(Ordering::Relaxed) {
@@ -169,4 +119,66 @@ pub async fn run(
     }
     let _ = client.disconnect().await;
     Ok(())
+}
+
+/// Stores what the MQTT loop hands over, in batches, and acknowledges each batch only after it
+/// is committed (an error leaves it unacknowledged, so the broker redelivers it).
+fn store_loop(
+    rx: &mut mpsc::Receiver<Publish>,
+    store: &mut dyn EventStore,
+    evidence: &EvidenceStore,
+    st: &IngestStats,
+    client: &AsyncClient,
+) {
+    let rt = tokio::runtime::Handle::current();
+    let mut batch: Vec<Publish> = Vec::new();
+    loop {
+        match rx.blocking_recv() {
+            Some(p) => batch.push(p),
+            None => break,
+        }
+        while batch.len() < 1000 {
+            match rx.try_recv() {
+                Ok(p) => batch.push(p),
+                Err(_) => break,
+            }
+        }
+        let mut events = Vec::with_capacity(batch.len());
+        for p in &batch {
+            if p.topic.starts_with("matthan-evidence/") {
+                match evidence.put(&p.topic, &p.payload) {
+                    Ok(_) => st.evidence.fetch_add(1, Ordering::Relaxed),
+                    Err(reason) => {
+                        tracing::warn!(topic = %p.topic, %reason, "rejected evidence blob");
+                        st.rejected.fetch_add(1, Ordering::Relaxed)
+                    }
+                };
+                continue;
+            }
+            match decode(&p.topic, &p.payload) {
+                Ok(e) => events.push(e),
+                Err(reason) => {
+                    st.rejected.fetch_add(1, Ordering::Relaxed);
+                    tracing::warn!(topic = %p.topic, bytes = p.payload.len(), %reason, "rejected MQTT payload");
+                }
+            }
+        }
+        match store.insert(&events) {
+            Ok(new) => {
+                st.stored.fetch_add(new as u64, Ordering::Relaxed);
+                st.duplicates
+                    .fetch_add((events.len() - new) as u64, Ordering::Relaxed);
+            }
+            Err(e) => {
+                // Unacknowledged, so the broker redelivers once storage is back.
+                tracing::error!(error = %e, "cannot store events; leaving them unacknowledged");
+                batch.clear();
+                std::thread::sleep(Duration::from_secs(1));
+                continue;
+            }
+        }
+        for p in batch.drain(..) {
+            let _ = rt.block_on(client.ack(&p));
+        }
+    }
 }

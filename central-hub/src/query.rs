@@ -71,80 +71,27 @@ static PLATE: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"^\d{2}-?[a-z]{1,2}\d?(?:[-.]?\d{1,5}(?:\.\d{1,2})?)?$").expect("valid regex")
 });
 
+/// Time words read from a query, turned into a window by `time_window`.
+#[derive(Default)]
+struct TimeWords {
+    /// An hour range: from hour, minute, to hour, minute (local time).
+    hours: Option<(u32, u32, u32, u32)>,
+    day: Option<i64>,
+    part: Option<(u32, u32)>,
+    last_night: bool,
+}
+
 /// Parses `text` as typed at `now`; `cameras` are the known camera ids for place matching.
 pub fn parse(text: &str, now: DateTime<Utc>, cameras: &[String]) -> Query {
-    let mut text = text;
-    if text.len() > MAX_QUERY_BYTES {
-        let mut cut = MAX_QUERY_BYTES;
-        while !text.is_char_boundary(cut) {
-            cut -= 1;
-        }
-        text = &text[..cut];
-    }
-    let tz = crate::caption::local_tz();
     let mut q = Query::default();
-    let mut folded = fold(text);
-
+    let mut folded = fold(truncate(text));
     // Places first: a camera id's words (ben-thanh-1 → "ben thanh") anywhere in the query.
-    for cam in cameras {
-        let base = fold(cam).replace(['-', '_', '.'], " ");
-        let base = base
-            .trim_end_matches(|c: char| c.is_ascii_digit() || c == ' ')
-            .to_string();
-        if base.len() >= 3 && (folded.contains(&base) || folded.contains(&fold(cam))) {
-            q.cameras.push(cam.clone());
-        }
-    }
-    for cam in &q.cameras {
-        let base = fold(cam).replace(['-', '_', '.'], " ");
-        let base = base
-            .trim_end_matches(|c: char| c.is_ascii_digit() || c == ' ')
-            .to_string();
-        folded = folded.replace(&fold(cam), " ").replace(&base, " ");
-    }
-
-    // Hour ranges, before tokens, because "8-9am" spans what tokenising would split.
-    let mut hours: Option<(u32, u32, u32, u32)> = None;
-    if let Some(m) = TIME_RANGE.captures(&folded.clone()) {
-        let whole = m.get(0).map_or("", |g| g.as_str());
-        let num = |i: usize| m.get(i).and_then(|g| g.as_str().parse::<u32>().ok());
-        let suffix = |i: usize| m.get(i).map(|g| g.as_str().to_string());
-        let (mut h1, m1, mut h2, m2) = (
-            num(1).unwrap_or(0),
-            num(2).unwrap_or(0),
-            num(4).unwrap_or(0),
-            num(5).unwrap_or(0),
-        );
-        let (s1, s2) = (suffix(3), suffix(6));
-        let has_marker = s1.is_some()
-            || s2.is_some()
-            || m.get(2).is_some()
-            || m.get(5).is_some()
-            || whole.starts_with("from")
-            || whole.starts_with("tu ");
-        if has_marker && h1 <= 24 && h2 <= 24 && m1 < 60 && m2 < 60 {
-            let pm = |h: u32, s: &Option<String>| {
-                if s.as_deref() == Some("pm") && h < 12 {
-                    h + 12
-                } else {
-                    h
-                }
-            };
-            let s1_eff = if s1.is_none() && s2.as_deref() == Some("pm") && h1 <= h2 {
-                s2.clone()
-            } else {
-                s1.clone()
-            };
-            h1 = pm(h1, &s1_eff);
-            h2 = pm(h2, &s2);
-            if s2.as_deref() == Some("am") && h2 == 12 {
-                h2 = 0;
-            }
-            hours = Some((h1, m1, h2, m2));
-            folded = folded.replace(whole, " ");
-        }
-    }
-
+    q.cameras = places(&mut folded, cameras);
+    // Hour ranges before tokens, because "8-9am" spans what tokenising would split.
+    let mut time = TimeWords {
+        hours: hour_range(&mut folded),
+        ..TimeWords::default()
+    };
     let tokens: Vec<String> = folded
         .split(|c: char| {
             c.is_whitespace() || matches!(c, ',' | ';' | '!' | '?' | '"' | '\'' | '(' | ')')
@@ -153,68 +100,144 @@ pub fn parse(text: &str, now: DateTime<Utc>, cameras: &[String]) -> Query {
         .filter(|t| !t.is_empty())
         .map(str::to_string)
         .collect();
-    let mut meanings: Vec<(Meaning, usize)> = Vec::new();
-    let mut i = 0;
-    let mut day: Option<i64> = None;
-    let mut part: Option<(u32, u32)> = None;
-    let mut last_night = false;
-    let mut want_plate = false;
-    while i < tokens.len() {
-        if want_plate {
-            want_plate = false;
-            if tokens[i].chars().any(|c| c.is_ascii_digit()) {
-                q.plate = Some(normalise_plate(&tokens[i]));
-                i += 1;
-                continue;
-            }
-        }
-        if PLATE.is_match(&tokens[i]) && tokens[i].chars().any(|c| c.is_ascii_alphabetic()) {
-            q.plate = Some(normalise_plate(&tokens[i]));
-            i += 1;
-            continue;
-        }
-        let mut matched = None;
-        for len in (1..=5.min(tokens.len() - i)).rev() {
-            let phrase = tokens[i..i + len].join(" ");
-            if let Some(m) = crate::lexicon::phrase(&phrase) {
-                matched = Some((m, len));
-                break;
-            }
-        }
-        match matched {
-            Some((m, len)) => {
-                match m {
-                    Day(d) => day = Some(d),
-                    LastNight => last_night = true,
-                    Part(a, b) => part = Some((a, b)),
-                    PlateWord => want_plate = true,
-                    Direction(d) => {
-                        q.direction = Some(d.into());
-                        push_unique(&mut q.kinds, "crossing");
-                    }
-                    Kind(k) => push_unique(&mut q.kinds, k),
-                    Violation(v) => q.violation = Some(v.into()),
-                    Alert(a) => q.alert = Some(a.into()),
-                    Class(c) => push_unique(&mut q.classes, c),
-                    _ => {}
-                }
-                meanings.push((m, i));
-                i += len;
-            }
-            None => {
-                if tokens[i].chars().any(|c| c.is_alphanumeric()) {
-                    q.terms.push(tokens[i].clone());
-                }
-                i += 1;
-            }
-        }
-    }
+    let meanings = read_tokens(&tokens, &mut q, &mut time);
     bind_colours(&meanings, &mut q);
     if (q.upper_color.is_some() || q.lower_color.is_some()) && q.classes.is_empty() {
         q.classes.push("person".into());
     }
+    (q.from, q.to) = time_window(&time, now);
+    q
+}
 
-    // Time window in local time.
+/// At most `MAX_QUERY_BYTES`, cut at a character boundary.
+fn truncate(text: &str) -> &str {
+    if text.len() <= MAX_QUERY_BYTES {
+        return text;
+    }
+    let mut cut = MAX_QUERY_BYTES;
+    while !text.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    &text[..cut]
+}
+
+/// Cameras named in the query, by id or by the words of their id; their words are removed.
+fn places(folded: &mut String, cameras: &[String]) -> Vec<String> {
+    let base = |cam: &str| {
+        fold(cam)
+            .replace(['-', '_', '.'], " ")
+            .trim_end_matches(|c: char| c.is_ascii_digit() || c == ' ')
+            .to_string()
+    };
+    let found: Vec<String> = cameras
+        .iter()
+        .filter(|cam| {
+            let b = base(cam);
+            b.len() >= 3 && (folded.contains(&b) || folded.contains(&fold(cam)))
+        })
+        .cloned()
+        .collect();
+    for cam in &found {
+        *folded = folded.replace(&fold(cam), " ").replace(&base(cam), " ");
+    }
+    found
+}
+
+/// An hour range ("8-9am", "20h-22h", "từ 8h đến 9h"), removed from the text when found. Only
+/// ranges that run forward within a day or across midnight count: "24-12am" is not a range.
+fn hour_range(folded: &mut String) -> Option<(u32, u32, u32, u32)> {
+    let text = folded.clone();
+    let m = TIME_RANGE.captures(&text)?;
+    let whole = m.get(0).map_or("", |g| g.as_str());
+    let num = |i: usize| m.get(i).and_then(|g| g.as_str().parse::<u32>().ok());
+    let suffix = |i: usize| m.get(i).map(|g| g.as_str().to_string());
+    let (h1, m1, h2, m2) = (
+        num(1).unwrap_or(0),
+        num(2).unwrap_or(0),
+        num(4).unwrap_or(0),
+        num(5).unwrap_or(0),
+    );
+    let (s1, s2) = (suffix(3), suffix(6));
+    let has_marker = s1.is_some()
+        || s2.is_some()
+        || m.get(2).is_some()
+        || m.get(5).is_some()
+        || whole.starts_with("from")
+        || whole.starts_with("tu ");
+    if !(has_marker && h1 < 24 && h2 <= 24 && m1 < 60 && m2 < 60) {
+        return None;
+    }
+    let pm = |h: u32, s: &Option<String>| match s.as_deref() {
+        Some("pm") if h < 12 => h + 12,
+        Some("am") if h == 12 => 0,
+        _ => h,
+    };
+    let s1_eff = if s1.is_none() && s2.as_deref() == Some("pm") && h1 <= h2 {
+        s2.clone()
+    } else {
+        s1.clone()
+    };
+    let (h1, h2) = (pm(h1, &s1_eff), pm(h2, &s2));
+    if h1 * 60 + m1 == h2 * 60 + m2 {
+        return None;
+    }
+    *folded = folded.replace(whole, " ");
+    Some((h1, m1, h2, m2))
+}
+
+/// Reads the tokens as phrases of the lexicon (longest first), filling the query and the time
+/// words; words that mean nothing known stay as terms.
+fn read_tokens(tokens: &[String], q: &mut Query, time: &mut TimeWords) -> Vec<(Meaning, usize)> {
+    let mut meanings: Vec<(Meaning, usize)> = Vec::new();
+    let mut want_plate = false;
+    let mut i = 0;
+    while i < tokens.len() {
+        let t = &tokens[i];
+        let plate_like = PLATE.is_match(t) && t.chars().any(|c| c.is_ascii_alphabetic());
+        if (std::mem::take(&mut want_plate) && t.chars().any(|c| c.is_ascii_digit())) || plate_like
+        {
+            q.plate = Some(normalise_plate(t));
+            i += 1;
+            continue;
+        }
+        let matched = (1..=5.min(tokens.len() - i)).rev().find_map(|len| {
+            crate::lexicon::phrase(&tokens[i..i + len].join(" ")).map(|m| (m, len))
+        });
+        let Some((m, len)) = matched else {
+            if t.chars().any(|c| c.is_alphanumeric()) {
+                q.terms.push(t.clone());
+            }
+            i += 1;
+            continue;
+        };
+        match m {
+            Day(d) => time.day = Some(d),
+            LastNight => time.last_night = true,
+            Part(a, b) => time.part = Some((a, b)),
+            PlateWord => want_plate = true,
+            Direction(d) => {
+                q.direction = Some(d.into());
+                push_unique(&mut q.kinds, "crossing");
+            }
+            Kind(k) => push_unique(&mut q.kinds, k),
+            Violation(v) => q.violation = Some(v.into()),
+            Alert(a) => q.alert = Some(a.into()),
+            Class(c) => push_unique(&mut q.classes, c),
+            _ => {}
+        }
+        meanings.push((m, i));
+        i += len;
+    }
+    meanings
+}
+
+/// The time window the words describe, in local time; without a day word, the most recent
+/// such window that has begun.
+fn time_window(
+    time: &TimeWords,
+    now: DateTime<Utc>,
+) -> (Option<DateTime<Utc>>, Option<DateTime<Utc>>) {
+    let tz = crate::caption::local_tz();
     let local_now = now.with_timezone(&tz);
     let midnight = |d: i64| {
         let date = local_now.date_naive() + Duration::days(d);
@@ -223,33 +246,39 @@ pub fn parse(text: &str, now: DateTime<Utc>, cameras: &[String]) -> Query {
             .expect("fixed offset")
             .with_timezone(&Utc)
     };
-    if last_night {
-        q.from = Some(midnight(-1) + Duration::hours(18));
-        q.to = Some(midnight(0) + Duration::hours(6));
-    } else if let Some((h1, m1, h2, m2)) = hours {
+    if time.last_night {
+        return (
+            Some(midnight(-1) + Duration::hours(18)),
+            Some(midnight(0) + Duration::hours(6)),
+        );
+    }
+    if let Some((h1, m1, h2, m2)) = time.hours {
         let start_of = |d: i64| midnight(d) + Duration::minutes((h1 * 60 + m1) as i64);
-        // Without a day word, the most recent such window that has begun.
-        let d = day.unwrap_or(if start_of(0) <= now { 0 } else { -1 });
+        let d = time.day.unwrap_or(if start_of(0) <= now { 0 } else { -1 });
         let from = start_of(d);
         let mut to = midnight(d) + Duration::minutes((h2 * 60 + m2) as i64);
         if to <= from {
             to += Duration::days(1);
         }
-        q.from = Some(from);
-        q.to = Some(to);
-    } else if let Some((a, b)) = part {
-        let d = day.unwrap_or(if midnight(0) + Duration::hours(a as i64) <= now {
-            0
-        } else {
-            -1
-        });
-        q.from = Some(midnight(d) + Duration::hours(a as i64));
-        q.to = Some(midnight(d) + Duration::hours(b as i64));
-    } else if let Some(d) = day {
-        q.from = Some(midnight(d));
-        q.to = Some(midnight(d + 1));
+        return (Some(from), Some(to));
     }
-    q
+    if let Some((a, b)) = time.part {
+        let d = time
+            .day
+            .unwrap_or(if midnight(0) + Duration::hours(a as i64) <= now {
+                0
+            } else {
+                -1
+            });
+        return (
+            Some(midnight(d) + Duration::hours(a as i64)),
+            Some(midnight(d) + Duration::hours(b as i64)),
+        );
+    }
+    match time.day {
+        Some(d) => (Some(midnight(d)), Some(midnight(d + 1))),
+        None => (None, None),
+    }
 }
 
 fn push_unique(v: &mut Vec<String>, s: &str) {
@@ -385,5 +414,12 @@ mod tests {
         assert_eq!(q, Query::default());
         let q = parse("99-99", now(), &[]);
         assert_eq!(q.from, None, "not an hour range");
+        // Found by the property test: an hour range must run forward.
+        for text in ["24-12am", "12am-24", "8h-8h", "0-24h"] {
+            let q = parse(text, now(), &[]);
+            if let (Some(f), Some(t)) = (q.from, q.to) {
+                assert!(f < t, "{text}: {f} .. {t}");
+            }
+        }
     }
 }

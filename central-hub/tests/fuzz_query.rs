@@ -12,7 +12,7 @@ fn now() -> DateTime<Utc> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 3000, ..ProptestConfig::default() })]
+    #![proptest_config(matthan_test_support::proptest_config(3000))]
 
     #[test]
     fn any_text_parses(text in "\\PC{0,300}") {

@@ -82,32 +82,7 @@ fn main() -> std::process::ExitCode {
 
 fn real_main() -> anyhow::Result<()> {
     match Cli::parse().command {
-        Command::CheckConfig { file } => {
-            let cfg = EdgeConfig::load(&file)?;
-            println!("{}: ok", file.display());
-            println!(
-                "  site {} (edge {}), broker {}:{}",
-                cfg.site, cfg.edge_id, cfg.mqtt.host, cfg.mqtt.port
-            );
-            println!("  model {}", cfg.model.path.display());
-            for c in &cfg.cameras {
-                let src = match &c.source {
-                    Source::File(p) => format!("file {}", p.display()),
-                    Source::Rtsp { url, tcp } => {
-                        format!("rtsp {url} ({})", if *tcp { "tcp" } else { "udp" })
-                    }
-                    Source::V4l2(d) => format!("v4l2 {}", d.display()),
-                };
-                println!(
-                    "  camera {}: {src} at {} fps, {} lines, {} zones",
-                    c.id,
-                    c.detect_fps,
-                    c.lines.len(),
-                    c.zones.len()
-                );
-            }
-            Ok(())
-        }
+        Command::CheckConfig { file } => check_config(file),
         Command::Detect { config, images } => {
             let cfg = EdgeConfig::load(&config)?;
             let mut det = edge_node::detect::Detector::new(&cfg.model)?;
@@ -164,38 +139,7 @@ fn real_main() -> anyhow::Result<()> {
             );
             Ok(())
         }
-        Command::Verify { bundle, public_key } => {
-            let trusted = match public_key {
-                None => None,
-                Some(k) if std::path::Path::new(&k).is_file() => Some(
-                    std::fs::read_to_string(&k)
-                        .with_context(|| format!("reading {k}"))?
-                        .trim()
-                        .to_string(),
-                ),
-                Some(k) => Some(k),
-            };
-            let r = edge_node::signing::verify_bundle(&bundle, trusted.as_deref());
-            if r.ok() {
-                let m = r.manifest.expect("ok has a manifest");
-                println!(
-                    "{}: ok, {} files, signed by {}{}",
-                    bundle.display(),
-                    m.files.len(),
-                    m.public_key,
-                    if trusted.is_none() {
-                        " (not checked against a trusted key)"
-                    } else {
-                        ""
-                    }
-                );
-                return Ok(());
-            }
-            for p in &r.problems {
-                println!("{}: {p}", bundle.display());
-            }
-            anyhow::bail!("{}: {} problem(s)", bundle.display(), r.problems.len())
-        }
+        Command::Verify { bundle, public_key } => verify(bundle, public_key),
         Command::SignalSim { junction } => {
             let text = std::fs::read_to_string(&junction)
                 .with_context(|| format!("reading {}", junction.display()))?;
@@ -208,35 +152,99 @@ fn real_main() -> anyhow::Result<()> {
             edge_node::signal::bridge::serve(c, std::io::stdin().lock(), std::io::stdout().lock())?;
             Ok(())
         }
-        Command::Run { config } => {
-            let cfg = EdgeConfig::load(&config)?;
-            let stop = Arc::new(AtomicBool::new(false));
-            for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
-                signal_hook::flag::register(sig, stop.clone())
-                    .context("installing signal handlers")?;
-            }
-            let s = edge_node::pipeline::run(&cfg, stop.clone())?;
-            let fps = s.frames as f64 / s.elapsed.as_secs_f64().max(1e-9);
-            println!(
-                "edge-node: {} frames in {:.1} s ({fps:.1} fps, {} provider), {} dropped, {} events published, {} acknowledged",
-                s.frames,
-                s.elapsed.as_secs_f64(),
-                s.provider,
-                s.dropped,
-                s.publish.published,
-                s.publish.acked
-            );
-            if !s.failed.is_empty() && !stop.load(Ordering::Relaxed) {
-                let list: Vec<String> = s
-                    .failed
-                    .iter()
-                    .map(|(c, e)| format!("camera {c}: {e}"))
-                    .collect();
-                anyhow::bail!("{}", list.join("; "));
-            }
-            Ok(())
-        }
+        Command::Run { config } => run(config),
     }
+}
+
+/// `check-config`: loads and validates the file, prints what it describes.
+fn check_config(file: PathBuf) -> anyhow::Result<()> {
+    let cfg = EdgeConfig::load(&file)?;
+    println!("{}: ok", file.display());
+    println!(
+        "  site {} (edge {}), broker {}:{}",
+        cfg.site, cfg.edge_id, cfg.mqtt.host, cfg.mqtt.port
+    );
+    println!("  model {}", cfg.model.path.display());
+    for c in &cfg.cameras {
+        let src = match &c.source {
+            Source::File(p) => format!("file {}", p.display()),
+            Source::Rtsp { url, tcp } => {
+                format!("rtsp {url} ({})", if *tcp { "tcp" } else { "udp" })
+            }
+            Source::V4l2(d) => format!("v4l2 {}", d.display()),
+        };
+        println!(
+            "  camera {}: {src} at {} fps, {} lines, {} zones",
+            c.id,
+            c.detect_fps,
+            c.lines.len(),
+            c.zones.len()
+        );
+    }
+    Ok(())
+}
+
+/// `verify`: checks an evidence bundle's signature and files, optionally against a trusted key.
+fn verify(bundle: PathBuf, public_key: Option<String>) -> anyhow::Result<()> {
+    let trusted = match public_key {
+        None => None,
+        Some(k) if std::path::Path::new(&k).is_file() => Some(
+            std::fs::read_to_string(&k)
+                .with_context(|| format!("reading {k}"))?
+                .trim()
+                .to_string(),
+        ),
+        Some(k) => Some(k),
+    };
+    let r = edge_node::signing::verify_bundle(&bundle, trusted.as_deref());
+    if r.ok() {
+        let m = r.manifest.expect("ok has a manifest");
+        println!(
+            "{}: ok, {} files, signed by {}{}",
+            bundle.display(),
+            m.files.len(),
+            m.public_key,
+            if trusted.is_none() {
+                " (not checked against a trusted key)"
+            } else {
+                ""
+            }
+        );
+        return Ok(());
+    }
+    for p in &r.problems {
+        println!("{}: {p}", bundle.display());
+    }
+    anyhow::bail!("{}: {} problem(s)", bundle.display(), r.problems.len())
+}
+
+/// `run`: the pipeline until every source ends or SIGINT/SIGTERM.
+fn run(config: PathBuf) -> anyhow::Result<()> {
+    let cfg = EdgeConfig::load(&config)?;
+    let stop = Arc::new(AtomicBool::new(false));
+    for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        signal_hook::flag::register(sig, stop.clone()).context("installing signal handlers")?;
+    }
+    let s = edge_node::pipeline::run(&cfg, stop.clone())?;
+    let fps = s.frames as f64 / s.elapsed.as_secs_f64().max(1e-9);
+    println!(
+        "edge-node: {} frames in {:.1} s ({fps:.1} fps, {} provider), {} dropped, {} events published, {} acknowledged",
+        s.frames,
+        s.elapsed.as_secs_f64(),
+        s.provider,
+        s.dropped,
+        s.publish.published,
+        s.publish.acked
+    );
+    if !s.failed.is_empty() && !stop.load(Ordering::Relaxed) {
+        let list: Vec<String> = s
+            .failed
+            .iter()
+            .map(|(c, e)| format!("camera {c}: {e}"))
+            .collect();
+        anyhow::bail!("{}", list.join("; "));
+    }
+    Ok(())
 }
 
 fn load_rgb(p: &std::path::Path) -> anyhow::Result<edge_node::frame::RgbImage> {

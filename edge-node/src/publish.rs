@@ -288,31 +288,10 @@ impl Worker {
         acked: &AtomicU64,
         deadline: &mut Option<Instant>,
     ) -> Result<(), String> {
-        let (client, mut eventloop) = AsyncClient::new(self.opts.clone(), 2 * WINDOW);
+        let (client, eventloop) = AsyncClient::new(self.opts.clone(), 2 * WINDOW);
         let (ntx, mut notices) = mpsc::unbounded_channel();
         let forward = self.subscribe.as_ref().map(|(_, tx)| tx.clone());
-        let mut poller = tokio::spawn(async move {
-            loop {
-                let n = match eventloop.poll().await {
-                    Ok(MqttEvent::Incoming(Packet::ConnAck(_))) => Notice::Connected,
-                    Ok(MqttEvent::Incoming(Packet::PubAck(_))) => Notice::Acked,
-                    Ok(MqttEvent::Incoming(Packet::Publish(p))) => {
-                        if let Some(tx) = &forward {
-                            let _ = tx.send((p.topic.to_string(), p.payload.to_vec()));
-                        }
-                        continue;
-                    }
-                    // Our own clean DISCONNECT is on the wire: the broker will not fire the will.
-                    Ok(MqttEvent::Outgoing(Outgoing::Disconnect)) => break,
-                    Ok(_) => continue,
-                    Err(e) => Notice::Down(e.to_string()),
-                };
-                let down = matches!(n, Notice::Down(_));
-                if ntx.send(n).is_err() || down {
-                    break;
-                }
-            }
-        });
+        let mut poller = spawn_poller(eventloop, forward, ntx);
         let result = async {
             let mut connected = false;
             let mut inflight: VecDeque<(i64, Instant)> = VecDeque::new();
@@ -414,4 +393,35 @@ impl Worker {
         poller.abort();
         result
     }
+}
+
+/// Drives the MQTT event loop: connection, acknowledgement and drop notices go to the
+/// connection task; incoming signal states go to `forward`.
+fn spawn_poller(
+    mut eventloop: rumqttc::EventLoop,
+    forward: Option<std::sync::mpsc::Sender<(String, Vec<u8>)>>,
+    ntx: mpsc::UnboundedSender<Notice>,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        loop {
+            let n = match eventloop.poll().await {
+                Ok(MqttEvent::Incoming(Packet::ConnAck(_))) => Notice::Connected,
+                Ok(MqttEvent::Incoming(Packet::PubAck(_))) => Notice::Acked,
+                Ok(MqttEvent::Incoming(Packet::Publish(p))) => {
+                    if let Some(tx) = &forward {
+                        let _ = tx.send((p.topic.to_string(), p.payload.to_vec()));
+                    }
+                    continue;
+                }
+                // Our own clean DISCONNECT is on the wire: the broker will not fire the will.
+                Ok(MqttEvent::Outgoing(Outgoing::Disconnect)) => break,
+                Ok(_) => continue,
+                Err(e) => Notice::Down(e.to_string()),
+            };
+            let down = matches!(n, Notice::Down(_));
+            if ntx.send(n).is_err() || down {
+                break;
+            }
+        }
+    })
 }

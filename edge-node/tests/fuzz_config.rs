@@ -37,7 +37,7 @@ fn the_seed_config_is_valid() {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 2000, ..ProptestConfig::default() })]
+    #![proptest_config(matthan_test_support::proptest_config(2000))]
 
     #[test]
     fn arbitrary_text_never_panics(text in ".{0,400}") {

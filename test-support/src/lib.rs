@@ -26,12 +26,25 @@ pub fn cached(env: &str, rel: &str) -> PathBuf {
     p
 }
 
+/// Test services listen below Linux's ephemeral range (32768-60999): a port the kernel may hand
+/// to any outgoing connection can be taken between "free" and "listening".
+const TEST_PORTS: std::ops::Range<u16> = 20000..32000;
+
+/// A loopback port that is free now, outside the ephemeral range. Each test process starts
+/// at its own offset and walks on, so parallel tests rarely try the same port twice.
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let span = (TEST_PORTS.end - TEST_PORTS.start) as u32;
+    let base = std::process::id().wrapping_mul(7919) % span;
+    for _ in 0..span {
+        let k = NEXT.fetch_add(1, Ordering::Relaxed);
+        let port = TEST_PORTS.start + ((base + k * 17) % span) as u16;
+        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+    panic!("no free loopback port in {TEST_PORTS:?}");
 }
 
 /// A mosquitto broker on 127.0.0.1 with the project's no-loss settings, killed on drop.
@@ -190,4 +203,23 @@ pub fn tls_broker(dir: &Path) -> (Child, u16, u16) {
         std::thread::sleep(Duration::from_millis(50));
     }
     (child, tls_port, plain_port)
+}
+
+/// Property-test settings for CI: a fixed seed, so a run is reproducible, and failures are
+/// written to a `.regressions` file beside the test (commit it: those cases run first every
+/// time). `MATTHAN_FUZZ=explore` switches to a random seed and 50× the cases, for long runs
+/// outside CI.
+pub fn proptest_config(cases: u32) -> proptest::test_runner::Config {
+    use proptest::test_runner::{Config, FileFailurePersistence, RngSeed};
+    let explore = std::env::var("MATTHAN_FUZZ").is_ok_and(|v| v == "explore");
+    Config {
+        cases: if explore { cases * 50 } else { cases },
+        rng_seed: if explore {
+            RngSeed::Random
+        } else {
+            RngSeed::Fixed(0x4d61_7454_6861_6e21)
+        },
+        failure_persistence: Some(Box::new(FileFailurePersistence::WithSource("regressions"))),
+        ..Config::default()
+    }
 }

@@ -125,54 +125,16 @@ impl CameraAnalytics {
                     ));
                 }
             }
-            for (zi, zone) in self.zones.iter().enumerate() {
-                if !allowed(&zone.classes, &class) {
-                    continue;
-                }
-                let zs = &mut st.zones[zi];
-                let inside = zone.contains(p);
-                if inside == zs.inside {
-                    zs.streak = 0;
-                } else {
-                    zs.streak += 1;
-                    if zs.streak >= ZONE_DEBOUNCE {
-                        zs.inside = inside;
-                        zs.streak = 0;
-                        let duration_s;
-                        let action = if inside {
-                            zs.entered_at = Some(now);
-                            zs.dwell_sent = false;
-                            duration_s = 0.0;
-                            self.counts.entered(&zone.id, &class);
-                            if !st.zones_entered.contains(&zone.id) {
-                                st.zones_entered.push(zone.id.clone());
-                            }
-                            ZoneAction::Enter
-                        } else {
-                            duration_s = since(zs.entered_at.take(), now);
-                            ZoneAction::Exit
-                        };
-                        events.push((now, zone_event(zone, action, &class, snap.id, duration_s)));
-                    }
-                }
-                if zs.inside
-                    && !zs.dwell_sent
-                    && let (Some(limit), Some(at)) = (zone.dwell_s, zs.entered_at)
-                    && (now - at).as_seconds_f64() >= limit
-                {
-                    zs.dwell_sent = true;
-                    events.push((
-                        now,
-                        zone_event(
-                            zone,
-                            ZoneAction::Dwell,
-                            &class,
-                            snap.id,
-                            since(Some(at), now),
-                        ),
-                    ));
-                }
-            }
+            zone_events(
+                &self.zones,
+                st,
+                p,
+                &class,
+                snap.id,
+                now,
+                &mut self.counts,
+                &mut events,
+            );
             let phase = if is_new || out.confirmed.contains(&snap.id) {
                 Some(TrackPhase::New)
             } else if now - st.last_update >= self.update_interval {
@@ -318,6 +280,62 @@ fn push_path(path: &mut Vec<[f32; 2]>, p: [f32; 2], min_step: f32) {
             i += 1;
             i % 2 == 1
         });
+    }
+}
+
+/// Zone enters, exits (debounced) and dwell notices of one track at point `p`.
+#[allow(clippy::too_many_arguments)]
+fn zone_events(
+    zones: &[Zone],
+    st: &mut TrackState,
+    p: [f64; 2],
+    class: &str,
+    track: u64,
+    now: DateTime<Utc>,
+    counts: &mut CountWindow,
+    events: &mut Vec<(DateTime<Utc>, Body)>,
+) {
+    for (zi, zone) in zones.iter().enumerate() {
+        if !allowed(&zone.classes, class) {
+            continue;
+        }
+        let zs = &mut st.zones[zi];
+        let inside = zone.contains(p);
+        if inside == zs.inside {
+            zs.streak = 0;
+        } else {
+            zs.streak += 1;
+            if zs.streak >= ZONE_DEBOUNCE {
+                zs.inside = inside;
+                zs.streak = 0;
+                let duration_s;
+                let action = if inside {
+                    zs.entered_at = Some(now);
+                    zs.dwell_sent = false;
+                    duration_s = 0.0;
+                    counts.entered(&zone.id, class);
+                    if !st.zones_entered.contains(&zone.id) {
+                        st.zones_entered.push(zone.id.clone());
+                    }
+                    ZoneAction::Enter
+                } else {
+                    duration_s = since(zs.entered_at.take(), now);
+                    ZoneAction::Exit
+                };
+                events.push((now, zone_event(zone, action, class, track, duration_s)));
+            }
+        }
+        if zs.inside
+            && !zs.dwell_sent
+            && let (Some(limit), Some(at)) = (zone.dwell_s, zs.entered_at)
+            && (now - at).as_seconds_f64() >= limit
+        {
+            zs.dwell_sent = true;
+            events.push((
+                now,
+                zone_event(zone, ZoneAction::Dwell, class, track, since(Some(at), now)),
+            ));
+        }
     }
 }
 

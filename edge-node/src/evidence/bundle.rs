@@ -184,78 +184,10 @@ impl Builder {
             &sha_hex(h.rule_id.as_bytes())[..8]
         );
         let mut files: Vec<File> = Vec::new();
-        for (i, m) in h.moments.iter().enumerate() {
-            if let Some(s) = nearest(&job.frames, *m)
-                && let Some(j) = jpeg(&s.image, [0, 0, s.image.width, s.image.height], 90)
-            {
-                files.push((
-                    format!("overview-{}.jpg", i + 1),
-                    j,
-                    "image/jpeg",
-                    Some(s.ts),
-                ));
-            }
-        }
-        // The vehicle at its largest among the frames kept (closest to the camera, sharpest
-        // plate), and the plate read from the best few.
-        let mut views: Vec<(&Shot, BBox)> = job
-            .boxes
-            .iter()
-            .filter_map(|(t, b)| job.frames.iter().find(|s| s.ts == *t).map(|s| (s, *b)))
-            .collect();
-        views.sort_by(|a, b| {
-            let area = |b: &BBox| (b.x2 - b.x1) * (b.y2 - b.y1);
-            area(&b.1).total_cmp(&area(&a.1))
-        });
-        let mut plate = None;
-        if let Some((s, b)) = views.first() {
-            let rect = with_margin(b, &s.image, 0.1);
-            if let Some(j) = jpeg(&s.image, rect, 92) {
-                files.push(("vehicle.jpg".into(), j, "image/jpeg", Some(s.ts)));
-            }
-        }
-        if let Some(reader) = &mut self.plates {
-            for (s, b) in views.iter().take(3) {
-                let rect = with_margin(b, &s.image, 0.05);
-                let crop = sub_image(&s.image, rect);
-                match reader.read(&crop) {
-                    Ok(Some(p)) => {
-                        if plate
-                            .as_ref()
-                            .is_none_or(|(q, ..): &(crate::plate::Plate, _, _)| p.score > q.score)
-                        {
-                            plate = Some((p, crop, s.ts));
-                        }
-                    }
-                    Ok(None) => {}
-                    Err(e) => tracing::warn!(error = %e, "plate reading failed"),
-                }
-            }
-        }
-        if let Some((p, crop, ts)) = &plate
-            && let Some(j) = jpeg(crop, p.rect, 95)
-        {
-            files.push(("plate.jpg".into(), j, "image/jpeg", Some(*ts)));
-        }
-        let clip_frames: Vec<Arc<RgbImage>> = job.frames.iter().map(|s| s.image.clone()).collect();
+        let plate = self.images(&job, &mut files);
         let dir = self.dir.join(&job.camera).join(&id);
         std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-        if !clip_frames.is_empty() {
-            let tmp = dir.join(".clip.mp4");
-            match super::encode_mp4(&clip_frames, self.fps, &tmp) {
-                Ok(()) => {
-                    let bytes = std::fs::read(&tmp).map_err(|e| e.to_string())?;
-                    let _ = std::fs::remove_file(&tmp);
-                    files.push((
-                        "clip.mp4".into(),
-                        bytes,
-                        "video/mp4",
-                        job.frames.first().map(|s| s.ts),
-                    ));
-                }
-                Err(e) => tracing::warn!(error = %e, violation = %id, "clip not encoded"),
-            }
-        }
+        self.clip(&job, &dir, &id, &mut files)?;
         let plate_text = plate.as_ref().map(|(p, ..)| (p.text.clone(), p.score));
         let context = serde_json::json!({
             "violation_id": id,
@@ -330,5 +262,97 @@ impl Builder {
             blobs,
             plate: plate_text.map(|(t, s)| (h.track, t, s)),
         })
+    }
+
+    /// The two overview images, the vehicle at its largest, and the best plate reading (with
+    /// its crop) among the three largest views.
+    fn images(
+        &mut self,
+        job: &Job,
+        files: &mut Vec<File>,
+    ) -> Option<(crate::plate::Plate, RgbImage, DateTime<Utc>)> {
+        let h = &job.hit;
+        for (i, m) in h.moments.iter().enumerate() {
+            if let Some(s) = nearest(&job.frames, *m)
+                && let Some(j) = jpeg(&s.image, [0, 0, s.image.width, s.image.height], 90)
+            {
+                files.push((
+                    format!("overview-{}.jpg", i + 1),
+                    j,
+                    "image/jpeg",
+                    Some(s.ts),
+                ));
+            }
+        }
+        // The vehicle at its largest among the frames kept (closest to the camera, sharpest
+        // plate), and the plate read from the best few.
+        let mut views: Vec<(&Shot, BBox)> = job
+            .boxes
+            .iter()
+            .filter_map(|(t, b)| job.frames.iter().find(|s| s.ts == *t).map(|s| (s, *b)))
+            .collect();
+        views.sort_by(|a, b| {
+            let area = |b: &BBox| (b.x2 - b.x1) * (b.y2 - b.y1);
+            area(&b.1).total_cmp(&area(&a.1))
+        });
+        let mut plate = None;
+        if let Some((s, b)) = views.first() {
+            let rect = with_margin(b, &s.image, 0.1);
+            if let Some(j) = jpeg(&s.image, rect, 92) {
+                files.push(("vehicle.jpg".into(), j, "image/jpeg", Some(s.ts)));
+            }
+        }
+        if let Some(reader) = &mut self.plates {
+            for (s, b) in views.iter().take(3) {
+                let rect = with_margin(b, &s.image, 0.05);
+                let crop = sub_image(&s.image, rect);
+                match reader.read(&crop) {
+                    Ok(Some(p)) => {
+                        if plate
+                            .as_ref()
+                            .is_none_or(|(q, ..): &(crate::plate::Plate, _, _)| p.score > q.score)
+                        {
+                            plate = Some((p, crop, s.ts));
+                        }
+                    }
+                    Ok(None) => {}
+                    Err(e) => tracing::warn!(error = %e, "plate reading failed"),
+                }
+            }
+        }
+        if let Some((p, crop, ts)) = &plate
+            && let Some(j) = jpeg(crop, p.rect, 95)
+        {
+            files.push(("plate.jpg".into(), j, "image/jpeg", Some(*ts)));
+        }
+        plate
+    }
+
+    /// The MP4 clip of the frames kept around the violation (none if encoding fails).
+    fn clip(
+        &self,
+        job: &Job,
+        dir: &std::path::Path,
+        id: &str,
+        files: &mut Vec<File>,
+    ) -> Result<(), String> {
+        let clip_frames: Vec<Arc<RgbImage>> = job.frames.iter().map(|s| s.image.clone()).collect();
+        if !clip_frames.is_empty() {
+            let tmp = dir.join(".clip.mp4");
+            match super::encode_mp4(&clip_frames, self.fps, &tmp) {
+                Ok(()) => {
+                    let bytes = std::fs::read(&tmp).map_err(|e| e.to_string())?;
+                    let _ = std::fs::remove_file(&tmp);
+                    files.push((
+                        "clip.mp4".into(),
+                        bytes,
+                        "video/mp4",
+                        job.frames.first().map(|s| s.ts),
+                    ));
+                }
+                Err(e) => tracing::warn!(error = %e, violation = %id, "clip not encoded"),
+            }
+        }
+        Ok(())
     }
 }

@@ -281,8 +281,24 @@ fn run_once(
     pipeline
         .set_state(gst::State::Playing)
         .map_err(|e| format!("cannot start: {e}"))?;
+    let result = watch_bus(&pipeline, &sink, live, stop, &last_frame, id);
+    let _ = pipeline.set_state(gst::State::Null);
+    *seq = counter.load(Ordering::Relaxed);
+    result
+}
+
+/// Waits on the pipeline's bus until end of stream, an error, a stall of a live source, or
+/// `stop`. Ok on end of stream or stop; Err with GStreamer's own words otherwise.
+fn watch_bus(
+    pipeline: &gst::Pipeline,
+    sink: &gst_app::AppSink,
+    live: bool,
+    stop: &AtomicBool,
+    last_frame: &std::sync::Mutex<std::time::Instant>,
+    id: &str,
+) -> Result<(), String> {
     let bus = pipeline.bus().expect("pipelines have a bus");
-    let result = loop {
+    loop {
         if stop.load(Ordering::Relaxed) {
             break Ok(());
         }
@@ -325,8 +341,5 @@ fn run_once(
             }
             _ => {}
         }
-    };
-    let _ = pipeline.set_state(gst::State::Null);
-    *seq = counter.load(Ordering::Relaxed);
-    result
+    }
 }

@@ -84,21 +84,7 @@ pub fn run(cfg: &EdgeConfig, stop: Arc<AtomicBool>) -> Result<RunSummary, Pipeli
     ));
     let _ = metrics.queues.set(queues.clone());
     let threads = spawn_cameras(cfg, &queues, &stop);
-    let mut cams: Vec<CameraRun> = cfg
-        .cameras
-        .iter()
-        .enumerate()
-        .map(|(i, c)| {
-            let state = CamState {
-                id: c.id.clone(),
-                snapshots: SnapshotKeeper::default(),
-                history: History::new(c.ground.clone(), cfg.model.labels.clone()),
-            };
-            let frozen = (!matches!(c.source, Source::File(_)))
-                .then(|| FrozenCheck::new(cfg.analytics.frozen_after_s));
-            CameraRun::new(i, state, stage::stages(cfg, c, &shared), frozen)
-        })
-        .collect();
+    let mut cams = cameras(cfg, &shared);
     let mut summary = RunSummary {
         provider: detector.provider(),
         ..RunSummary::default()
@@ -121,36 +107,20 @@ pub fn run(cfg: &EdgeConfig, stop: Arc<AtomicBool>) -> Result<RunSummary, Pipeli
         };
         let mut detections = detections.into_iter();
         for msg in batch {
-            match msg {
-                Msg::Frame(f) => {
-                    let dets = detections.next().expect("one result per frame");
-                    metrics.processed[f.camera].fetch_add(1, Ordering::Relaxed);
-                    let frame = stage::Frame {
-                        captured: f.captured,
-                        image: &f.image,
-                        size: (f.image.width, f.image.height),
-                        dets: &dets,
-                    };
-                    cams[f.camera].on_frame(&frame, &queues, &mut shared, &mut em);
-                }
-                Msg::Status {
-                    camera,
-                    state,
-                    detail,
-                } => {
-                    let c = &mut cams[camera];
-                    let at = c.last_capture.unwrap_or_else(Utc::now);
-                    c.status(&queues, state, detail, at, &mut em);
-                }
-                Msg::End { camera, error } => {
-                    if let Some(e) = &error {
-                        summary
-                            .failed
-                            .push((cfg.cameras[camera].id.clone(), e.clone()));
-                    }
-                    cams[camera].on_end(error, &queues, &mut shared, &mut em);
-                }
-            }
+            let mut io = Io {
+                queues: &queues,
+                shared: &mut shared,
+                em: &mut em,
+            };
+            dispatch(
+                msg,
+                &mut detections,
+                &mut cams,
+                &mut io,
+                &metrics,
+                &mut summary,
+                cfg,
+            );
         }
         for c in &mut cams {
             c.status_if_due(&queues, &mut em);
@@ -202,6 +172,74 @@ pub fn run(cfg: &EdgeConfig, stop: Arc<AtomicBool>) -> Result<RunSummary, Pipeli
     summary.elapsed = started.elapsed();
     summary.publish = publisher.finish();
     result.map(|_| summary)
+}
+
+/// Each camera's run: its shared state and its stages.
+fn cameras(cfg: &EdgeConfig, shared: &Shared) -> Vec<CameraRun> {
+    cfg.cameras
+        .iter()
+        .enumerate()
+        .map(|(i, c)| {
+            let state = CamState {
+                id: c.id.clone(),
+                snapshots: SnapshotKeeper::default(),
+                history: History::new(c.ground.clone(), cfg.model.labels.clone()),
+            };
+            let frozen = (!matches!(c.source, Source::File(_)))
+                .then(|| FrozenCheck::new(cfg.analytics.frozen_after_s));
+            CameraRun::new(i, state, stage::stages(cfg, c, shared), frozen)
+        })
+        .collect()
+}
+
+/// What handling a message needs besides the cameras.
+struct Io<'a> {
+    queues: &'a FrameQueues,
+    shared: &'a mut Shared,
+    em: &'a mut Emitter,
+}
+
+/// One message from the camera threads: a frame to its camera's stages (with its detections),
+/// a status, or the end of a source.
+fn dispatch(
+    msg: Msg,
+    detections: &mut impl Iterator<Item = Vec<crate::detect::Detection>>,
+    cams: &mut [CameraRun],
+    io: &mut Io,
+    metrics: &Metrics,
+    summary: &mut RunSummary,
+    cfg: &EdgeConfig,
+) {
+    match msg {
+        Msg::Frame(f) => {
+            let dets = detections.next().expect("one result per frame");
+            metrics.processed[f.camera].fetch_add(1, Ordering::Relaxed);
+            let frame = stage::Frame {
+                captured: f.captured,
+                image: &f.image,
+                size: (f.image.width, f.image.height),
+                dets: &dets,
+            };
+            cams[f.camera].on_frame(&frame, io.queues, io.shared, io.em);
+        }
+        Msg::Status {
+            camera,
+            state,
+            detail,
+        } => {
+            let c = &mut cams[camera];
+            let at = c.last_capture.unwrap_or_else(Utc::now);
+            c.status(io.queues, state, detail, at, io.em);
+        }
+        Msg::End { camera, error } => {
+            if let Some(e) = &error {
+                summary
+                    .failed
+                    .push((cfg.cameras[camera].id.clone(), e.clone()));
+            }
+            cams[camera].on_end(error, io.queues, io.shared, io.em);
+        }
+    }
 }
 
 /// What every camera's stages share; only the classifiers some rule reads are loaded.

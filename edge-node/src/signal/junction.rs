@@ -233,111 +233,8 @@ impl Junction {
                 "a signalised junction needs at least 2 phases".into(),
             ));
         }
-        let mut approaches = Vec::new();
-        for (i, a) in raw.approaches.iter().enumerate() {
-            let k = format!("approaches[{i}]");
-            matthan_schema::validate_segment(&a.id).map_err(|r| err(format!("{k}.id"), r))?;
-            if approaches.iter().any(|x: &Approach| x.id == a.id) {
-                return Err(err(
-                    format!("{k}.id"),
-                    format!("duplicate approach {:?}", a.id),
-                ));
-            }
-            let camera = a
-                .camera
-                .clone()
-                .or_else(|| raw.camera.clone())
-                .ok_or_else(|| {
-                    err(
-                        format!("{k}.camera"),
-                        "no camera for this approach (set it here or on the junction)".into(),
-                    )
-                })?;
-            if !line_ok(&camera, &a.line) {
-                return Err(err(
-                    format!("{k}.line"),
-                    format!("camera {camera:?} has no line {:?}", a.line),
-                ));
-            }
-            if let Some(z) = &a.queue_zone
-                && !zone_ok(&camera, z)
-            {
-                return Err(err(
-                    format!("{k}.queue_zone"),
-                    format!("camera {camera:?} has no zone {z:?}"),
-                ));
-            }
-            if a.lanes == 0 || a.lanes > 12 {
-                return Err(err(format!("{k}.lanes"), "must be 1..=12".into()));
-            }
-            let direction = match a.direction.as_str() {
-                "in" => Some(matthan_schema::Direction::In),
-                "out" => Some(matthan_schema::Direction::Out),
-                "both" => None,
-                d => {
-                    return Err(err(
-                        format!("{k}.direction"),
-                        format!("{d:?}: expected in, out or both"),
-                    ));
-                }
-            };
-            approaches.push(Approach {
-                id: a.id.clone(),
-                camera,
-                line: a.line.clone(),
-                queue_zone: a.queue_zone.clone(),
-                lanes: a.lanes,
-                direction,
-            });
-        }
-        let mut phases: Vec<Phase> = Vec::new();
-        for (i, p) in raw.phases.iter().enumerate() {
-            let k = format!("phases[{i}]");
-            matthan_schema::validate_segment(&p.id).map_err(|r| err(format!("{k}.id"), r))?;
-            if phases.iter().any(|x| x.id == p.id) {
-                return Err(err(
-                    format!("{k}.id"),
-                    format!("duplicate phase {:?}", p.id),
-                ));
-            }
-            let mut idx = Vec::new();
-            for (j, a) in p.approaches.iter().enumerate() {
-                let n = approaches.iter().position(|x| &x.id == a).ok_or_else(|| {
-                    err(format!("{k}.approaches[{j}]"), format!("no approach {a:?}"))
-                })?;
-                idx.push(n);
-            }
-            if idx.is_empty() {
-                return Err(err(
-                    format!("{k}.approaches"),
-                    "a phase must serve at least one approach".into(),
-                ));
-            }
-            for (key, v) in [
-                ("min_green_s", p.min_green_s),
-                ("pedestrian_min_s", p.pedestrian_min_s),
-            ] {
-                if !(v.is_finite() && v >= 0.0) {
-                    return Err(err(
-                        format!("{k}.{key}"),
-                        "must be 0 or more seconds".into(),
-                    ));
-                }
-            }
-            let min = p.min_green_s.max(p.pedestrian_min_s);
-            if !(p.max_green_s.is_finite() && p.max_green_s >= min) {
-                return Err(err(
-                    format!("{k}.max_green_s"),
-                    format!("{} is below the phase's minimum green {min}", p.max_green_s),
-                ));
-            }
-            phases.push(Phase {
-                id: p.id.clone(),
-                approaches: idx,
-                min_green_s: min,
-                max_green_s: p.max_green_s,
-            });
-        }
+        let approaches = approaches(&raw, line_ok, zone_ok)?;
+        let phases = phases(&raw, &approaches)?;
         for (i, a) in approaches.iter().enumerate() {
             if !phases.iter().any(|p| p.approaches.contains(&i)) {
                 return Err(err(
@@ -359,29 +256,7 @@ impl Junction {
                 ));
             }
         };
-        let plan = match &raw.plan {
-            None => None,
-            Some(p) => {
-                if p.greens_s.len() != phases.len() {
-                    return Err(err(
-                        "plan.greens_s".into(),
-                        format!("{} greens for {} phases", p.greens_s.len(), phases.len()),
-                    ));
-                }
-                if p.greens_s.iter().any(|g| !(g.is_finite() && *g > 0.0))
-                    || !p.offset_s.is_finite()
-                {
-                    return Err(err(
-                        "plan".into(),
-                        "greens must be positive seconds, offset finite".into(),
-                    ));
-                }
-                Some(FixedPlan {
-                    greens_s: p.greens_s.clone(),
-                    offset_s: p.offset_s,
-                })
-            }
-        };
+        let plan = plan(&raw, phases.len())?;
         let j = Junction {
             id: raw.id,
             motorbike_pcu: raw.motorbike_pcu,
@@ -451,4 +326,152 @@ impl Junction {
             _ => 1.0,
         }
     }
+}
+
+/// The approaches, each on a camera line (and optionally a queue zone) that exists.
+fn approaches(
+    raw: &RawJunction,
+    line_ok: impl Fn(&str, &str) -> bool,
+    zone_ok: impl Fn(&str, &str) -> bool,
+) -> Result<Vec<Approach>, Invalid> {
+    let err = |key: String, reason: String| Invalid { key, reason };
+    let mut approaches = Vec::new();
+    for (i, a) in raw.approaches.iter().enumerate() {
+        let k = format!("approaches[{i}]");
+        matthan_schema::validate_segment(&a.id).map_err(|r| err(format!("{k}.id"), r))?;
+        if approaches.iter().any(|x: &Approach| x.id == a.id) {
+            return Err(err(
+                format!("{k}.id"),
+                format!("duplicate approach {:?}", a.id),
+            ));
+        }
+        let camera = a
+            .camera
+            .clone()
+            .or_else(|| raw.camera.clone())
+            .ok_or_else(|| {
+                err(
+                    format!("{k}.camera"),
+                    "no camera for this approach (set it here or on the junction)".into(),
+                )
+            })?;
+        if !line_ok(&camera, &a.line) {
+            return Err(err(
+                format!("{k}.line"),
+                format!("camera {camera:?} has no line {:?}", a.line),
+            ));
+        }
+        if let Some(z) = &a.queue_zone
+            && !zone_ok(&camera, z)
+        {
+            return Err(err(
+                format!("{k}.queue_zone"),
+                format!("camera {camera:?} has no zone {z:?}"),
+            ));
+        }
+        if a.lanes == 0 || a.lanes > 12 {
+            return Err(err(format!("{k}.lanes"), "must be 1..=12".into()));
+        }
+        let direction = match a.direction.as_str() {
+            "in" => Some(matthan_schema::Direction::In),
+            "out" => Some(matthan_schema::Direction::Out),
+            "both" => None,
+            d => {
+                return Err(err(
+                    format!("{k}.direction"),
+                    format!("{d:?}: expected in, out or both"),
+                ));
+            }
+        };
+        approaches.push(Approach {
+            id: a.id.clone(),
+            camera,
+            line: a.line.clone(),
+            queue_zone: a.queue_zone.clone(),
+            lanes: a.lanes,
+            direction,
+        });
+    }
+    Ok(approaches)
+}
+
+/// The phases, each serving known approaches, with greens that fit their minimums.
+fn phases(raw: &RawJunction, approaches: &[Approach]) -> Result<Vec<Phase>, Invalid> {
+    let err = |key: String, reason: String| Invalid { key, reason };
+    let mut phases: Vec<Phase> = Vec::new();
+    for (i, p) in raw.phases.iter().enumerate() {
+        let k = format!("phases[{i}]");
+        matthan_schema::validate_segment(&p.id).map_err(|r| err(format!("{k}.id"), r))?;
+        if phases.iter().any(|x| x.id == p.id) {
+            return Err(err(
+                format!("{k}.id"),
+                format!("duplicate phase {:?}", p.id),
+            ));
+        }
+        let mut idx = Vec::new();
+        for (j, a) in p.approaches.iter().enumerate() {
+            let n = approaches
+                .iter()
+                .position(|x| &x.id == a)
+                .ok_or_else(|| err(format!("{k}.approaches[{j}]"), format!("no approach {a:?}")))?;
+            idx.push(n);
+        }
+        if idx.is_empty() {
+            return Err(err(
+                format!("{k}.approaches"),
+                "a phase must serve at least one approach".into(),
+            ));
+        }
+        for (key, v) in [
+            ("min_green_s", p.min_green_s),
+            ("pedestrian_min_s", p.pedestrian_min_s),
+        ] {
+            if !(v.is_finite() && v >= 0.0) {
+                return Err(err(
+                    format!("{k}.{key}"),
+                    "must be 0 or more seconds".into(),
+                ));
+            }
+        }
+        let min = p.min_green_s.max(p.pedestrian_min_s);
+        if !(p.max_green_s.is_finite() && p.max_green_s >= min) {
+            return Err(err(
+                format!("{k}.max_green_s"),
+                format!("{} is below the phase's minimum green {min}", p.max_green_s),
+            ));
+        }
+        phases.push(Phase {
+            id: p.id.clone(),
+            approaches: idx,
+            min_green_s: min,
+            max_green_s: p.max_green_s,
+        });
+    }
+    Ok(phases)
+}
+
+/// The fixed plan in force, if configured: one green per phase.
+fn plan(raw: &RawJunction, n_phases: usize) -> Result<Option<FixedPlan>, Invalid> {
+    let err = |key: String, reason: String| Invalid { key, reason };
+    Ok(match &raw.plan {
+        None => None,
+        Some(p) => {
+            if p.greens_s.len() != n_phases {
+                return Err(err(
+                    "plan.greens_s".into(),
+                    format!("{} greens for {} phases", p.greens_s.len(), n_phases),
+                ));
+            }
+            if p.greens_s.iter().any(|g| !(g.is_finite() && *g > 0.0)) || !p.offset_s.is_finite() {
+                return Err(err(
+                    "plan".into(),
+                    "greens must be positive seconds, offset finite".into(),
+                ));
+            }
+            Some(FixedPlan {
+                greens_s: p.greens_s.clone(),
+                offset_s: p.offset_s,
+            })
+        }
+    })
 }

@@ -611,7 +611,14 @@ max_s = 10
         "stopped_in_box",
         the_box.into(),
         vec![actor(1, CAR, |t| {
-            Some((if t < 20.0 { 6.0 } else { 6.0 + (t - 20.0) * 3.0 }, 10.0))
+            Some((
+                if t < 20.0 {
+                    6.0
+                } else {
+                    6.0 + (t - 20.0) * 3.0
+                },
+                10.0,
+            ))
         })],
         35.0,
         noon(),
