@@ -33,6 +33,9 @@ fn main() {
             r#"site = "bench"
 [mqtt]
 port = {port}
+[outbox]
+# No hub in this bench: the broker's acknowledgement ends a message's wait.
+receipts = false
 [model]
 path = "{model}"
 threads = {threads}

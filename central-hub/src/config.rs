@@ -170,20 +170,7 @@ impl HubConfig {
             }
             retention.insert(kind, days);
         }
-        for (i, t) in raw.tokens.iter().enumerate() {
-            if t.sha256.len() != 64 || !t.sha256.chars().all(|c| c.is_ascii_hexdigit()) {
-                return Err(bad(
-                    &format!("tokens[{i}].sha256"),
-                    "must be 64 hex digits (sha256 of the token)".into(),
-                ));
-            }
-            if t.name.trim().is_empty() {
-                return Err(bad(
-                    &format!("tokens[{i}].name"),
-                    "must not be empty".into(),
-                ));
-            }
-        }
+        check_tokens(&raw.tokens, &bad)?;
         let mut trusted_keys = raw.trusted_keys.clone();
         for (i, f) in raw.trusted_key_files.iter().enumerate() {
             let p = rel(f);
@@ -249,8 +236,72 @@ impl HubConfig {
     }
 }
 
+/// Each token once, as a 64-hex-digit hash, with a name.
+fn check_tokens(
+    tokens: &[TokenConfig],
+    bad: &dyn Fn(&str, String) -> ConfigError,
+) -> Result<(), ConfigError> {
+    for (i, t) in tokens.iter().enumerate() {
+        // The same token listed twice would log in as whichever role comes first.
+        if let Some(j) = tokens[..i]
+            .iter()
+            .position(|o| o.sha256.eq_ignore_ascii_case(&t.sha256))
+        {
+            return Err(bad(
+                &format!("tokens[{i}].sha256"),
+                format!("the same token as tokens[{j}]; each token must be listed once"),
+            ));
+        }
+        if t.sha256.len() != 64 || !t.sha256.chars().all(|c| c.is_ascii_hexdigit()) {
+            return Err(bad(
+                &format!("tokens[{i}].sha256"),
+                "must be 64 hex digits (sha256 of the token)".into(),
+            ));
+        }
+        if t.name.trim().is_empty() {
+            return Err(bad(
+                &format!("tokens[{i}].name"),
+                "must not be empty".into(),
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// Hex sha256, as stored for tokens and used to name evidence.
 pub fn sha256_hex(data: &[u8]) -> String {
     use sha2::Digest;
     format!("{:x}", sha2::Sha256::digest(data))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(extra: &str) -> Result<HubConfig, ConfigError> {
+        let dir = tempfile::tempdir().unwrap();
+        for f in ["m.onnx", "t.json"] {
+            std::fs::write(dir.path().join(f), b"x").unwrap();
+        }
+        let text = format!(
+            "db = \"hub.db\"\nevidence_dir = \"ev\"\n[mqtt]\n[ingest]\ngroup = \"hubs\"\n[embedding]\nmodel = \"m.onnx\"\ntokenizer = \"t.json\"\n{extra}"
+        );
+        HubConfig::parse(&text, &dir.path().join("hub.toml"))
+    }
+
+    #[test]
+    fn a_token_listed_twice_is_refused() {
+        let h = "ab".repeat(32);
+        let one = format!("[[tokens]]\nname = \"a\"\nrole = \"operator\"\nsha256 = \"{h}\"\n");
+        config(&one).unwrap();
+        let two = format!(
+            "{one}[[tokens]]\nname = \"b\"\nrole = \"admin\"\nsha256 = \"{}\"\n",
+            h.to_uppercase()
+        );
+        let e = config(&two).unwrap_err().to_string();
+        assert!(
+            e.contains("tokens[1].sha256") && e.contains("tokens[0]"),
+            "{e}"
+        );
+    }
 }

@@ -12,6 +12,15 @@ pub fn is_sha256(s: &str) -> bool {
     s.len() == 64 && s.chars().all(|c| matches!(c, '0'..='9' | 'a'..='f'))
 }
 
+/// Why a blob was not stored: its content is wrong (for good), or the disk failed (for now).
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum PutError {
+    #[error("{0}")]
+    Invalid(String),
+    #[error("{0}")]
+    Io(String),
+}
+
 pub struct EvidenceStore {
     dir: PathBuf,
 }
@@ -29,27 +38,30 @@ impl EvidenceStore {
     }
 
     /// Stores a blob published on `topic`; returns its sha256, or why it was refused.
-    pub fn put(&self, topic: &str, data: &[u8]) -> Result<String, String> {
+    pub fn put(&self, topic: &str, data: &[u8]) -> Result<String, PutError> {
         let sha = topic.rsplit('/').next().unwrap_or("");
         if !is_sha256(sha) {
-            return Err(format!("{topic:?} does not end in a lower-case sha256"));
+            return Err(PutError::Invalid(format!(
+                "{topic:?} does not end in a lower-case sha256"
+            )));
         }
         let actual = sha256_hex(data);
         if actual != sha {
-            return Err(format!(
+            return Err(PutError::Invalid(format!(
                 "content hashes to {actual}, not the {sha} its topic names"
-            ));
+            )));
         }
         let p = self.path(sha);
         if p.exists() {
             return Ok(actual);
         }
-        std::fs::create_dir_all(p.parent().expect("has parent")).map_err(|e| e.to_string())?;
+        let io = |e: std::io::Error| PutError::Io(format!("{}: {e}", p.display()));
+        std::fs::create_dir_all(p.parent().expect("has parent")).map_err(io)?;
         // Write then rename, so a crash never leaves a partial blob under its final name.
         let tmp = p.with_extension("part");
         std::fs::write(&tmp, data)
             .and_then(|_| std::fs::rename(&tmp, &p))
-            .map_err(|e| e.to_string())?;
+            .map_err(io)?;
         Ok(actual)
     }
 

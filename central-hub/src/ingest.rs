@@ -31,7 +31,13 @@ pub struct IngestStats {
     pub duplicates: AtomicU64,
     pub rejected: AtomicU64,
     pub evidence: AtomicU64,
+    /// Transient failures (store down or locked, evidence not written) that were retried.
+    pub retried: AtomicU64,
 }
+
+/// How far ahead of the hub's clock an event may be dated: edge clocks drift, but an event
+/// from the future would sort above every real one in "newest first" and pin a camera's state.
+pub const MAX_FUTURE: chrono::Duration = chrono::Duration::minutes(10);
 
 /// Checks one message; the error says why it was refused.
 pub fn decode(topic: &str, payload: &[u8]) -> Result<Event, String> {
@@ -43,6 +49,15 @@ pub fn decode(topic: &str, payload: &[u8]) -> Result<Event, String> {
             e.site,
             e.camera,
             e.kind()
+        ));
+    }
+    let ahead = e.ts - chrono::Utc::now();
+    if ahead > MAX_FUTURE {
+        return Err(format!(
+            "ts: {} is {} min ahead of the hub's clock (at most {} allowed)",
+            matthan_schema::format_ts(&e.ts),
+            ahead.num_minutes(),
+            MAX_FUTURE.num_minutes()
         ));
     }
     Ok(e)
@@ -121,8 +136,9 @@ pub async fn run(
     Ok(())
 }
 
-/// Stores what the MQTT loop hands over, in batches, and acknowledges each batch only after it
-/// is committed (an error leaves it unacknowledged, so the broker redelivers it).
+/// Stores what the MQTT loop hands over, in batches. A batch is acknowledged to the broker only
+/// after it is committed, and the edges of each site get a receipt naming every event and blob
+/// committed (or refused for good), which is when they delete them from their outboxes.
 fn store_loop(
     rx: &mut mpsc::Receiver<Publish>,
     store: &mut dyn EventStore,
@@ -132,27 +148,19 @@ fn store_loop(
 ) {
     let rt = tokio::runtime::Handle::current();
     let mut batch: Vec<Publish> = Vec::new();
-    loop {
-        match rx.blocking_recv() {
-            Some(p) => batch.push(p),
-            None => break,
-        }
+    while let Some(p) = rx.blocking_recv() {
+        batch.push(p);
         while batch.len() < 1000 {
             match rx.try_recv() {
                 Ok(p) => batch.push(p),
                 Err(_) => break,
             }
         }
+        let mut receipts = Receipts::default();
         let mut events = Vec::with_capacity(batch.len());
         for p in &batch {
             if p.topic.starts_with("matthan-evidence/") {
-                match evidence.put(&p.topic, &p.payload) {
-                    Ok(_) => st.evidence.fetch_add(1, Ordering::Relaxed),
-                    Err(reason) => {
-                        tracing::warn!(topic = %p.topic, %reason, "rejected evidence blob");
-                        st.rejected.fetch_add(1, Ordering::Relaxed)
-                    }
-                };
+                put_evidence(evidence, p, st, &mut receipts);
                 continue;
             }
             match decode(&p.topic, &p.payload) {
@@ -160,25 +168,150 @@ fn store_loop(
                 Err(reason) => {
                     st.rejected.fetch_add(1, Ordering::Relaxed);
                     tracing::warn!(topic = %p.topic, bytes = p.payload.len(), %reason, "rejected MQTT payload");
+                    if let Some(key) = event_id(&p.payload) {
+                        receipts.refused(site_of(&p.topic), key, reason);
+                    }
                 }
             }
         }
-        match store.insert(&events) {
-            Ok(new) => {
-                st.stored.fetch_add(new as u64, Ordering::Relaxed);
-                st.duplicates
-                    .fetch_add((events.len() - new) as u64, Ordering::Relaxed);
-            }
-            Err(e) => {
-                // Unacknowledged, so the broker redelivers once storage is back.
-                tracing::error!(error = %e, "cannot store events; leaving them unacknowledged");
-                batch.clear();
-                std::thread::sleep(Duration::from_secs(1));
-                continue;
+        insert(store, &events, st, &mut receipts);
+        for (site, r) in receipts.by_site {
+            let topic = matthan_schema::receipt_topic(&site);
+            for part in r.split(RECEIPT_KEYS) {
+                let sent = rt.block_on(client.publish(
+                    topic.clone(),
+                    QoS::AtLeastOnce,
+                    false,
+                    part.to_json(),
+                ));
+                if let Err(e) = sent {
+                    tracing::warn!(error = %e, %site, "receipt not sent; the edge will send again");
+                }
             }
         }
         for p in batch.drain(..) {
             let _ = rt.block_on(client.ack(&p));
         }
+    }
+}
+
+/// Keys per receipt message: a receipt stays far below an edge's 256 KiB incoming limit
+/// (a sha256 key and its JSON quoting take about 70 bytes).
+const RECEIPT_KEYS: usize = 500;
+
+/// Receipts of one batch, per site.
+#[derive(Default)]
+struct Receipts {
+    by_site: std::collections::BTreeMap<String, matthan_schema::Receipt>,
+}
+
+impl Receipts {
+    fn entry(&mut self, site: &str) -> &mut matthan_schema::Receipt {
+        self.by_site
+            .entry(site.to_string())
+            .or_insert_with(|| matthan_schema::Receipt::new(Vec::new(), Vec::new()))
+    }
+
+    fn stored(&mut self, site: &str, key: String) {
+        self.entry(site).stored.push(key);
+    }
+
+    fn refused(&mut self, site: &str, key: String, reason: String) {
+        self.entry(site)
+            .refused
+            .push(matthan_schema::Refusal { key, reason });
+    }
+}
+
+/// The site level of a topic (`matthan/{site}/...`, `matthan-evidence/{site}/...`).
+fn site_of(topic: &str) -> &str {
+    topic.split('/').nth(1).unwrap_or("")
+}
+
+/// The `id` of a payload that did not decode as an event, if it has one: the edge is told the
+/// message was refused, so it stops sending it.
+fn event_id(payload: &[u8]) -> Option<String> {
+    #[derive(serde::Deserialize)]
+    struct Id {
+        id: String,
+    }
+    serde_json::from_slice::<Id>(payload).ok().map(|i| i.id)
+}
+
+/// One evidence blob into the store. A blob whose bytes do not match its name is refused for
+/// good; a failed write (disk full, too many open files) is not: no receipt, so the edge sends
+/// it again.
+fn put_evidence(evidence: &EvidenceStore, p: &Publish, st: &IngestStats, r: &mut Receipts) {
+    let site = site_of(&p.topic);
+    let sha = p.topic.rsplit('/').next().unwrap_or("").to_string();
+    match evidence.put(&p.topic, &p.payload) {
+        Ok(_) => {
+            st.evidence.fetch_add(1, Ordering::Relaxed);
+            r.stored(site, sha);
+        }
+        Err(crate::evidence::PutError::Invalid(reason)) => {
+            tracing::warn!(topic = %p.topic, %reason, "rejected evidence blob");
+            st.rejected.fetch_add(1, Ordering::Relaxed);
+            r.refused(site, sha, reason);
+        }
+        Err(crate::evidence::PutError::Io(reason)) => {
+            tracing::warn!(topic = %p.topic, %reason, "evidence blob not written; the edge will send it again");
+            st.retried.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+}
+
+/// Commits the batch's events. A failing batch is tried again event by event: an event that
+/// fails alone while others commit is refused for good; when nothing commits (the database is
+/// down, locked or read-only) the batch waits and tries again, so nothing is confirmed or
+/// acknowledged unstored.
+fn insert(store: &mut dyn EventStore, events: &[Event], st: &IngestStats, r: &mut Receipts) {
+    let mut backoff = Duration::from_millis(200);
+    loop {
+        let err = match store.insert(events) {
+            Ok(new) => {
+                st.stored.fetch_add(new as u64, Ordering::Relaxed);
+                st.duplicates
+                    .fetch_add((events.len() - new) as u64, Ordering::Relaxed);
+                for e in events {
+                    r.stored(&e.site, e.id.to_string());
+                }
+                return;
+            }
+            Err(e) => e,
+        };
+        let mut failed = Vec::new();
+        if events.len() == 1 && err.is_permanent() {
+            let e = &events[0];
+            tracing::warn!(id = %e.id, reason = %err, "event refused by the store");
+            st.rejected.fetch_add(1, Ordering::Relaxed);
+            r.refused(&e.site, e.id.to_string(), err.to_string());
+            return;
+        }
+        if events.len() > 1 {
+            for e in events {
+                match store.insert(std::slice::from_ref(e)) {
+                    Ok(new) => {
+                        st.stored.fetch_add(new as u64, Ordering::Relaxed);
+                        st.duplicates.fetch_add(1 - new as u64, Ordering::Relaxed);
+                        r.stored(&e.site, e.id.to_string());
+                    }
+                    Err(err) => failed.push((e, err)),
+                }
+            }
+            if failed.len() < events.len() || failed.iter().all(|(_, e)| e.is_permanent()) {
+                for (e, reason) in failed {
+                    tracing::warn!(id = %e.id, %reason, "event refused by the store");
+                    st.rejected.fetch_add(1, Ordering::Relaxed);
+                    r.refused(&e.site, e.id.to_string(), reason.to_string());
+                }
+                return;
+            }
+        }
+        // Nothing commits: the store, not the events, is the problem. Wait and try again.
+        tracing::error!(error = %err, retry_in = ?backoff, "cannot store events; retrying");
+        st.retried.fetch_add(1, Ordering::Relaxed);
+        std::thread::sleep(backoff);
+        backoff = (backoff * 2).min(Duration::from_secs(5));
     }
 }

@@ -23,20 +23,24 @@ fn publisher(port: u16) -> Client {
     client
 }
 
-fn ingest_once(label: &str, loc: &str) {
-    let broker = Broker::start();
-    let dir = tempfile::tempdir().unwrap();
-    let stop = Arc::new(AtomicBool::new(false));
-    let stats = Arc::new(IngestStats::default());
+/// The real hub ingest on `loc`, evidence under `dir`, subscribed when this returns.
+fn spawn_hub(
+    port: u16,
+    client_id: &str,
+    loc: &str,
+    dir: &std::path::Path,
+    stop: &Arc<AtomicBool>,
+    stats: &Arc<IngestStats>,
+) -> std::thread::JoinHandle<()> {
     let cfg = IngestConfig {
         host: "127.0.0.1".into(),
-        port: broker.port,
-        client_id: format!("hub-{label}"),
+        port,
+        client_id: client_id.into(),
         group: "g1".into(),
         security: Default::default(),
     };
     let store = central_hub::store::open(loc).unwrap();
-    let evidence = EvidenceStore::new(&dir.path().join("evidence")).unwrap();
+    let evidence = EvidenceStore::new(&dir.join("evidence")).unwrap();
     let (s2, st2) = (stop.clone(), stats.clone());
     let hub = std::thread::spawn(move || {
         let rt = tokio::runtime::Runtime::new().unwrap();
@@ -44,6 +48,71 @@ fn ingest_once(label: &str, loc: &str) {
             .unwrap();
     });
     std::thread::sleep(Duration::from_millis(500)); // let the hub subscribe
+    hub
+}
+
+/// Waits (at most 20 s) until the hub has stored `n` new events.
+fn wait_stored(stats: &IngestStats, n: u64) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while stats.stored.load(Ordering::Relaxed) < n {
+        assert!(Instant::now() < deadline, "only {stats:?}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Everything a hub says on a site's receipt topic.
+struct Receipts(Arc<std::sync::Mutex<Vec<matthan_schema::Receipt>>>);
+
+impl Receipts {
+    fn listen(port: u16, site: &str) -> Self {
+        let mut opts =
+            MqttOptions::new(format!("rcpt-{}", support::free_port()), "127.0.0.1", port);
+        opts.set_max_packet_size(1 << 20, 1 << 20);
+        let (client, mut conn) = Client::new(opts, 100);
+        client
+            .subscribe(matthan_schema::receipt_topic(site), QoS::AtLeastOnce)
+            .unwrap();
+        let got = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let g = got.clone();
+        std::thread::spawn(move || {
+            let _keep = client;
+            for ev in conn.iter() {
+                if let Ok(rumqttc::Event::Incoming(rumqttc::Packet::Publish(p))) = ev
+                    && let Ok(r) = matthan_schema::Receipt::from_json(&p.payload)
+                {
+                    g.lock().unwrap().push(r);
+                }
+            }
+        });
+        std::thread::sleep(Duration::from_millis(300));
+        Self(got)
+    }
+
+    /// Keys confirmed stored, and keys refused.
+    fn keys(&self) -> (Vec<String>, Vec<String>) {
+        let rs = self.0.lock().unwrap();
+        let stored = rs.iter().flat_map(|r| r.stored.clone()).collect();
+        let refused = rs
+            .iter()
+            .flat_map(|r| r.refused.iter().map(|x| x.key.clone()))
+            .collect();
+        (stored, refused)
+    }
+}
+
+fn ingest_once(label: &str, loc: &str) {
+    let broker = Broker::start();
+    let dir = tempfile::tempdir().unwrap();
+    let stop = Arc::new(AtomicBool::new(false));
+    let stats = Arc::new(IngestStats::default());
+    let hub = spawn_hub(
+        broker.port,
+        &format!("hub-{label}"),
+        loc,
+        dir.path(),
+        &stop,
+        &stats,
+    );
 
     let red = Obj {
         camera: "ben-thanh-1",
@@ -66,6 +135,7 @@ fn ingest_once(label: &str, loc: &str) {
             }),
         ),
     ];
+    let receipts = Receipts::listen(broker.port, "hcmc");
     let client = publisher(broker.port);
     let publish = |topic: &str, payload: Vec<u8>| {
         client
@@ -95,9 +165,21 @@ fn ingest_once(label: &str, loc: &str) {
         &format!("matthan-evidence/hcmc/{}", "0".repeat(64)),
         blob.clone(),
     ); // forged name
+    let future = Event::new(
+        "hcmc",
+        "ben-thanh-1",
+        chrono::Utc::now() + chrono::Duration::days(365 * 7),
+        Body::Crossing(Crossing {
+            line: "l1".into(),
+            direction: Direction::In,
+            class: "car".into(),
+            track_id: 9,
+        }),
+    );
+    publish(&future.topic(), future.to_json());
 
     let deadline = Instant::now() + Duration::from_secs(20);
-    while stats.received.load(Ordering::Relaxed) < 12 {
+    while stats.received.load(Ordering::Relaxed) < 13 {
         assert!(Instant::now() < deadline, "{label}: received {stats:?}");
         std::thread::sleep(Duration::from_millis(50));
     }
@@ -116,9 +198,21 @@ fn ingest_once(label: &str, loc: &str) {
     );
     assert_eq!(
         stats.rejected.load(Ordering::Relaxed),
-        7,
+        8,
         "{label}: {stats:?}"
     );
+    // The edges of the site are told what is stored and what was refused for good.
+    let (stored, refused) = receipts.keys();
+    for e in &events {
+        assert!(stored.contains(&e.id.to_string()), "{label}: {stored:?}");
+    }
+    assert!(stored.contains(&sha), "{label}: the blob is confirmed");
+    assert!(refused.contains(&"0".repeat(64)), "{label}: {refused:?}");
+    assert!(
+        refused.contains(&future.id.to_string()),
+        "{label}: an event dated years ahead is refused: {refused:?}"
+    );
+    assert!(!stored.contains(&future.id.to_string()));
     assert_eq!(
         stats.evidence.load(Ordering::Relaxed),
         1,
@@ -199,11 +293,7 @@ fn unacknowledged_events_are_redelivered_after_a_hub_restart() {
         Arc::new(IngestStats::default()),
     );
     let h = run_hub(stop.clone(), stats.clone());
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while stats.stored.load(Ordering::Relaxed) < 50 {
-        assert!(Instant::now() < deadline, "only {stats:?} after restart");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    wait_stored(&stats, 50);
     stop.store(true, Ordering::Relaxed);
     h.join().unwrap();
     assert_eq!(central_hub::store::open(&loc).unwrap().count().unwrap(), 50);
@@ -267,4 +357,46 @@ fn ingests_over_tls_with_a_client_certificate() {
     hub.join().unwrap();
     let _ = broker.kill();
     let _ = broker.wait();
+}
+
+/// A message too large for any hub is refused by the broker itself, so it can never become a
+/// poison message that drops the hub's connection on every redelivery; what follows is stored.
+#[test]
+fn an_oversize_message_never_blocks_ingest() {
+    let broker = Broker::start();
+    let dir = tempfile::tempdir().unwrap();
+    let loc = dir.path().join("hub.db").display().to_string();
+    let stop = Arc::new(AtomicBool::new(false));
+    let stats = Arc::new(IngestStats::default());
+    let hub = spawn_hub(broker.port, "hub-oversize", &loc, dir.path(), &stop, &stats);
+    // A hostile publisher with no size limit of its own.
+    let mut opts = MqttOptions::new("big-pub", "127.0.0.1", broker.port);
+    opts.set_max_packet_size(128 << 20, 128 << 20);
+    let (big, mut conn) = Client::new(opts, 10);
+    std::thread::spawn(move || for _ in conn.iter() {});
+    big.publish(
+        "matthan/hcmc/ben-thanh-1/track",
+        QoS::AtLeastOnce,
+        false,
+        vec![b'x'; 70 << 20],
+    )
+    .unwrap();
+    std::thread::sleep(Duration::from_secs(2));
+    let client = publisher(broker.port);
+    let red = Obj {
+        camera: "ben-thanh-1",
+        class: "motorcycle",
+        ..Obj::default()
+    };
+    let t0 = ts("2026-11-26T08:15:00+07:00");
+    for i in 0..50 {
+        let e = track(&red, i, t0 + chrono::Duration::seconds(i as i64));
+        client
+            .publish(e.topic(), QoS::AtLeastOnce, false, e.to_json())
+            .unwrap();
+    }
+    wait_stored(&stats, 50);
+    stop.store(true, Ordering::Relaxed);
+    hub.join().unwrap();
+    assert_eq!(central_hub::store::open(&loc).unwrap().count().unwrap(), 50);
 }

@@ -56,8 +56,12 @@ pub struct Metrics {
     pub publish_ms: Histogram,
     pub published: AtomicU64,
     pub acked: AtomicU64,
+    /// Messages a hub's receipt confirmed (and the outbox forgot).
+    pub confirmed: AtomicU64,
     pub reconnects: AtomicU64,
     pub outbox_pending: AtomicU64,
+    /// Messages the broker has that no hub has confirmed yet.
+    pub outbox_awaiting: AtomicU64,
     pub outbox_dropped: AtomicU64,
     pub queues: std::sync::OnceLock<Arc<FrameQueues>>,
 }
@@ -125,6 +129,18 @@ impl Metrics {
                 "counter",
                 "messages acknowledged by the broker",
                 &self.acked,
+            ),
+            (
+                "matthan_edge_confirmed_total",
+                "counter",
+                "messages a hub confirmed stored (receipts)",
+                &self.confirmed,
+            ),
+            (
+                "matthan_edge_outbox_awaiting_receipt",
+                "gauge",
+                "messages the broker acknowledged that no hub has confirmed yet",
+                &self.outbox_awaiting,
             ),
             (
                 "matthan_edge_mqtt_reconnects_total",

@@ -1,7 +1,9 @@
 //! The edge's outbox: every event and evidence blob is written here (SQLite, WAL, fsync on
-//! commit) before anything tries to publish it, and removed only when the broker has
-//! acknowledged it. A dead uplink or a killed process therefore loses nothing that reached the
-//! outbox; duplicates after a crash are allowed (the hub upserts by event id).
+//! commit) before anything tries to publish it, and removed only when a hub's receipt says it
+//! is committed (or, with receipts off, when the broker has acknowledged it). A dead uplink, a
+//! killed process, a broker that restarts and forgets, or a hub that was not subscribed
+//! therefore loses nothing that reached the outbox; duplicates after a resend are allowed (the
+//! hub upserts by event id and evidence hash).
 //!
 //! When the disk budget is exceeded, rows are dropped lowest priority first (counts, then
 //! status, then tracks, then crossings and zones, evidence last), oldest first within a
@@ -36,6 +38,13 @@ pub struct RawOutbox {
     /// Messages per second the backlog drains at after an outage (live events go first).
     #[serde(default)]
     backlog_rate: Option<u32>,
+    /// Keep each message until a hub's receipt says it is stored (default); `false` trusts the
+    /// broker's acknowledgement alone (no hub, or a hub too old to send receipts).
+    #[serde(default)]
+    receipts: Option<bool>,
+    /// A message the broker acknowledged but no hub confirmed within this long is sent again.
+    #[serde(default)]
+    receipt_timeout_s: Option<f64>,
 }
 
 /// Where events wait for the broker, and how much of the disk they may take.
@@ -44,6 +53,9 @@ pub struct OutboxConfig {
     pub path: PathBuf,
     pub budget_mb: u64,
     pub backlog_rate: u32,
+    /// How long to wait for a hub's receipt before sending again; None: the broker's
+    /// acknowledgement is enough.
+    pub receipt_timeout: Option<std::time::Duration>,
 }
 
 impl RawOutbox {
@@ -61,13 +73,33 @@ impl RawOutbox {
             return Err(s.err("backlog_rate", "must be at least 1 message per second"));
         }
         let path = match self.path {
-            Some(p) => s.path(&p),
+            Some(p) => {
+                let p = s.path(&p);
+                // Caught now rather than at the first event, with the cameras running.
+                if let Some(dir) = p.parent()
+                    && !dir.as_os_str().is_empty()
+                    && !dir.is_dir()
+                {
+                    return Err(s.err("path", format!("folder {} does not exist", dir.display())));
+                }
+                p
+            }
+            // Beside the config file, whose folder exists.
             None => s.path(Path::new(&format!("outbox-{edge_id}.db"))),
         };
+        let timeout = self.receipt_timeout_s.unwrap_or(30.0);
+        if !(timeout.is_finite() && (1.0..=3600.0).contains(&timeout)) {
+            return Err(s.err("receipt_timeout_s", "must be 1..=3600 seconds"));
+        }
+        let receipt_timeout = self
+            .receipts
+            .unwrap_or(true)
+            .then(|| std::time::Duration::from_secs_f64(timeout));
         Ok(OutboxConfig {
             path,
             budget_mb,
             backlog_rate,
+            receipt_timeout,
         })
     }
 }
@@ -109,6 +141,8 @@ impl Priority {
 /// One message waiting for the broker.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Message {
+    /// What a hub's receipt names it by: the event's id, or the evidence blob's sha256.
+    pub key: String,
     pub topic: String,
     pub payload: Vec<u8>,
     pub retain: bool,
@@ -153,7 +187,23 @@ impl Outbox {
              -- Payload bytes held, kept in step by every insert and delete, so the budget check
              -- does not scan a backlog that may hold hours of events.
              CREATE TABLE IF NOT EXISTS size (id INTEGER PRIMARY KEY CHECK (id = 0), bytes INTEGER NOT NULL);
-             INSERT OR IGNORE INTO size (id, bytes) SELECT 0, coalesce(sum(length(payload)), 0) FROM outbox;",
+             -- Recounted once at open (one scan), so a total that drifted can never persist.
+             INSERT OR REPLACE INTO size (id, bytes) SELECT 0, coalesce(sum(length(payload)), 0) FROM outbox;",
+        )?;
+        // Receipts (added later): the key a hub confirms a row by, and when the broker
+        // acknowledged it. Rows from an older outbox have no key and go on the broker's word.
+        let has_key: bool = conn
+            .prepare("SELECT 1 FROM pragma_table_info('outbox') WHERE name = 'key'")?
+            .exists([])?;
+        if !has_key {
+            conn.execute_batch(
+                "ALTER TABLE outbox ADD COLUMN key TEXT NOT NULL DEFAULT '';
+                 ALTER TABLE outbox ADD COLUMN sent_ms INTEGER;",
+            )?;
+        }
+        conn.execute_batch(
+            "CREATE INDEX IF NOT EXISTS outbox_key ON outbox (key);
+             CREATE INDEX IF NOT EXISTS outbox_sent ON outbox (sent_ms) WHERE sent_ms IS NOT NULL;",
         )?;
         Ok(Self { conn, budget })
     }
@@ -166,23 +216,29 @@ impl Outbox {
         let tx = self.conn.transaction()?;
         {
             let mut st = tx.prepare_cached(
-                "INSERT INTO outbox (priority, topic, payload, retain) VALUES (?1, ?2, ?3, ?4)",
+                "INSERT INTO outbox (priority, topic, payload, retain, key) VALUES (?1, ?2, ?3, ?4, ?5)",
             )?;
             for m in messages {
-                st.execute(params![m.priority as i64, m.topic, m.payload, m.retain])?;
+                st.execute(params![
+                    m.priority as i64,
+                    m.topic,
+                    m.payload,
+                    m.retain,
+                    m.key
+                ])?;
             }
         }
+        let added: i64 = messages.iter().map(|m| m.payload.len() as i64).sum();
+        tx.execute("UPDATE size SET bytes = bytes + ?1 WHERE id = 0", [added])?;
         Self::enforce_budget(&tx, self.budget)?;
         tx.commit()?;
         Ok(())
     }
 
     fn enforce_budget(tx: &rusqlite::Transaction, budget: u64) -> Result<(), OutboxError> {
-        let mut bytes: i64 = tx.query_row(
-            "SELECT coalesce(sum(length(payload)), 0) FROM outbox",
-            [],
-            |r| r.get(0),
-        )?;
+        // The running total, not a scan: the backlog may hold hours of events.
+        let mut bytes: i64 =
+            tx.query_row("SELECT bytes FROM size WHERE id = 0", [], |r| r.get(0))?;
         while bytes as u64 > budget {
             let victim: Option<(i64, i64, i64)> = tx
                 .query_row(
@@ -209,25 +265,96 @@ impl Outbox {
     pub fn after(&self, after: i64, limit: usize) -> Result<Vec<Row>, OutboxError> {
         let mut st = self
             .conn
-            .prepare_cached("SELECT seq, priority, topic, payload, retain FROM outbox WHERE seq > ?1 ORDER BY seq LIMIT ?2")?;
+            .prepare_cached("SELECT seq, priority, topic, payload, retain, key FROM outbox WHERE seq > ?1 ORDER BY seq LIMIT ?2")?;
         let rows = st
-            .query_map(params![after, limit as i64], |r| {
-                let p: i64 = r.get(1)?;
-                Ok(Row {
-                    seq: r.get(0)?,
-                    message: Message {
-                        priority: Priority::ALL
-                            .into_iter()
-                            .find(|x| *x as i64 == p)
-                            .unwrap_or(Priority::Evidence),
-                        topic: r.get(2)?,
-                        payload: r.get(3)?,
-                        retain: r.get(4)?,
-                    },
-                })
-            })?
+            .query_map(params![after, limit as i64], row)?
             .collect::<Result<_, _>>()?;
         Ok(rows)
+    }
+
+    /// The broker acknowledged these rows: they now wait for a hub's receipt. Rows with no key
+    /// (from an outbox older than receipts) cannot be confirmed and are forgotten now.
+    pub fn sent(&mut self, seqs: &[i64], now_ms: i64) -> Result<(), OutboxError> {
+        let tx = self.conn.transaction()?;
+        {
+            let mut st = tx.prepare_cached("UPDATE outbox SET sent_ms = ?2 WHERE seq = ?1")?;
+            for s in seqs {
+                st.execute(params![s, now_ms])?;
+            }
+        }
+        tx.commit()?;
+        let legacy: Vec<i64> = {
+            let mut st = self
+                .conn
+                .prepare_cached("SELECT seq FROM outbox WHERE key = '' AND sent_ms IS NOT NULL")?;
+            st.query_map([], |r| r.get(0))?.collect::<Result<_, _>>()?
+        };
+        if !legacy.is_empty() {
+            self.ack(&legacy)?;
+        }
+        Ok(())
+    }
+
+    /// A hub confirmed these keys (stored, or refused for good): forget their rows. Returns
+    /// how many rows went.
+    pub fn confirm<'a>(
+        &mut self,
+        keys: impl IntoIterator<Item = &'a str>,
+    ) -> Result<usize, OutboxError> {
+        let tx = self.conn.transaction()?;
+        let mut n = 0;
+        {
+            let mut st =
+                tx.prepare_cached("DELETE FROM outbox WHERE key = ?1 RETURNING length(payload)")?;
+            let mut freed = 0i64;
+            for k in keys {
+                if k.is_empty() {
+                    continue;
+                }
+                let lens: Vec<i64> = st.query_map([k], |r| r.get(0))?.collect::<Result<_, _>>()?;
+                n += lens.len();
+                freed += lens.iter().sum::<i64>();
+            }
+            tx.execute("UPDATE size SET bytes = bytes - ?1 WHERE id = 0", [freed])?;
+        }
+        tx.commit()?;
+        Ok(n)
+    }
+
+    /// Up to `limit` rows the broker acknowledged before `before_ms` that no hub has confirmed:
+    /// they are sent again (and their clock restarts now).
+    pub fn overdue(
+        &mut self,
+        before_ms: i64,
+        now_ms: i64,
+        limit: usize,
+    ) -> Result<Vec<Row>, OutboxError> {
+        let tx = self.conn.transaction()?;
+        let rows: Vec<Row> = {
+            let mut st = tx.prepare_cached(
+                "SELECT seq, priority, topic, payload, retain, key FROM outbox
+                 WHERE sent_ms IS NOT NULL AND sent_ms < ?1 ORDER BY seq LIMIT ?2",
+            )?;
+            st.query_map(params![before_ms, limit as i64], row)?
+                .collect::<Result<_, _>>()?
+        };
+        {
+            let mut st = tx.prepare_cached("UPDATE outbox SET sent_ms = ?2 WHERE seq = ?1")?;
+            for r in &rows {
+                st.execute(params![r.seq, now_ms])?;
+            }
+        }
+        tx.commit()?;
+        Ok(rows)
+    }
+
+    /// Rows the broker has and a hub has not yet confirmed.
+    pub fn awaiting_receipt(&self) -> Result<u64, OutboxError> {
+        Ok(self.conn.query_row(
+            "SELECT count(*) FROM outbox WHERE sent_ms IS NOT NULL",
+            [],
+            |r| r.get::<_, i64>(0),
+        )? as u64)
     }
 
     /// The broker has the message: forget it.
@@ -294,12 +421,30 @@ impl Outbox {
     }
 }
 
+fn row(r: &rusqlite::Row) -> rusqlite::Result<Row> {
+    let p: i64 = r.get(1)?;
+    Ok(Row {
+        seq: r.get(0)?,
+        message: Message {
+            priority: Priority::ALL
+                .into_iter()
+                .find(|x| *x as i64 == p)
+                .unwrap_or(Priority::Evidence),
+            topic: r.get(2)?,
+            payload: r.get(3)?,
+            retain: r.get(4)?,
+            key: r.get(5)?,
+        },
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn msg(topic: &str, bytes: usize, priority: Priority) -> Message {
         Message {
+            key: format!("key-{topic}"),
             topic: topic.into(),
             payload: vec![b'x'; bytes],
             retain: false,
@@ -364,5 +509,33 @@ mod tests {
             o.dropped().unwrap(),
             vec![(Priority::Counts, 1), (Priority::Track, 1)]
         );
+    }
+
+    #[test]
+    fn rows_wait_for_receipts_and_overdue_ones_are_sent_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut o = Outbox::open(&dir.path().join("o.db"), 1 << 20).unwrap();
+        o.push(&[msg("a", 10, Priority::Track), msg("b", 10, Priority::Event)])
+            .unwrap();
+        let rows = o.after(0, 10).unwrap();
+        o.sent(&[rows[0].seq, rows[1].seq], 1_000).unwrap();
+        assert_eq!(o.len().unwrap(), 2, "the broker's word is not enough");
+        assert_eq!(o.awaiting_receipt().unwrap(), 2);
+        assert_eq!(o.confirm(["key-a", "unknown"]).unwrap(), 1);
+        assert_eq!(o.len().unwrap(), 1);
+        assert!(
+            o.overdue(1_000, 2_000, 10).unwrap().is_empty(),
+            "not yet due"
+        );
+        let again = o.overdue(1_001, 2_000, 10).unwrap();
+        assert_eq!(again.len(), 1);
+        assert_eq!(again[0].message.key, "key-b");
+        assert!(
+            o.overdue(1_001, 2_500, 10).unwrap().is_empty(),
+            "its clock restarted when it was sent again"
+        );
+        o.confirm(["key-b"]).unwrap();
+        assert!(o.is_empty().unwrap());
+        assert_eq!(o.bytes().unwrap(), 0);
     }
 }

@@ -1,11 +1,15 @@
 //! Publishing from the outbox to the broker, on a thread of its own (a small tokio runtime).
 //!
 //! The pipeline writes events into the outbox (durably) and returns; this thread drains the
-//! outbox over MQTT at QoS 1 and deletes each row only when its PUBACK arrives. A broker
-//! acknowledges QoS 1 messages in the order it received them (MQTT 3.1.1 §4.6), so PUBACKs map
-//! to rows through one FIFO per connection. Each connection gets a fresh client, so nothing is
-//! retransmitted behind our back: after a reconnect, everything unacknowledged is sent again
-//! from the outbox (a duplicate at worst, which the hub ignores by event id).
+//! outbox over MQTT at QoS 1. A broker acknowledges QoS 1 messages in the order it received them
+//! (MQTT 3.1.1 §4.6), so PUBACKs map to rows through one FIFO per connection. A PUBACK only
+//! means the broker has the message, and a broker can lose it (a restart before its save, a hub
+//! subscription it did not restore), so by default a row is deleted when a hub's receipt on
+//! `matthan-receipt/{site}` says the message is committed; one the broker acknowledged but no
+//! hub confirmed within `outbox.receipt_timeout_s` is sent again. Each connection gets a fresh
+//! client, so nothing is retransmitted behind our back: after a reconnect, everything
+//! unconfirmed is sent again from the outbox (a duplicate at worst, which the hub ignores by
+//! event id and evidence hash).
 //!
 //! After an outage, messages produced since the reconnect go first and the backlog drains in
 //! order at `outbox.backlog_rate` messages per second, so live events are not stuck behind hours
@@ -36,7 +40,10 @@ const DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
 #[derive(Debug, Default, Clone, Copy)]
 pub struct PublishStats {
     pub published: u64,
+    /// Acknowledged by the broker.
     pub acked: u64,
+    /// Sent again because no hub confirmed them in time.
+    pub resent: u64,
     pub reconnects: u64,
     /// Left in the outbox at exit (sent on the next start).
     pub pending: u64,
@@ -52,6 +59,10 @@ pub enum PublishError {
     Tls(String),
 }
 
+fn now_ms() -> i64 {
+    Utc::now().timestamp_millis()
+}
+
 pub fn retained(kind: Kind) -> bool {
     matches!(kind, Kind::CameraStatus | Kind::EdgeStatus)
 }
@@ -59,6 +70,7 @@ pub fn retained(kind: Kind) -> bool {
 /// An event as an outbox message.
 pub fn message(e: &Event) -> Message {
     Message {
+        key: e.id.to_string(),
         topic: e.topic(),
         payload: e.to_json(),
         retain: retained(e.kind()),
@@ -69,6 +81,7 @@ pub fn message(e: &Event) -> Message {
 /// An evidence blob as an outbox message.
 pub fn blob(site: &str, sha256: &str, payload: &[u8]) -> Message {
     Message {
+        key: sha256.to_string(),
         topic: matthan_schema::evidence_topic(site, sha256),
         payload: payload.to_vec(),
         retain: false,
@@ -95,6 +108,8 @@ pub fn edge_status(cfg: &EdgeConfig, state: EdgeState, dropped: u64, pending: u6
 pub struct Publisher {
     outbox: Outbox,
     closing: Arc<AtomicBool>,
+    /// When draining must end, set by `finish_by` before `closing`.
+    drain_by: Arc<std::sync::Mutex<Option<Instant>>>,
     thread: std::thread::JoinHandle<PublishStats>,
     status: (EdgeConfig, u64),
     signals: Option<std::sync::mpsc::Receiver<(String, Vec<u8>)>>,
@@ -109,6 +124,8 @@ pub type Incoming = std::sync::mpsc::Receiver<(String, Vec<u8>)>;
 enum Notice {
     Connected,
     Acked,
+    /// A hub committed (or refused for good) these keys.
+    Receipt(Vec<String>),
     Down(String),
 }
 
@@ -133,7 +150,8 @@ impl Publisher {
         opts.set_keep_alive(Duration::from_secs(cfg.mqtt.keep_alive_s));
         // Evidence clips and full-resolution images are blobs of up to a few MB; rumqttc's
         // default 10 KB limit would refuse them and drop the connection on every retry.
-        opts.set_max_packet_size(64 * 1024, MAX_PACKET);
+        // Incoming: signal states and hubs' receipts (at most 500 keys, ~35 KiB).
+        opts.set_max_packet_size(256 * 1024, MAX_PACKET);
         opts.set_clean_session(true);
         cfg.mqtt
             .security
@@ -147,6 +165,7 @@ impl Publisher {
             true,
         ));
         let closing = Arc::new(AtomicBool::new(false));
+        let drain_by = Arc::new(std::sync::Mutex::new(None));
         // Red-light rules judge crossings by the controllers' signal states, when they send them.
         let wants_signals = cfg
             .cameras
@@ -155,12 +174,17 @@ impl Publisher {
         let (stx, srx) = std::sync::mpsc::channel();
         let worker = Worker {
             subscribe: wants_signals.then(|| (matthan_schema::signal_state_filter(&cfg.site), stx)),
+            receipts: cfg
+                .outbox
+                .receipt_timeout
+                .map(|t| (matthan_schema::receipt_topic(&cfg.site), t)),
             path,
             budget,
             opts,
             endpoint: cfg.mqtt.endpoint(),
             backlog_rate: cfg.outbox.backlog_rate as f64,
             closing: closing.clone(),
+            drain_by: drain_by.clone(),
             metrics,
         };
         let rt = tokio::runtime::Builder::new_current_thread()
@@ -174,6 +198,7 @@ impl Publisher {
         Ok(Self {
             outbox,
             closing,
+            drain_by,
             thread,
             status: (cfg.clone(), dropped),
             signals: wants_signals.then_some(srx),
@@ -201,8 +226,20 @@ impl Publisher {
         (pending, dropped)
     }
 
-    /// Queues the offline status, then waits (bounded) for the outbox to empty.
-    pub fn finish(mut self) -> PublishStats {
+    /// Messages the broker acknowledged that no hub has confirmed yet.
+    pub fn awaiting_receipt(&self) -> u64 {
+        self.outbox.awaiting_receipt().unwrap_or(0)
+    }
+
+    /// Queues the offline status, then waits (at most `DRAIN_TIMEOUT`) for the outbox to empty.
+    pub fn finish(self) -> PublishStats {
+        self.finish_by(Instant::now() + DRAIN_TIMEOUT)
+    }
+
+    /// The same, waiting no later than `by` (a stop request's own deadline): what is left goes
+    /// out on the next start.
+    pub fn finish_by(mut self, by: Instant) -> PublishStats {
+        *self.drain_by.lock().expect("drain lock") = Some(by);
         let (pending, dropped) = self.backlog();
         let offline = edge_status(
             &self.status.0,
@@ -229,16 +266,28 @@ impl Publisher {
 struct Worker {
     /// A topic filter to subscribe to on every connection, and where its messages go.
     subscribe: Option<(String, Forward)>,
+    /// The site's receipt topic and how long to wait for a receipt before sending again; None
+    /// when the broker's acknowledgement is enough.
+    receipts: Option<(String, Duration)>,
     path: PathBuf,
     budget: u64,
     opts: MqttOptions,
     endpoint: String,
     backlog_rate: f64,
     closing: Arc<AtomicBool>,
+    drain_by: Arc<std::sync::Mutex<Option<Instant>>>,
     metrics: Arc<Metrics>,
 }
 
 impl Worker {
+    /// When draining must end (once closing).
+    fn drain_deadline(&self) -> Instant {
+        self.drain_by
+            .lock()
+            .expect("drain lock")
+            .unwrap_or_else(|| Instant::now() + DRAIN_TIMEOUT)
+    }
+
     async fn run(self) -> PublishStats {
         let mut stats = PublishStats::default();
         let mut outbox = match Outbox::open(&self.path, self.budget) {
@@ -254,7 +303,7 @@ impl Worker {
         loop {
             let closing = self.closing.load(Ordering::Relaxed);
             if closing {
-                let d = *deadline.get_or_insert_with(|| Instant::now() + DRAIN_TIMEOUT);
+                let d = *deadline.get_or_insert_with(|| self.drain_deadline());
                 if outbox.is_empty().unwrap_or(true) || Instant::now() >= d {
                     break;
                 }
@@ -271,13 +320,83 @@ impl Worker {
                     // Jitter keeps a fleet of edges from reconnecting in lockstep.
                     let jitter =
                         Duration::from_millis((Utc::now().timestamp_subsec_millis() % 250) as u64);
-                    tokio::time::sleep(backoff + jitter).await;
+                    // Wake early when asked to close, so a stop is never held up by a backoff.
+                    let until = Instant::now() + backoff + jitter;
+                    while Instant::now() < until && !self.closing.load(Ordering::Relaxed) {
+                        tokio::time::sleep(Duration::from_millis(100)).await;
+                    }
                     backoff = (backoff * 2).min(Duration::from_secs(10));
                 }
             }
         }
         stats.acked = acked.load(Ordering::Relaxed);
         stats
+    }
+
+    /// Publishes one outbox row and tracks it until its PUBACK.
+    async fn send(
+        &self,
+        client: &AsyncClient,
+        r: crate::outbox::Row,
+        inflight: &mut VecDeque<(i64, Instant)>,
+        stats: &mut PublishStats,
+    ) -> Result<(), String> {
+        let m = r.message;
+        client
+            .publish(m.topic, QoS::AtLeastOnce, m.retain, m.payload)
+            .await
+            .map_err(|e| e.to_string())?;
+        stats.published += 1;
+        self.metrics.published.fetch_add(1, Ordering::Relaxed);
+        inflight.push_back((r.seq, Instant::now()));
+        Ok(())
+    }
+
+    /// The broker has these rows: with receipts they now wait for a hub, without they go.
+    fn acknowledged(
+        &self,
+        outbox: &mut Outbox,
+        done: &[i64],
+        acked: &AtomicU64,
+    ) -> Result<(), String> {
+        if done.is_empty() {
+            return Ok(());
+        }
+        match &self.receipts {
+            Some(_) => outbox.sent(done, now_ms()),
+            None => outbox.ack(done),
+        }
+        .map_err(|e| e.to_string())?;
+        acked.fetch_add(done.len() as u64, Ordering::Relaxed);
+        self.metrics
+            .acked
+            .fetch_add(done.len() as u64, Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// Sends again what the broker acknowledged but no hub confirmed in time.
+    async fn resend_overdue(
+        &self,
+        client: &AsyncClient,
+        outbox: &mut Outbox,
+        inflight: &mut VecDeque<(i64, Instant)>,
+        stats: &mut PublishStats,
+    ) -> Result<(), String> {
+        let Some((_, timeout)) = &self.receipts else {
+            return Ok(());
+        };
+        if inflight.len() >= WINDOW {
+            return Ok(());
+        }
+        let due = now_ms() - timeout.as_millis() as i64;
+        let rows = outbox
+            .overdue(due, now_ms(), WINDOW - inflight.len())
+            .map_err(|e| e.to_string())?;
+        for r in rows {
+            stats.resent += 1;
+            self.send(client, r, inflight, stats).await?;
+        }
+        Ok(())
     }
 
     /// One connection: Ok when closing and everything is acknowledged, Err when it drops.
@@ -291,7 +410,8 @@ impl Worker {
         let (client, eventloop) = AsyncClient::new(self.opts.clone(), 2 * WINDOW);
         let (ntx, mut notices) = mpsc::unbounded_channel();
         let forward = self.subscribe.as_ref().map(|(_, tx)| tx.clone());
-        let mut poller = spawn_poller(eventloop, forward, ntx);
+        let receipt_topic = self.receipts.as_ref().map(|(t, _)| t.clone());
+        let mut poller = spawn_poller(eventloop, forward, receipt_topic, ntx);
         let result = async {
             let mut connected = false;
             let mut inflight: VecDeque<(i64, Instant)> = VecDeque::new();
@@ -312,9 +432,10 @@ impl Worker {
                     match n {
                         Notice::Connected => {
                             connected = true;
-                            if let Some((filter, _)) = &self.subscribe {
+                            let filters = self.subscribe.iter().map(|(f, _)| f);
+                            for f in filters.chain(self.receipts.iter().map(|(t, _)| t)) {
                                 client
-                                    .subscribe(filter.clone(), QoS::AtLeastOnce)
+                                    .subscribe(f.clone(), QoS::AtLeastOnce)
                                     .await
                                     .map_err(|e| e.to_string())?;
                             }
@@ -328,16 +449,18 @@ impl Worker {
                                 done.push(seq);
                             }
                         }
+                        Notice::Receipt(keys) => {
+                            let n = outbox
+                                .confirm(keys.iter().map(String::as_str))
+                                .map_err(|e| e.to_string())?;
+                            self.metrics
+                                .confirmed
+                                .fetch_add(n as u64, Ordering::Relaxed);
+                        }
                         Notice::Down(e) => return Err(e),
                     }
                 }
-                if !done.is_empty() {
-                    outbox.ack(&done).map_err(|e| e.to_string())?;
-                    acked.fetch_add(done.len() as u64, Ordering::Relaxed);
-                    self.metrics
-                        .acked
-                        .fetch_add(done.len() as u64, Ordering::Relaxed);
-                }
+                self.acknowledged(outbox, &done, acked)?;
                 let now = Instant::now();
                 tokens = (tokens + self.backlog_rate * (now - last).as_secs_f64())
                     .min(self.backlog_rate.max(1.0));
@@ -357,25 +480,23 @@ impl Worker {
                             break;
                         }
                         for r in rows {
-                            let m = r.message;
-                            client
-                                .publish(m.topic, QoS::AtLeastOnce, m.retain, m.payload)
-                                .await
-                                .map_err(|e| e.to_string())?;
-                            stats.published += 1;
-                            self.metrics.published.fetch_add(1, Ordering::Relaxed);
-                            inflight.push_back((r.seq, Instant::now()));
+                            let seq = r.seq;
+                            self.send(&client, r, &mut inflight, stats).await?;
                             if live {
-                                live_next = r.seq;
+                                live_next = seq;
                             } else {
-                                backlog_next = r.seq;
+                                backlog_next = seq;
                                 tokens -= 1.0;
                             }
                         }
                     }
                 }
+                if connected {
+                    self.resend_overdue(&client, outbox, &mut inflight, stats)
+                        .await?;
+                }
                 if self.closing.load(Ordering::Relaxed) {
-                    let d = *deadline.get_or_insert_with(|| Instant::now() + DRAIN_TIMEOUT);
+                    let d = *deadline.get_or_insert_with(|| self.drain_deadline());
                     let empty =
                         inflight.is_empty() && outbox.is_empty().map_err(|e| e.to_string())?;
                     if empty || Instant::now() >= d {
@@ -400,6 +521,7 @@ impl Worker {
 fn spawn_poller(
     mut eventloop: rumqttc::EventLoop,
     forward: Option<std::sync::mpsc::Sender<(String, Vec<u8>)>>,
+    receipts: Option<String>,
     ntx: mpsc::UnboundedSender<Notice>,
 ) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
@@ -407,6 +529,17 @@ fn spawn_poller(
             let n = match eventloop.poll().await {
                 Ok(MqttEvent::Incoming(Packet::ConnAck(_))) => Notice::Connected,
                 Ok(MqttEvent::Incoming(Packet::PubAck(_))) => Notice::Acked,
+                Ok(MqttEvent::Incoming(Packet::Publish(p)))
+                    if receipts.as_deref() == Some(&*p.topic) =>
+                {
+                    match matthan_schema::Receipt::from_json(&p.payload) {
+                        Ok(r) => Notice::Receipt(r.keys().map(String::from).collect()),
+                        Err(e) => {
+                            tracing::warn!(error = %e, "unreadable receipt ignored");
+                            continue;
+                        }
+                    }
+                }
                 Ok(MqttEvent::Incoming(Packet::Publish(p))) => {
                     if let Some(tx) = &forward {
                         let _ = tx.send((p.topic.to_string(), p.payload.to_vec()));

@@ -120,6 +120,37 @@ fn malformed_toml_and_typos() {
         "detect_fps = 0",
         &["cameras[0].detect_fps"],
     );
+    // A type error names the key path as well as the line.
+    check_rejected(
+        "detect_fps = 10",
+        "detect_fps = \"ten\"",
+        &["cameras[0].detect_fps", "line"],
+    );
+    check_rejected(
+        "url = \"file://",
+        "url = \"rtsp://:554/x\" #",
+        &["cameras[0].url", "no host"],
+    );
+    check_rejected("id = \"cam-a\"", "id = \"..\"", &["cameras[0].id"]);
+}
+
+#[test]
+fn a_model_path_that_is_not_an_onnx_file_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let fake = dir.path().join("model.onnx");
+    std::fs::write(&fake, "<html>404 Not Found</html>").unwrap();
+    let file = config_with(
+        dir.path(),
+        &support::nanodet().display().to_string(),
+        &fake.display().to_string(),
+    );
+    let out = edge(&["check-config", &file]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        err.contains("model.path") && err.contains("not an ONNX model"),
+        "{err}"
+    );
 }
 
 #[test]

@@ -1,7 +1,8 @@
 //! Nothing lost, on real video through real processes: a broker that goes away mid-run, an
-//! edge process killed with SIGKILL and started again, and a hub stopped and restarted while
-//! the edge publishes. The check is the hub's own store (real ingest, persistent session, acks
-//! after commit): every id the edge produced, stored once, with every snapshot.
+//! edge process killed with SIGKILL and started again, a hub stopped and restarted while the
+//! edge publishes, and a broker that crashes and comes back empty while the hub is away. The
+//! check is the hub's own store (real ingest, persistent session, acks after commit, receipts
+//! to the edge): every id the edge produced, stored once, with every snapshot.
 mod support;
 
 use std::collections::BTreeSet;
@@ -66,7 +67,8 @@ fn broker_outage_mid_run_loses_nothing() {
     let sub = Subscriber::persistent(broker.port, "fault-sub-outage");
     let dir = tempfile::tempdir().unwrap();
     let url = format!("file://{}", support::vtest().display());
-    let cfg = EdgeConfig::load(&support::edge_config(dir.path(), broker.port, &url, "")).unwrap();
+    let cfg = support::edge_config_receipts(dir.path(), broker.port, &url, "", 5.0);
+    let cfg = EdgeConfig::load(&cfg).unwrap();
     let run = std::thread::spawn(move || {
         edge_node::pipeline::run(&cfg, Arc::new(AtomicBool::new(false)))
     });
@@ -149,8 +151,14 @@ fn edge_killed_with_sigkill_resends_everything_on_restart() {
     // Restart against the live broker, on a short clip, with the same outbox.
     let short = format!("file://{}", support::vtest_mp4().display());
     let second = dir.path().join("second.toml");
-    let text =
-        std::fs::read_to_string(support::edge_config(dir.path(), broker.port, &short, "")).unwrap();
+    let text = std::fs::read_to_string(support::edge_config_receipts(
+        dir.path(),
+        broker.port,
+        &short,
+        "",
+        5.0,
+    ))
+    .unwrap();
     std::fs::write(&second, text).unwrap();
     let out = Command::new(env!("CARGO_BIN_EXE_edge-node"))
         .args(["run", "--config", second.to_str().unwrap()])
@@ -179,7 +187,8 @@ fn hub_restarted_while_the_edge_publishes_loses_nothing() {
     let sub = Subscriber::persistent(broker.port, "fault-sub-restart");
     let dir = tempfile::tempdir().unwrap();
     let url = format!("file://{}", support::vtest().display());
-    let cfg = EdgeConfig::load(&support::edge_config(dir.path(), broker.port, &url, "")).unwrap();
+    let cfg = support::edge_config_receipts(dir.path(), broker.port, &url, "", 5.0);
+    let cfg = EdgeConfig::load(&cfg).unwrap();
     let run = std::thread::spawn(move || {
         edge_node::pipeline::run(&cfg, Arc::new(AtomicBool::new(false)))
     });
@@ -205,6 +214,100 @@ fn hub_restarted_while_the_edge_publishes_loses_nothing() {
         produced.len()
     );
     assert_hub_has_everything(&hub, &produced, true);
+}
+
+/// The case that lost events before receipts: with the hub away, the broker holds everything
+/// for it (and has acknowledged it to the edge), then crashes and comes back with nothing. Only
+/// the edge still has the messages; it must send them again when no receipt comes.
+#[test]
+fn broker_crash_while_the_hub_is_away_loses_nothing() {
+    support::ort();
+    let mut broker = Broker::start_persistent();
+    let mut hub = Hub::start(broker.port, "fault-hub-crash");
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("file://{}", support::vtest().display());
+    let cfg = support::edge_config_receipts(dir.path(), broker.port, &url, "", 3.0);
+    let cfg = EdgeConfig::load(&cfg).unwrap();
+    let run = std::thread::spawn(move || {
+        edge_node::pipeline::run(&cfg, Arc::new(AtomicBool::new(false)))
+    });
+    std::thread::sleep(Duration::from_secs(3));
+    hub.stop();
+    std::thread::sleep(Duration::from_secs(4));
+    broker.crash();
+    broker.restart_empty();
+    std::thread::sleep(Duration::from_secs(2));
+    hub.restart();
+    let summary = run.join().unwrap().unwrap();
+    assert_eq!(
+        summary.publish.pending, 0,
+        "every message confirmed by the hub before the edge stopped: {summary:?}"
+    );
+    eprintln!(
+        "sent again for want of a receipt: {} of {} published",
+        summary.publish.resent, summary.publish.published
+    );
+    // The pipeline's events plus the publisher's online and offline status, each stored once.
+    let (ids, rows) = hub.stored();
+    assert_eq!(rows, ids.len(), "an event stored twice");
+    let want = summary.events as usize + 2;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while hub.stored().0.len() < want {
+        assert!(
+            Instant::now() < deadline,
+            "{} of {want} events reached the hub",
+            hub.stored().0.len()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert_eq!(hub.stored().0.len(), want, "nothing but the edge's events");
+}
+
+/// SIGTERM with the broker unreachable: the edge stops within the documented 30 s (the
+/// outbox keeps what could not be sent) instead of waiting out reconnect backoffs and a full
+/// drain timeout after the pipeline's own shutdown.
+#[test]
+fn sigterm_with_the_broker_down_ends_within_30_s_and_keeps_the_outbox() {
+    support::ort();
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("file://{}", support::vtest().display());
+    let cfg = support::edge_config(
+        dir.path(),
+        support::free_port(),
+        &url,
+        "loop_file = true\nrealtime = true",
+    );
+    let mut child = Command::new(env!("CARGO_BIN_EXE_edge-node"))
+        .args(["run", "--config", cfg.to_str().unwrap()])
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_secs(8));
+    Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let asked = Instant::now();
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        if asked.elapsed() > Duration::from_secs(45) {
+            child.kill().unwrap();
+            panic!("still running 45 s after SIGTERM");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let took = asked.elapsed();
+    assert!(took <= Duration::from_secs(30), "SIGTERM took {took:?}");
+    assert!(
+        status.success(),
+        "a requested stop is a clean exit: {status:?}"
+    );
+    let left: i64 = rusqlite::Connection::open(dir.path().join("outbox-edge-test.db"))
+        .unwrap()
+        .query_row("SELECT count(*) FROM outbox", [], |r| r.get(0))
+        .unwrap();
+    assert!(left > 0, "what could not be sent stays in the outbox");
 }
 
 #[test]

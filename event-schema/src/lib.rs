@@ -6,9 +6,11 @@
 //! examples there honest.
 
 mod body;
+mod receipt;
 mod topic;
 
 pub use body::*;
+pub use receipt::*;
 pub use topic::*;
 
 use chrono::{DateTime, SecondsFormat, Utc};

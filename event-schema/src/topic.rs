@@ -48,6 +48,10 @@ pub fn validate_segment(s: &str) -> Result<(), String> {
     if s.is_empty() || s.len() > 64 {
         return Err(format!("{s:?} must be 1 to 64 characters"));
     }
+    // Ids name folders (evidence bundles): "..", "." or a hidden name must never be one.
+    if s.starts_with('.') {
+        return Err(format!("{s:?} must not start with '.'"));
+    }
     if let Some(c) = s
         .chars()
         .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')))

@@ -73,6 +73,23 @@ impl Broker {
         let _ = self.child.wait();
     }
 
+    /// Kills the broker with SIGKILL: no goodbye, no save.
+    pub fn crash(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Starts it again on the same port with every session, subscription and queued message
+    /// forgotten: the worst a broker restart can do.
+    pub fn restart_empty(&mut self) {
+        for e in std::fs::read_dir(self.dir.path()).unwrap().flatten() {
+            if e.file_name() != "mosquitto.conf" {
+                let _ = std::fs::remove_file(e.path());
+            }
+        }
+        self.restart();
+    }
+
     /// Starts it again on the same port with the same state.
     pub fn restart(&mut self) {
         let fresh = Self::launch_child(self.port, self.dir.path(), true);
@@ -101,7 +118,7 @@ impl Broker {
         std::fs::write(
             &conf,
             format!(
-                "listener {port} 127.0.0.1\nallow_anonymous true\nmax_queued_messages 0\nmax_inflight_messages 0\n{persistence}"
+                "listener {port} 127.0.0.1\nallow_anonymous true\nmax_queued_messages 0\nmax_inflight_messages 0\nmessage_size_limit 33554432\n{persistence}"
             ),
         )
         .unwrap();

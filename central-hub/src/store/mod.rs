@@ -37,6 +37,29 @@ pub enum StoreError {
     AuditAppendOnly,
 }
 
+impl StoreError {
+    /// Whether the failure is about the data (retrying the same event cannot help) rather than
+    /// the database (locked, busy, full, read-only, unreachable: retrying later can).
+    pub fn is_permanent(&self) -> bool {
+        use rusqlite::ErrorCode as C;
+        match self {
+            StoreError::Sqlite(rusqlite::Error::SqliteFailure(e, _)) => matches!(
+                e.code,
+                C::ConstraintViolation | C::TooBig | C::TypeMismatch | C::ParameterOutOfRange
+            ),
+            StoreError::Sqlite(
+                rusqlite::Error::ToSqlConversionFailure(_)
+                | rusqlite::Error::InvalidParameterName(_),
+            ) => true,
+            // SQLSTATE class 22 (data exception) and 23 (integrity constraint violation).
+            StoreError::Postgres(e) => e
+                .code()
+                .is_some_and(|c| c.code().starts_with("22") || c.code().starts_with("23")),
+            _ => false,
+        }
+    }
+}
+
 /// A stored event as search and the API see it.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct Row {

@@ -100,9 +100,16 @@ impl EdgeConfig {
 
     /// Parses `text` as if read from `file` (relative paths resolve against the file's folder).
     pub fn parse(text: &str, file: &Path) -> Result<Self, ConfigError> {
-        let raw: RawConfig = toml::from_str(text).map_err(|e| ConfigError::Syntax {
+        let syntax = |message: String| ConfigError::Syntax {
             file: file.to_path_buf(),
-            message: e.to_string().trim_end().replace('\n', "\n  "),
+            message: message.trim_end().replace('\n', "\n  "),
+        };
+        let de = toml::de::Deserializer::parse(text).map_err(|e| syntax(e.to_string()))?;
+        // The key path (`cameras[0].detect_fps`) leads the message: TOML's own error gives the
+        // line, not which setting of which camera it was.
+        let raw: RawConfig = serde_path_to_error::deserialize(de).map_err(|e| {
+            let path = e.path().to_string();
+            syntax(format!("{path}: {}", e.into_inner()))
         })?;
         assemble(raw, &Scope::root(file))
     }

@@ -60,6 +60,11 @@ pub struct RunSummary {
     pub failed: Vec<(String, String)>,
 }
 
+/// How long a stop request may take in all (documented: SIGTERM ends within 30 s).
+const SHUTDOWN_BUDGET: Duration = Duration::from_secs(28);
+/// Time left for the outbox at the very least, even when the pipeline took the whole budget.
+const MIN_DRAIN: Duration = Duration::from_secs(1);
+
 /// Runs every camera until its source ends (files) or `stop` is set: camera threads → frame
 /// queues → detector (batched across cameras) → each camera's stages (`stage::stages`) → the
 /// emitter's batch → outbox → MQTT.
@@ -92,7 +97,12 @@ pub fn run(cfg: &EdgeConfig, stop: Arc<AtomicBool>) -> Result<RunSummary, Pipeli
     let mut em = Emitter::new(&cfg.site);
     let mut result = Ok(());
     let mut edge_status_at = Instant::now();
+    // A stop request (SIGTERM) bounds the whole shutdown, draining included.
+    let mut stopped_at: Option<Instant> = None;
     while cams.iter().any(|c| !c.ended) {
+        if stopped_at.is_none() && stop.load(Ordering::Relaxed) {
+            stopped_at = Some(Instant::now());
+        }
         let batch = queues.pop_batch(detector.max_batch(), Duration::from_millis(200));
         let detections = match detect(&mut detector, &batch, &metrics) {
             Ok(d) => d,
@@ -170,7 +180,10 @@ pub fn run(cfg: &EdgeConfig, stop: Arc<AtomicBool>) -> Result<RunSummary, Pipeli
         .map(|d| d.load(Ordering::Relaxed))
         .sum();
     summary.elapsed = started.elapsed();
-    summary.publish = publisher.finish();
+    summary.publish = match stopped_at {
+        Some(t) => publisher.finish_by((t + SHUTDOWN_BUDGET).max(Instant::now() + MIN_DRAIN)),
+        None => publisher.finish(),
+    };
     result.map(|_| summary)
 }
 
@@ -319,6 +332,9 @@ fn detect(
 fn edge_status(cfg: &EdgeConfig, publisher: &Publisher, metrics: &Metrics, em: &mut Emitter) {
     let (pending_n, dropped_n) = publisher.backlog();
     metrics.outbox_pending.store(pending_n, Ordering::Relaxed);
+    metrics
+        .outbox_awaiting
+        .store(publisher.awaiting_receipt(), Ordering::Relaxed);
     metrics.outbox_dropped.store(dropped_n, Ordering::Relaxed);
     em.push(&publish::edge_status(
         cfg,

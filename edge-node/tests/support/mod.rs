@@ -232,8 +232,32 @@ impl Drop for RtspServer {
     }
 }
 
-/// Writes an edge config for one camera at `url`, with the vtest line and zone.
+/// Writes an edge config for one camera at `url`, with the vtest line and zone. No hub reads
+/// these tests' events, so the broker's acknowledgement is enough (`receipts = false`).
 pub fn edge_config(dir: &Path, port: u16, url: &str, extra_camera: &str) -> PathBuf {
+    edge_config_outbox(dir, port, url, extra_camera, "receipts = false")
+}
+
+/// The same, with the hub's receipts on (a hub runs beside the edge): a message the broker
+/// acknowledged but no hub confirmed within `timeout_s` is sent again.
+pub fn edge_config_receipts(
+    dir: &Path,
+    port: u16,
+    url: &str,
+    extra_camera: &str,
+    timeout_s: f64,
+) -> PathBuf {
+    let outbox = format!("receipts = true\nreceipt_timeout_s = {timeout_s}");
+    edge_config_outbox(dir, port, url, extra_camera, &outbox)
+}
+
+fn edge_config_outbox(
+    dir: &Path,
+    port: u16,
+    url: &str,
+    extra_camera: &str,
+    outbox: &str,
+) -> PathBuf {
     let text = format!(
         r#"
 site = "test-site"
@@ -241,6 +265,8 @@ edge_id = "edge-test"
 [mqtt]
 host = "127.0.0.1"
 port = {port}
+[outbox]
+{outbox}
 [model]
 path = "{model}"
 threads = 2
