@@ -269,6 +269,9 @@ async fn search(
             "plate": q.plate, "direction": q.direction, "violation": q.violation, "alert": q.alert, "cameras": q.cameras,
             "from": q.from.map(|t| matthan_schema::format_ts(&t)), "to": q.to.map(|t| matthan_schema::format_ts(&t)),
             "words": q.terms,
+            // Unaccented words several Vietnamese words share: never a filter; the UI offers
+            // the readings so the operator can retype with diacritics.
+            "ambiguous": q.ambiguous.iter().map(|(w, r)| json!({"word": w, "readings": r})).collect::<Vec<_>>(),
         },
         "results": hits,
     })))

@@ -10,6 +10,36 @@ use serde::Deserialize;
 
 const PHRASES_TSV: &str = include_str!("../lexicon/phrases.tsv");
 const RULES_TOML: &str = include_str!("../lexicon/rules.toml");
+const HOMOGRAPHS_TSV: &str = include_str!("../lexicon/homographs.tsv");
+
+/// A word whose folded form several Vietnamese words share.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Homograph {
+    /// The spelling the vocabulary means ("đỏ" for `do`).
+    pub meant: &'static str,
+    /// The other words it folds from ("đỗ", "đó", ...).
+    pub others: Vec<&'static str>,
+}
+
+static HOMOGRAPHS: LazyLock<HashMap<&'static str, Homograph>> = LazyLock::new(|| {
+    HOMOGRAPHS_TSV
+        .lines()
+        .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
+        .map(|l| {
+            let mut c = l.split('\t');
+            let (Some(key), Some(meant), Some(others)) = (c.next(), c.next(), c.next()) else {
+                panic!("lexicon/homographs.tsv: needs folded<TAB>meant<TAB>others: {l:?}");
+            };
+            let others = others.split(',').map(str::trim).collect();
+            (key, Homograph { meant, others })
+        })
+        .collect()
+});
+
+/// The homograph entry of a folded word, if several words share it.
+pub fn homograph(folded: &str) -> Option<&'static Homograph> {
+    HOMOGRAPHS.get(folded)
+}
 
 /// What a phrase means to the query parser.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -167,5 +197,12 @@ mod tests {
         assert_eq!(phrase("lang vang"), Some(Meaning::Alert("loitering")));
         assert_eq!(alert_words("loitering").1, "lảng vảng");
         assert_eq!(alert_words("new_rule").0, "new rule");
+        for (k, h) in HOMOGRAPHS.iter() {
+            assert_eq!(crate::query::fold(h.meant), *k, "{h:?}");
+            assert!(phrase(k).is_some(), "{k} is in the vocabulary");
+            for o in &h.others {
+                assert_eq!(crate::query::fold(o), *k, "{o}");
+            }
+        }
     }
 }

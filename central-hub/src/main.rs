@@ -159,6 +159,9 @@ fn describe(q: &central_hub::query::Query) -> String {
             t.with_timezone(&tz).format("%H:%M")
         ));
     }
+    for (w, readings) in &q.ambiguous {
+        parts.push(format!("{w}?={}", readings.join("|")));
+    }
     if !q.terms.is_empty() {
         parts.push(format!("words={}", q.terms.join(" ")));
     }

@@ -1,6 +1,7 @@
 //! Turns an operator's free text, English or Vietnamese, into filters plus leftover words.
 //! Unknown words never fail a query: they are kept as `terms` and only affect ranking.
 
+use std::collections::HashMap;
 use std::sync::LazyLock;
 
 use chrono::{DateTime, Duration, NaiveTime, TimeZone, Utc};
@@ -25,6 +26,9 @@ pub struct Query {
     pub from: Option<DateTime<Utc>>,
     pub to: Option<DateTime<Utc>>,
     pub terms: Vec<String>,
+    /// Words typed without diacritics that several Vietnamese words share ("do": đỏ, đỗ, đó),
+    /// with the readings: never a filter, shown so the operator can retype.
+    pub ambiguous: Vec<(String, Vec<String>)>,
 }
 
 use crate::lexicon::Meaning::{self, *};
@@ -83,8 +87,11 @@ struct TimeWords {
 
 /// Parses `text` as typed at `now`; `cameras` are the known camera ids for place matching.
 pub fn parse(text: &str, now: DateTime<Utc>, cameras: &[String]) -> Query {
+    use unicode_normalization::UnicodeNormalization;
     let mut q = Query::default();
-    let mut folded = fold(truncate(text));
+    let text: String = truncate(text).nfc().collect();
+    let typed = typed_spellings(&text);
+    let mut folded = fold(&text);
     // Places first: a camera id's words (ben-thanh-1 → "ben thanh") anywhere in the query.
     q.cameras = places(&mut folded, cameras);
     // Hour ranges before tokens, because "8-9am" spans what tokenising would split.
@@ -92,21 +99,79 @@ pub fn parse(text: &str, now: DateTime<Utc>, cameras: &[String]) -> Query {
         hours: hour_range(&mut folded),
         ..TimeWords::default()
     };
-    let tokens: Vec<String> = folded
-        .split(|c: char| {
-            c.is_whitespace() || matches!(c, ',' | ';' | '!' | '?' | '"' | '\'' | '(' | ')')
-        })
-        .map(|t| t.trim_matches(|c: char| c == '.' || c == ':'))
-        .filter(|t| !t.is_empty())
-        .map(str::to_string)
-        .collect();
-    let meanings = read_tokens(&tokens, &mut q, &mut time);
+    let tokens = tokenise(&folded);
+    let meanings = read_tokens(&tokens, &typed, &mut q, &mut time);
     bind_colours(&meanings, &mut q);
     if (q.upper_color.is_some() || q.lower_color.is_some()) && q.classes.is_empty() {
         q.classes.push("person".into());
     }
     (q.from, q.to) = time_window(&time, now);
     q
+}
+
+fn tokenise(text: &str) -> Vec<String> {
+    text.split(|c: char| {
+        c.is_whitespace() || matches!(c, ',' | ';' | '!' | '?' | '"' | '\'' | '(' | ')')
+    })
+    .map(|t| t.trim_matches(|c: char| c == '.' || c == ':'))
+    .filter(|t| !t.is_empty())
+    .map(str::to_string)
+    .collect()
+}
+
+/// How each word was typed: folded form → the lower-case spellings in the text ("do" → "đỗ").
+fn typed_spellings(text: &str) -> HashMap<String, Vec<String>> {
+    let mut m: HashMap<String, Vec<String>> = HashMap::new();
+    for t in tokenise(&text.to_lowercase()) {
+        m.entry(fold(&t)).or_default().push(t);
+    }
+    m
+}
+
+/// What a word that several Vietnamese words fold to means here.
+enum Reading {
+    /// The vocabulary's word: typed so, or unaccented with context that settles it.
+    Meant,
+    /// Another word, typed with its own diacritics ("đỗ" is not "đỏ").
+    Other,
+    /// Unaccented with no context: it could be any of them.
+    Ambiguous,
+}
+
+/// Reads homograph `t` (folded) at `i`: a colour right after "màu", a garment or a vehicle, or
+/// a part of day after "buổi", is what it looks like even without diacritics.
+fn reading(
+    t: &str,
+    h: &crate::lexicon::Homograph,
+    m: Meaning,
+    typed: &HashMap<String, Vec<String>>,
+    tokens: &[String],
+    i: usize,
+    before: &[(Meaning, usize)],
+) -> Reading {
+    let spellings = typed.get(t).map(Vec::as_slice).unwrap_or(&[]);
+    if spellings.iter().any(|s| s != t) {
+        return if spellings.iter().any(|s| s == h.meant) {
+            Reading::Meant
+        } else {
+            Reading::Other
+        };
+    }
+    let prev_token = i.checked_sub(1).map(|p| tokens[p].as_str());
+    let prev_meaning = before.iter().rev().map(|(m, _)| *m).find(|m| *m != Stop);
+    let settled = match m {
+        Color(_) => {
+            prev_token == Some("mau")
+                || matches!(prev_meaning, Some(Class(_) | Upper { .. } | Lower { .. }))
+        }
+        Part(..) => prev_token == Some("buoi"),
+        _ => false,
+    };
+    if settled {
+        Reading::Meant
+    } else {
+        Reading::Ambiguous
+    }
 }
 
 /// At most `MAX_QUERY_BYTES`, cut at a character boundary.
@@ -187,7 +252,12 @@ fn hour_range(folded: &mut String) -> Option<(u32, u32, u32, u32)> {
 
 /// Reads the tokens as phrases of the lexicon (longest first), filling the query and the time
 /// words; words that mean nothing known stay as terms.
-fn read_tokens(tokens: &[String], q: &mut Query, time: &mut TimeWords) -> Vec<(Meaning, usize)> {
+fn read_tokens(
+    tokens: &[String],
+    typed: &HashMap<String, Vec<String>>,
+    q: &mut Query,
+    time: &mut TimeWords,
+) -> Vec<(Meaning, usize)> {
     let mut meanings: Vec<(Meaning, usize)> = Vec::new();
     let mut want_plate = false;
     let mut i = 0;
@@ -210,6 +280,26 @@ fn read_tokens(tokens: &[String], q: &mut Query, time: &mut TimeWords) -> Vec<(M
             i += 1;
             continue;
         };
+        if len == 1
+            && let Some(h) = crate::lexicon::homograph(t)
+        {
+            match reading(t, h, m, typed, tokens, i, &meanings) {
+                Reading::Meant => {}
+                Reading::Other => {
+                    q.terms.push(t.clone());
+                    i += 1;
+                    continue;
+                }
+                Reading::Ambiguous => {
+                    let mut all = vec![h.meant.to_string()];
+                    all.extend(h.others.iter().map(|o| o.to_string()));
+                    q.ambiguous.push((t.clone(), all));
+                    q.terms.push(t.clone());
+                    i += 1;
+                    continue;
+                }
+            }
+        }
         match m {
             Day(d) => time.day = Some(d),
             LastNight => time.last_night = true,
@@ -400,6 +490,54 @@ mod tests {
         assert_eq!(q.from, Some(local("2026-11-25T20:00:00+07:00")));
         let q = parse("truck 7-8 pm", now(), &[]);
         assert_eq!(q.from, Some(local("2026-11-25T19:00:00+07:00")));
+    }
+
+    #[test]
+    fn words_typed_with_diacritics_mean_only_themselves() {
+        // (query, colour filter, violation) as an operator means them.
+        for (text, colour, violation) in [
+            ("xe tải đỗ trái phép", None, Some("illegal_parking")),
+            ("xe tai do trai phep", None, Some("illegal_parking")),
+            ("xe tải màu đỏ", Some("red"), None),
+            ("xe tải đỏ", Some("red"), None),
+            ("xe tai do", Some("red"), None),
+            ("xe tai mau do", Some("red"), None),
+            ("tìm xe máy", None, None),
+            ("xe máy tím", Some("purple"), None),
+            ("vượt đèn đỏ", None, Some("red_light")),
+            ("xe máy đến ngã tư", None, None),
+            ("xe máy đen", Some("black"), None),
+            ("xe đi làn cấm", None, Some("forbidden_zone")),
+            ("xe hỏng", None, None),
+            ("đi về hướng bắc", None, None),
+        ] {
+            let q = parse(text, now(), &[]);
+            assert_eq!(q.color.as_deref(), colour, "{text}: {q:?}");
+            assert_eq!(q.violation.as_deref(), violation, "{text}: {q:?}");
+        }
+        // Time words: "tôi" (I) and "sang" (to cross) are not times.
+        for text in ["tôi tìm xe máy", "người sang đường"] {
+            let q = parse(text, now(), &[]);
+            assert_eq!((q.from, q.to), (None, None), "{text}: {q:?}");
+        }
+        let q = parse("xe máy buổi tối", now(), &[]);
+        assert!(q.from.is_some());
+        let q = parse("xe máy tối", now(), &[]);
+        assert!(
+            q.from.is_some(),
+            "typed with its diacritics, tối is the evening"
+        );
+        // Unaccented with no context: shown as readings, never a filter.
+        let q = parse("do", now(), &[]);
+        assert_eq!(q.color, None);
+        assert_eq!(q.ambiguous.len(), 1);
+        assert!(q.ambiguous[0].1.contains(&"đỗ".to_string()));
+        // Decomposed input (base letters + combining marks) reads like precomposed.
+        let q = parse("xe ta\u{0309}i ma\u{0300}u \u{0111}o\u{0309}", now(), &[]);
+        assert_eq!(
+            (q.classes.clone(), q.color.as_deref()),
+            (vec!["truck".to_string()], Some("red"))
+        );
     }
 
     #[test]
