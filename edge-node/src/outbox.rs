@@ -158,6 +158,9 @@ pub struct Row {
 pub struct Outbox {
     conn: Connection,
     budget: u64,
+    /// Rows without a key (from an outbox older than receipts) remain: checked once at open so
+    /// the acknowledgement path does not query for them on every PUBACK.
+    legacy: bool,
 }
 
 impl Outbox {
@@ -205,7 +208,14 @@ impl Outbox {
             "CREATE INDEX IF NOT EXISTS outbox_key ON outbox (key);
              CREATE INDEX IF NOT EXISTS outbox_sent ON outbox (sent_ms) WHERE sent_ms IS NOT NULL;",
         )?;
-        Ok(Self { conn, budget })
+        let legacy = conn
+            .prepare("SELECT 1 FROM outbox WHERE key = '' LIMIT 1")?
+            .exists([])?;
+        Ok(Self {
+            conn,
+            budget,
+            legacy,
+        })
     }
 
     /// Stores messages in one durable transaction, then enforces the budget.
@@ -283,6 +293,9 @@ impl Outbox {
             }
         }
         tx.commit()?;
+        if !self.legacy {
+            return Ok(());
+        }
         let legacy: Vec<i64> = {
             let mut st = self
                 .conn
@@ -292,6 +305,10 @@ impl Outbox {
         if !legacy.is_empty() {
             self.ack(&legacy)?;
         }
+        self.legacy = self
+            .conn
+            .prepare_cached("SELECT 1 FROM outbox WHERE key = '' LIMIT 1")?
+            .exists([])?;
         Ok(())
     }
 

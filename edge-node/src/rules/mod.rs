@@ -66,11 +66,7 @@ pub struct Env<'a> {
 impl Env<'_> {
     /// A zone the config validation has already checked exists.
     pub fn zone(&self, id: &str) -> Zone {
-        self.zones
-            .iter()
-            .find(|z| z.id == id)
-            .cloned()
-            .unwrap_or_else(|| panic!("zone {id:?} was validated at config load"))
+        validated_zone(self.zones, id)
     }
 
     pub fn opt_zone(&self, id: &Option<String>) -> Option<Zone> {
@@ -80,6 +76,15 @@ impl Env<'_> {
     pub fn calibrated(&self) -> bool {
         self.ground.is_some()
     }
+}
+
+/// A zone the config validation has already checked exists (rules and violations build on it).
+pub fn validated_zone(zones: &[Zone], id: &str) -> Zone {
+    zones
+        .iter()
+        .find(|z| z.id == id)
+        .cloned()
+        .unwrap_or_else(|| panic!("zone {id:?} was validated at config load"))
 }
 
 /// The defaults most rules share.

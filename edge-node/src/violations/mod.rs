@@ -77,11 +77,7 @@ pub struct Env<'a> {
 impl Env<'_> {
     /// A zone the config validation has already checked exists.
     pub fn zone(&self, id: &str) -> Zone {
-        crate::rules::Env {
-            zones: self.zones,
-            ground: None,
-        }
-        .zone(id)
+        crate::rules::validated_zone(self.zones, id)
     }
 
     /// The calibration's id, named in measured contexts.
