@@ -276,9 +276,19 @@ fn two_cameras_share_one_detector_and_keep_their_own_tracks() {
     std::fs::write(&path, text).unwrap();
     let cfg = EdgeConfig::load(&path).unwrap();
     let summary = edge_node::pipeline::run(&cfg, Arc::new(AtomicBool::new(false))).unwrap();
-    // 20 s of 10 fps video once at 10 fps and once thinned to 5 fps by videorate.
-    // (videorate keeps the frames at both ends, so the thinned stream has 100 or 101.)
-    assert!((300..=301).contains(&summary.frames), "{summary:?}");
+    // Nothing between the decoder and the stages may lose a frame of a recorded file.
+    assert_eq!(summary.dropped, 0, "{summary:?}");
+    for (cam, delivered, analysed) in &summary.per_camera {
+        assert_eq!(delivered, analysed, "{cam}: {summary:?}");
+    }
+    // 20 s of 10 fps video once at 10 fps and once thinned to 5 fps by videorate (which keeps
+    // the frames at both ends, so 100 or 101). The decoder's count is GStreamer's, not ours:
+    // one CI run saw 294 in all, so it is bounded, not pinned.
+    let delivered: Vec<u64> = summary.per_camera.iter().map(|c| c.1).collect();
+    assert!(
+        (190..=200).contains(&delivered[0]) && (95..=101).contains(&delivered[1]),
+        "{summary:?}"
+    );
     let want = summary.events as usize + 2;
     let evs = sub.wait_for(Duration::from_secs(20), "both cameras' events", |e| {
         e.len() >= want

@@ -52,6 +52,9 @@ pub enum PipelineError {
 pub struct RunSummary {
     pub frames: u64,
     pub dropped: u64,
+    /// Per camera (config order): frames the decoder delivered, and frames analysed. On a
+    /// recorded file the two are equal: nothing between GStreamer and the stages may lose one.
+    pub per_camera: Vec<(String, u64, u64)>,
     pub events: u64,
     pub elapsed: Duration,
     pub provider: &'static str,
@@ -174,6 +177,13 @@ pub fn run(cfg: &EdgeConfig, stop: Arc<AtomicBool>) -> Result<RunSummary, Pipeli
     }
     summary.events = em.events;
     summary.frames = cams.iter().map(|c| c.frames).sum();
+    summary.per_camera = cfg
+        .cameras
+        .iter()
+        .zip(&cams)
+        .zip(&queues.pushed)
+        .map(|((cfg, c), pushed)| (cfg.id.clone(), pushed.load(Ordering::Relaxed), c.frames))
+        .collect();
     summary.dropped = queues
         .dropped
         .iter()
