@@ -266,9 +266,15 @@ async fn search(
     Ok(Json(json!({
         "understood": {
             "classes": q.classes, "color": q.color, "upper_color": q.upper_color, "lower_color": q.lower_color,
-            "plate": q.plate, "direction": q.direction, "violation": q.violation, "alert": q.alert, "cameras": q.cameras,
+            "plate": q.plate.as_ref().map(|p| &p.text), "plate_at_start": q.plate.as_ref().map(|p| p.at_start),
+            "direction": q.direction, "violation": q.violation, "alert": q.alert, "cameras": q.cameras,
             "from": q.from.map(|t| matthan_schema::format_ts(&t)), "to": q.to.map(|t| matthan_schema::format_ts(&t)),
+            "clock": q.clock.iter().map(|w| crate::query::clock_label(*w)).collect::<Vec<_>>(),
+            // Words not understood: they only rank. With nothing else understood the query
+            // selects nothing and says so.
             "words": q.terms,
+            "nothing_understood": q.understood_nothing(),
+            "corrected": q.corrected.iter().map(|(t, w)| json!({"typed": t, "read_as": w})).collect::<Vec<_>>(),
             // Unaccented words several Vietnamese words share: never a filter; the UI offers
             // the readings so the operator can retype with diacritics.
             "ambiguous": q.ambiguous.iter().map(|(w, r)| json!({"word": w, "readings": r})).collect::<Vec<_>>(),

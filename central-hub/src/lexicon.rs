@@ -59,7 +59,14 @@ pub enum Meaning {
     Alert(&'static str),
     Day(i64),
     LastNight,
-    Part(u32, u32),
+    /// Local clock windows (minutes of the day) a part of day covers.
+    Part(&'static [(u32, u32)]),
+    /// Day of the week, 1 = Monday.
+    Weekday(u8),
+    /// "last" before a weekday: the most recent one before today.
+    Prev,
+    PrevWeek,
+    ThisWeek,
     PlateWord,
     Stop,
 }
@@ -135,15 +142,59 @@ fn parse_row(line: &'static str) -> Result<(String, Meaning), String> {
         "kind" => Meaning::Kind(v),
         "day" => Meaning::Day(num(v)?),
         "last_night" => Meaning::LastNight,
-        "part" => {
-            let (a, b) = v.split_once(',').ok_or("part needs from,to")?;
-            Meaning::Part(num(a)? as u32, num(b)? as u32)
-        }
+        "part" => Meaning::Part(part_windows(v)?),
+        "weekday" => match num(v)? {
+            n @ 1..=7 => Meaning::Weekday(n as u8),
+            n => return Err(format!("weekday {n}: 1 (Monday) to 7")),
+        },
+        "prev" => Meaning::Prev,
+        "prev_week" => Meaning::PrevWeek,
+        "this_week" => Meaning::ThisWeek,
         "plate_word" => Meaning::PlateWord,
         "stop" => Meaning::Stop,
         other => return Err(format!("unknown meaning {other:?}")),
     };
     Ok((phrase.to_string(), m))
+}
+
+/// "6,9;16,19" (local hours, or h:mm) as minute windows, kept for the process's life.
+fn part_windows(v: &str) -> Result<&'static [(u32, u32)], String> {
+    let minutes = |t: &str| -> Result<u32, String> {
+        let (h, m) = t.split_once(':').unwrap_or((t, "0"));
+        let (h, m) = (h.trim().parse::<u32>(), m.trim().parse::<u32>());
+        match (h, m) {
+            (Ok(h), Ok(m)) if h <= 24 && m < 60 => Ok((h * 60 + m) % (24 * 60)),
+            _ => Err(format!("part: {t:?} is not an hour")),
+        }
+    };
+    let windows = v
+        .split(';')
+        .map(|w| {
+            let (a, b) = w.split_once(',').ok_or("part needs from,to")?;
+            Ok((minutes(a)?, minutes(b)?))
+        })
+        .collect::<Result<Vec<_>, String>>()?;
+    Ok(Box::leak(windows.into_boxed_slice()))
+}
+
+/// Every one-word phrase of four or more letters that means something (not a stop word): what
+/// a misspelt word may be read as.
+pub fn single_words() -> impl Iterator<Item = (&'static str, Meaning)> {
+    let phrases: &'static HashMap<String, Meaning> = &PHRASES;
+    phrases
+        .iter()
+        .filter(|(p, m)| p.len() >= 4 && !p.contains(' ') && **m != Meaning::Stop)
+        .map(|(p, m)| (p.as_str(), *m))
+}
+
+static PHRASE_WORDS: LazyLock<std::collections::HashSet<&'static str>> = LazyLock::new(|| {
+    let phrases: &'static HashMap<String, Meaning> = &PHRASES;
+    phrases.keys().flat_map(|p| p.split(' ')).collect()
+});
+
+/// Whether `word` is a word of some phrase ("nguoi" of "nguoi di bo"): a real word, not a typo.
+pub fn is_phrase_word(word: &str) -> bool {
+    PHRASE_WORDS.contains(word)
 }
 
 /// The meaning of an exact (folded) phrase.

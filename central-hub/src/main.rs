@@ -139,7 +139,6 @@ fn describe(q: &central_hub::query::Query) -> String {
         ("colour", &q.color),
         ("top", &q.upper_color),
         ("bottom", &q.lower_color),
-        ("plate", &q.plate),
         ("direction", &q.direction),
         ("violation", &q.violation),
         ("alert", &q.alert),
@@ -148,8 +147,23 @@ fn describe(q: &central_hub::query::Query) -> String {
             parts.push(format!("{k}={v}"));
         }
     }
+    if let Some(p) = &q.plate {
+        let how = if p.at_start { "^" } else { "~" };
+        parts.push(format!("plate={how}{}", p.text));
+    }
     if !q.cameras.is_empty() {
         parts.push(format!("camera={}", q.cameras.join("|")));
+    }
+    if !q.clock.is_empty() {
+        let w: Vec<String> = q
+            .clock
+            .iter()
+            .map(|w| central_hub::query::clock_label(*w))
+            .collect();
+        parts.push(format!("clock={}", w.join("|")));
+    }
+    for (typed, read) in &q.corrected {
+        parts.push(format!("{typed}→{read}"));
     }
     if let (Some(f), Some(t)) = (q.from, q.to) {
         let tz = central_hub::caption::local_tz();
@@ -163,9 +177,11 @@ fn describe(q: &central_hub::query::Query) -> String {
         parts.push(format!("{w}?={}", readings.join("|")));
     }
     if !q.terms.is_empty() {
-        parts.push(format!("words={}", q.terms.join(" ")));
+        parts.push(format!("not understood={}", q.terms.join(" ")));
     }
-    if parts.is_empty() {
+    if q.understood_nothing() {
+        "nothing understood (no results)".into()
+    } else if parts.is_empty() {
         "everything".into()
     } else {
         parts.join(", ")

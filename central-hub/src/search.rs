@@ -84,7 +84,12 @@ pub fn filter(q: &Query) -> (Filter, Vec<String>) {
         }
     }
     if let Some(p) = &q.plate {
-        reasons.push(format!("plate contains {p}"));
+        let how = if p.at_start {
+            "starts with"
+        } else {
+            "contains"
+        };
+        reasons.push(format!("plate {how} {}", p.text));
     }
     if let (Some(f), Some(t)) = (q.from, q.to) {
         let tz = crate::caption::local_tz();
@@ -93,6 +98,14 @@ pub fn filter(q: &Query) -> (Filter, Vec<String>) {
             f.with_timezone(&tz).format("%d/%m %H:%M"),
             t.with_timezone(&tz).format("%d/%m %H:%M")
         ));
+    }
+    if !q.clock.is_empty() {
+        let w: Vec<String> = q
+            .clock
+            .iter()
+            .map(|w| crate::query::clock_label(*w))
+            .collect();
+        reasons.push(format!("clock {}", w.join(", ")));
     }
     let f = Filter {
         kinds,
@@ -106,6 +119,7 @@ pub fn filter(q: &Query) -> (Filter, Vec<String>) {
         plate: q.plate.clone(),
         from: q.from,
         to: q.to,
+        clock: q.clock.clone(),
     };
     (f, reasons)
 }
@@ -116,6 +130,9 @@ pub fn run(
     q: &Query,
     limit: usize,
 ) -> Result<Vec<Hit>, SearchError> {
+    if q.understood_nothing() {
+        return Ok(Vec::new());
+    }
     let (f, reasons) = filter(q);
     let want = if q.terms.is_empty() {
         (limit * DEDUP_FACTOR).min(CANDIDATES)

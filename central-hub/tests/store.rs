@@ -72,7 +72,7 @@ fn check(label: &str, store: &mut dyn EventStore) {
     assert_eq!(rows.len(), 1, "{label}");
     assert_eq!(rows[0].id, a.id.to_string());
     let f = Filter {
-        plate: Some("59X1".into()),
+        plate: Some(central_hub::query::Plate::new("59X1")),
         ..Filter::default()
     };
     assert_eq!(
@@ -91,6 +91,38 @@ fn check(label: &str, store: &mut dyn EventStore) {
         rows.iter().map(|r| r.track_id).collect::<Vec<_>>(),
         vec![Some(2)],
         "{label}: time window"
+    );
+    // Clock windows hold on every day, in local time: the 08:20 person of today and of
+    // October; a window across midnight and one that misses.
+    let mut tracks = |clock: Vec<(u32, u32)>| {
+        let f = Filter {
+            kinds: vec!["track".into()],
+            clock,
+            ..Filter::default()
+        };
+        let mut ids: Vec<_> = store
+            .select(&f, 10)
+            .unwrap()
+            .iter()
+            .map(|r| r.track_id)
+            .collect();
+        ids.sort();
+        ids
+    };
+    assert_eq!(
+        tracks(vec![(8 * 60 + 18, 8 * 60 + 25)]),
+        vec![Some(2), Some(3)],
+        "{label}: clock window"
+    );
+    assert_eq!(
+        tracks(vec![(22 * 60, 8 * 60 + 16)]),
+        vec![Some(1)],
+        "{label}: clock window across midnight"
+    );
+    assert_eq!(
+        tracks(vec![(20 * 60, 21 * 60), (8 * 60 + 10, 8 * 60 + 16)]),
+        vec![Some(1)],
+        "{label}: either of two windows"
     );
     let hostile = Filter {
         cameras: vec!["x'); DROP TABLE events; --".into()],

@@ -106,10 +106,11 @@ pub struct Filter {
     pub direction: Option<String>,
     /// Alert rule (`loitering`, `crowding`, ...).
     pub rule: Option<String>,
-    /// Plate fragment, upper-case alphanumerics only.
-    pub plate: Option<String>,
+    pub plate: Option<crate::query::Plate>,
     pub from: Option<DateTime<Utc>>,
     pub to: Option<DateTime<Utc>>,
+    /// Local clock windows (minutes of the day; `to <= from` runs past midnight).
+    pub clock: Vec<(u32, u32)>,
 }
 
 impl Filter {
@@ -148,7 +149,9 @@ impl Filter {
             }
         }
         if let Some(p) = &self.plate {
-            let m = push(Param::Text(format!("%{p}%")), &mut params);
+            // `text` is alphanumerics only (query::Plate), so it holds no LIKE wildcard.
+            let lead = if p.at_start { "" } else { "%" };
+            let m = push(Param::Text(format!("{lead}{}%", p.text)), &mut params);
             clauses.push(format!("plate_norm LIKE {m}"));
         }
         if let Some(f) = self.from {
@@ -159,7 +162,30 @@ impl Filter {
             let m = push(Param::Int(t.timestamp_millis()), &mut params);
             clauses.push(format!("ts_ms < {m}"));
         }
+        if !self.clock.is_empty() {
+            clauses.push(self.clock_sql(&mut params));
+        }
         (clauses.join(" AND "), params)
+    }
+
+    /// The local minute of the day from `ts_ms` (integer arithmetic in both databases; the
+    /// city's offset is fixed, no daylight saving) within any of the clock windows.
+    fn clock_sql(&self, params: &mut Vec<Param>) -> String {
+        let offset_min = crate::caption::local_tz().local_minus_utc() as i64 / 60;
+        let minute = format!("((ts_ms / 60000 + {offset_min}) % 1440)");
+        let windows: Vec<String> = self
+            .clock
+            .iter()
+            .map(|&(a, b)| {
+                params.push(Param::Int(a as i64));
+                let pa = params.len();
+                params.push(Param::Int(b as i64));
+                let pb = params.len();
+                let join = if b <= a { "OR" } else { "AND" };
+                format!("({minute} >= ${pa} {join} {minute} < ${pb})")
+            })
+            .collect();
+        format!("({})", windows.join(" OR "))
     }
 }
 

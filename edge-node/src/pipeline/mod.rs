@@ -176,25 +176,26 @@ pub fn run(cfg: &EdgeConfig, stop: Arc<AtomicBool>) -> Result<RunSummary, Pipeli
         let _ = t.join();
     }
     summary.events = em.events;
-    summary.frames = cams.iter().map(|c| c.frames).sum();
-    summary.per_camera = cfg
-        .cameras
-        .iter()
-        .zip(&cams)
-        .zip(&queues.pushed)
-        .map(|((cfg, c), pushed)| (cfg.id.clone(), pushed.load(Ordering::Relaxed), c.frames))
-        .collect();
-    summary.dropped = queues
-        .dropped
-        .iter()
-        .map(|d| d.load(Ordering::Relaxed))
-        .sum();
+    count_frames(&mut summary, cfg, &cams, &queues);
     summary.elapsed = started.elapsed();
     summary.publish = match stopped_at {
         Some(t) => publisher.finish_by((t + SHUTDOWN_BUDGET).max(Instant::now() + MIN_DRAIN)),
         None => publisher.finish(),
     };
     result.map(|_| summary)
+}
+
+/// Frames analysed and dropped, in all and per camera.
+fn count_frames(summary: &mut RunSummary, cfg: &EdgeConfig, cams: &[CameraRun], q: &FrameQueues) {
+    summary.frames = cams.iter().map(|c| c.frames).sum();
+    summary.per_camera = cfg
+        .cameras
+        .iter()
+        .zip(cams)
+        .zip(&q.pushed)
+        .map(|((cfg, c), pushed)| (cfg.id.clone(), pushed.load(Ordering::Relaxed), c.frames))
+        .collect();
+    summary.dropped = q.dropped.iter().map(|d| d.load(Ordering::Relaxed)).sum();
 }
 
 /// Each camera's run: its shared state and its stages.
