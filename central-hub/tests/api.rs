@@ -236,6 +236,28 @@ fn openapi_document_lists_exactly_the_routes_and_each_answers() {
         .map(|(m, p)| (m.to_string(), p.to_string()))
         .collect();
     assert_eq!(documented, routed, "openapi.yaml and the router disagree");
+    // Every answer, authorised or not, forbids inline script and framing.
+    for path in ["/", "/app.js", "/api/search?q=x", "/api/health"] {
+        let csp = hub
+            .header(path, "content-security-policy")
+            .unwrap_or_default();
+        let script = csp
+            .split(';')
+            .map(str::trim)
+            .find(|d| d.starts_with("script-src"))
+            .unwrap_or_default();
+        assert_eq!(script, "script-src 'self'", "{path}: {csp}");
+        assert!(csp.contains("frame-ancestors 'none'"), "{path}: {csp}");
+        assert_eq!(
+            hub.header(path, "x-frame-options").as_deref(),
+            Some("DENY"),
+            "{path}"
+        );
+        assert_eq!(
+            hub.header(path, "x-content-type-options").as_deref(),
+            Some("nosniff")
+        );
+    }
     let id = events[0].id.to_string();
     for (_, path) in central_hub::api::ROUTES {
         let real = path

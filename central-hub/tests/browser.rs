@@ -222,7 +222,7 @@ async fn operator_finds_and_opens_an_incident_and_traffic_sees_counts() {
 
     // The traffic centre: a traffic token sees the junction page, not search.
     c.execute(
-        "localStorage.setItem('matthan-token', arguments[0])",
+        "document.getElementById('token').value = arguments[0]; document.getElementById('save-token').click();",
         vec![serde_json::json!(TRAFFIC)],
     )
     .await

@@ -232,4 +232,44 @@ mod tests {
         let err = Event::from_json(v.to_string().as_bytes()).unwrap_err();
         assert!(err.to_string().contains("camera"), "{err}");
     }
+
+    #[test]
+    fn evidence_references_must_be_sha256_and_text_attributes_short() {
+        let at = sample().ts;
+        let track = |snapshot: &str, plate: String| {
+            let mut e = Event::new(
+                "hcmc",
+                "cam-1",
+                at,
+                Body::Track(TrackEvent {
+                    phase: TrackPhase::End,
+                    track_id: 1,
+                    class: "car".into(),
+                    score: 0.9,
+                    bbox: BBox::default(),
+                    first_seen: at,
+                    last_seen: at,
+                    zones: vec![],
+                    path: vec![],
+                    attributes: Attributes::default(),
+                    snapshot: Some(snapshot.into()),
+                }),
+            );
+            if let Body::Track(t) = &mut e.body {
+                t.attributes.plate = Some(plate);
+            }
+            Event::from_json(&e.to_json())
+        };
+        let good = "ab".repeat(32);
+        assert!(track(&good, "51F12345".into()).is_ok());
+        for hostile in ["../../api/search?q=X", &good.to_uppercase(), &good[..63]] {
+            let err = track(hostile, "51F12345".into()).unwrap_err();
+            assert!(
+                err.to_string().contains("body.snapshot"),
+                "{hostile}: {err}"
+            );
+        }
+        let err = track(&good, "x".repeat(MAX_ATTRIBUTE_BYTES + 1)).unwrap_err();
+        assert!(err.to_string().contains("body.attributes.plate"), "{err}");
+    }
 }

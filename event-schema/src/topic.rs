@@ -63,6 +63,12 @@ pub fn validate_segment(s: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// Whether `s` names an evidence blob: 64 lower-case hex digits, its sha256. Anything else in a
+/// reference (a path, a URL) would make a viewer's browser fetch what a publisher chose.
+pub fn is_sha256(s: &str) -> bool {
+    s.len() == 64 && s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+}
+
 /// `matthan/{site}/{junction}/signal/state`: a junction controller's phase changes, which the
 /// edge reads to judge red-light violations. One level deeper than events, so the hub's event
 /// filter does not take them.

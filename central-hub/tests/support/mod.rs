@@ -259,6 +259,16 @@ sha256 = "{ad}"
         (status, body)
     }
 
+    /// A response header of an unauthenticated GET.
+    pub fn header(&self, path: &str, name: &str) -> Option<String> {
+        let resp = match ureq::get(&format!("{}{path}", self.url)).call() {
+            Ok(r) => r,
+            Err(ureq::Error::Status(_, r)) => r,
+            Err(e) => panic!("GET {path}: {e}"),
+        };
+        resp.header(name).map(str::to_string)
+    }
+
     pub fn json(&self, path: &str, token: &str) -> serde_json::Value {
         let (status, body) = self.get(path, Some(token));
         assert_eq!(

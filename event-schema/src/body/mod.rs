@@ -124,6 +124,8 @@ impl Body {
                 if t.last_seen < t.first_seen {
                     return Err(bad("body.last_seen", "last_seen is before first_seen"));
                 }
+                snapshot_ok(&t.snapshot).map_err(|r| bad("body.snapshot", r))?;
+                t.attributes.validate().map_err(|(f, r)| bad(f, &r))?;
             }
             Body::Counts(c) if c.interval_end < c.interval_start => {
                 return Err(bad("body.interval_end", "interval ends before it starts"));
@@ -139,6 +141,7 @@ impl Body {
                     return Err(bad("body.measure", "must be finite"));
                 }
                 crate::validate_segment(&a.rule_id).map_err(|r| bad("body.rule_id", &r))?;
+                snapshot_ok(&a.snapshot).map_err(|r| bad("body.snapshot", r))?;
             }
             Body::SignalRecommendation(r) => {
                 let nums = [r.cycle_s, r.y_total, r.delay_current_s, r.delay_expected_s];
@@ -161,6 +164,13 @@ impl Body {
             _ => {}
         }
         Ok(())
+    }
+}
+
+fn snapshot_ok(s: &Option<String>) -> Result<(), &'static str> {
+    match s {
+        Some(s) if !crate::is_sha256(s) => Err("must be a sha256: 64 lower-case hex digits"),
+        _ => Ok(()),
     }
 }
 

@@ -37,6 +37,31 @@ pub struct Attributes {
     pub heading_deg: Option<f32>,
 }
 
+/// Longest text attribute accepted (bytes): colour names and plates are a few bytes; a
+/// publisher's 200 KB "colour" would only slow every search that reads it.
+pub const MAX_ATTRIBUTE_BYTES: usize = 256;
+
+impl Attributes {
+    pub(super) fn validate(&self) -> Result<(), (&'static str, String)> {
+        for (field, v) in [
+            ("body.attributes.color", &self.color),
+            ("body.attributes.upper_color", &self.upper_color),
+            ("body.attributes.lower_color", &self.lower_color),
+            ("body.attributes.subtype", &self.subtype),
+            ("body.attributes.plate", &self.plate),
+        ] {
+            if v.as_ref().is_some_and(|v| v.len() > MAX_ATTRIBUTE_BYTES) {
+                return Err((field, format!("longer than {MAX_ATTRIBUTE_BYTES} bytes")));
+            }
+        }
+        let nums = [self.plate_score, self.speed_kmh, self.heading_deg];
+        if nums.iter().flatten().any(|v| !v.is_finite()) {
+            return Err(("body.attributes", "numbers must be finite".into()));
+        }
+        Ok(())
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TrackEvent {
     pub phase: TrackPhase,

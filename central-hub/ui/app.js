@@ -1,0 +1,151 @@
+// Mắt Thần operator console (served at /app.js; the page's CSP allows no inline script).
+const $ = (id) => document.getElementById(id);
+const tz = 'Asia/Ho_Chi_Minh';
+const fmt = (ts) => new Date(ts).toLocaleString('vi-VN', { timeZone: tz });
+const esc = (s) => String(s ?? '').replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' }[c]));
+const CLASS_VI = { motorcycle: 'xe máy', car: 'ô tô', truck: 'xe tải', bus: 'xe buýt', bicycle: 'xe đạp', person: 'người' };
+const COLOR_VI = { red: 'đỏ', white: 'trắng', black: 'đen', blue: 'xanh dương', green: 'xanh lá', yellow: 'vàng', grey: 'xám', silver: 'bạc', orange: 'cam', brown: 'nâu', pink: 'hồng', purple: 'tím' };
+
+// The token lives in this page's memory only: nothing a script could read survives the tab,
+// and there is no stored credential for another page of the origin to take.
+let TOKEN = null;
+function token() { return TOKEN; }
+async function api(path) {
+  const r = await fetch(path, { headers: { Authorization: 'Bearer ' + token() } });
+  if (r.status === 401) { showLogin(); throw new Error('Mã truy cập không hợp lệ / invalid token'); }
+  if (!r.ok) { const e = await r.json().catch(() => ({})); throw new Error(e.error || r.statusText); }
+  return r;
+}
+function showLogin() { $('login').classList.remove('hidden'); }
+$('save-token').onclick = () => { TOKEN = $('token').value.trim(); $('token').value = ''; $('login').classList.add('hidden'); };
+if (!token()) showLogin();
+
+function tab(which) {
+  $('search-view').classList.toggle('hidden', which !== 'search');
+  $('junction-view').classList.toggle('hidden', which !== 'junctions');
+  $('tab-search').classList.toggle('active', which === 'search');
+  $('tab-junctions').classList.toggle('active', which === 'junctions');
+  if (which === 'junctions') loadJunctions();
+}
+$('tab-search').onclick = () => tab('search');
+$('tab-junctions').onclick = () => tab('junctions');
+
+$('search-form').onsubmit = async (ev) => {
+  ev.preventDefault();
+  $('error').textContent = ''; $('results').innerHTML = ''; $('detail').classList.add('hidden');
+  try {
+    const r = await api('/api/search?limit=30&q=' + encodeURIComponent($('q').value));
+    const data = await r.json();
+    const u = data.understood;
+    const parts = [];
+    if (u.classes.length) parts.push('loại: ' + u.classes.map((c) => CLASS_VI[c] || c).join('/'));
+    if (u.color) parts.push('màu: ' + (COLOR_VI[u.color] || u.color));
+    if (u.upper_color) parts.push('áo: ' + (COLOR_VI[u.upper_color] || u.upper_color));
+    if (u.lower_color) parts.push('quần: ' + (COLOR_VI[u.lower_color] || u.lower_color));
+    if (u.plate) parts.push('biển số ' + (u.plate_at_start ? 'bắt đầu ' : 'chứa ') + u.plate);
+    if (u.direction) parts.push('hướng: ' + (u.direction === 'in' ? 'vào' : 'ra'));
+    if (u.cameras.length) parts.push('camera: ' + u.cameras.join(', '));
+    if (u.from) parts.push('thời gian: ' + fmt(u.from) + ' – ' + fmt(u.to));
+    if ((u.clock || []).length) parts.push('giờ (mọi ngày): ' + u.clock.join(', '));
+    for (const c of (u.corrected || [])) parts.push('"' + c.typed + '" → ' + c.read_as);
+    for (const a of (u.ambiguous || [])) parts.push('"' + a.word + '" có thể là / could be: ' + a.readings.join(', '));
+    if (u.words.length) parts.push('không hiểu / not understood: ' + u.words.join(' '));
+    $('understood').textContent = u.nothing_understood
+      ? 'Không hiểu câu tìm kiếm / nothing understood' + (parts.length ? ' — ' + parts.join(' · ') : '')
+      : 'Hiểu là / understood: ' + (parts.join(' · ') || 'tất cả');
+    if (!data.results.length) { $('results').innerHTML = '<p>Không có kết quả / no results</p>'; return; }
+    for (const h of data.results) {
+      const card = document.createElement('div');
+      card.className = 'card'; card.dataset.id = h.id;
+      const title = [h.color ? (COLOR_VI[h.color] || h.color) : null, CLASS_VI[h.class] || h.class].filter(Boolean).join(' ');
+      card.innerHTML = `<div class="thumb">${h.snapshot ? '<img alt="" style="max-height:90px;max-width:100%">' : esc(h.kind)}</div><h3>${esc(title)}</h3>
+        <div class="meta">${esc(h.camera)} · ${esc(fmt(h.ts))}${h.plate ? ' · ' + esc(h.plate) : ''}</div>
+        <div class="meta">${esc(h.caption)}</div><div class="why">${esc(h.reasons.join(' · '))}</div>`;
+      card.onclick = () => openEvent(h.id);
+      $('results').appendChild(card);
+      if (h.snapshot) {
+        // Thumbnails need the token too, so they come through fetch rather than a plain <img src>.
+        api('/api/evidence/' + h.snapshot).then((r) => r.blob()).then((b) => { card.querySelector('img').src = URL.createObjectURL(b); }).catch(() => {});
+      }
+    }
+  } catch (e) { $('error').textContent = e.message; }
+};
+
+async function openEvent(id) {
+  try {
+    const d = await (await api('/api/events/' + id)).json();
+    const ev = d.evidence.map((x) => `<li>${esc(x.sha256)} ${x.present ? '' : '(chưa nhận / not received)'}</li>`).join('') || '<li>không có / none</li>';
+    const SIG_VI = {
+      unsigned: 'Chưa ký / not signed',
+      verified: 'Đã xác thực chữ ký / signature verified',
+      untrusted_key: 'Chữ ký đúng nhưng khoá chưa được tin cậy / valid, key not trusted',
+      incomplete: 'Chưa nhận đủ bằng chứng / evidence incomplete',
+      invalid: 'CHỮ KÝ KHÔNG HỢP LỆ / INVALID',
+    };
+    const sig = esc(SIG_VI[d.signature.status] || d.signature.status)
+      + (d.signature.problems && d.signature.problems.length ? ' — ' + esc(d.signature.problems.join('; ')) : '');
+    $('detail').innerHTML = `<h2 id="detail-caption">${esc(d.caption)}</h2>
+      <p>Chữ ký / signature: <b id="signature">${sig}</b></p>
+      ${violation(d.event)}
+      <p>Bằng chứng / evidence:</p><ul>${ev}</ul>
+      <button class="primary" id="export">Xuất hồ sơ / Export (.zip)</button>
+      <pre>${esc(JSON.stringify(d.event, null, 2))}</pre>`;
+    $('detail').classList.remove('hidden');
+    $('export').onclick = async () => {
+      const blob = await (await api('/api/events/' + id + '/export')).blob();
+      const a = document.createElement('a');
+      a.href = URL.createObjectURL(blob); a.download = 'incident-' + id + '.zip'; a.click();
+    };
+  } catch (e) { $('error').textContent = e.message; }
+}
+
+// A violation's measured context and its images, Vietnamese first.
+function violation(e) {
+  if (e.kind !== 'violation') return '';
+  const v = e.body, c = v.context || {};
+  const rows = [];
+  if (v.plate) rows.push(`Biển số / plate: <b id="plate">${esc(v.plate)}</b> (${(100 * (v.plate_score || 0)).toFixed(0)}%)`);
+  if (c.signal) rows.push(`Pha ${esc(c.signal.phase)}: vượt vạch ${c.signal.into_red_s.toFixed(1)} s sau khi đèn đỏ (vàng ${c.signal.yellow_s} s, ân hạn ${c.signal.grace_s} s)`);
+  if (c.speed_kmh != null) rows.push(`Tốc độ / speed ${c.speed_kmh.toFixed(0)} km/h, giới hạn ${c.limit_kmh} (+${c.tolerance_kmh}) — hiệu chuẩn ${esc(c.calibration || '')}`);
+  if (c.dwell_s != null) rows.push(`Dừng / stopped ${c.dwell_s.toFixed(0)} s`);
+  if (c.distance_m != null) rows.push(`Ngược chiều / against the flow ${c.distance_m.toFixed(0)} m`);
+  if (c.label) rows.push(`Phân loại / classifier: ${esc(c.label)} ${c.votes}/${c.frames} khung hình`);
+  const imgs = (v.evidence || []).filter((a) => a.mime === 'image/jpeg')
+    .map((a) => `<figure><img data-sha="${esc(a.sha256)}" alt="${esc(a.name)}" style="max-width:320px"><figcaption>${esc(a.name)}</figcaption></figure>`).join('');
+  setTimeout(() => document.querySelectorAll('#detail img[data-sha]').forEach((img) => {
+    api('/api/evidence/' + img.dataset.sha).then((r) => r.blob()).then((b) => { img.src = URL.createObjectURL(b); }).catch(() => {});
+  }), 0);
+  return `<p>${rows.join('<br>')}</p><div class="figs">${imgs}</div>`;
+}
+
+// "Chu kỳ 72 s: ns 30 s, ew 32 s; trễ TB 24 → 18 s/xe" plus a forecast warning, Vietnamese first.
+function recommendation(r, w) {
+  if (!r) return '—';
+  const b = r.body;
+  const phases = b.phases.map((p) => `${esc(p.phase)} ${Math.round(p.green_s)} s`).join(', ');
+  let out = `Chu kỳ ${Math.round(b.cycle_s)} s: ${phases}<br>trễ TB ${b.delay_current_s.toFixed(0)} → ${b.delay_expected_s.toFixed(0)} s/xe`
+    + ` (${esc(b.mode)}, Y ${b.y_total.toFixed(2)}${b.oversaturated ? ', quá tải / oversaturated' : ''})`;
+  if (w) {
+    const x = w.body;
+    out += `<br><b>Cảnh báo ùn tắc</b>: ${esc(x.approach)} sau ${x.horizon_min} phút, mức bão hoà ${x.forecast_degree.toFixed(2)}`;
+  }
+  return out;
+}
+
+async function loadJunctions() {
+  $('junction-error').textContent = '';
+  try {
+    const d = await (await api('/api/junctions')).json();
+    const body = $('junctions').querySelector('tbody');
+    body.innerHTML = '';
+    for (const c of d.cameras) {
+      const k = c.counts && c.counts.body;
+      const lines = k ? k.lines.map((l) => `${esc(l.line)} ${esc(CLASS_VI[l.class] || l.class)}: ${l.in}/${l.out}`).join('<br>') : '';
+      const tr = document.createElement('tr');
+      tr.innerHTML = `<td>${esc(c.camera)}</td><td>${esc(c.status ? c.status.body.state : '')}</td>
+        <td>${k ? esc(fmt(k.interval_start)) + ' – ' + esc(fmt(k.interval_end)) : ''}</td><td>${lines}</td>
+        <td>${recommendation(c.recommendation, c.warning)}</td>`;
+      body.appendChild(tr);
+    }
+  } catch (e) { $('junction-error').textContent = e.message; }
+}
