@@ -169,6 +169,7 @@ fn check_config(file: PathBuf) -> anyhow::Result<()> {
         let src = match &c.source {
             Source::File(p) => format!("file {}", p.display()),
             Source::Rtsp { url, tcp } => {
+                let url = edge_node::ingest::source::redact(url);
                 format!("rtsp {url} ({})", if *tcp { "tcp" } else { "udp" })
             }
             Source::V4l2(d) => format!("v4l2 {}", d.display()),

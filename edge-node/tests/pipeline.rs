@@ -232,7 +232,11 @@ fn refused_rtsp_reports_the_camera_down_with_the_reason() {
     let broker = support::Broker::start();
     let sub = support::Subscriber::start(broker.port);
     let dir = tempfile::tempdir().unwrap();
-    let dead = format!("rtsp://127.0.0.1:{}/nothing", support::free_port());
+    // With credentials: they must not appear in anything published.
+    let dead = format!(
+        "rtsp://admin:s3cret-pw@127.0.0.1:{}/nothing",
+        support::free_port()
+    );
     let cfg = EdgeConfig::load(&support::edge_config(dir.path(), broker.port, &dead, "")).unwrap();
     let stop = Arc::new(AtomicBool::new(false));
     let (c2, s2) = (cfg.clone(), stop.clone());
@@ -251,6 +255,13 @@ fn refused_rtsp_reports_the_camera_down_with_the_reason() {
         })
         .unwrap_or_default();
     assert!(!detail.is_empty(), "the reason travels with the status");
+    for e in &evs {
+        let payload = String::from_utf8_lossy(&e.to_json()).to_string();
+        assert!(
+            !payload.contains("s3cret"),
+            "credential published: {payload}"
+        );
+    }
 }
 
 #[test]

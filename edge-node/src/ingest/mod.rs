@@ -17,7 +17,7 @@ use gstreamer_app as gst_app;
 use gstreamer_video as gst_video;
 use matthan_schema::CameraState;
 
-mod source;
+pub mod source;
 
 pub use source::{DecoderChoice, Source, source};
 
@@ -76,7 +76,9 @@ pub fn overflow_policy(cam: &CameraConfig) -> Overflow {
 pub fn describe(cam: &CameraConfig) -> String {
     let src = match &cam.source {
         Source::File(p) => format!("uridecodebin name=dec uri={}", gst_uri(p)),
-        Source::Rtsp { url, .. } => format!("uridecodebin name=dec uri=\"{url}\""),
+        // The URL (credentials and all) is set as a property after parsing, never pasted into
+        // the launch string, where a quote or space in a password would change the pipeline.
+        Source::Rtsp { .. } => "uridecodebin name=dec".to_string(),
         Source::V4l2(dev) => format!("v4l2src device=\"{}\" ! decodebin name=dec", dev.display()),
     };
     format!(
@@ -108,7 +110,8 @@ pub fn run_camera(
     let mut seq = 0u64;
     loop {
         let before = seq;
-        let outcome = run_once(live, index, &id, cam, &queues, &stop, &mut seq);
+        let outcome = run_once(live, index, &id, cam, &queues, &stop, &mut seq)
+            .map_err(|e| source::redact(&e));
         if seq > before {
             // It worked for a while: the next failure starts the backoff afresh.
             backoff = Duration::from_secs(1);
@@ -185,9 +188,10 @@ fn run_once(
         .map_err(|e| format!("pipeline: {e}"))?
         .downcast::<gst::Pipeline>()
         .map_err(|_| "pipeline: not a pipeline".to_string())?;
-    if let Source::Rtsp { tcp, .. } = &cam.source {
+    if let Source::Rtsp { tcp, url } = &cam.source {
         let tcp = *tcp;
         let dec = pipeline.by_name("dec").expect("named in describe");
+        dec.set_property("uri", url);
         dec.connect("source-setup", false, move |args| {
             if let Ok(src) = args[1].get::<gst::Element>()
                 && src.find_property("protocols").is_some()

@@ -82,12 +82,67 @@ fn rtsp_host(s: &Scope, url: &str, rest: &str) -> Result<(), ConfigError> {
         _ => (host, None),
     };
     if name.is_empty() {
-        return Err(s.err("url", format!("{url:?} has no host")));
+        return Err(s.err("url", format!("{:?} has no host", redact(url))));
     }
     if let Some(port) = port
         && port.parse::<u16>().is_err()
     {
-        return Err(s.err("url", format!("{url:?} has an invalid port {port:?}")));
+        return Err(s.err(
+            "url",
+            format!("{:?} has an invalid port {port:?}", redact(url)),
+        ));
     }
     Ok(())
+}
+
+/// `text` with the user and password of every URL in it replaced by `***`
+/// (`rtsp://admin:pw@cam/1` → `rtsp://***@cam/1`): camera credentials never reach a log line,
+/// a status event or an error, whatever GStreamer puts in its messages.
+pub fn redact(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(i) = rest.find("://") {
+        let (head, tail) = rest.split_at(i + 3);
+        out.push_str(head);
+        let end = tail
+            .find(|c: char| c == '/' || c == '?' || c == '#' || c.is_whitespace() || c == '"')
+            .unwrap_or(tail.len());
+        match tail[..end].rfind('@') {
+            Some(at) => {
+                out.push_str("***");
+                out.push_str(&tail[at..end]);
+            }
+            None => out.push_str(&tail[..end]),
+        }
+        rest = &tail[end..];
+    }
+    out.push_str(rest);
+    out
+}
+
+#[cfg(test)]
+mod redact_tests {
+    use super::redact;
+
+    #[test]
+    fn credentials_are_hidden_wherever_they_appear() {
+        for (text, want) in [
+            (
+                "rtsp://admin:pw@10.0.0.5:554/s1",
+                "rtsp://***@10.0.0.5:554/s1",
+            ),
+            (
+                "Could not open \"rtsp://u:p@ss@cam/x\" (401)",
+                "Could not open \"rtsp://***@cam/x\" (401)",
+            ),
+            (
+                "rtsp://cam/x and rtsp://a:b@c",
+                "rtsp://cam/x and rtsp://***@c",
+            ),
+            ("no url here", "no url here"),
+            ("file:///tmp/a.mp4", "file:///tmp/a.mp4"),
+        ] {
+            assert_eq!(redact(text), want, "{text}");
+        }
+    }
 }
