@@ -2,6 +2,7 @@
 //! hash to its name is refused, so what is stored is what the edge signed.
 
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use crate::config::sha256_hex;
 
@@ -20,6 +21,24 @@ pub enum PutError {
     #[error("{0}")]
     Io(String),
 }
+
+#[derive(Debug, thiserror::Error)]
+pub enum SweepError {
+    #[error("evidence folder: {0}")]
+    Io(#[from] std::io::Error),
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
+}
+
+/// What a sweep removed.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Swept {
+    pub files: usize,
+    pub bytes: u64,
+}
+
+/// Blobs looked up in the store per query.
+const SWEEP_BATCH: usize = 500;
 
 pub struct EvidenceStore {
     dir: PathBuf,
@@ -70,5 +89,54 @@ impl EvidenceStore {
             return None;
         }
         std::fs::read(self.path(sha)).ok()
+    }
+}
+
+impl EvidenceStore {
+    /// Deletes the blobs no stored event names, and interrupted writes, once they are at least
+    /// `grace` old: a blob arrives before the event naming it (and an edge may resend it), so a
+    /// young unreferenced blob is only early. Run after retention, this deletes evidence with
+    /// the last event that names it, and a blob no event ever names cannot fill the disk.
+    pub fn sweep(
+        &self,
+        store: &mut dyn crate::store::EventStore,
+        grace: Duration,
+    ) -> Result<Swept, SweepError> {
+        let mut swept = Swept::default();
+        let mut candidates: Vec<(String, PathBuf, u64)> = Vec::new();
+        for sub in std::fs::read_dir(&self.dir)? {
+            let sub = sub?.path();
+            if !sub.is_dir() {
+                continue;
+            }
+            for f in std::fs::read_dir(&sub)? {
+                let f = f?;
+                let meta = f.metadata()?;
+                let age = meta.modified()?.elapsed().unwrap_or_default();
+                if !meta.is_file() || age < grace {
+                    continue;
+                }
+                let name = f.file_name().to_string_lossy().to_string();
+                if is_sha256(&name) {
+                    candidates.push((name, f.path(), meta.len()));
+                } else if name.ends_with(".part") {
+                    std::fs::remove_file(f.path())?;
+                    swept.files += 1;
+                    swept.bytes += meta.len();
+                }
+            }
+        }
+        for batch in candidates.chunks(SWEEP_BATCH) {
+            let shas: Vec<String> = batch.iter().map(|(s, _, _)| s.clone()).collect();
+            let keep = store.referenced(&shas)?;
+            for (sha, path, len) in batch {
+                if !keep.contains(sha) {
+                    std::fs::remove_file(path)?;
+                    swept.files += 1;
+                    swept.bytes += len;
+                }
+            }
+        }
+        Ok(swept)
     }
 }

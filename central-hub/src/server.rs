@@ -15,6 +15,9 @@ use crate::ingest::{IngestConfig, IngestStats};
 
 /// How often expired events are deleted.
 const RETENTION_EVERY: Duration = Duration::from_secs(3600);
+/// How old an evidence blob no event names must be before it is deleted: blobs travel before
+/// the events that name them, from the same outbox.
+const EVIDENCE_GRACE: Duration = Duration::from_secs(3600);
 
 pub async fn serve(cfg: HubConfig, stop: Arc<AtomicBool>) -> anyhow::Result<Arc<IngestStats>> {
     let stats = Arc::new(IngestStats::default());
@@ -60,22 +63,13 @@ pub async fn serve(cfg: HubConfig, stop: Arc<AtomicBool>) -> anyhow::Result<Arc<
     let retention = cfg.retention_days.clone();
     let db = cfg.db.clone();
     let s = stop.clone();
+    let blobs = evidence_dir()?;
     let expiry = tokio::task::spawn_blocking(move || -> anyhow::Result<()> {
-        if retention.is_empty() {
-            return Ok(());
-        }
         let mut store = crate::store::open(&db)?;
         let mut next = std::time::Instant::now();
         while !s.load(Ordering::Relaxed) {
             if std::time::Instant::now() >= next {
-                for (kind, days) in &retention {
-                    let before = Utc::now() - chrono::Duration::days(*days as i64);
-                    match store.expire(kind.as_str(), before) {
-                        Ok(0) => {}
-                        Ok(n) => tracing::info!(kind = %kind, deleted = n, days, "retention"),
-                        Err(e) => tracing::warn!(error = %e, "retention failed; will retry"),
-                    }
-                }
+                expire(store.as_mut(), &retention, &blobs);
                 next = std::time::Instant::now() + RETENTION_EVERY;
             }
             std::thread::sleep(Duration::from_millis(200));
@@ -106,6 +100,33 @@ pub async fn serve(cfg: HubConfig, stop: Arc<AtomicBool>) -> anyhow::Result<Arc<
     http.await??;
     expiry.await??;
     Ok(stats)
+}
+
+/// One retention pass: expired events per kind, then the evidence no stored event names.
+fn expire(
+    store: &mut dyn crate::store::EventStore,
+    retention: &std::collections::BTreeMap<matthan_schema::Kind, u32>,
+    blobs: &EvidenceStore,
+) {
+    for (kind, days) in retention {
+        let before = Utc::now() - chrono::Duration::days(*days as i64);
+        match store.expire(kind.as_str(), before) {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(kind = %kind, deleted = n, days, "retention"),
+            Err(e) => tracing::warn!(error = %e, "retention failed; will retry"),
+        }
+    }
+    match blobs.sweep(store, EVIDENCE_GRACE) {
+        Ok(s) if s.files > 0 => {
+            tracing::info!(
+                files = s.files,
+                bytes = s.bytes,
+                "evidence no event names deleted"
+            )
+        }
+        Ok(_) => {}
+        Err(e) => tracing::warn!(error = %e, "evidence sweep failed; will retry"),
+    }
 }
 
 fn shown(db: &str) -> &str {

@@ -260,3 +260,66 @@ fn unreachable_postgres_and_unwritable_sqlite_are_clear_errors() {
         .to_string();
     assert!(err.contains("/proc/no/such/dir/hub.db"), "{err}");
 }
+
+#[test]
+fn evidence_lives_as_long_as_the_last_event_naming_it() {
+    use central_hub::evidence::EvidenceStore;
+    use std::time::Duration;
+    let dir = tempfile::tempdir().unwrap();
+    for (label, loc) in support::engines(dir.path()) {
+        let mut store = central_hub::store::open(&loc).unwrap();
+        let blobs = EvidenceStore::new(&dir.path().join(format!("evidence-{label}"))).unwrap();
+        let put = |b: &[u8]| {
+            let sha = central_hub::config::sha256_hex(b);
+            blobs
+                .put(&format!("matthan-evidence/hcmc/{sha}"), b)
+                .unwrap()
+        };
+        let (shared, old_only, orphan) = (put(b"shared"), put(b"old only"), put(b"orphan"));
+        let obj = Obj {
+            camera: "ben-thanh-1",
+            class: "car",
+            color: None,
+            upper: None,
+            lower: None,
+            plate: None,
+            zones: vec![],
+        };
+        let with = |id: u64, at: &str, sha: &str| {
+            let mut e = track(&obj, id, ts(at));
+            if let Body::Track(t) = &mut e.body {
+                t.snapshot = Some(sha.to_string());
+            }
+            e
+        };
+        store
+            .insert(&[
+                with(1, "2026-10-01T08:00:00+07:00", &old_only),
+                with(2, "2026-10-01T08:00:00+07:00", &shared),
+                with(3, "2026-11-26T08:00:00+07:00", &shared),
+            ])
+            .unwrap();
+        let sweep = |store: &mut dyn central_hub::store::EventStore, grace| {
+            blobs.sweep(store, grace).unwrap().files
+        };
+        let present = |sha: &str| blobs.get(sha).is_some();
+        // Young blobs stay: the event naming one may still be on its way.
+        assert_eq!(
+            sweep(store.as_mut(), Duration::from_secs(3600)),
+            0,
+            "{label}"
+        );
+        assert_eq!(sweep(store.as_mut(), Duration::ZERO), 1, "{label}");
+        assert!(!present(&orphan) && present(&old_only) && present(&shared));
+        assert_eq!(
+            store.expire("track", ts("2026-11-01T00:00:00Z")).unwrap(),
+            2
+        );
+        assert_eq!(sweep(store.as_mut(), Duration::ZERO), 1, "{label}");
+        assert!(!present(&old_only), "{label}: its last event expired");
+        assert!(present(&shared), "{label}: a newer event still names it");
+        store.expire("track", ts("2027-01-01T00:00:00Z")).unwrap();
+        assert_eq!(sweep(store.as_mut(), Duration::ZERO), 1, "{label}");
+        assert!(!present(&shared), "{label}");
+    }
+}

@@ -211,7 +211,13 @@ pub trait EventStore: Send {
     /// The newest event of `kind` per camera.
     fn latest_per_camera(&mut self, kind: &str) -> Result<Vec<Event>, StoreError>;
     /// Deletes events of `kind` captured before `before`; returns how many.
+    /// Deletes the kind's events older than `before`, with their evidence references.
     fn expire(&mut self, kind: &str, before: DateTime<Utc>) -> Result<usize, StoreError>;
+    /// Which of these evidence blobs some stored event names.
+    fn referenced(
+        &mut self,
+        shas: &[String],
+    ) -> Result<std::collections::HashSet<String>, StoreError>;
     fn audit(&mut self, entry: &AuditEntry) -> Result<(), StoreError>;
     fn audit_log(&mut self, limit: usize) -> Result<Vec<AuditEntry>, StoreError>;
     /// Cached embeddings of semantic captions.
@@ -245,6 +251,9 @@ pub(crate) struct Fields {
     pub place: Option<String>,
     pub snapshot: Option<String>,
     pub rule: Option<String>,
+    /// Every evidence blob the event names (snapshots, a violation's files and manifest): a
+    /// blob is kept while some stored event names it.
+    pub refs: Vec<String>,
     pub caption: String,
     pub semantic: String,
     pub body: String,
@@ -312,11 +321,30 @@ impl Fields {
                 .collect::<String>()
                 .to_uppercase()
         });
+        f.refs = evidence_refs(e);
         f.caption = caption(e);
         f.semantic = semantic(e);
         f.body = serde_json::to_string(e).expect("events serialise");
         f
     }
+}
+
+/// The evidence blobs (sha256s) an event names.
+pub fn evidence_refs(e: &Event) -> Vec<String> {
+    let mut out: Vec<String> = match &e.body {
+        Body::Track(t) => t.snapshot.iter().cloned().collect(),
+        Body::Alert(a) => a.snapshot.iter().cloned().collect(),
+        Body::Violation(v) => v
+            .evidence
+            .iter()
+            .map(|a| a.sha256.clone())
+            .chain(v.manifest.iter().cloned())
+            .collect(),
+        _ => vec![],
+    };
+    out.sort();
+    out.dedup();
+    out
 }
 
 pub(crate) fn vec_to_bytes(v: &[f32]) -> Vec<u8> {

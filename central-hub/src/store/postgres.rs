@@ -57,6 +57,19 @@ INSERT INTO cameras SELECT DISTINCT site, camera FROM events;
 ALTER TABLE events ADD COLUMN rule TEXT;
 CREATE INDEX events_rule_ts ON events (rule, ts_ms);
 "#,
+    // Which evidence blobs each event names (see the SQLite migration).
+    r#"
+CREATE TABLE evidence_refs (sha256 TEXT NOT NULL, event_id TEXT NOT NULL, PRIMARY KEY (sha256, event_id));
+CREATE INDEX evidence_refs_event ON evidence_refs (event_id);
+INSERT INTO evidence_refs SELECT snapshot, id FROM events WHERE snapshot IS NOT NULL
+  ON CONFLICT DO NOTHING;
+INSERT INTO evidence_refs
+  SELECT x->>'sha256', e.id FROM events e, jsonb_array_elements(e.body::jsonb->'body'->'evidence') x
+  WHERE e.kind = 'violation' AND x->>'sha256' IS NOT NULL ON CONFLICT DO NOTHING;
+INSERT INTO evidence_refs
+  SELECT body::jsonb->'body'->>'manifest', id FROM events
+  WHERE kind = 'violation' AND body::jsonb->'body'->>'manifest' IS NOT NULL ON CONFLICT DO NOTHING;
+"#,
 ];
 
 pub struct PgStore {
@@ -139,6 +152,9 @@ impl EventStore for PgStore {
         )?;
         let cams = tx
             .prepare("INSERT INTO cameras (site, camera) VALUES ($1, $2) ON CONFLICT DO NOTHING")?;
+        let refs = tx.prepare(
+            "INSERT INTO evidence_refs (sha256, event_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+        )?;
         let mut seen = std::collections::HashSet::new();
         let mut new = 0;
         for e in events {
@@ -147,6 +163,9 @@ impl EventStore for PgStore {
             }
             let f = Fields::of(e);
             let id = e.id.to_string();
+            for sha in &f.refs {
+                tx.execute(&refs, &[sha, &id])?;
+            }
             let kind = e.kind().as_str();
             let ts = e.ts.timestamp_millis();
             new += tx.execute(
@@ -236,10 +255,29 @@ impl EventStore for PgStore {
 
     fn expire(&mut self, kind: &str, before: DateTime<Utc>) -> Result<usize, StoreError> {
         let ts = before.timestamp_millis();
-        Ok(self.client.execute(
+        let mut tx = self.client.transaction()?;
+        tx.execute(
+            "DELETE FROM evidence_refs WHERE event_id IN
+               (SELECT id FROM events WHERE kind = $1 AND ts_ms < $2)",
+            &[&kind, &ts],
+        )?;
+        let n = tx.execute(
             "DELETE FROM events WHERE kind = $1 AND ts_ms < $2",
             &[&kind, &ts],
-        )? as usize)
+        )? as usize;
+        tx.commit()?;
+        Ok(n)
+    }
+
+    fn referenced(
+        &mut self,
+        shas: &[String],
+    ) -> Result<std::collections::HashSet<String>, StoreError> {
+        let rows = self.client.query(
+            "SELECT DISTINCT sha256 FROM evidence_refs WHERE sha256 = ANY($1)",
+            &[&shas],
+        )?;
+        Ok(rows.iter().map(|r| r.get(0)).collect())
     }
 
     fn audit(&mut self, a: &AuditEntry) -> Result<(), StoreError> {

@@ -57,6 +57,19 @@ INSERT INTO cameras SELECT DISTINCT site, camera FROM events;
 ALTER TABLE events ADD COLUMN rule TEXT;
 CREATE INDEX events_rule_ts ON events (rule, ts_ms);
 "#,
+    // Which evidence blobs each event names, so that a blob is deleted when its last event
+    // goes (and blobs no event names are swept).
+    r#"
+CREATE TABLE evidence_refs (sha256 TEXT NOT NULL, event_id TEXT NOT NULL, PRIMARY KEY (sha256, event_id));
+CREATE INDEX evidence_refs_event ON evidence_refs (event_id);
+INSERT OR IGNORE INTO evidence_refs SELECT snapshot, id FROM events WHERE snapshot IS NOT NULL;
+INSERT OR IGNORE INTO evidence_refs
+  SELECT json_extract(j.value, '$.sha256'), e.id FROM events e, json_each(e.body, '$.body.evidence') j
+  WHERE e.kind = 'violation' AND json_extract(j.value, '$.sha256') IS NOT NULL;
+INSERT OR IGNORE INTO evidence_refs
+  SELECT json_extract(body, '$.body.manifest'), id FROM events
+  WHERE kind = 'violation' AND json_extract(body, '$.body.manifest') IS NOT NULL;
+"#,
 ];
 
 pub struct SqliteStore {
@@ -151,12 +164,18 @@ impl EventStore for SqliteStore {
             let mut cams = tx.prepare_cached(
                 "INSERT INTO cameras (site, camera) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
             )?;
+            let mut refs = tx.prepare_cached(
+                "INSERT INTO evidence_refs (sha256, event_id) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
+            )?;
             let mut seen = std::collections::HashSet::new();
             for e in events {
                 if seen.insert((e.site.as_str(), e.camera.as_str())) {
                     cams.execute(params![e.site, e.camera])?;
                 }
                 let f = Fields::of(e);
+                for sha in &f.refs {
+                    refs.execute(params![sha, e.id.to_string()])?;
+                }
                 new += stmt.execute(params![
                     e.id.to_string(),
                     e.site,
@@ -239,10 +258,35 @@ impl EventStore for SqliteStore {
     }
 
     fn expire(&mut self, kind: &str, before: DateTime<Utc>) -> Result<usize, StoreError> {
-        Ok(self.conn.execute(
+        let tx = self.conn.transaction()?;
+        let ts = before.timestamp_millis();
+        tx.execute(
+            "DELETE FROM evidence_refs WHERE event_id IN
+               (SELECT id FROM events WHERE kind = ?1 AND ts_ms < ?2)",
+            params![kind, ts],
+        )?;
+        let n = tx.execute(
             "DELETE FROM events WHERE kind = ?1 AND ts_ms < ?2",
-            params![kind, before.timestamp_millis()],
-        )?)
+            params![kind, ts],
+        )?;
+        tx.commit()?;
+        Ok(n)
+    }
+
+    fn referenced(
+        &mut self,
+        shas: &[String],
+    ) -> Result<std::collections::HashSet<String>, StoreError> {
+        let mut out = std::collections::HashSet::new();
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT 1 FROM evidence_refs WHERE sha256 = ?1 LIMIT 1")?;
+        for sha in shas {
+            if stmt.exists(params![sha])? {
+                out.insert(sha.clone());
+            }
+        }
+        Ok(out)
     }
 
     fn audit(&mut self, a: &AuditEntry) -> Result<(), StoreError> {
