@@ -59,18 +59,7 @@ fn start_broker(dir: &Path, accounts: &[&str]) -> (Mosquitto, u16) {
         ),
     )
     .unwrap();
-    let child = Command::new("mosquitto")
-        .arg("-c")
-        .arg(&conf)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("mosquitto");
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "mosquitto did not start");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    let child = matthan_test_support::spawn_mosquitto(&conf, port);
     (Mosquitto(child), port)
 }
 
