@@ -105,6 +105,7 @@ pub fn check(e: &Event, evidence: &EvidenceStore, trusted: &[String]) -> Check {
     if m["public_key"].as_str() != Some(key.as_str()) {
         problems.push("the manifest names a different key than the event".into());
     }
+    problems.extend(facts_differ(e, v, &m));
     let files = m["files"].as_array().cloned().unwrap_or_default();
     let mut missing = false;
     for a in &v.evidence {
@@ -139,5 +140,68 @@ pub fn check(e: &Event, evidence: &EvidenceStore, trusted: &[String]) -> Check {
             key_s,
             vec!["signed correctly, but by a key not listed in the hub's trusted_keys".into()],
         )
+    }
+}
+
+/// The facts the hub shows beside the evidence (site, camera, rule, ids, time, place, measured
+/// context, plate) that differ from what the box signed, each named: the event travels
+/// unsigned, so a fact is only as good as the manifest it matches.
+fn facts_differ(e: &Event, v: &matthan_schema::Violation, m: &Value) -> Vec<String> {
+    let c = &m["context"];
+    let text = |s: &str| Value::String(s.to_string());
+    let opt = |s: &Option<String>| s.as_deref().map_or(Value::Null, text);
+    let measured = serde_json::to_value(&v.context).unwrap_or(Value::Null);
+    let facts: [(&str, Value, &Value); 12] = [
+        ("site", text(&e.site), &m["site"]),
+        ("camera", text(&e.camera), &m["camera"]),
+        ("rule_id", text(&v.rule_id), &m["subject"]),
+        ("rule", text(v.rule.as_str()), &c["rule"]),
+        ("rule_id", text(&v.rule_id), &c["rule_id"]),
+        ("violation_id", text(&v.violation_id), &c["violation_id"]),
+        ("track_id", Value::from(v.track_id), &c["track_id"]),
+        ("class", text(&v.class), &c["class"]),
+        ("at", text(&matthan_schema::format_ts(&v.at)), &c["at"]),
+        ("zone", opt(&v.zone), &c["zone"]),
+        ("line", opt(&v.line), &c["line"]),
+        ("context", measured, &c["measured"]),
+    ];
+    let mut out: Vec<String> = facts
+        .iter()
+        .filter(|(_, shown, signed)| !same(shown, signed))
+        .map(|(name, shown, signed)| {
+            format!("{name} differs from the signed manifest (event {shown}, signed {signed})")
+        })
+        .collect();
+    let signed_plate = c["plate"]["text"].as_str();
+    let signed_score = c["plate"]["score"].as_f64();
+    let score_differs = match (v.plate_score, signed_score) {
+        (Some(a), Some(b)) => (a as f64 - b).abs() > 1e-6,
+        (None, None) => false,
+        _ => true,
+    };
+    if v.plate.as_deref() != signed_plate || (v.plate.is_some() && score_differs) {
+        out.push(format!(
+            "plate differs from the signed manifest (event {:?}, signed {:?})",
+            v.plate, signed_plate
+        ));
+    }
+    out
+}
+
+/// JSON equality where numbers may differ in their last bits: a measurement written to the
+/// manifest and read back by a JSON parser is not always the same double to the last ULP.
+fn same(a: &Value, b: &Value) -> bool {
+    match (a, b) {
+        (Value::Number(x), Value::Number(y)) => match (x.as_f64(), y.as_f64()) {
+            (Some(x), Some(y)) => (x - y).abs() <= 1e-9 * x.abs().max(y.abs()).max(1.0),
+            _ => x == y,
+        },
+        (Value::Array(x), Value::Array(y)) => {
+            x.len() == y.len() && x.iter().zip(y).all(|(x, y)| same(x, y))
+        }
+        (Value::Object(x), Value::Object(y)) => {
+            x.len() == y.len() && x.iter().all(|(k, v)| y.get(k).is_some_and(|w| same(v, w)))
+        }
+        _ => a == b,
     }
 }

@@ -362,6 +362,49 @@ fn signed_violations_are_verified_and_tampering_is_named() {
         "{d}"
     );
 
+    // Facts shown beside the evidence that the box did not sign: each is named.
+    for (field, change) in [
+        (
+            "plate",
+            (|v: &mut matthan_schema::Violation| v.plate = Some("59-X1-999.99".into()))
+                as fn(&mut _),
+        ),
+        ("at", |v| v.at += chrono::Duration::seconds(90)),
+        ("rule_id", |v| v.rule_id = "red-west".into()),
+        ("track_id", |v| v.track_id = 4),
+        ("context", |v| v.context.speed_kmh = Some(80.0)),
+    ] {
+        let (mut e, b) = support::signed_violation(&key, now);
+        if let Body::Violation(v) = &mut e.body {
+            change(v);
+        }
+        hub.publish(std::slice::from_ref(&e));
+        for (sha, bytes) in &b {
+            hub.publish_blob(&matthan_schema::evidence_topic("hcmc", sha), bytes);
+        }
+        let d = hub.json(&format!("/api/events/{}", e.id), OPERATOR);
+        assert_eq!(d["signature"]["status"], "invalid", "{field}: {d}");
+        let problems = d["signature"]["problems"].to_string();
+        assert!(
+            problems.contains(&format!("{field} differs")),
+            "{field}: {d}"
+        );
+    }
+    // Signed for another camera: the manifest vouches for ben-thanh-1 only.
+    let (mut e5, b5) = support::signed_violation(&key, now);
+    e5.camera = "cho-lon-4".into();
+    hub.publish(std::slice::from_ref(&e5));
+    for (sha, bytes) in &b5 {
+        hub.publish_blob(&matthan_schema::evidence_topic("hcmc", sha), bytes);
+    }
+    let d = hub.json(&format!("/api/events/{}", e5.id), OPERATOR);
+    assert!(
+        d["signature"]["problems"]
+            .to_string()
+            .contains("camera differs"),
+        "{d}"
+    );
+
     // A signature that does not match the manifest (a byte changed).
     let (mut e4, _) = support::signed_violation(&key, now);
     if let Body::Violation(v) = &mut e4.body {

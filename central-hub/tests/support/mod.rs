@@ -239,7 +239,8 @@ sha256 = "{ad}"
     pub fn events(&self) -> i64 {
         let v: serde_json::Value =
             serde_json::from_slice(&self.get("/api/health", None).1).unwrap();
-        v["events"].as_i64().unwrap()
+        // New events this hub process stored (each test starts a fresh hub and store).
+        v["stored"].as_i64().unwrap()
     }
 
     /// (status, body) of a GET, with an optional bearer token.
@@ -359,12 +360,24 @@ pub fn signed_violation(
         ("vehicle.jpg", b"\xff\xd8 the vehicle".to_vec()),
     ];
     let sha = |b: &[u8]| central_hub::config::sha256_hex(b);
+    // The facts as the edge signs them (edge-node/src/evidence/bundle.rs).
     let manifest = serde_json::to_vec_pretty(&serde_json::json!({
         "schema": "matthan.evidence/1",
         "site": "hcmc",
         "camera": "ben-thanh-1",
         "subject": "red-east",
-        "context": {},
+        "context": {
+            "violation_id": "20261126T080017700-3-abcd1234",
+            "rule": "red_light",
+            "rule_id": "red-east",
+            "track_id": 3,
+            "class": "motorcycle",
+            "at": matthan_schema::format_ts(&at),
+            "zone": null,
+            "line": "stop-east",
+            "measured": ViolationContext::default(),
+            "plate": {"text": "59-X1-123.45", "score": 0.97f32},
+        },
         "files": files.iter().map(|(n, b)| serde_json::json!({"name": n, "sha256": sha(b), "bytes": b.len()})).collect::<Vec<_>>(),
         "public_key": edge_key_hex(key),
         "created": matthan_schema::format_ts(&at),
