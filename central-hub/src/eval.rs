@@ -1,5 +1,6 @@
 //! The labelled search evaluation: seeds the events of `eval/seed.toml` into a store, runs the
-//! queries of `eval/queries.toml`, and reports recall@10 and mean reciprocal rank. Run it with
+//! queries of a labelled set (`eval/queries.toml`, `eval/queries-times-typos-plates.toml`), and
+//! reports recall@10, precision@10 and mean reciprocal rank. Run it with
 //! `cargo run --release -p central-hub --example search_eval`; the tests hold it to its goal.
 
 use std::collections::HashMap;
@@ -64,12 +65,15 @@ pub struct QueryResult {
     /// 1-based rank of the first relevant result, if any in the results.
     pub first_rank: Option<usize>,
     pub recall_at_10: f64,
+    /// Share of the results that are relevant; with nothing relevant, 1 only for no results.
+    pub precision_at_10: f64,
 }
 
 #[derive(Debug)]
 pub struct Report {
     pub queries: Vec<QueryResult>,
     pub recall_at_10: f64,
+    pub precision_at_10: f64,
     pub mrr: f64,
 }
 
@@ -194,9 +198,10 @@ fn alert_event(o: &Object, track_id: u64, rule: &str) -> Event {
     )
 }
 
-/// Seeds `store` from `dir/seed.toml` and scores every query of `dir/queries.toml`.
+/// Seeds `store` (empty) from `dir/seed.toml` and scores every query of `dir/{set}`.
 pub fn run(
     dir: &Path,
+    set: &str,
     store: &mut dyn EventStore,
     embedder: &mut Embedder,
 ) -> Result<Report, SearchError> {
@@ -205,7 +210,7 @@ pub fn run(
             .unwrap_or_else(|e| panic!("{}: {e}", dir.join(f).display()))
     };
     let seed: Seed = toml::from_str(&read("seed.toml")).expect("valid seed.toml");
-    let queries: Queries = toml::from_str(&read("queries.toml")).expect("valid queries.toml");
+    let queries: Queries = toml::from_str(&read(set)).unwrap_or_else(|e| panic!("{set}: {e}"));
     let (events, ids) = seed_events(&seed);
     store.insert(&events)?;
     let now = time(&seed.now);
@@ -226,22 +231,43 @@ pub fn run(
             .iter()
             .position(|k| relevant.contains(&k))
             .map(|p| p + 1);
+        let right = keys.iter().filter(|k| relevant.contains(k)).count();
+        let share = |n: usize, of: usize| if of == 0 { 1.0 } else { n as f64 / of as f64 };
         results.push(QueryResult {
             query: l.q.clone(),
             first_rank,
-            recall_at_10: found as f64 / relevant.len() as f64,
+            recall_at_10: if relevant.is_empty() {
+                share(0, keys.len()).min(1.0)
+            } else {
+                share(found, relevant.len())
+            },
+            precision_at_10: if keys.is_empty() && !relevant.is_empty() {
+                0.0
+            } else {
+                share(right, keys.len())
+            },
         });
     }
     let n = results.len().max(1) as f64;
     let recall_at_10 = results.iter().map(|r| r.recall_at_10).sum::<f64>() / n;
-    let mrr = results
+    let precision_at_10 = results.iter().map(|r| r.precision_at_10).sum::<f64>() / n;
+    // Reciprocal rank over the queries that have an answer.
+    let answerable: Vec<&QueryResult> = queries
+        .query
+        .iter()
+        .zip(&results)
+        .filter(|(l, _)| !l.relevant.is_empty())
+        .map(|(_, r)| r)
+        .collect();
+    let mrr = answerable
         .iter()
         .map(|r| r.first_rank.map_or(0.0, |k| 1.0 / k as f64))
         .sum::<f64>()
-        / n;
+        / answerable.len().max(1) as f64;
     Ok(Report {
         queries: results,
         recall_at_10,
+        precision_at_10,
         mrr,
     })
 }
