@@ -245,6 +245,13 @@ mod tests {
             );
         }
         assert_eq!(phrase("xe may"), Some(Meaning::Class("motorcycle")));
+        // Colours are exactly the edge's palette: a word for a colour it never gives would be a
+        // filter that matches nothing.
+        for (p, m) in PHRASES.iter() {
+            if let Meaning::Color(c) = m {
+                assert!(matthan_schema::PALETTE.contains(c), "{p}: {c}");
+            }
+        }
         assert_eq!(phrase("lang vang"), Some(Meaning::Alert("loitering")));
         assert_eq!(alert_words("loitering").1, "lảng vảng");
         assert_eq!(alert_words("new_rule").0, "new rule");

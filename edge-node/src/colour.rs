@@ -12,10 +12,8 @@ const MIN_SHARE: f32 = 0.3;
 /// At most this many pixels are sampled per region.
 const SAMPLES: usize = 600;
 
-/// The named palette, in the hub's vocabulary.
-pub const PALETTE: [&str; 11] = [
-    "black", "white", "grey", "red", "orange", "yellow", "green", "blue", "purple", "pink", "brown",
-];
+/// The named palette (shared with the hub through the schema).
+pub use matthan_schema::PALETTE;
 
 /// One pixel's colour name.
 pub fn name(rgb: [u8; 3]) -> &'static str {

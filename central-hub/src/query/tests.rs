@@ -277,3 +277,21 @@ fn unknown_and_hostile_text_only_becomes_terms() {
         }
     }
 }
+
+#[test]
+fn everyday_vehicle_words_and_colours_on_the_edge_palette() {
+    for (text, class, colour) in [
+        ("xe ôm áo xanh", "motorcycle", None),
+        ("xe container", "truck", None),
+        ("xe bán tải màu ghi", "truck", Some("grey")),
+        ("ba gác", "motorcycle", None),
+        ("xe đầu kéo", "truck", None),
+        ("silver car", "car", Some("grey")),
+        ("ô tô màu bạc", "car", Some("grey")),
+        ("xe cứu thương", "car", None),
+    ] {
+        let q = parse(text, now(), &[]);
+        assert!(q.classes.contains(&class.to_string()), "{text}: {q:?}");
+        assert_eq!(q.color.as_deref(), colour, "{text}: {q:?}");
+    }
+}

@@ -37,6 +37,12 @@ pub struct Attributes {
     pub heading_deg: Option<f32>,
 }
 
+/// Every colour name an edge gives (`color`, `upper_color`, `lower_color`): the hub's search
+/// maps query words onto exactly these (a "silver" car is seen as grey).
+pub const PALETTE: [&str; 11] = [
+    "black", "white", "grey", "red", "orange", "yellow", "green", "blue", "purple", "pink", "brown",
+];
+
 /// Longest text attribute accepted (bytes): colour names and plates are a few bytes; a
 /// publisher's 200 KB "colour" would only slow every search that reads it.
 pub const MAX_ATTRIBUTE_BYTES: usize = 256;
