@@ -279,7 +279,9 @@ fn read_tokens(
             .rev()
             .find_map(|len| crate::lexicon::phrase(&tokens[i..i + len].join(" ")).map(|m| (m, len)))
             .or_else(|| {
-                let (word, m) = typo::nearest(t)?;
+                // Typed with diacritics, a word is spelled as meant: never a typo.
+                let plain = typed.get(t).is_none_or(|s| s.iter().all(|s| s == t));
+                let (word, m) = typo::nearest(t).filter(|_| plain)?;
                 q.corrected.push((t.clone(), word.to_string()));
                 Some((m, 1))
             });

@@ -181,8 +181,16 @@ fn typos_are_read_as_the_near_word_and_shown() {
     assert_eq!(q.classes, vec!["motorcycle"]);
     assert_eq!(q.color.as_deref(), Some("red"));
     assert_eq!(q.corrected, vec![("motobike".into(), "motorbike".into())]);
-    let q = parse("man in white shirt while running", now(), &[]);
-    assert!(q.corrected.is_empty(), "{q:?}");
+    // Real words are not typos: English ones, Vietnamese syllables, anything with diacritics.
+    for text in [
+        "man in white shirt while running",
+        "người đi vào quảng trường",
+        "nguoi di vao quang truong",
+        "xe máy ở đường Lê Lợi",
+    ] {
+        let q = parse(text, now(), &[]);
+        assert!(q.corrected.is_empty(), "{text}: {q:?}");
+    }
 }
 
 #[test]

@@ -1,10 +1,14 @@
 //! Typo tolerance: a word the lexicon does not know is read as a lexicon word within edit
 //! distance 1 (words of 5+ letters) or 2 (8+ letters), when exactly one is that near
-//! ("motobike" → motorbike). Real words that happen to be that near a lexicon word ("while" is
-//! not "white") are listed in `lexicon/not_typos.txt` and never corrected.
+//! ("motobike" → motorbike). Real words are never corrected: English ones near a lexicon word
+//! ("while" is not "white") are listed in `lexicon/not_typos.txt`, and a word that is a
+//! possible Vietnamese syllable ("quang" of quảng trường is not "quan", trousers) is taken as
+//! meant; so is any word typed with diacritics (the caller checks that).
 
 use std::collections::HashSet;
 use std::sync::LazyLock;
+
+use regex::Regex;
 
 use crate::lexicon::Meaning;
 
@@ -16,6 +20,14 @@ static KEEP: LazyLock<HashSet<&'static str>> = LazyLock::new(|| {
         .map(str::trim)
         .filter(|l| !l.is_empty() && !l.starts_with('#'))
         .collect()
+});
+
+/// A Vietnamese syllable with its marks folded away: initial consonant, vowel nucleus, final.
+static SYLLABLE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(
+        r"^(?:ngh|ng|nh|ch|gh|gi|kh|ph|qu|th|tr|[bcdghklmnprstvx])?(?:uye|uya|uyu|oai|oay|oao|oeo|uay|uoi|uou|ieu|yeu|ai|ao|au|ay|eo|eu|ia|ie|iu|oa|oe|oi|oo|ua|ue|ui|uo|uu|uy|ye|[aeiouy])(?:ch|ng|nh|[cmnpt])?$",
+    )
+    .expect("valid regex")
 });
 
 /// The largest edit distance tolerated for a word of `len` letters.
@@ -34,6 +46,7 @@ pub(super) fn nearest(word: &str) -> Option<(&'static str, Meaning)> {
     if max == 0
         || !word.chars().all(|c| c.is_ascii_alphabetic())
         || KEEP.contains(word)
+        || SYLLABLE.is_match(word)
         || crate::lexicon::is_phrase_word(word)
     {
         return None;
@@ -76,7 +89,19 @@ mod tests {
         ] {
             assert_eq!(nearest(typed).map(|(w, _)| w), Some(meant), "{typed}");
         }
-        for word in ["while", "block", "the", "umbrella", "motorbike", "xe"] {
+        for word in [
+            "while",
+            "block",
+            "the",
+            "umbrella",
+            "motorbike",
+            "xe",
+            "quang",
+            "truong",
+            "nguoi",
+            "thanh",
+            "duong",
+        ] {
             assert_eq!(nearest(word), None, "{word}");
         }
     }
