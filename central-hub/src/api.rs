@@ -324,24 +324,6 @@ async fn search(
     })))
 }
 
-/// sha256 references an event makes to evidence blobs (fields named `sha256` anywhere in the body).
-fn evidence_refs(v: &serde_json::Value, out: &mut Vec<String>) {
-    match v {
-        serde_json::Value::Object(m) => {
-            for (k, x) in m {
-                match x {
-                    serde_json::Value::String(s) if k == "sha256" && is_sha256(s) => {
-                        out.push(s.clone())
-                    }
-                    _ => evidence_refs(x, out),
-                }
-            }
-        }
-        serde_json::Value::Array(a) => a.iter().for_each(|x| evidence_refs(x, out)),
-        _ => {}
-    }
-}
-
 fn load_event(
     s: &AppState,
     caller: &Caller,
@@ -359,8 +341,9 @@ fn load_event(
     let e = store
         .get(id)?
         .ok_or_else(|| ApiError(StatusCode::NOT_FOUND, format!("no event {id}")))?;
-    let mut refs = Vec::new();
-    evidence_refs(&serde_json::to_value(&e).expect("serialises"), &mut refs);
+    // The same list the store keeps for the evidence sweep: snapshots, files and the signed
+    // manifest (a scan for `sha256` keys missed the last two).
+    let refs = crate::store::evidence_refs(&e);
     Ok((e, refs))
 }
 

@@ -9,9 +9,8 @@ use crate::config::sha256_hex;
 /// Evidence travels on `matthan-evidence/{site}/{sha256}`, outside the event topic tree.
 pub use matthan_schema::ALL_EVIDENCE_FILTER as EVIDENCE_FILTER;
 
-pub fn is_sha256(s: &str) -> bool {
-    s.len() == 64 && s.chars().all(|c| matches!(c, '0'..='9' | 'a'..='f'))
-}
+/// An evidence name is its sha256 (64 lower-case hex), as the schema defines it.
+pub use matthan_schema::is_sha256;
 
 /// Why a blob was not stored: its content is wrong (for good), or the disk failed (for now).
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
