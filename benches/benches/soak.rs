@@ -63,6 +63,7 @@ fn main() {
             client_id: "soak-hub".into(),
             group: "soak".into(),
             security: Default::default(),
+            limits: Default::default(),
         };
         let store = central_hub::store::open(&dbc).unwrap();
         tokio::runtime::Runtime::new()

@@ -60,16 +60,65 @@ pub struct IngestConfig {
     /// Shared-subscription group: hubs in one group split the events between them.
     #[serde(default = "d_group")]
     pub group: String,
+    /// Events dated more than this many days ago are quarantined, not stored: an edge whose
+    /// clock was reset would otherwise fill search with 1970. Above the longest retention.
+    #[serde(default = "d_max_age_days")]
+    pub max_age_days: u32,
+    /// Per site, the most MiB of evidence blobs no stored event names yet (blobs travel just
+    /// before their events): beyond it a site's blobs wait on its edge, so no site, or stolen
+    /// account, can fill the disk with blobs nothing refers to.
+    #[serde(default = "d_quota")]
+    pub evidence_quota_mib: u64,
 }
 
 impl Default for IngestConfig {
     fn default() -> Self {
-        Self { group: d_group() }
+        Self {
+            group: d_group(),
+            max_age_days: d_max_age_days(),
+            evidence_quota_mib: d_quota(),
+        }
     }
 }
 
 fn d_group() -> String {
     "hubs".into()
+}
+
+fn d_max_age_days() -> u32 {
+    400
+}
+
+fn d_quota() -> u64 {
+    2048
+}
+
+/// The HTTP listener's limits (see `http.rs`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HttpConfig {
+    #[serde(default = "d_max_connections")]
+    pub max_connections: usize,
+    /// Seconds a connection may move no bytes before it is closed.
+    #[serde(default = "d_idle")]
+    pub idle_timeout_s: u64,
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        Self {
+            max_connections: d_max_connections(),
+            idle_timeout_s: d_idle(),
+        }
+    }
+}
+
+fn d_max_connections() -> usize {
+    512
+}
+
+fn d_idle() -> u64 {
+    60
 }
 
 /// The hub's MQTT client id unless `mqtt.client_id` sets one.
@@ -94,6 +143,8 @@ struct Raw {
     mqtt: matthan_mqtt::BrokerConfig,
     #[serde(default)]
     ingest: IngestConfig,
+    #[serde(default)]
+    http: HttpConfig,
     embedding: EmbeddingConfig,
     #[serde(default)]
     retention_days: BTreeMap<String, u32>,
@@ -118,6 +169,7 @@ pub struct HubConfig {
     pub evidence_dir: PathBuf,
     pub mqtt: matthan_mqtt::Broker,
     pub ingest: IngestConfig,
+    pub http: HttpConfig,
     pub embedding: EmbeddingConfig,
     /// Days to keep each event kind; kinds not listed are kept.
     pub retention_days: BTreeMap<matthan_schema::Kind, u32>,
@@ -158,6 +210,16 @@ impl HubConfig {
             .parse()
             .map_err(|e| bad("listen", format!("{:?} is not host:port: {e}", raw.listen)))?;
         matthan_schema::validate_segment(&raw.ingest.group).map_err(|r| bad("ingest.group", r))?;
+        for (key, v) in [
+            ("ingest.max_age_days", raw.ingest.max_age_days as u64),
+            ("ingest.evidence_quota_mib", raw.ingest.evidence_quota_mib),
+            ("http.max_connections", raw.http.max_connections as u64),
+            ("http.idle_timeout_s", raw.http.idle_timeout_s),
+        ] {
+            if v == 0 {
+                return Err(bad(key, "must be at least 1".into()));
+            }
+        }
         let mut retention = BTreeMap::new();
         for (k, days) in raw.retention_days {
             let kind = matthan_schema::Kind::parse(&k)
@@ -225,6 +287,7 @@ impl HubConfig {
             evidence_dir: rel(&raw.evidence_dir),
             mqtt,
             ingest: raw.ingest,
+            http: raw.http,
             embedding,
             retention_days: retention,
             tokens: raw.tokens,

@@ -83,6 +83,18 @@ impl EvidenceStore {
         Ok(actual)
     }
 
+    pub fn has(&self, sha: &str) -> bool {
+        is_sha256(sha) && self.path(sha).is_file()
+    }
+
+    /// The blob as an open file, to stream it without holding it in memory.
+    pub fn open(&self, sha: &str) -> Option<std::fs::File> {
+        if !is_sha256(sha) {
+            return None;
+        }
+        std::fs::File::open(self.path(sha)).ok()
+    }
+
     pub fn get(&self, sha: &str) -> Option<Vec<u8>> {
         if !is_sha256(sha) {
             return None;

@@ -7,6 +7,7 @@ pub mod config;
 pub mod embed;
 pub mod eval;
 pub mod evidence;
+pub mod http;
 pub mod ingest;
 pub mod lexicon;
 pub mod query;

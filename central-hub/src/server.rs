@@ -13,16 +13,20 @@ use crate::embed::Embedder;
 use crate::evidence::EvidenceStore;
 use crate::ingest::{IngestConfig, IngestStats};
 
+/// Store connections the API holds at most: requests beyond wait for one (searches are CPU
+/// bound; more connections than this would only queue on the cores).
+const API_CONNECTIONS: u32 = 16;
 /// How often expired events are deleted.
 const RETENTION_EVERY: Duration = Duration::from_secs(3600);
 /// How old an evidence blob no event names must be before it is deleted: blobs travel before
 /// the events that name them, from the same outbox.
-const EVIDENCE_GRACE: Duration = Duration::from_secs(3600);
+pub const EVIDENCE_GRACE: Duration = Duration::from_secs(3600);
 
 pub async fn serve(cfg: HubConfig, stop: Arc<AtomicBool>) -> anyhow::Result<Arc<IngestStats>> {
     let stats = Arc::new(IngestStats::default());
+    crate::http::raise_fd_limit();
     let ingest_store = crate::store::open(&cfg.db)?;
-    let api_store = crate::store::open(&cfg.db)?;
+    let api_store = crate::store::pool(&cfg.db, API_CONNECTIONS)?;
     let embedder = Embedder::load(
         &cfg.embedding.model,
         &cfg.embedding.tokenizer,
@@ -50,15 +54,11 @@ pub async fn serve(cfg: HubConfig, stop: Arc<AtomicBool>) -> anyhow::Result<Arc<
         .with_context(|| format!("listen {}", cfg.listen))?;
     tracing::info!(listen = %cfg.listen, db = %shown(&cfg.db), "hub serving");
     let s = stop.clone();
-    let http = tokio::spawn(async move {
-        axum::serve(listener, router(state))
-            .with_graceful_shutdown(async move {
-                while !s.load(Ordering::Relaxed) {
-                    tokio::time::sleep(Duration::from_millis(100)).await;
-                }
-            })
-            .await
-    });
+    let limits = crate::http::Limits {
+        max_connections: cfg.http.max_connections,
+        idle_timeout: Duration::from_secs(cfg.http.idle_timeout_s),
+    };
+    let http = tokio::spawn(crate::http::serve(listener, router(state), limits, s));
 
     let retention = cfg.retention_days.clone();
     let db = cfg.db.clone();
@@ -87,6 +87,7 @@ pub async fn serve(cfg: HubConfig, stop: Arc<AtomicBool>) -> anyhow::Result<Arc<
             .unwrap_or_else(|| crate::config::DEFAULT_CLIENT_ID.into()),
         group: cfg.ingest.group.clone(),
         security: cfg.mqtt.security.clone(),
+        limits: crate::ingest::Limits::from(&cfg.ingest),
     };
     crate::ingest::run(
         ingest_cfg,

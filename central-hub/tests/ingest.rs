@@ -38,6 +38,7 @@ fn spawn_hub(
         client_id: client_id.into(),
         group: "g1".into(),
         security: Default::default(),
+        limits: Default::default(),
     };
     let store = central_hub::store::open(loc).unwrap();
     let evidence = EvidenceStore::new(&dir.join("evidence")).unwrap();
@@ -177,9 +178,39 @@ fn ingest_once(label: &str, loc: &str) {
         }),
     );
     publish(&future.topic(), future.to_json());
+    // An edge whose clock was reset to 1970: valid, but kept out of search.
+    let ancient = Event::new(
+        "hcmc",
+        "ben-thanh-1",
+        ts("1970-01-01T00:00:05Z"),
+        Body::Crossing(Crossing {
+            line: "l1".into(),
+            direction: Direction::Out,
+            class: "car".into(),
+            track_id: 10,
+        }),
+    );
+    publish(&ancient.topic(), ancient.to_json());
+    // A number no camera measures (it would be stored as null and the event lost).
+    let zone = Event::new(
+        "hcmc",
+        "ben-thanh-1",
+        t0,
+        Body::Zone(matthan_schema::ZoneEvent {
+            zone: "plaza".into(),
+            action: matthan_schema::ZoneAction::Exit,
+            class: "person".into(),
+            track_id: 11,
+            duration_s: 42.0,
+        }),
+    );
+    let zone_json = String::from_utf8(zone.to_json())
+        .unwrap()
+        .replace("42.0", "1e39");
+    publish(&zone.topic(), zone_json.into_bytes());
 
     let deadline = Instant::now() + Duration::from_secs(20);
-    while stats.received.load(Ordering::Relaxed) < 13 {
+    while stats.received.load(Ordering::Relaxed) < 15 {
         assert!(Instant::now() < deadline, "{label}: received {stats:?}");
         std::thread::sleep(Duration::from_millis(50));
     }
@@ -198,9 +229,10 @@ fn ingest_once(label: &str, loc: &str) {
     );
     assert_eq!(
         stats.rejected.load(Ordering::Relaxed),
-        8,
+        9,
         "{label}: {stats:?}"
     );
+    assert_eq!(stats.quarantined.load(Ordering::Relaxed), 1, "{label}");
     // The edges of the site are told what is stored and what was refused for good.
     let (stored, refused) = receipts.keys();
     for e in &events {
@@ -227,6 +259,39 @@ fn ingest_once(label: &str, loc: &str) {
     let ev = EvidenceStore::new(&dir.path().join("evidence")).unwrap();
     assert_eq!(ev.get(&sha), Some(blob));
     assert_eq!(ev.get(&"0".repeat(64)), None);
+    // Everything acknowledged without being stored left a row saying why.
+    use central_hub::store::SetAside;
+    let refused = store.dead_letters(Some(SetAside::Refused), 100).unwrap();
+    assert_eq!(refused.len(), 9, "{label}: {refused:?}");
+    let reasons: Vec<&str> = refused.iter().map(|d| d.reason.as_str()).collect();
+    assert!(
+        reasons.iter().any(|r| r.contains("body.duration_s")),
+        "{label}: the field is named: {reasons:?}"
+    );
+    let big = refused
+        .iter()
+        .find(|d| d.bytes == 300 * 1024)
+        .expect("oversize row");
+    assert_eq!(
+        big.payload.len(),
+        central_hub::store::DEAD_LETTER_KEEP,
+        "{label}"
+    );
+    let quarantined = store
+        .dead_letters(Some(SetAside::Quarantined), 100)
+        .unwrap();
+    assert_eq!(quarantined.len(), 1, "{label}");
+    assert_eq!(
+        Event::from_json(&quarantined[0].payload).unwrap(),
+        ancient,
+        "{label}: a quarantined event is kept whole"
+    );
+    assert!(refused_has(&receipts, &ancient.id.to_string()), "{label}");
+    assert_eq!(store.dead_letters(None, 100).unwrap().len(), 10);
+}
+
+fn refused_has(r: &Receipts, key: &str) -> bool {
+    r.keys().1.iter().any(|k| k == key)
 }
 
 #[test]
@@ -251,6 +316,7 @@ fn unacknowledged_events_are_redelivered_after_a_hub_restart() {
             client_id: "hub-restart".into(),
             group: "g1".into(),
             security: Default::default(),
+            limits: Default::default(),
         };
         let (store, ev) = (
             central_hub::store::open(&loc).unwrap(),
@@ -318,6 +384,7 @@ fn ingests_over_tls_with_a_client_certificate() {
             tls_client_key: Some(d.join("client.key")),
             ..Default::default()
         },
+        limits: Default::default(),
     };
     let loc = d.join("hub.db").display().to_string();
     let (store, ev) = (

@@ -200,7 +200,82 @@ pub struct AuditEntry {
     pub detail: String,
 }
 
+/// Why a message was set aside instead of stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SetAside {
+    /// It can never be stored (does not decode, fails validation, refused by the database).
+    Refused,
+    /// A valid event dated too far in the past (an edge whose clock was reset): kept whole,
+    /// out of search and counts, for an admin to look at.
+    Quarantined,
+}
+
+impl SetAside {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SetAside::Refused => "refused",
+            SetAside::Quarantined => "quarantined",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        [SetAside::Refused, SetAside::Quarantined]
+            .into_iter()
+            .find(|w| w.as_str() == s)
+    }
+}
+
+/// A message the hub acknowledged without storing it as an event (the dead-letter table):
+/// acknowledging lets the stream move on, and this row is why nothing is lost silently.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct DeadLetter {
+    #[serde(with = "matthan_schema::rfc3339_ms")]
+    pub received: DateTime<Utc>,
+    pub topic: String,
+    pub site: String,
+    pub why: SetAside,
+    pub reason: String,
+    /// The message's full size.
+    pub bytes: usize,
+    /// Whole for a quarantined event; the first [`DEAD_LETTER_KEEP`] bytes of a refused one.
+    #[serde(skip)]
+    pub payload: Vec<u8>,
+}
+
+/// Bytes of a refused message kept to diagnose it: enough to see its shape, not enough for a
+/// flood of 32 MiB junk to fill the disk.
+pub const DEAD_LETTER_KEEP: usize = 4096;
+
+impl DeadLetter {
+    pub fn new(topic: &str, why: SetAside, reason: String, payload: &[u8]) -> Self {
+        let keep = match why {
+            SetAside::Refused => payload.len().min(DEAD_LETTER_KEEP),
+            SetAside::Quarantined => payload.len(),
+        };
+        Self {
+            received: Utc::now(),
+            topic: topic.to_string(),
+            site: topic.split('/').nth(1).unwrap_or("").to_string(),
+            why,
+            reason,
+            bytes: payload.len(),
+            payload: payload[..keep].to_vec(),
+        }
+    }
+}
+
 pub trait EventStore: Send {
+    /// A cheap round trip: the pool checks a connection before handing it out.
+    fn ping(&mut self) -> Result<(), StoreError>;
+    /// Records messages acknowledged without being stored as events.
+    fn set_aside(&mut self, letters: &[DeadLetter]) -> Result<(), StoreError>;
+    /// Newest first, optionally of one kind.
+    fn dead_letters(
+        &mut self,
+        why: Option<SetAside>,
+        limit: usize,
+    ) -> Result<Vec<DeadLetter>, StoreError>;
     /// Stores a batch in one transaction; returns how many were new (the rest were duplicates).
     fn insert(&mut self, events: &[Event]) -> Result<usize, StoreError>;
     fn get(&mut self, id: &str) -> Result<Option<Event>, StoreError>;
@@ -355,4 +430,47 @@ pub(crate) fn bytes_to_vec(b: &[u8]) -> Vec<f32> {
     b.chunks_exact(4)
         .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
         .collect()
+}
+
+/// Opens store connections for [`r2d2`]: the API takes one per request, so searches run side
+/// by side (SQLite in WAL mode lets readers go while the ingest writer commits; PostgreSQL
+/// serves each connection on its own).
+pub struct Manager {
+    location: String,
+}
+
+impl r2d2::ManageConnection for Manager {
+    type Connection = Box<dyn EventStore>;
+    type Error = StoreError;
+
+    fn connect(&self) -> Result<Self::Connection, StoreError> {
+        open(&self.location)
+    }
+
+    fn is_valid(&self, conn: &mut Self::Connection) -> Result<(), StoreError> {
+        conn.ping()
+    }
+
+    fn has_broken(&self, _: &mut Self::Connection) -> bool {
+        false
+    }
+}
+
+pub type Pool = r2d2::Pool<Manager>;
+
+/// A pool of `size` connections to `location`; fails if the first cannot be opened.
+pub fn pool(location: &str, size: u32) -> Result<Pool, StoreError> {
+    // The first open runs migrations: do it once here so the pool's connections never race.
+    open(location)?;
+    r2d2::Pool::builder()
+        .max_size(size)
+        .min_idle(Some(1))
+        .connection_timeout(std::time::Duration::from_secs(10))
+        .build(Manager {
+            location: location.to_string(),
+        })
+        .map_err(|e| StoreError::Open {
+            path: location.rsplit('@').next().unwrap_or(location).to_string(),
+            reason: e.to_string(),
+        })
 }

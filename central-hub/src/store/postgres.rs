@@ -6,7 +6,8 @@ use matthan_schema::Event;
 use postgres::{Client, NoTls, types::ToSql};
 
 use super::{
-    AuditEntry, EventStore, Fields, Filter, Param, Row, StoreError, bytes_to_vec, vec_to_bytes,
+    AuditEntry, DeadLetter, EventStore, Fields, Filter, Param, Row, SetAside, StoreError,
+    bytes_to_vec, vec_to_bytes,
 };
 
 const MIGRATIONS: &[&str] = &[
@@ -69,6 +70,20 @@ INSERT INTO evidence_refs
 INSERT INTO evidence_refs
   SELECT body::jsonb->'body'->>'manifest', id FROM events
   WHERE kind = 'violation' AND body::jsonb->'body'->>'manifest' IS NOT NULL ON CONFLICT DO NOTHING;
+"#,
+    // Messages acknowledged without being stored as events (see the SQLite migration).
+    r#"
+CREATE TABLE dead_letters (
+    seq         BIGSERIAL PRIMARY KEY,
+    received_ms BIGINT NOT NULL,
+    topic       TEXT NOT NULL,
+    site        TEXT NOT NULL,
+    why         TEXT NOT NULL,
+    reason      TEXT NOT NULL,
+    bytes       BIGINT NOT NULL,
+    payload     BYTEA NOT NULL
+);
+CREATE INDEX dead_letters_why ON dead_letters (why, seq);
 "#,
 ];
 
@@ -141,6 +156,62 @@ fn row(r: &postgres::Row) -> Row {
 }
 
 impl EventStore for PgStore {
+    fn ping(&mut self) -> Result<(), StoreError> {
+        self.client.simple_query("SELECT 1")?;
+        Ok(())
+    }
+
+    fn set_aside(&mut self, letters: &[DeadLetter]) -> Result<(), StoreError> {
+        let mut tx = self.client.transaction()?;
+        let stmt = tx.prepare(
+            "INSERT INTO dead_letters (received_ms, topic, site, why, reason, bytes, payload)
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )?;
+        for d in letters {
+            tx.execute(
+                &stmt,
+                &[
+                    &d.received.timestamp_millis(),
+                    &d.topic,
+                    &d.site,
+                    &d.why.as_str(),
+                    &d.reason,
+                    &(d.bytes as i64),
+                    &d.payload,
+                ],
+            )?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    fn dead_letters(
+        &mut self,
+        why: Option<SetAside>,
+        limit: usize,
+    ) -> Result<Vec<DeadLetter>, StoreError> {
+        let why = why.map(SetAside::as_str);
+        let rows = self.client.query(
+            &format!(
+                "SELECT received_ms, topic, site, why, reason, bytes, payload FROM dead_letters
+                 WHERE $1::TEXT IS NULL OR why = $1 ORDER BY seq DESC LIMIT {limit}"
+            ),
+            &[&why],
+        )?;
+        Ok(rows
+            .iter()
+            .map(|r| DeadLetter {
+                received: DateTime::from_timestamp_millis(r.get(0)).unwrap_or_default(),
+                topic: r.get(1),
+                site: r.get(2),
+                why: SetAside::parse(r.get(3)).unwrap_or(SetAside::Refused),
+                reason: r.get(4),
+                bytes: r.get::<_, i64>(5) as usize,
+                payload: r.get(6),
+            })
+            .collect())
+    }
+
     fn insert(&mut self, events: &[Event]) -> Result<usize, StoreError> {
         let now = Utc::now().timestamp_millis();
         let mut tx = self.client.transaction()?;

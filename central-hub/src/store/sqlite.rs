@@ -7,7 +7,8 @@ use matthan_schema::Event;
 use rusqlite::{Connection, OptionalExtension, params};
 
 use super::{
-    AuditEntry, EventStore, Fields, Filter, Param, Row, StoreError, bytes_to_vec, vec_to_bytes,
+    AuditEntry, DeadLetter, EventStore, Fields, Filter, Param, Row, SetAside, StoreError,
+    bytes_to_vec, vec_to_bytes,
 };
 
 const MIGRATIONS: &[&str] = &[
@@ -69,6 +70,20 @@ INSERT OR IGNORE INTO evidence_refs
 INSERT OR IGNORE INTO evidence_refs
   SELECT json_extract(body, '$.body.manifest'), id FROM events
   WHERE kind = 'violation' AND json_extract(body, '$.body.manifest') IS NOT NULL;
+"#,
+    // Messages acknowledged without being stored as events: refused ones and quarantined ones.
+    r#"
+CREATE TABLE dead_letters (
+    seq         INTEGER PRIMARY KEY AUTOINCREMENT,
+    received_ms INTEGER NOT NULL,
+    topic       TEXT NOT NULL,
+    site        TEXT NOT NULL,
+    why         TEXT NOT NULL,
+    reason      TEXT NOT NULL,
+    bytes       INTEGER NOT NULL,
+    payload     BLOB NOT NULL
+);
+CREATE INDEX dead_letters_why ON dead_letters (why, seq);
 "#,
 ];
 
@@ -150,6 +165,59 @@ fn row(r: &rusqlite::Row) -> rusqlite::Result<Row> {
 }
 
 impl EventStore for SqliteStore {
+    fn ping(&mut self) -> Result<(), StoreError> {
+        self.conn.query_row("SELECT 1", [], |_| Ok(()))?;
+        Ok(())
+    }
+
+    fn set_aside(&mut self, letters: &[DeadLetter]) -> Result<(), StoreError> {
+        let tx = self.conn.transaction()?;
+        {
+            let mut stmt = tx.prepare_cached(
+                "INSERT INTO dead_letters (received_ms, topic, site, why, reason, bytes, payload)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            )?;
+            for d in letters {
+                stmt.execute(params![
+                    d.received.timestamp_millis(),
+                    d.topic,
+                    d.site,
+                    d.why.as_str(),
+                    d.reason,
+                    d.bytes as i64,
+                    d.payload
+                ])?;
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    fn dead_letters(
+        &mut self,
+        why: Option<SetAside>,
+        limit: usize,
+    ) -> Result<Vec<DeadLetter>, StoreError> {
+        let mut stmt = self.conn.prepare_cached(&format!(
+            "SELECT received_ms, topic, site, why, reason, bytes, payload FROM dead_letters
+             WHERE ?1 IS NULL OR why = ?1 ORDER BY seq DESC LIMIT {limit}"
+        ))?;
+        let rows = stmt
+            .query_map([why.map(SetAside::as_str)], |r| {
+                Ok(DeadLetter {
+                    received: DateTime::from_timestamp_millis(r.get(0)?).unwrap_or_default(),
+                    topic: r.get(1)?,
+                    site: r.get(2)?,
+                    why: SetAside::parse(&r.get::<_, String>(3)?).unwrap_or(SetAside::Refused),
+                    reason: r.get(4)?,
+                    bytes: r.get::<_, i64>(5)? as usize,
+                    payload: r.get(6)?,
+                })
+            })?
+            .collect::<Result<_, _>>()?;
+        Ok(rows)
+    }
+
     fn insert(&mut self, events: &[Event]) -> Result<usize, StoreError> {
         let now = Utc::now().timestamp_millis();
         let tx = self.conn.transaction()?;

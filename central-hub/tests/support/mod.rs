@@ -117,6 +117,11 @@ pub struct Hub {
 
 impl Hub {
     pub fn start() -> Self {
+        Self::start_with("")
+    }
+
+    /// A hub with `extra` TOML appended to its configuration.
+    pub fn start_with(extra: &str) -> Self {
         ort();
         let broker = Broker::start();
         let dir = tempfile::tempdir().unwrap();
@@ -147,6 +152,7 @@ sha256 = "{tr}"
 name = "admin"
 role = "admin"
 sha256 = "{ad}"
+{extra}
 "#,
             mqtt = broker.port,
             model = repo().join("models/minilm-l6-v2-int8.onnx").display(),

@@ -331,6 +331,7 @@ impl Hub {
             client_id: self.client_id.clone(),
             group: "faults".into(),
             security: Default::default(),
+            limits: Default::default(),
         };
         self.stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
         let stop = self.stop.clone();

@@ -1,6 +1,7 @@
 //! The body of each event kind: one module per kind (or family of kinds), the envelope here.
 
 mod alert;
+mod limits;
 mod signal;
 mod status;
 mod track;
@@ -110,6 +111,7 @@ impl Body {
             field,
             reason: reason.to_string(),
         };
+        limits::check(self).map_err(|(f, r)| bad(f, &r))?;
         match self {
             Body::Track(t) => {
                 if !t.bbox.is_valid() {

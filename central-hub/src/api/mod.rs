@@ -3,14 +3,13 @@
 //! every look at an event or its evidence is written to the audit log first.
 
 use std::collections::HashMap;
-use std::io::Write;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use axum::Json;
 use axum::extract::{FromRequestParts, Path, Query, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header, request::Parts};
+use axum::http::{HeaderValue, StatusCode, header, request::Parts};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use chrono::Utc;
@@ -21,7 +20,10 @@ use crate::config::{Role, TokenConfig, sha256_hex};
 use crate::embed::Embedder;
 use crate::evidence::{EvidenceStore, is_sha256};
 use crate::ingest::IngestStats;
-use crate::store::{AuditEntry, EventStore};
+use crate::store::{AuditEntry, EventStore, Pool};
+
+mod admin;
+mod export;
 
 /// Every route, as the OpenAPI document lists them (a test holds the two together).
 pub const ROUTES: &[(&str, &str)] = &[
@@ -35,12 +37,13 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("get", "/api/evidence/{sha256}"),
     ("get", "/api/junctions"),
     ("get", "/api/audit"),
+    ("get", "/api/admin/dead-letters"),
     ("get", "/metrics"),
 ];
 
-pub const OPENAPI: &str = include_str!("../openapi.yaml");
-const UI: &str = include_str!("../ui/index.html");
-const UI_JS: &str = include_str!("../ui/app.js");
+pub const OPENAPI: &str = include_str!("../../openapi.yaml");
+const UI: &str = include_str!("../../ui/index.html");
+const UI_JS: &str = include_str!("../../ui/app.js");
 
 /// Sent with every response. The console runs only its own script (no inline script, no
 /// eval), is never framed, and content types are never sniffed: a value a publisher put in an
@@ -76,7 +79,8 @@ pub struct ApiMetrics {
 }
 
 pub struct AppState {
-    pub store: Mutex<Box<dyn EventStore>>,
+    /// One connection per request from the pool: searches, views and exports run side by side.
+    pub store: Pool,
     pub embedder: Mutex<Embedder>,
     pub evidence: EvidenceStore,
     pub tokens: HashMap<String, (String, Role)>,
@@ -88,14 +92,14 @@ pub struct AppState {
 
 impl AppState {
     pub fn new(
-        store: Box<dyn EventStore>,
+        store: Pool,
         embedder: Embedder,
         evidence: EvidenceStore,
         tokens: &[TokenConfig],
         ingest: Arc<IngestStats>,
     ) -> Self {
         Self {
-            store: Mutex::new(store),
+            store,
             embedder: Mutex::new(embedder),
             evidence,
             tokens: tokens
@@ -126,6 +130,23 @@ impl From<crate::store::StoreError> for ApiError {
             StatusCode::SERVICE_UNAVAILABLE,
             "the event store is unavailable".into(),
         )
+    }
+}
+
+impl From<r2d2::Error> for ApiError {
+    fn from(e: r2d2::Error) -> Self {
+        tracing::error!(error = %e, "no store connection");
+        ApiError(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the event store is unavailable".into(),
+        )
+    }
+}
+
+impl AppState {
+    /// A store connection for this request (waits at most the pool's timeout).
+    fn conn(&self) -> Result<r2d2::PooledConnection<crate::store::Manager>, ApiError> {
+        Ok(self.store.get()?)
     }
 }
 
@@ -236,10 +257,11 @@ pub fn router(state: Shared) -> axum::Router {
         .route("/api/health", get(health))
         .route("/api/search", get(search))
         .route("/api/events/{id}", get(event))
-        .route("/api/events/{id}/export", get(export))
+        .route("/api/events/{id}/export", get(export::export))
         .route("/api/evidence/{sha256}", get(evidence))
         .route("/api/junctions", get(junctions))
         .route("/api/audit", get(audit_log))
+        .route("/api/admin/dead-letters", get(admin::dead_letters))
         .route("/metrics", get(metrics))
         .layer(axum::middleware::map_response(security_headers))
         .with_state(state)
@@ -282,7 +304,7 @@ async fn search(
     let started = Instant::now();
     let s2 = s.clone();
     let out = blocking(move || {
-        let mut store = s2.store.lock().expect("store lock");
+        let mut store = s2.conn()?;
         caller.audit(store.as_mut(), "search", &p.q)?;
         let mut emb = s2.embedder.lock().expect("embedder lock");
         Ok(crate::search::search(
@@ -336,7 +358,7 @@ fn load_event(
             format!("{id:?} is not an event id (UUID)"),
         ));
     }
-    let mut store = s.store.lock().expect("store lock");
+    let mut store = s.conn()?;
     caller.audit(store.as_mut(), action, id)?;
     let e = store
         .get(id)?
@@ -369,44 +391,6 @@ async fn event(
     .await
 }
 
-async fn export(
-    State(s): State<Shared>,
-    caller: Caller,
-    Path(id): Path<String>,
-) -> Result<Response, ApiError> {
-    caller.require(&s, &[Role::Operator])?;
-    blocking(move || {
-        let (e, refs) = load_event(&s, &caller, &id, "export")?;
-        let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
-        let opts = zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Stored);
-        let io = |e: std::io::Error| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string());
-        let z = |e: zip::result::ZipError| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string());
-        zip.start_file("event.json", opts).map_err(z)?;
-        zip.write_all(&serde_json::to_vec_pretty(&e).expect("serialises")).map_err(io)?;
-        let mut manifest = vec![json!({ "file": "event.json", "sha256": sha256_hex(&serde_json::to_vec_pretty(&e).expect("serialises")) })];
-        for r in refs {
-            if let Some(blob) = s.evidence.get(&r) {
-                zip.start_file(format!("evidence/{r}"), opts).map_err(z)?;
-                zip.write_all(&blob).map_err(io)?;
-                manifest.push(json!({ "file": format!("evidence/{r}"), "sha256": r }));
-            } else {
-                manifest.push(json!({ "file": null, "sha256": r, "missing": true }));
-            }
-        }
-        zip.start_file("manifest.json", opts).map_err(z)?;
-        zip.write_all(&serde_json::to_vec_pretty(&json!({ "event": id, "exported_by": caller.name, "exported_at": matthan_schema::format_ts(&Utc::now()), "files": manifest })).expect("serialises")).map_err(io)?;
-        let bytes = zip.finish().map_err(z)?.into_inner();
-        let mut headers = HeaderMap::new();
-        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/zip"));
-        headers.insert(
-            header::CONTENT_DISPOSITION,
-            HeaderValue::from_str(&format!("attachment; filename=\"incident-{id}.zip\"")).expect("id is a uuid"),
-        );
-        Ok((headers, bytes).into_response())
-    })
-    .await
-}
-
 async fn evidence(
     State(s): State<Shared>,
     caller: Caller,
@@ -419,19 +403,20 @@ async fn evidence(
             "evidence is named by a lower-case sha256".into(),
         ));
     }
-    blocking(move || {
-        caller.audit(
-            s.store.lock().expect("store lock").as_mut(),
-            "view_evidence",
-            &sha,
-        )?;
-        let blob = s
-            .evidence
-            .get(&sha)
-            .ok_or_else(|| ApiError(StatusCode::NOT_FOUND, format!("no evidence {sha}")))?;
-        Ok(([(header::CONTENT_TYPE, "application/octet-stream")], blob).into_response())
+    let file = blocking(move || {
+        caller.audit(s.conn()?.as_mut(), "view_evidence", &sha)?;
+        s.evidence
+            .open(&sha)
+            .ok_or_else(|| ApiError(StatusCode::NOT_FOUND, format!("no evidence {sha}")))
     })
-    .await
+    .await?;
+    // Streamed from the file: a clip is never held whole in memory.
+    let stream = tokio_util::io::ReaderStream::new(tokio::fs::File::from_std(file));
+    Ok((
+        [(header::CONTENT_TYPE, "application/octet-stream")],
+        axum::body::Body::from_stream(stream),
+    )
+        .into_response())
 }
 
 async fn junctions(
@@ -440,7 +425,7 @@ async fn junctions(
 ) -> Result<Json<serde_json::Value>, ApiError> {
     caller.require(&s, &[Role::Traffic])?;
     blocking(move || {
-        let mut store = s.store.lock().expect("store lock");
+        let mut store = s.conn()?;
         let counts = store.latest_per_camera("counts")?;
         let status = store.latest_per_camera("camera_status")?;
         // Junction events name the junction where camera events name the camera.
@@ -472,9 +457,7 @@ async fn audit_log(
     caller.require(&s, &[])?;
     blocking(move || {
         let rows = s
-            .store
-            .lock()
-            .expect("store lock")
+            .conn()?
             .audit_log(p.limit.unwrap_or(100).clamp(1, 10_000))?;
         Ok(Json(json!({ "entries": rows })))
     })
