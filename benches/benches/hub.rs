@@ -4,7 +4,12 @@
 //! - search: p50/p95 of full description searches (parse + filter + rank) over N stored events
 //!   vs. the bare indexed SQL query for the same filter.
 //!
+//! - many operators: 50 clients searching through the HTTP API at once while health is polled,
+//!   as the hub was (one store connection and one embedder under a lock) vs as it is (a pool).
+//!
 //! cargo bench -p matthan-benches --bench hub [-- EVENTS]   (default 1,000,000)
+
+mod hub_load;
 
 use std::time::Instant;
 
@@ -130,9 +135,10 @@ fn main() {
     let ort = cached("ORT_DYLIB_PATH", ".cache/lib/libonnxruntime.so");
     // SAFETY: single-threaded here, before ONNX Runtime is loaded.
     unsafe { std::env::set_var("ORT_DYLIB_PATH", &ort) };
-    let end: DateTime<Utc> = DateTime::parse_from_rfc3339("2026-11-26T10:30:00+07:00")
-        .unwrap()
-        .with_timezone(&Utc);
+    // Ends now (to the hour), so the API's searches, which read relative times against the
+    // clock, see the same data as the in-process ones.
+    let end: DateTime<Utc> =
+        DateTime::from_timestamp(Utc::now().timestamp() / 3600 * 3600, 0).unwrap();
     let t = Instant::now();
     let mut events = synth(n, end);
     // A hub receives events roughly in capture-time order (cameras publish as they see); replayed
@@ -228,4 +234,50 @@ fn main() {
     );
     println!("slowest query: {:?} at {:.1} ms", slowest.1, slowest.0);
     println!("peak RSS {:.0} MiB", peak_rss_mib());
+    drop(store);
+    drop(emb);
+
+    let clients: usize = std::env::var("MATTHAN_LOAD_CLIENTS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(50);
+    let secs = 30;
+    // Pause between one operator's searches (0: back to back, the worst case).
+    let think = std::time::Duration::from_millis(
+        std::env::var("MATTHAN_LOAD_THINK_MS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0),
+    );
+    let db = dir.path().join("hub.db");
+    // As `central-hub serve` sizes them: one store connection and one embedder per core.
+    let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let locked = hub_load::Setup {
+        connections: 1,
+        embedders: 1,
+        clients,
+        secs,
+        think,
+    };
+    let pooled = hub_load::Setup {
+        connections: cores.max(2) as u32,
+        embedders: cores,
+        ..locked
+    };
+    let before = hub_load::run(&db, &models, &locked, &queries);
+    let after = hub_load::run(&db, &models, &pooled, &queries);
+    for (label, l) in [
+        ("one locked connection (before)", &before),
+        ("pooled (now)", &after),
+    ] {
+        println!(
+            "{clients} operators, {secs} s, pause {think:?}, {label}: {} searches ({:.1}/s), {} errors, p50 {:.0} ms, p95 {:.0} ms; health p99 {:.1} ms, max {:.1} ms",
+            l.searches, l.per_s, l.errors, l.p50, l.p95, l.health_p99, l.health_max
+        );
+    }
+    println!(
+        "pooled vs locked: throughput ratio {:.2}, p95 ratio {:.2}   (goal: p95 <= 150 ms, 0 errors, health p99 <= 50 ms)",
+        after.per_s / before.per_s,
+        after.p95 / before.p95
+    );
 }

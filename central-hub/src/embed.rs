@@ -131,3 +131,38 @@ impl Embedder {
 pub fn cosine(a: &[f32], b: &[f32]) -> f32 {
     a.iter().zip(b).map(|(x, y)| x * y).sum()
 }
+
+/// Several embedders for the API: a search holds one while it ranks, so with one for all,
+/// parallel searches queued on it. One per core (each session runs on one thread).
+pub struct Embedders {
+    all: Vec<std::sync::Mutex<Embedder>>,
+    next: std::sync::atomic::AtomicUsize,
+}
+
+impl Embedders {
+    pub fn load(
+        model: &Path,
+        tokenizer: &Path,
+        ort_library: Option<&Path>,
+        count: usize,
+    ) -> Result<Self, EmbedError> {
+        let all = (0..count.max(1))
+            .map(|_| Embedder::load(model, tokenizer, ort_library).map(std::sync::Mutex::new))
+            .collect::<Result<_, _>>()?;
+        Ok(Self {
+            all,
+            next: Default::default(),
+        })
+    }
+
+    /// A free embedder if there is one, else waits on the next in turn.
+    pub fn get(&self) -> std::sync::MutexGuard<'_, Embedder> {
+        for m in &self.all {
+            if let Ok(g) = m.try_lock() {
+                return g;
+            }
+        }
+        let i = self.next.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % self.all.len();
+        self.all[i].lock().unwrap_or_else(|p| p.into_inner())
+    }
+}

@@ -9,13 +9,12 @@ use chrono::Utc;
 
 use crate::api::{AppState, router};
 use crate::config::HubConfig;
-use crate::embed::Embedder;
+use crate::embed::Embedders;
 use crate::evidence::EvidenceStore;
 use crate::ingest::{IngestConfig, IngestStats};
 
-/// Store connections the API holds at most: requests beyond wait for one (searches are CPU
-/// bound; more connections than this would only queue on the cores).
-const API_CONNECTIONS: u32 = 16;
+/// Days a dead letter (refused or quarantined message) is kept.
+const DEAD_LETTER_DAYS: i64 = 30;
 /// How often expired events are deleted.
 const RETENTION_EVERY: Duration = Duration::from_secs(3600);
 /// How old an evidence blob no event names must be before it is deleted: blobs travel before
@@ -25,12 +24,17 @@ pub const EVIDENCE_GRACE: Duration = Duration::from_secs(3600);
 pub async fn serve(cfg: HubConfig, stop: Arc<AtomicBool>) -> anyhow::Result<Arc<IngestStats>> {
     let stats = Arc::new(IngestStats::default());
     crate::http::raise_fd_limit();
+    let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
     let ingest_store = crate::store::open(&cfg.db)?;
-    let api_store = crate::store::pool(&cfg.db, API_CONNECTIONS)?;
-    let embedder = Embedder::load(
+    // One store connection per core for the API, at least two: a search is CPU bound, so more
+    // would only time-share the cores (measured: 16 connections on 2 cores doubled p95 against
+    // FIFO), and each SQLite connection keeps its own page cache. Requests beyond wait in turn.
+    let api_store = crate::store::pool(&cfg.db, cores.max(2) as u32)?;
+    let embedder = Embedders::load(
         &cfg.embedding.model,
         &cfg.embedding.tokenizer,
         cfg.embedding.ort_library.as_deref(),
+        cores,
     )?;
     let evidence_dir = || {
         EvidenceStore::new(&cfg.evidence_dir)
@@ -116,6 +120,13 @@ fn expire(
             Ok(n) => tracing::info!(kind = %kind, deleted = n, days, "retention"),
             Err(e) => tracing::warn!(error = %e, "retention failed; will retry"),
         }
+    }
+    // Dead letters are for diagnosis, not records: kept a month, so a flood of junk cannot
+    // grow the database for good.
+    match store.expire_dead_letters(Utc::now() - chrono::Duration::days(DEAD_LETTER_DAYS)) {
+        Ok(0) => {}
+        Ok(n) => tracing::info!(deleted = n, "retention: dead letters"),
+        Err(e) => tracing::warn!(error = %e, "dead-letter retention failed; will retry"),
     }
     match blobs.sweep(store, EVIDENCE_GRACE) {
         Ok(s) if s.files > 0 => {

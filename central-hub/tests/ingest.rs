@@ -288,6 +288,12 @@ fn ingest_once(label: &str, loc: &str) {
     );
     assert!(refused_has(&receipts, &ancient.id.to_string()), "{label}");
     assert_eq!(store.dead_letters(None, 100).unwrap().len(), 10);
+    // Retention keeps what is newer than its cut-off and deletes the rest.
+    let hour_ago = chrono::Utc::now() - chrono::Duration::hours(1);
+    assert_eq!(store.expire_dead_letters(hour_ago).unwrap(), 0, "{label}");
+    let later = chrono::Utc::now() + chrono::Duration::seconds(1);
+    assert_eq!(store.expire_dead_letters(later).unwrap(), 10, "{label}");
+    assert!(store.dead_letters(None, 100).unwrap().is_empty());
 }
 
 fn refused_has(r: &Receipts, key: &str) -> bool {

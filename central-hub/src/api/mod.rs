@@ -3,8 +3,8 @@
 //! every look at an event or its evidence is written to the audit log first.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use axum::Json;
@@ -17,7 +17,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use crate::config::{Role, TokenConfig, sha256_hex};
-use crate::embed::Embedder;
+use crate::embed::Embedders;
 use crate::evidence::{EvidenceStore, is_sha256};
 use crate::ingest::IngestStats;
 use crate::store::{AuditEntry, EventStore, Pool};
@@ -81,7 +81,7 @@ pub struct ApiMetrics {
 pub struct AppState {
     /// One connection per request from the pool: searches, views and exports run side by side.
     pub store: Pool,
-    pub embedder: Mutex<Embedder>,
+    pub embedder: Embedders,
     pub evidence: EvidenceStore,
     pub tokens: HashMap<String, (String, Role)>,
     pub ingest: Arc<IngestStats>,
@@ -93,14 +93,14 @@ pub struct AppState {
 impl AppState {
     pub fn new(
         store: Pool,
-        embedder: Embedder,
+        embedder: Embedders,
         evidence: EvidenceStore,
         tokens: &[TokenConfig],
         ingest: Arc<IngestStats>,
     ) -> Self {
         Self {
             store,
-            embedder: Mutex::new(embedder),
+            embedder,
             evidence,
             tokens: tokens
                 .iter()
@@ -306,7 +306,7 @@ async fn search(
     let out = blocking(move || {
         let mut store = s2.conn()?;
         caller.audit(store.as_mut(), "search", &p.q)?;
-        let mut emb = s2.embedder.lock().expect("embedder lock");
+        let mut emb = s2.embedder.get();
         Ok(crate::search::search(
             store.as_mut(),
             &mut emb,

@@ -270,6 +270,8 @@ pub trait EventStore: Send {
     fn ping(&mut self) -> Result<(), StoreError>;
     /// Records messages acknowledged without being stored as events.
     fn set_aside(&mut self, letters: &[DeadLetter]) -> Result<(), StoreError>;
+    /// Deletes dead letters received before `before`; returns how many.
+    fn expire_dead_letters(&mut self, before: DateTime<Utc>) -> Result<usize, StoreError>;
     /// Newest first, optionally of one kind.
     fn dead_letters(
         &mut self,

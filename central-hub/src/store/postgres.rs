@@ -185,6 +185,13 @@ impl EventStore for PgStore {
         Ok(())
     }
 
+    fn expire_dead_letters(&mut self, before: DateTime<Utc>) -> Result<usize, StoreError> {
+        Ok(self.client.execute(
+            "DELETE FROM dead_letters WHERE received_ms < $1",
+            &[&before.timestamp_millis()],
+        )? as usize)
+    }
+
     fn dead_letters(
         &mut self,
         why: Option<SetAside>,

@@ -193,6 +193,13 @@ impl EventStore for SqliteStore {
         Ok(())
     }
 
+    fn expire_dead_letters(&mut self, before: DateTime<Utc>) -> Result<usize, StoreError> {
+        Ok(self.conn.execute(
+            "DELETE FROM dead_letters WHERE received_ms < ?1",
+            [before.timestamp_millis()],
+        )?)
+    }
+
     fn dead_letters(
         &mut self,
         why: Option<SetAside>,

@@ -372,15 +372,7 @@ impl Hub {
 
     /// Every event id in the store, and how many rows hold them (equal when nothing is doubled).
     pub fn stored(&self) -> (std::collections::BTreeSet<String>, usize) {
-        let db = rusqlite::Connection::open(self.db()).unwrap();
-        let mut st = db.prepare("SELECT id FROM events").unwrap();
-        let ids: Vec<String> = st
-            .query_map([], |r| r.get(0))
-            .unwrap()
-            .map(Result::unwrap)
-            .collect();
-        let rows = ids.len();
-        (ids.into_iter().collect(), rows)
+        stored_ids(&self.db())
     }
 
     pub fn events(&self) -> Vec<Event> {
@@ -405,15 +397,7 @@ impl Hub {
 
     /// Waits until the store holds every id in `want`; returns the ones still missing on timeout.
     pub fn wait_for(&self, want: &std::collections::BTreeSet<String>, secs: u64) -> Vec<String> {
-        let deadline = Instant::now() + Duration::from_secs(secs);
-        loop {
-            let (got, _) = self.stored();
-            let missing: Vec<String> = want.difference(&got).cloned().collect();
-            if missing.is_empty() || Instant::now() > deadline {
-                return missing;
-            }
-            std::thread::sleep(Duration::from_millis(200));
-        }
+        wait_for_ids(|| self.stored().0, want, secs)
     }
 }
 
@@ -421,4 +405,35 @@ impl Drop for Hub {
     fn drop(&mut self) {
         self.stop();
     }
+}
+
+/// Waits until `stored()` holds every id in `want`; returns the ones still missing on timeout.
+pub fn wait_for_ids(
+    stored: impl Fn() -> std::collections::BTreeSet<String>,
+    want: &std::collections::BTreeSet<String>,
+    secs: u64,
+) -> Vec<String> {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    loop {
+        let got = stored();
+        let missing: Vec<String> = want.difference(&got).cloned().collect();
+        if missing.is_empty() || Instant::now() > deadline {
+            return missing;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// Every event id in a hub's SQLite database, and how many rows hold them (equal when nothing
+/// is doubled).
+pub fn stored_ids(db: &Path) -> (std::collections::BTreeSet<String>, usize) {
+    let db = rusqlite::Connection::open(db).unwrap();
+    let mut st = db.prepare("SELECT id FROM events").unwrap();
+    let ids: Vec<String> = st
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    let rows = ids.len();
+    (ids.into_iter().collect(), rows)
 }

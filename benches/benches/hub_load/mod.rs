@@ -1,0 +1,167 @@
+//! Many operators at once, through the real HTTP API (`central_hub::http::serve` + the API
+//! router) over a hub database: N clients search back to back (no think time, the worst case)
+//! while a monitor polls `/api/health` every 50 ms. Run twice in the same process on the same
+//! database: as the hub was (one store connection and one embedder shared under a lock), and
+//! as it is (a pool of store connections, one embedder per core). Used by the `hub` bench.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use central_hub::config::{Role, TokenConfig, sha256_hex};
+
+const TOKEN: &str = "bench-operator-token";
+
+pub struct Load {
+    pub searches: usize,
+    pub errors: usize,
+    pub per_s: f64,
+    pub p50: f64,
+    pub p95: f64,
+    pub health_p99: f64,
+    pub health_max: f64,
+}
+
+fn pct(v: &mut [f64], p: f64) -> f64 {
+    if v.is_empty() {
+        return f64::NAN;
+    }
+    v.sort_by(f64::total_cmp);
+    v[((v.len() - 1) as f64 * p).round() as usize]
+}
+
+fn enc(q: &str) -> String {
+    q.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}
+
+/// How the hub is set up and how hard it is loaded.
+#[derive(Clone, Copy)]
+pub struct Setup {
+    /// Store connections and embedders the API gets.
+    pub connections: u32,
+    pub embedders: usize,
+    /// Operators searching at once, for how long, pausing how long between searches.
+    pub clients: usize,
+    pub secs: u64,
+    pub think: Duration,
+}
+
+/// Serves the API on `db` as `setup` says and loads it with searching operators.
+pub fn run(db: &Path, models: &Path, setup: &Setup, queries: &[&str]) -> Load {
+    let Setup {
+        connections,
+        embedders,
+        clients,
+        secs,
+        think,
+    } = *setup;
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let state = central_hub::api::AppState::new(
+        central_hub::store::pool(&db.display().to_string(), connections).unwrap(),
+        central_hub::embed::Embedders::load(
+            &models.join("minilm-l6-v2-int8.onnx"),
+            &models.join("minilm-l6-v2-tokenizer.json"),
+            None,
+            embedders,
+        )
+        .unwrap(),
+        central_hub::evidence::EvidenceStore::new(dir.path()).unwrap(),
+        &[TokenConfig {
+            name: "bench".into(),
+            role: Role::Operator,
+            sha256: sha256_hex(TOKEN.as_bytes()),
+        }],
+        Arc::default(),
+    );
+    let listener = rt
+        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+        .unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let stop = Arc::new(AtomicBool::new(false));
+    let limits = central_hub::http::Limits {
+        max_connections: 512,
+        idle_timeout: Duration::from_secs(60),
+    };
+    let server = rt.spawn(central_hub::http::serve(
+        listener,
+        central_hub::api::router(Arc::new(state)),
+        limits,
+        stop.clone(),
+    ));
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    let monitor = {
+        let url = url.clone();
+        std::thread::spawn(move || {
+            let agent = ureq::Agent::new();
+            let mut ms = Vec::new();
+            while Instant::now() < deadline {
+                let t = Instant::now();
+                let ok = agent.get(&format!("{url}/api/health")).call().is_ok();
+                ms.push(if ok {
+                    t.elapsed().as_secs_f64() * 1000.0
+                } else {
+                    f64::INFINITY
+                });
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            ms
+        })
+    };
+    let workers: Vec<_> = (0..clients)
+        .map(|c| {
+            let url = url.clone();
+            let qs: Vec<String> = queries.iter().map(|q| enc(q)).collect();
+            std::thread::spawn(move || {
+                let agent = ureq::Agent::new();
+                let (mut ms, mut errors) = (Vec::new(), 0usize);
+                let mut i = c;
+                while Instant::now() < deadline {
+                    let t = Instant::now();
+                    let r = agent
+                        .get(&format!("{url}/api/search?q={}&limit=20", qs[i % qs.len()]))
+                        .set("Authorization", &format!("Bearer {TOKEN}"))
+                        .call();
+                    match r {
+                        Ok(resp) if resp.status() == 200 => {
+                            let _ = resp.into_string();
+                            ms.push(t.elapsed().as_secs_f64() * 1000.0);
+                        }
+                        _ => errors += 1,
+                    }
+                    i += 1;
+                    std::thread::sleep(think);
+                }
+                (ms, errors)
+            })
+        })
+        .collect();
+    let (mut all, mut errors) = (Vec::new(), 0);
+    for w in workers {
+        let (ms, e) = w.join().unwrap();
+        all.extend(ms);
+        errors += e;
+    }
+    let mut health = monitor.join().unwrap();
+    stop.store(true, Ordering::Relaxed);
+    let _ = rt.block_on(server);
+    let health_max = health.iter().copied().fold(0.0, f64::max);
+    Load {
+        searches: all.len(),
+        errors,
+        per_s: all.len() as f64 / secs as f64,
+        p50: pct(&mut all.clone(), 0.5),
+        p95: pct(&mut all, 0.95),
+        health_p99: pct(&mut health, 0.99),
+        health_max,
+    }
+}
