@@ -134,6 +134,9 @@ impl Publisher {
         let path = cfg.outbox_path();
         let budget = cfg.outbox.budget_mb * 1024 * 1024;
         let mut outbox = Outbox::open(&path, budget)?;
+        if cfg.outbox.record_produced {
+            outbox.record_produced()?;
+        }
         let dropped: u64 = outbox.dropped()?.iter().map(|(_, n)| n).sum();
         let pending = outbox.len()?;
         if pending > 0 {
@@ -213,6 +216,20 @@ impl Publisher {
     /// Makes messages durable in the outbox; once this returns they survive a crash.
     pub fn push(&mut self, messages: &[Message]) -> Result<(), OutboxError> {
         self.outbox.push(messages)
+    }
+
+    /// The same, with file cameras' positions in the same commit.
+    pub fn push_with(
+        &mut self,
+        messages: &[Message],
+        progress: &[crate::outbox::Progress],
+    ) -> Result<(), OutboxError> {
+        self.outbox.push_with(messages, progress)
+    }
+
+    /// Where a file camera got to in an earlier run.
+    pub fn progress(&self, camera: &str) -> Result<Option<(String, i64)>, OutboxError> {
+        self.outbox.progress(camera)
     }
 
     /// Messages waiting and messages dropped for lack of disk, for status reports.

@@ -51,6 +51,9 @@ pub struct FrameQueues {
     policy: Vec<Overflow>,
     pub dropped: Vec<AtomicU64>,
     pub pushed: Vec<AtomicU64>,
+    /// Per camera, frames before this PTS (ns) were analysed in an earlier run and are skipped
+    /// (0: none); `u64::MAX`: the file was analysed to its end. Set before the cameras start.
+    pub resume: Vec<AtomicU64>,
 }
 
 struct Inner {
@@ -75,6 +78,7 @@ impl FrameQueues {
             policy,
             dropped: (0..n).map(|_| AtomicU64::new(0)).collect(),
             pushed: (0..n).map(|_| AtomicU64::new(0)).collect(),
+            resume: (0..n).map(|_| AtomicU64::new(0)).collect(),
         }
     }
 

@@ -221,15 +221,7 @@ fn unloadable_runtime_library() {
 fn keygen_and_verify_a_signed_bundle_from_the_command_line() {
     let dir = tempfile::tempdir().unwrap();
     let key_path = dir.path().join("edge.key");
-    let out = Command::new(env!("CARGO_BIN_EXE_edge-node"))
-        .args(["keygen", "--out", key_path.to_str().unwrap()])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = support::edge_cli(&["keygen", "--out", key_path.to_str().unwrap()]);
     let printed =
         String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
     let der = std::fs::read(&key_path).unwrap();

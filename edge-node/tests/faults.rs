@@ -160,15 +160,7 @@ fn edge_killed_with_sigkill_resends_everything_on_restart() {
     ))
     .unwrap();
     std::fs::write(&second, text).unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_edge-node"))
-        .args(["run", "--config", second.to_str().unwrap()])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    support::edge_cli(&["run", "--config", second.to_str().unwrap()]);
 
     // The second run adds events of its own; only the killed run's are checked here.
     assert_hub_has_everything(&hub, &handed, false);

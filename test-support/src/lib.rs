@@ -1,5 +1,8 @@
 //! Real components shared by the workspace's tests and benches.
 
+mod hub;
+pub use hub::{HubProcess, stored_ids, wait_for_ids};
+
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};

@@ -106,6 +106,14 @@ pub fn run_camera(
 ) {
     let id: Arc<str> = Arc::from(cam.id.as_str());
     let live = !matches!(cam.source, Source::File(_));
+    if !live && queues.resume[index].load(Ordering::Relaxed) == u64::MAX {
+        // Analysed to its end in an earlier run (see pipeline/resume.rs).
+        queues.push(Msg::End {
+            camera: index,
+            error: None,
+        });
+        return;
+    }
     let mut backoff = Duration::from_secs(1);
     let mut seq = 0u64;
     loop {
@@ -253,6 +261,11 @@ fn run_once(
                         *b.get_or_insert_with(|| (start_at.unwrap_or_else(Utc::now), pts));
                     wall + chrono::Duration::nanoseconds(pts.saturating_sub(pts0).nseconds() as i64)
                 };
+                // Frames an earlier run analysed (a resumed file) are decoded but not analysed
+                // again; capture times still count from the file's first frame.
+                if !live && pts.nseconds() < q.resume[index].load(Ordering::Relaxed) {
+                    return Ok(gst::FlowSuccess::Ok);
+                }
                 if first.swap(false, Ordering::Relaxed) {
                     q.push(Msg::Status {
                         camera: index,

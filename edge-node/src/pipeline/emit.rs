@@ -12,6 +12,9 @@ use crate::snapshot::SnapshotKeeper;
 pub struct Emitter {
     site: String,
     pending: Vec<Message>,
+    /// File cameras' positions, committed with the next batch (see `resume.rs`).
+    progress: Vec<crate::outbox::Progress>,
+    progress_at: std::time::Instant,
     /// Events emitted since the run started.
     pub events: u64,
 }
@@ -21,6 +24,8 @@ impl Emitter {
         Self {
             site: site.to_string(),
             pending: Vec::new(),
+            progress: Vec::new(),
+            progress_at: std::time::Instant::now(),
             events: 0,
         }
     }
@@ -103,9 +108,30 @@ impl Emitter {
         self.pending.push(publish::message(event));
     }
 
-    /// Writes the batch to the outbox in one commit.
+    /// Notes how far a file camera got; it goes out with the next commit.
+    pub fn progress(&mut self, p: crate::outbox::Progress) {
+        match self.progress.iter_mut().find(|q| q.camera == p.camera) {
+            Some(q) => *q = p,
+            None => self.progress.push(p),
+        }
+    }
+
+    /// Writes the batch to the outbox in one commit, with the cameras' positions. Positions
+    /// alone are written at most once a second (each commit is a disk sync).
     pub fn flush(&mut self, publisher: &mut Publisher) -> Result<(), crate::outbox::OutboxError> {
+        let done = self
+            .progress
+            .iter()
+            .any(|p| p.pts_ms == crate::outbox::DONE);
+        let due = done || self.progress_at.elapsed() >= std::time::Duration::from_secs(1);
+        if self.pending.is_empty() && !due {
+            return Ok(());
+        }
         let batch = std::mem::take(&mut self.pending);
-        publisher.push(&batch)
+        let progress = std::mem::take(&mut self.progress);
+        if !progress.is_empty() {
+            self.progress_at = std::time::Instant::now();
+        }
+        publisher.push_with(&batch, &progress)
     }
 }

@@ -4,6 +4,7 @@
 
 mod camera;
 mod emit;
+mod resume;
 mod stage;
 mod stages;
 
@@ -91,6 +92,7 @@ pub fn run(cfg: &EdgeConfig, stop: Arc<AtomicBool>) -> Result<RunSummary, Pipeli
         2,
     ));
     let _ = metrics.queues.set(queues.clone());
+    let resume = resume::Resume::start(cfg, &publisher, &queues);
     let threads = spawn_cameras(cfg, &queues, &stop);
     let mut cams = cameras(cfg, &shared);
     let mut summary = RunSummary {
@@ -124,6 +126,7 @@ pub fn run(cfg: &EdgeConfig, stop: Arc<AtomicBool>) -> Result<RunSummary, Pipeli
                 queues: &queues,
                 shared: &mut shared,
                 em: &mut em,
+                resume: &resume,
             };
             dispatch(
                 msg,
@@ -168,6 +171,9 @@ pub fn run(cfg: &EdgeConfig, stop: Arc<AtomicBool>) -> Result<RunSummary, Pipeli
             emit_violation(d, &mut cams, &mut em);
         }
     }
+    if !stop.load(Ordering::Relaxed) {
+        files_done(&cams, &summary, &resume, &mut em);
+    }
     if let Err(e) = em.flush(&mut publisher) {
         result = Err(PipelineError::Outbox(e));
     }
@@ -183,6 +189,16 @@ pub fn run(cfg: &EdgeConfig, stop: Arc<AtomicBool>) -> Result<RunSummary, Pipeli
         None => publisher.finish(),
     };
     result.map(|_| summary)
+}
+
+/// Files read to their end (not stopped, not failed) are not analysed again on a restart.
+fn files_done(cams: &[CameraRun], summary: &RunSummary, resume: &resume::Resume, em: &mut Emitter) {
+    for (i, c) in cams.iter().enumerate() {
+        let failed = summary.failed.iter().any(|(id, _)| *id == c.state.id);
+        if c.ended && !failed {
+            resume.ended(i, c.state.evidence_in_flight, em);
+        }
+    }
 }
 
 /// Frames analysed and dropped, in all and per camera.
@@ -208,6 +224,7 @@ fn cameras(cfg: &EdgeConfig, shared: &Shared) -> Vec<CameraRun> {
                 id: c.id.clone(),
                 snapshots: SnapshotKeeper::default(),
                 history: History::new(c.ground.clone(), cfg.model.labels.clone()),
+                evidence_in_flight: 0,
             };
             let frozen = (!matches!(c.source, Source::File(_)))
                 .then(|| FrozenCheck::new(cfg.analytics.frozen_after_s));
@@ -221,6 +238,7 @@ struct Io<'a> {
     queues: &'a FrameQueues,
     shared: &'a mut Shared,
     em: &'a mut Emitter,
+    resume: &'a resume::Resume,
 }
 
 /// One message from the camera threads: a frame to its camera's stages (with its detections),
@@ -244,7 +262,10 @@ fn dispatch(
                 size: (f.image.width, f.image.height),
                 dets: &dets,
             };
-            cams[f.camera].on_frame(&frame, io.queues, io.shared, io.em);
+            let c = &mut cams[f.camera];
+            c.on_frame(&frame, io.queues, io.shared, io.em);
+            io.resume
+                .analysed(f.camera, f.pts, c.state.evidence_in_flight, io.em);
         }
         Msg::Status {
             camera,
@@ -357,10 +378,11 @@ fn edge_status(cfg: &EdgeConfig, publisher: &Publisher, metrics: &Metrics, em: &
 
 /// A finished violation into the batch; its plate goes onto the track's later events.
 fn emit_violation(d: crate::evidence::Done, cams: &mut [CameraRun], em: &mut Emitter) {
-    if let Some(c) = cams.iter_mut().find(|c| c.state.id == d.camera)
-        && let Some((track, text, score)) = d.plate.clone()
-    {
-        c.state.snapshots.set_plate(track, text, score);
+    if let Some(c) = cams.iter_mut().find(|c| c.state.id == d.camera) {
+        c.state.evidence_in_flight = c.state.evidence_in_flight.saturating_sub(1);
+        if let Some((track, text, score)) = d.plate.clone() {
+            c.state.snapshots.set_plate(track, text, score);
+        }
     }
     em.emit_violation(d);
 }

@@ -63,6 +63,9 @@ pub struct CamState {
     pub id: String,
     pub snapshots: SnapshotKeeper,
     pub history: History,
+    /// Violations handed to the evidence worker and not yet emitted: while any is, a file
+    /// camera's position does not advance (a restart must see those frames again).
+    pub evidence_in_flight: u32,
 }
 
 /// What every camera's stages share: the detector's labels, the signal lights, the secondary

@@ -222,6 +222,7 @@ impl Stage for EvidenceStage {
                 .colours(h.track)
                 .and_then(|k| k.body.map(String::from));
             tracing::info!(camera = %cx.cam.id, rule = %h.rule_id, track = h.track, "violation");
+            cx.cam.evidence_in_flight += 1;
             self.0.hit(h);
         }
     }

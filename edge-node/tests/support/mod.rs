@@ -10,7 +10,8 @@ use std::time::{Duration, Instant};
 use matthan_schema::Event;
 
 pub use matthan_test_support::{
-    Broker, cached as cache_file, free_port, make_test_pki, repo, tls_broker,
+    Broker, cached as cache_file, free_port, make_test_pki, repo, stored_ids, tls_broker,
+    wait_for_ids,
 };
 
 /// Points ORT at the library setup installed, unless the caller already chose one.
@@ -407,33 +408,16 @@ impl Drop for Hub {
     }
 }
 
-/// Waits until `stored()` holds every id in `want`; returns the ones still missing on timeout.
-pub fn wait_for_ids(
-    stored: impl Fn() -> std::collections::BTreeSet<String>,
-    want: &std::collections::BTreeSet<String>,
-    secs: u64,
-) -> Vec<String> {
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    loop {
-        let got = stored();
-        let missing: Vec<String> = want.difference(&got).cloned().collect();
-        if missing.is_empty() || Instant::now() > deadline {
-            return missing;
-        }
-        std::thread::sleep(Duration::from_millis(200));
-    }
-}
-
-/// Every event id in a hub's SQLite database, and how many rows hold them (equal when nothing
-/// is doubled).
-pub fn stored_ids(db: &Path) -> (std::collections::BTreeSet<String>, usize) {
-    let db = rusqlite::Connection::open(db).unwrap();
-    let mut st = db.prepare("SELECT id FROM events").unwrap();
-    let ids: Vec<String> = st
-        .query_map([], |r| r.get(0))
-        .unwrap()
-        .map(Result::unwrap)
-        .collect();
-    let rows = ids.len();
-    (ids.into_iter().collect(), rows)
+/// Runs the `edge-node` binary with `args` and waits; panics with its stderr if it fails.
+pub fn edge_cli(args: &[&str]) -> std::process::Output {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_edge-node"))
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "edge-node {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
 }

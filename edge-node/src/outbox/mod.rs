@@ -45,6 +45,11 @@ pub struct RawOutbox {
     /// A message the broker acknowledged but no hub confirmed within this long is sent again.
     #[serde(default)]
     receipt_timeout_s: Option<f64>,
+    /// Also keep, in the outbox file's `produced` table, the key and topic of every message
+    /// made durable, in the same commit: the edge's own account of what it produced, for
+    /// fault tests and audits to compare with a hub. Grows without bound; off by default.
+    #[serde(default)]
+    record_produced: Option<bool>,
 }
 
 /// Where events wait for the broker, and how much of the disk they may take.
@@ -56,6 +61,7 @@ pub struct OutboxConfig {
     /// How long to wait for a hub's receipt before sending again; None: the broker's
     /// acknowledgement is enough.
     pub receipt_timeout: Option<std::time::Duration>,
+    pub record_produced: bool,
 }
 
 impl RawOutbox {
@@ -100,6 +106,7 @@ impl RawOutbox {
             budget_mb,
             backlog_rate,
             receipt_timeout,
+            record_produced: self.record_produced.unwrap_or(false),
         })
     }
 }
@@ -149,6 +156,19 @@ pub struct Message {
     pub priority: Priority,
 }
 
+/// How far a file camera got: every frame up to `pts_ms` is analysed and its events are in
+/// the outbox. `source` names the file (path, size, modification time), so a different file
+/// under the same camera starts from its beginning.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Progress {
+    pub camera: String,
+    pub source: String,
+    pub pts_ms: i64,
+}
+
+/// `pts_ms` of a file analysed to its end.
+pub const DONE: i64 = i64::MAX;
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct Row {
     pub seq: i64,
@@ -161,9 +181,20 @@ pub struct Outbox {
     /// Rows without a key (from an outbox older than receipts) remain: checked once at open so
     /// the acknowledgement path does not query for them on every PUBACK.
     legacy: bool,
+    /// Whether pushes are also recorded in `produced` (see `RawOutbox::record_produced`).
+    produced: bool,
 }
 
 impl Outbox {
+    /// From now on, records the key and topic of every pushed message in `produced`.
+    pub fn record_produced(&mut self) -> Result<(), OutboxError> {
+        self.conn.execute_batch(
+            "CREATE TABLE IF NOT EXISTS produced (key TEXT NOT NULL, topic TEXT NOT NULL)",
+        )?;
+        self.produced = true;
+        Ok(())
+    }
+
     /// Opens (or creates) the outbox at `path`, keeping at most `budget` bytes of payload.
     pub fn open(path: &Path, budget: u64) -> Result<Self, OutboxError> {
         let p = path.display().to_string();
@@ -187,6 +218,8 @@ impl Outbox {
              );
              CREATE INDEX IF NOT EXISTS outbox_priority ON outbox (priority, seq);
              CREATE TABLE IF NOT EXISTS dropped (priority INTEGER PRIMARY KEY, n INTEGER NOT NULL);
+             -- How far each file camera got, committed with the events of the frames before it.
+             CREATE TABLE IF NOT EXISTS progress (camera TEXT PRIMARY KEY, source TEXT NOT NULL, pts_ms INTEGER NOT NULL);
              -- Payload bytes held, kept in step by every insert and delete, so the budget check
              -- does not scan a backlog that may hold hours of events.
              CREATE TABLE IF NOT EXISTS size (id INTEGER PRIMARY KEY CHECK (id = 0), bytes INTEGER NOT NULL);
@@ -215,15 +248,35 @@ impl Outbox {
             conn,
             budget,
             legacy,
+            produced: false,
         })
     }
 
     /// Stores messages in one durable transaction, then enforces the budget.
     pub fn push(&mut self, messages: &[Message]) -> Result<(), OutboxError> {
-        if messages.is_empty() {
+        self.push_with(messages, &[])
+    }
+
+    /// The same, recording in the same commit how far file cameras got: a crash can never
+    /// leave a position ahead of the events it covers, nor events ahead of their position.
+    pub fn push_with(
+        &mut self,
+        messages: &[Message],
+        progress: &[Progress],
+    ) -> Result<(), OutboxError> {
+        if messages.is_empty() && progress.is_empty() {
             return Ok(());
         }
         let tx = self.conn.transaction()?;
+        {
+            let mut st = tx.prepare_cached(
+                "INSERT INTO progress (camera, source, pts_ms) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (camera) DO UPDATE SET source = excluded.source, pts_ms = excluded.pts_ms",
+            )?;
+            for p in progress {
+                st.execute(params![p.camera, p.source, p.pts_ms])?;
+            }
+        }
         {
             let mut st = tx.prepare_cached(
                 "INSERT INTO outbox (priority, topic, payload, retain, key) VALUES (?1, ?2, ?3, ?4, ?5)",
@@ -236,6 +289,12 @@ impl Outbox {
                     m.retain,
                     m.key
                 ])?;
+            }
+        }
+        if self.produced {
+            let mut st = tx.prepare_cached("INSERT INTO produced (key, topic) VALUES (?1, ?2)")?;
+            for m in messages {
+                st.execute(params![m.key, m.topic])?;
             }
         }
         let added: i64 = messages.iter().map(|m| m.payload.len() as i64).sum();
@@ -269,6 +328,18 @@ impl Outbox {
             bytes -= len;
         }
         Ok(())
+    }
+
+    /// Where a file camera got to: the file's identity and the last analysed position.
+    pub fn progress(&self, camera: &str) -> Result<Option<(String, i64)>, OutboxError> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT source, pts_ms FROM progress WHERE camera = ?1",
+                [camera],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?)
     }
 
     /// Up to `limit` rows with `seq > after`, oldest first.
@@ -456,103 +527,4 @@ fn row(r: &rusqlite::Row) -> rusqlite::Result<Row> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn msg(topic: &str, bytes: usize, priority: Priority) -> Message {
-        Message {
-            key: format!("key-{topic}"),
-            topic: topic.into(),
-            payload: vec![b'x'; bytes],
-            retain: false,
-            priority,
-        }
-    }
-
-    #[test]
-    fn keeps_order_and_survives_reopen() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("o.db");
-        let mut o = Outbox::open(&path, 1 << 20).unwrap();
-        o.push(&[msg("a", 10, Priority::Track), msg("b", 10, Priority::Event)])
-            .unwrap();
-        o.push(&[msg("c", 10, Priority::Counts)]).unwrap();
-        drop(o);
-        let mut o = Outbox::open(&path, 1 << 20).unwrap();
-        let rows = o.after(0, 10).unwrap();
-        assert_eq!(
-            rows.iter()
-                .map(|r| r.message.topic.as_str())
-                .collect::<Vec<_>>(),
-            ["a", "b", "c"]
-        );
-        o.ack(&[rows[0].seq]).unwrap();
-        assert_eq!(o.after(0, 10).unwrap().len(), 2);
-        assert_eq!(o.after(rows[1].seq, 10).unwrap()[0].message.topic, "c");
-        assert_eq!(o.len().unwrap(), 2);
-    }
-
-    #[test]
-    fn over_budget_drops_counts_first_then_oldest_and_counts_the_drops() {
-        let dir = tempfile::tempdir().unwrap();
-        let mut o = Outbox::open(&dir.path().join("o.db"), 100).unwrap();
-        o.push(&[
-            msg("ev1", 30, Priority::Evidence),
-            msg("counts1", 30, Priority::Counts),
-            msg("track1", 30, Priority::Track),
-        ])
-        .unwrap();
-        o.push(&[msg("track2", 30, Priority::Track)]).unwrap();
-        let left: Vec<String> = o
-            .after(0, 10)
-            .unwrap()
-            .into_iter()
-            .map(|r| r.message.topic)
-            .collect();
-        assert_eq!(left, ["ev1", "track1", "track2"], "counts dropped first");
-        o.push(&[msg("ev2", 30, Priority::Evidence)]).unwrap();
-        let left: Vec<String> = o
-            .after(0, 10)
-            .unwrap()
-            .into_iter()
-            .map(|r| r.message.topic)
-            .collect();
-        assert_eq!(
-            left,
-            ["ev1", "track2", "ev2"],
-            "then the oldest track; evidence last"
-        );
-        assert_eq!(
-            o.dropped().unwrap(),
-            vec![(Priority::Counts, 1), (Priority::Track, 1)]
-        );
-    }
-
-    #[test]
-    fn rows_wait_for_receipts_and_overdue_ones_are_sent_again() {
-        let dir = tempfile::tempdir().unwrap();
-        let mut o = Outbox::open(&dir.path().join("o.db"), 1 << 20).unwrap();
-        o.push(&[msg("a", 10, Priority::Track), msg("b", 10, Priority::Event)])
-            .unwrap();
-        let rows = o.after(0, 10).unwrap();
-        o.sent(&[rows[0].seq, rows[1].seq], 1_000).unwrap();
-        assert_eq!(o.len().unwrap(), 2, "the broker's word is not enough");
-        assert_eq!(o.awaiting_receipt().unwrap(), 2);
-        assert_eq!(o.confirm(["key-a", "unknown"]).unwrap(), 1);
-        assert_eq!(o.len().unwrap(), 1);
-        assert!(
-            o.overdue(1_000, 2_000, 10).unwrap().is_empty(),
-            "not yet due"
-        );
-        let again = o.overdue(1_001, 2_000, 10).unwrap();
-        assert_eq!(again.len(), 1);
-        assert_eq!(again[0].message.key, "key-b");
-        assert!(
-            o.overdue(1_001, 2_500, 10).unwrap().is_empty(),
-            "its clock restarted when it was sent again"
-        );
-        o.confirm(["key-b"]).unwrap();
-        assert!(o.is_empty().unwrap());
-        assert_eq!(o.bytes().unwrap(), 0);
-    }
-}
+mod tests;
