@@ -13,93 +13,7 @@ use central_hub::ingest::{IngestConfig, IngestStats};
 use chrono::DateTime;
 use matthan_schema::{Body, Crossing, Direction, Event};
 use rumqttc::{Client, MqttOptions, QoS};
-use support::{Broker, Obj, track, ts};
-
-fn publisher(port: u16) -> Client {
-    let mut opts = MqttOptions::new(format!("pub-{}", support::free_port()), "127.0.0.1", port);
-    opts.set_max_packet_size(1 << 20, 1 << 20);
-    let (client, mut conn) = Client::new(opts, 100);
-    std::thread::spawn(move || for _ in conn.iter() {});
-    client
-}
-
-/// The real hub ingest on `loc`, evidence under `dir`, subscribed when this returns.
-fn spawn_hub(
-    port: u16,
-    client_id: &str,
-    loc: &str,
-    dir: &std::path::Path,
-    stop: &Arc<AtomicBool>,
-    stats: &Arc<IngestStats>,
-) -> std::thread::JoinHandle<()> {
-    let cfg = IngestConfig {
-        host: "127.0.0.1".into(),
-        port,
-        client_id: client_id.into(),
-        group: "g1".into(),
-        security: Default::default(),
-        limits: Default::default(),
-    };
-    let store = central_hub::store::open(loc).unwrap();
-    let evidence = EvidenceStore::new(&dir.join("evidence")).unwrap();
-    let (s2, st2) = (stop.clone(), stats.clone());
-    let hub = std::thread::spawn(move || {
-        let rt = tokio::runtime::Runtime::new().unwrap();
-        rt.block_on(central_hub::ingest::run(cfg, store, evidence, st2, s2))
-            .unwrap();
-    });
-    std::thread::sleep(Duration::from_millis(500)); // let the hub subscribe
-    hub
-}
-
-/// Waits (at most 20 s) until the hub has stored `n` new events.
-fn wait_stored(stats: &IngestStats, n: u64) {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while stats.stored.load(Ordering::Relaxed) < n {
-        assert!(Instant::now() < deadline, "only {stats:?}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
-/// Everything a hub says on a site's receipt topic.
-struct Receipts(Arc<std::sync::Mutex<Vec<matthan_schema::Receipt>>>);
-
-impl Receipts {
-    fn listen(port: u16, site: &str) -> Self {
-        let mut opts =
-            MqttOptions::new(format!("rcpt-{}", support::free_port()), "127.0.0.1", port);
-        opts.set_max_packet_size(1 << 20, 1 << 20);
-        let (client, mut conn) = Client::new(opts, 100);
-        client
-            .subscribe(matthan_schema::receipt_topic(site), QoS::AtLeastOnce)
-            .unwrap();
-        let got = Arc::new(std::sync::Mutex::new(Vec::new()));
-        let g = got.clone();
-        std::thread::spawn(move || {
-            let _keep = client;
-            for ev in conn.iter() {
-                if let Ok(rumqttc::Event::Incoming(rumqttc::Packet::Publish(p))) = ev
-                    && let Ok(r) = matthan_schema::Receipt::from_json(&p.payload)
-                {
-                    g.lock().unwrap().push(r);
-                }
-            }
-        });
-        std::thread::sleep(Duration::from_millis(300));
-        Self(got)
-    }
-
-    /// Keys confirmed stored, and keys refused.
-    fn keys(&self) -> (Vec<String>, Vec<String>) {
-        let rs = self.0.lock().unwrap();
-        let stored = rs.iter().flat_map(|r| r.stored.clone()).collect();
-        let refused = rs
-            .iter()
-            .flat_map(|r| r.refused.iter().map(|x| x.key.clone()))
-            .collect();
-        (stored, refused)
-    }
-}
+use support::{Broker, Obj, Receipts, publisher, spawn_hub, track, ts, wait_stored};
 
 fn ingest_once(label: &str, loc: &str) {
     let broker = Broker::start();
@@ -455,19 +369,7 @@ fn an_oversize_message_never_blocks_ingest() {
     )
     .unwrap();
     std::thread::sleep(Duration::from_secs(2));
-    let client = publisher(broker.port);
-    let red = Obj {
-        camera: "ben-thanh-1",
-        class: "motorcycle",
-        ..Obj::default()
-    };
-    let t0 = ts("2026-11-26T08:15:00+07:00");
-    for i in 0..50 {
-        let e = track(&red, i, t0 + chrono::Duration::seconds(i as i64));
-        client
-            .publish(e.topic(), QoS::AtLeastOnce, false, e.to_json())
-            .unwrap();
-    }
+    support::publish_tracks(broker.port, 50);
     wait_stored(&stats, 50);
     stop.store(true, Ordering::Relaxed);
     hub.join().unwrap();

@@ -369,51 +369,54 @@ impl Writer<'_> {
         }
     }
 
-    /// Commits the batch's events. A failing batch is tried again event by event: an event that
-    /// fails alone while others commit is refused for good; when nothing commits (the database
-    /// is down, locked or read-only) the batch waits and tries again, so nothing is confirmed
-    /// or acknowledged unstored.
+    /// Commits the batch's events. A failing batch is tried again event by event: an event the
+    /// store refuses for what it is (a permanent error) is refused for good; events that failed
+    /// for the database's sake (locked, busy, down, read-only, full) wait and are tried again,
+    /// so nothing is confirmed or acknowledged unstored, and nothing is refused for a fault
+    /// that clears.
     fn insert(&mut self, events: &[Event], out: &mut Outcome) {
         let st = self.st;
         let mut backoff = Backoff::default();
+        let mut todo: Vec<Event> = events.to_vec();
         loop {
-            let err = match self.store.insert(events) {
+            let err = match self.store.insert(&todo) {
                 Ok(new) => {
                     st.stored.fetch_add(new as u64, Ordering::Relaxed);
                     st.duplicates
-                        .fetch_add((events.len() - new) as u64, Ordering::Relaxed);
-                    for e in events {
+                        .fetch_add((todo.len() - new) as u64, Ordering::Relaxed);
+                    for e in &todo {
                         out.receipts.stored(&e.site, e.id.to_string());
                     }
                     return;
                 }
                 Err(e) => e,
             };
-            if events.len() == 1 && err.is_permanent() {
-                self.refused_by_store(&events[0], &err, out);
-                return;
-            }
-            if events.len() > 1 {
-                let mut failed = Vec::new();
-                for e in events {
-                    match self.store.insert(std::slice::from_ref(e)) {
+            let mut again = Vec::new();
+            if todo.len() == 1 {
+                if err.is_permanent() {
+                    self.refused_by_store(&todo[0], &err, out);
+                } else {
+                    again = todo;
+                }
+            } else {
+                for e in todo {
+                    match self.store.insert(std::slice::from_ref(&e)) {
                         Ok(new) => {
                             st.stored.fetch_add(new as u64, Ordering::Relaxed);
                             st.duplicates.fetch_add(1 - new as u64, Ordering::Relaxed);
                             out.receipts.stored(&e.site, e.id.to_string());
                         }
-                        Err(err) => failed.push((e, err)),
+                        Err(err) if err.is_permanent() => self.refused_by_store(&e, &err, out),
+                        Err(_) => again.push(e),
                     }
-                }
-                if failed.len() < events.len() || failed.iter().all(|(_, e)| e.is_permanent()) {
-                    for (e, err) in failed {
-                        self.refused_by_store(e, &err, out);
-                    }
-                    return;
                 }
             }
-            // Nothing commits: the store, not the events, is the problem. Wait and try again.
+            if again.is_empty() {
+                return;
+            }
+            // The store, not the events, is the problem: wait and try those again.
             backoff.wait(st, &err);
+            todo = again;
         }
     }
 

@@ -429,3 +429,115 @@ pub fn signed_violation(
         blobs,
     )
 }
+
+// ---- The hub's ingest alone, against a real broker (ingest and fault tests). ----
+
+pub fn publisher(port: u16) -> rumqttc::Client {
+    let mut opts = rumqttc::MqttOptions::new(format!("pub-{}", free_port()), "127.0.0.1", port);
+    opts.set_max_packet_size(1 << 20, 1 << 20);
+    let (client, mut conn) = rumqttc::Client::new(opts, 100);
+    std::thread::spawn(move || for _ in conn.iter() {});
+    client
+}
+
+/// The real hub ingest on `loc`, evidence under `dir`, subscribed when this returns.
+pub fn spawn_hub(
+    port: u16,
+    client_id: &str,
+    loc: &str,
+    dir: &std::path::Path,
+    stop: &std::sync::Arc<std::sync::atomic::AtomicBool>,
+    stats: &std::sync::Arc<central_hub::ingest::IngestStats>,
+) -> std::thread::JoinHandle<()> {
+    let cfg = central_hub::ingest::IngestConfig {
+        host: "127.0.0.1".into(),
+        port,
+        client_id: client_id.into(),
+        group: "g1".into(),
+        security: Default::default(),
+        limits: Default::default(),
+    };
+    let store = central_hub::store::open(loc).unwrap();
+    let evidence = central_hub::evidence::EvidenceStore::new(&dir.join("evidence")).unwrap();
+    let (s2, st2) = (stop.clone(), stats.clone());
+    let hub = std::thread::spawn(move || {
+        let rt = tokio::runtime::Runtime::new().unwrap();
+        rt.block_on(central_hub::ingest::run(cfg, store, evidence, st2, s2))
+            .unwrap();
+    });
+    std::thread::sleep(std::time::Duration::from_millis(500)); // let the hub subscribe
+    hub
+}
+
+/// Waits (at most 20 s) until the hub has stored `n` new events.
+pub fn wait_stored(stats: &central_hub::ingest::IngestStats, n: u64) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while stats.stored.load(std::sync::atomic::Ordering::Relaxed) < n {
+        assert!(std::time::Instant::now() < deadline, "only {stats:?}");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
+/// Everything a hub says on a site's receipt topic.
+pub struct Receipts(std::sync::Arc<std::sync::Mutex<Vec<matthan_schema::Receipt>>>);
+
+impl Receipts {
+    pub fn listen(port: u16, site: &str) -> Self {
+        let mut opts =
+            rumqttc::MqttOptions::new(format!("rcpt-{}", free_port()), "127.0.0.1", port);
+        opts.set_max_packet_size(1 << 20, 1 << 20);
+        let (client, mut conn) = rumqttc::Client::new(opts, 100);
+        client
+            .subscribe(
+                matthan_schema::receipt_topic(site),
+                rumqttc::QoS::AtLeastOnce,
+            )
+            .unwrap();
+        let got = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let g = got.clone();
+        std::thread::spawn(move || {
+            let _keep = client;
+            for ev in conn.iter() {
+                if let Ok(rumqttc::Event::Incoming(rumqttc::Packet::Publish(p))) = ev
+                    && let Ok(r) = matthan_schema::Receipt::from_json(&p.payload)
+                {
+                    g.lock().unwrap().push(r);
+                }
+            }
+        });
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        Self(got)
+    }
+
+    /// Keys confirmed stored, and keys refused.
+    pub fn keys(&self) -> (Vec<String>, Vec<String>) {
+        let rs = self.0.lock().unwrap();
+        let stored = rs.iter().flat_map(|r| r.stored.clone()).collect();
+        let refused = rs
+            .iter()
+            .flat_map(|r| r.refused.iter().map(|x| x.key.clone()))
+            .collect();
+        (stored, refused)
+    }
+}
+
+/// Publishes `n` track events of one red motorbike's neighbours (ids 0..n, a second apart)
+/// and returns them.
+pub fn publish_tracks(port: u16, n: u64) -> Vec<Event> {
+    let client = publisher(port);
+    let red = Obj {
+        camera: "ben-thanh-1",
+        class: "motorcycle",
+        ..Obj::default()
+    };
+    let t0 = ts("2026-11-26T08:15:00+07:00");
+    let events: Vec<Event> = (0..n)
+        .map(|i| track(&red, i, t0 + chrono::Duration::seconds(i as i64)))
+        .collect();
+    for e in &events {
+        client
+            .publish(e.topic(), rumqttc::QoS::AtLeastOnce, false, e.to_json())
+            .unwrap();
+    }
+    events
+}
