@@ -264,8 +264,8 @@ fn main() {
         embedders: cores,
         ..locked
     };
-    let before = hub_load::run(&db, &models, &locked, &queries);
-    let after = hub_load::run(&db, &models, &pooled, &queries);
+    let before = hub_load::run(&db, &locked, &queries);
+    let after = hub_load::run(&db, &pooled, &queries);
     for (label, l) in [
         ("one locked connection (before)", &before),
         ("pooled (now)", &after),

@@ -11,3 +11,72 @@ pub fn peak_rss_mib() -> f64 {
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
         .map_or(f64::NAN, |kb| kb / 1024.0)
 }
+
+/// The bearer token the benches' API server accepts (role operator).
+pub const OPERATOR_TOKEN: &str = "bench-operator-token";
+
+/// The hub's real HTTP listener and API router over a database, in this process.
+pub struct ApiServer {
+    pub url: String,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    server: tokio::task::JoinHandle<std::io::Result<()>>,
+    rt: tokio::runtime::Runtime,
+}
+
+impl ApiServer {
+    /// Serves `db` and the evidence in `evidence` with `connections` store connections and
+    /// `embedders` embedders (as `central-hub serve` sizes them: one of each per core).
+    pub fn start(
+        db: &std::path::Path,
+        evidence: &std::path::Path,
+        connections: u32,
+        embedders: usize,
+    ) -> Self {
+        use central_hub::config::{Role, TokenConfig, sha256_hex};
+        let rt = tokio::runtime::Runtime::new().unwrap();
+        let models = repo().join("models");
+        let state = central_hub::api::AppState::new(
+            central_hub::store::pool(&db.display().to_string(), connections).unwrap(),
+            central_hub::embed::Embedders::load(
+                &models.join("minilm-l6-v2-int8.onnx"),
+                &models.join("minilm-l6-v2-tokenizer.json"),
+                None,
+                embedders,
+            )
+            .unwrap(),
+            central_hub::evidence::EvidenceStore::new(evidence).unwrap(),
+            &[TokenConfig {
+                name: "bench".into(),
+                role: Role::Operator,
+                sha256: sha256_hex(OPERATOR_TOKEN.as_bytes()),
+            }],
+            std::sync::Arc::default(),
+        );
+        let listener = rt
+            .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+            .unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let limits = central_hub::http::Limits {
+            max_connections: 512,
+            idle_timeout: std::time::Duration::from_secs(60),
+        };
+        let server = rt.spawn(central_hub::http::serve(
+            listener,
+            central_hub::api::router(std::sync::Arc::new(state)),
+            limits,
+            stop.clone(),
+        ));
+        Self {
+            url,
+            stop,
+            server,
+            rt,
+        }
+    }
+
+    pub fn stop(self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        let _ = self.rt.block_on(self.server);
+    }
+}

@@ -5,13 +5,9 @@
 //! as it is (a pool of store connections, one embedder per core). Used by the `hub` bench.
 
 use std::path::Path;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use central_hub::config::{Role, TokenConfig, sha256_hex};
-
-const TOKEN: &str = "bench-operator-token";
+use matthan_benches::OPERATOR_TOKEN as TOKEN;
 
 pub struct Load {
     pub searches: usize,
@@ -56,7 +52,7 @@ pub struct Setup {
 }
 
 /// Serves the API on `db` as `setup` says and loads it with searching operators.
-pub fn run(db: &Path, models: &Path, setup: &Setup, queries: &[&str]) -> Load {
+pub fn run(db: &Path, setup: &Setup, queries: &[&str]) -> Load {
     let Setup {
         connections,
         embedders,
@@ -64,40 +60,9 @@ pub fn run(db: &Path, models: &Path, setup: &Setup, queries: &[&str]) -> Load {
         secs,
         think,
     } = *setup;
-    let rt = tokio::runtime::Runtime::new().unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let state = central_hub::api::AppState::new(
-        central_hub::store::pool(&db.display().to_string(), connections).unwrap(),
-        central_hub::embed::Embedders::load(
-            &models.join("minilm-l6-v2-int8.onnx"),
-            &models.join("minilm-l6-v2-tokenizer.json"),
-            None,
-            embedders,
-        )
-        .unwrap(),
-        central_hub::evidence::EvidenceStore::new(dir.path()).unwrap(),
-        &[TokenConfig {
-            name: "bench".into(),
-            role: Role::Operator,
-            sha256: sha256_hex(TOKEN.as_bytes()),
-        }],
-        Arc::default(),
-    );
-    let listener = rt
-        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
-        .unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    let stop = Arc::new(AtomicBool::new(false));
-    let limits = central_hub::http::Limits {
-        max_connections: 512,
-        idle_timeout: Duration::from_secs(60),
-    };
-    let server = rt.spawn(central_hub::http::serve(
-        listener,
-        central_hub::api::router(Arc::new(state)),
-        limits,
-        stop.clone(),
-    ));
+    let api = matthan_benches::ApiServer::start(db, dir.path(), connections, embedders);
+    let url = api.url.clone();
     let deadline = Instant::now() + Duration::from_secs(secs);
     let monitor = {
         let url = url.clone();
@@ -152,8 +117,7 @@ pub fn run(db: &Path, models: &Path, setup: &Setup, queries: &[&str]) -> Load {
         errors += e;
     }
     let mut health = monitor.join().unwrap();
-    stop.store(true, Ordering::Relaxed);
-    let _ = rt.block_on(server);
+    api.stop();
     let health_max = health.iter().copied().fold(0.0, f64::max);
     Load {
         searches: all.len(),
