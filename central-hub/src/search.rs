@@ -178,22 +178,35 @@ pub fn run(
         .into_iter()
         .map(|row| {
             let mut why = reasons.clone();
-            let score = if terms.is_empty() {
-                1.0
-            } else {
-                let cap = fold(&row.caption);
-                let literal: Vec<&str> = terms
-                    .iter()
-                    .filter(|t| cap.contains(t.as_str()))
-                    .map(String::as_str)
-                    .collect();
-                let sim = sims.get(&row.semantic).copied().unwrap_or(0.0);
-                why.push(format!("similar to \"{}\" ({sim:.2})", terms.join(" ")));
-                if !literal.is_empty() {
-                    why.push(format!("words {}", literal.join(", ")));
-                }
-                sim + 0.25 * literal.len() as f32 / terms.len() as f32
-            };
+            // A plate read exactly as typed ranks above one matched through OCR look-alikes.
+            let lookalike = q.plate.as_ref().is_some_and(|p| {
+                let read = crate::store::plate_norm(row.plate.as_deref().unwrap_or(""));
+                !read.contains(&p.text)
+            });
+            if lookalike {
+                why.push(format!(
+                    "plate read {} (OCR look-alike)",
+                    row.plate.as_deref().unwrap_or("")
+                ));
+            }
+            let penalty = if lookalike { 0.5 } else { 0.0 };
+            let score = -penalty
+                + if terms.is_empty() {
+                    1.0
+                } else {
+                    let cap = fold(&row.caption);
+                    let literal: Vec<&str> = terms
+                        .iter()
+                        .filter(|t| cap.contains(t.as_str()))
+                        .map(String::as_str)
+                        .collect();
+                    let sim = sims.get(&row.semantic).copied().unwrap_or(0.0);
+                    why.push(format!("similar to \"{}\" ({sim:.2})", terms.join(" ")));
+                    if !literal.is_empty() {
+                        why.push(format!("words {}", literal.join(", ")));
+                    }
+                    sim + 0.25 * literal.len() as f32 / terms.len() as f32
+                };
             Hit {
                 row,
                 score,

@@ -80,6 +80,19 @@ fn check(label: &str, store: &mut dyn EventStore) {
         1,
         "{label}: plate fragment ignores separators"
     );
+    // OCR look-alikes: a plate typed 59-XI, 59-X1 I23 (I for 1) or S9-X1 (S for 5) finds the
+    // one read 59-X1 123.45; a different digit does not.
+    for (typed, found) in [("59XI", 1), ("59X1I23", 1), ("59X2", 0), ("S9X1", 1)] {
+        let f = Filter {
+            plate: Some(central_hub::query::Plate::new(typed)),
+            ..Filter::default()
+        };
+        assert_eq!(
+            store.select(&f, 10).unwrap().len(),
+            found,
+            "{label}: plate {typed:?} over OCR look-alikes"
+        );
+    }
     let f = Filter {
         classes: vec!["person".into()],
         from: Some(ts("2026-11-26T08:00:00+07:00")),
@@ -322,4 +335,44 @@ fn evidence_lives_as_long_as_the_last_event_naming_it() {
         assert_eq!(sweep(store.as_mut(), Duration::ZERO), 1, "{label}");
         assert!(!present(&shared), "{label}");
     }
+}
+
+/// The demo's parked truck 51S-232.32 was read by OCR as 515-232.32: an operator typing the
+/// real plate finds it, ranked below a vehicle read exactly as typed, with the reason shown.
+#[test]
+fn plates_read_through_ocr_look_alikes_rank_below_exact_readings() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store =
+        central_hub::store::open(&dir.path().join("hub.db").display().to_string()).unwrap();
+    let truck = |plate, id, at| {
+        let o = Obj {
+            camera: "le-loi-1",
+            class: "truck",
+            plate: Some(plate),
+            ..Obj::default()
+        };
+        track(&o, id, ts(at))
+    };
+    let exact = truck("51S-232.32", 1, "2026-11-26T08:00:00+07:00");
+    let misread = truck("515-232.32", 2, "2026-11-26T09:00:00+07:00");
+    let other = truck("51F-987.65", 3, "2026-11-26T09:30:00+07:00");
+    store
+        .insert(&[exact.clone(), misread.clone(), other])
+        .unwrap();
+    let mut emb = support::embedder();
+    let now = ts("2026-11-26T12:00:00+07:00");
+    let (_, hits) =
+        central_hub::search::search(store.as_mut(), &mut emb, "biển số 51S-232.32", now, 10)
+            .unwrap();
+    let ids: Vec<&str> = hits.iter().map(|h| h.row.id.as_str()).collect();
+    assert_eq!(
+        ids,
+        vec![exact.id.to_string(), misread.id.to_string()],
+        "exact first, then the look-alike, nothing else"
+    );
+    assert!(
+        hits[1].reasons.iter().any(|r| r.contains("look-alike")),
+        "{:?}",
+        hits[1].reasons
+    );
 }

@@ -54,11 +54,7 @@ pub struct Plate {
 impl Plate {
     /// The fragment as typed ("51F-123.45").
     pub fn new(typed: &str) -> Self {
-        let text: String = typed
-            .chars()
-            .filter(char::is_ascii_alphanumeric)
-            .collect::<String>()
-            .to_uppercase();
+        let text = crate::store::plate_norm(typed);
         let b = text.as_bytes();
         let province = b.len() >= 2 && b[..2].iter().all(u8::is_ascii_digit);
         let at_start = province && (b.len() == 2 || b[2].is_ascii_alphabetic());

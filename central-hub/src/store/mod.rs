@@ -149,10 +149,15 @@ impl Filter {
             }
         }
         if let Some(p) = &self.plate {
-            // `text` is alphanumerics only (query::Plate), so it holds no LIKE wildcard.
+            // `text` is alphanumerics only (query::Plate), so it holds no LIKE wildcard. Both
+            // sides are folded over OCR look-alikes, so a plate read 515-232.32 is found by
+            // 51S-232.32; search ranks exact readings first.
             let lead = if p.at_start { "" } else { "%" };
-            let m = push(Param::Text(format!("{lead}{}%", p.text)), &mut params);
-            clauses.push(format!("plate_norm LIKE {m}"));
+            let m = push(
+                Param::Text(format!("{lead}{}%", fold_plate(&p.text))),
+                &mut params,
+            );
+            clauses.push(format!("{} LIKE {m}", fold_plate_sql("plate_norm")));
         }
         if let Some(f) = self.from {
             let m = push(Param::Int(f.timestamp_millis()), &mut params);
@@ -187,6 +192,45 @@ impl Filter {
             .collect();
         format!("({})", windows.join(" OR "))
     }
+}
+
+/// Characters OCR confuses on plates, each with the one it is read as: a letter and the digit
+/// it looks like (0/O/D, 1/I, 5/S, 8/B, 2/Z, 6/G).
+pub const PLATE_LOOKALIKES: [(char, char); 7] = [
+    ('O', '0'),
+    ('D', '0'),
+    ('I', '1'),
+    ('S', '5'),
+    ('B', '8'),
+    ('Z', '2'),
+    ('G', '6'),
+];
+
+/// Upper-case alphanumerics of a plate: how the store keeps it for matching.
+pub fn plate_norm(p: &str) -> String {
+    p.chars()
+        .filter(|c| c.is_ascii_alphanumeric())
+        .collect::<String>()
+        .to_uppercase()
+}
+
+/// An upper-case plate with every look-alike letter read as its digit.
+pub fn fold_plate(s: &str) -> String {
+    s.chars()
+        .map(|c| {
+            PLATE_LOOKALIKES
+                .iter()
+                .find(|(l, _)| *l == c)
+                .map_or(c, |(_, d)| *d)
+        })
+        .collect()
+}
+
+/// The same folding in SQL (`REPLACE` is in SQLite and PostgreSQL alike).
+fn fold_plate_sql(col: &str) -> String {
+    PLATE_LOOKALIKES.iter().fold(col.to_string(), |e, (l, d)| {
+        format!("REPLACE({e}, '{l}', '{d}')")
+    })
 }
 
 /// One row of the append-only audit log.
@@ -392,12 +436,7 @@ impl Fields {
             },
             _ => Fields::default(),
         };
-        f.plate_norm = f.plate.as_ref().map(|p| {
-            p.chars()
-                .filter(|c| c.is_ascii_alphanumeric())
-                .collect::<String>()
-                .to_uppercase()
-        });
+        f.plate_norm = f.plate.as_deref().map(plate_norm);
         f.refs = evidence_refs(e);
         f.caption = caption(e);
         f.semantic = semantic(e);
