@@ -15,7 +15,7 @@ use std::time::Instant;
 
 use central_hub::store::{EventStore, SqliteStore};
 use chrono::{DateTime, Duration, Utc};
-use matthan_benches::{cached, peak_rss_mib, repo};
+use matthan_benches::{cached, pct, peak_rss_mib, repo};
 use matthan_schema::{Attributes, BBox, Body, Crossing, Direction, Event, TrackEvent, TrackPhase};
 
 const CAMERAS: [&str; 8] = [
@@ -120,11 +120,6 @@ fn synth(n: usize, end: DateTime<Utc>) -> Vec<Event> {
             )
         })
         .collect()
-}
-
-fn pct(v: &mut [f64], p: f64) -> f64 {
-    v.sort_by(f64::total_cmp);
-    v[((v.len() - 1) as f64 * p).round() as usize]
 }
 
 fn main() {

@@ -7,7 +7,7 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use matthan_benches::OPERATOR_TOKEN as TOKEN;
+use matthan_benches::{OPERATOR_TOKEN as TOKEN, pct};
 
 pub struct Load {
     pub searches: usize,
@@ -17,14 +17,6 @@ pub struct Load {
     pub p95: f64,
     pub health_p99: f64,
     pub health_max: f64,
-}
-
-fn pct(v: &mut [f64], p: f64) -> f64 {
-    if v.is_empty() {
-        return f64::NAN;
-    }
-    v.sort_by(f64::total_cmp);
-    v[((v.len() - 1) as f64 * p).round() as usize]
 }
 
 fn enc(q: &str) -> String {

@@ -108,11 +108,16 @@ impl Emitter {
         self.pending.push(publish::message(event));
     }
 
-    /// Notes how far a file camera got; it goes out with the next commit.
-    pub fn progress(&mut self, p: crate::outbox::Progress) {
-        match self.progress.iter_mut().find(|q| q.camera == p.camera) {
-            Some(q) => *q = p,
-            None => self.progress.push(p),
+    /// Notes how far a file camera got; it goes out with the next commit. Called per frame, so
+    /// a camera already noted only has its position updated (no allocation).
+    pub fn progress(&mut self, camera: &str, source: &str, pts_ms: i64) {
+        match self.progress.iter_mut().find(|q| q.camera == camera) {
+            Some(q) => q.pts_ms = pts_ms,
+            None => self.progress.push(crate::outbox::Progress {
+                camera: camera.to_string(),
+                source: source.to_string(),
+                pts_ms,
+            }),
         }
     }
 

@@ -12,7 +12,7 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use crate::config::{EdgeConfig, Source};
-use crate::outbox::{DONE, Progress};
+use crate::outbox::DONE;
 use crate::publish::Publisher;
 use crate::queue::FrameQueues;
 
@@ -83,11 +83,7 @@ impl Resume {
             return;
         }
         if let Some(source) = &self.sources[i] {
-            em.progress(Progress {
-                camera: self.ids[i].clone(),
-                source: source.clone(),
-                pts_ms: pts.as_millis() as i64,
-            });
+            em.progress(&self.ids[i], source, pts.as_millis() as i64);
         }
     }
 
@@ -96,11 +92,7 @@ impl Resume {
         if let Some(source) = &self.sources[i]
             && evidence_in_flight == 0
         {
-            em.progress(Progress {
-                camera: self.ids[i].clone(),
-                source: source.clone(),
-                pts_ms: DONE,
-            });
+            em.progress(&self.ids[i], source, DONE);
         }
     }
 }
