@@ -57,8 +57,11 @@ impl Embedder {
             path: p.display().to_string(),
             reason,
         };
-        let tokenizer =
+        let mut tokenizer =
             Tokenizer::from_file(tokenizer).map_err(|e| err(tokenizer, e.to_string()))?;
+        // The shipped tokenizer pads every text to 128 tokens: a three-word query then costs as
+        // much as a paragraph, and the padding was pooled into the vector. Pad per batch instead.
+        tokenizer.with_padding(None);
         let session = Session::builder(env)
             .and_then(|b| b.with_intra_threads(1).map_err(Into::into))
             .and_then(|mut b| b.commit_from_file(model))
@@ -88,9 +91,10 @@ impl Embedder {
             vec![0i64; n * len],
         );
         for (b, e) in enc.iter().enumerate() {
-            for (k, id) in e.get_ids().iter().take(len).enumerate() {
+            let real = e.get_ids().iter().zip(e.get_attention_mask());
+            for (k, (id, m)) in real.take(len).enumerate() {
                 ids[b * len + k] = *id as i64;
-                mask[b * len + k] = 1;
+                mask[b * len + k] = *m as i64;
             }
         }
         let shape = [n as i64, len as i64];

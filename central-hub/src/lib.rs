@@ -10,6 +10,7 @@ pub mod evidence;
 pub mod http;
 pub mod ingest;
 pub mod lexicon;
+pub mod maintenance;
 pub mod query;
 pub mod search;
 pub mod server;

@@ -5,7 +5,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use anyhow::Context;
-use chrono::Utc;
 
 use crate::api::{AppState, router};
 use crate::config::HubConfig;
@@ -13,13 +12,7 @@ use crate::embed::Embedders;
 use crate::evidence::EvidenceStore;
 use crate::ingest::{IngestConfig, IngestStats};
 
-/// Days a dead letter (refused or quarantined message) is kept.
-const DEAD_LETTER_DAYS: i64 = 30;
-/// How often expired events are deleted.
-const RETENTION_EVERY: Duration = Duration::from_secs(3600);
-/// How old an evidence blob no event names must be before it is deleted: blobs travel before
-/// the events that name them, from the same outbox.
-pub const EVIDENCE_GRACE: Duration = Duration::from_secs(3600);
+pub use crate::maintenance::EVIDENCE_GRACE;
 
 pub async fn serve(cfg: HubConfig, stop: Arc<AtomicBool>) -> anyhow::Result<Arc<IngestStats>> {
     let stats = Arc::new(IngestStats::default());
@@ -53,6 +46,15 @@ pub async fn serve(cfg: HubConfig, stop: Arc<AtomicBool>) -> anyhow::Result<Arc<
         tracing::warn!("no [[tokens]] configured: every API route except health will refuse");
     }
 
+    let work = crate::maintenance::Maintenance {
+        retention: cfg.retention_days.clone(),
+        blobs: evidence_dir()?,
+        embedder: crate::embed::Embedder::load(
+            &cfg.embedding.model,
+            &cfg.embedding.tokenizer,
+            cfg.embedding.ort_library.as_deref(),
+        )?,
+    };
     let listener = tokio::net::TcpListener::bind(cfg.listen)
         .await
         .with_context(|| format!("listen {}", cfg.listen))?;
@@ -64,20 +66,10 @@ pub async fn serve(cfg: HubConfig, stop: Arc<AtomicBool>) -> anyhow::Result<Arc<
     };
     let http = tokio::spawn(crate::http::serve(listener, router(state), limits, s));
 
-    let retention = cfg.retention_days.clone();
     let db = cfg.db.clone();
     let s = stop.clone();
-    let blobs = evidence_dir()?;
     let expiry = tokio::task::spawn_blocking(move || -> anyhow::Result<()> {
-        let mut store = crate::store::open(&db)?;
-        let mut next = std::time::Instant::now();
-        while !s.load(Ordering::Relaxed) {
-            if std::time::Instant::now() >= next {
-                expire(store.as_mut(), &retention, &blobs);
-                next = std::time::Instant::now() + RETENTION_EVERY;
-            }
-            std::thread::sleep(Duration::from_millis(200));
-        }
+        work.run(crate::store::open(&db)?.as_mut(), &s);
         Ok(())
     });
 
@@ -105,40 +97,6 @@ pub async fn serve(cfg: HubConfig, stop: Arc<AtomicBool>) -> anyhow::Result<Arc<
     http.await??;
     expiry.await??;
     Ok(stats)
-}
-
-/// One retention pass: expired events per kind, then the evidence no stored event names.
-fn expire(
-    store: &mut dyn crate::store::EventStore,
-    retention: &std::collections::BTreeMap<matthan_schema::Kind, u32>,
-    blobs: &EvidenceStore,
-) {
-    for (kind, days) in retention {
-        let before = Utc::now() - chrono::Duration::days(*days as i64);
-        match store.expire(kind.as_str(), before) {
-            Ok(0) => {}
-            Ok(n) => tracing::info!(kind = %kind, deleted = n, days, "retention"),
-            Err(e) => tracing::warn!(error = %e, "retention failed; will retry"),
-        }
-    }
-    // Dead letters are for diagnosis, not records: kept a month, so a flood of junk cannot
-    // grow the database for good.
-    match store.expire_dead_letters(Utc::now() - chrono::Duration::days(DEAD_LETTER_DAYS)) {
-        Ok(0) => {}
-        Ok(n) => tracing::info!(deleted = n, "retention: dead letters"),
-        Err(e) => tracing::warn!(error = %e, "dead-letter retention failed; will retry"),
-    }
-    match blobs.sweep(store, EVIDENCE_GRACE) {
-        Ok(s) if s.files > 0 => {
-            tracing::info!(
-                files = s.files,
-                bytes = s.bytes,
-                "evidence no event names deleted"
-            )
-        }
-        Ok(_) => {}
-        Err(e) => tracing::warn!(error = %e, "evidence sweep failed; will retry"),
-    }
 }
 
 fn shown(db: &str) -> &str {

@@ -219,10 +219,123 @@ fn both_engines_behave_the_same() {
     for (label, loc) in support::engines(dir.path()) {
         let mut store = central_hub::store::open(&loc).unwrap();
         check(label, store.as_mut());
+        check_plates(label, store.as_mut());
+        let n = store.count().unwrap();
         // Re-opening runs no migration twice.
         let mut again = central_hub::store::open(&loc).unwrap();
-        assert_eq!(again.count().unwrap(), 5, "{label}");
+        assert_eq!(again.count().unwrap(), n, "{label}");
     }
+}
+
+/// Plate searches go through the distinct plates (a start by key range, a fragment anywhere
+/// by scanning them), before and after the planner has statistics, and plates no event has
+/// any more are forgotten.
+fn check_plates(label: &str, store: &mut dyn EventStore) {
+    let found = |store: &mut dyn EventStore, typed: &str| {
+        let f = Filter {
+            plate: Some(central_hub::query::Plate::new(typed)),
+            ..Filter::default()
+        };
+        let mut plates: Vec<String> = store
+            .select(&f, 50)
+            .unwrap()
+            .into_iter()
+            .filter_map(|r| r.plate)
+            .collect();
+        plates.sort();
+        plates
+    };
+    let car = |plate, id, at| {
+        let o = Obj {
+            camera: "cho-lon-4",
+            class: "car",
+            plate: Some(plate),
+            ..Obj::default()
+        };
+        track(&o, id, ts(at))
+    };
+    let cars = [
+        car("51F-123.45", 101, "2026-11-26T10:00:00+07:00"),
+        car("51F-123.45", 102, "2026-11-26T10:05:00+07:00"),
+        car("51G-234.56", 103, "2026-11-26T10:10:00+07:00"),
+        car("29A-512.34", 104, "2026-10-02T10:00:00+07:00"),
+    ];
+    store.insert(&cars).unwrap();
+    for round in ["before statistics", "after statistics"] {
+        let l = format!("{label} {round}");
+        assert_eq!(found(store, "51F"), vec!["51F-123.45"; 2], "{l}");
+        // '~' bound: 51 takes every series of the province, and nothing of 29A-512.
+        assert_eq!(found(store, "51").len(), 3, "{l}");
+        // A fragment elsewhere: "23456" ends 51G's number.
+        assert_eq!(found(store, "23456"), vec!["51G-234.56"], "{l}");
+        // (and "2345" is also in the 59-X1 123.45 `check` stored).
+        let all = ["51F-123.45", "51F-123.45", "51G-234.56", "59-X1 123.45"];
+        assert_eq!(found(store, "2345"), all, "{l}");
+        assert_eq!(
+            found(store, "S1F"),
+            vec!["51F-123.45"; 2],
+            "{l}: look-alike start"
+        );
+        assert!(found(store, "99999").is_empty(), "{l}");
+        store.optimize().unwrap();
+    }
+    store.expire("track", ts("2026-11-01T00:00:00Z")).unwrap();
+    store.optimize().unwrap();
+    assert!(found(store, "29A").is_empty(), "{label}: expired");
+    store
+        .insert(&[car("29A-512.34", 105, "2026-11-27T10:00:00+07:00")])
+        .unwrap();
+    assert_eq!(
+        found(store, "29A"),
+        vec!["29A-512.34"],
+        "{label}: seen again"
+    );
+}
+
+/// A hub database from before plates were indexed (schema 5) opens with every stored plate
+/// searchable, and the embeddings made with padded tokens are made again.
+#[test]
+fn a_schema_5_database_is_upgraded_in_place() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("hub.db");
+    let o = Obj {
+        camera: "cho-lon-4",
+        class: "car",
+        color: Some("white"),
+        plate: Some("51F-123.45"),
+        ..Obj::default()
+    };
+    let e = track(&o, 7, ts("2026-11-26T10:00:00+07:00"));
+    central_hub::store::SqliteStore::open(&path)
+        .unwrap()
+        .insert(std::slice::from_ref(&e))
+        .unwrap();
+    // Back to schema 5 as it was, with an embedding made the old way.
+    let c = rusqlite::Connection::open(&path).unwrap();
+    c.execute_batch(
+        "DROP INDEX events_plate_key; ALTER TABLE events DROP COLUMN plate_key;
+         DROP TABLE plates; DROP TABLE pending_semantics;
+         INSERT INTO semantics SELECT semantic, x'00000000' FROM events;
+         PRAGMA user_version = 5;",
+    )
+    .unwrap();
+    drop(c);
+    let mut store = central_hub::store::SqliteStore::open(&path).unwrap();
+    let f = Filter {
+        plate: Some(central_hub::query::Plate::new("51F")),
+        ..Filter::default()
+    };
+    assert_eq!(store.select(&f, 10).unwrap().len(), 1);
+    let sem = store.select(&Filter::default(), 1).unwrap()[0]
+        .semantic
+        .clone();
+    assert!(
+        store
+            .embeddings(std::slice::from_ref(&sem))
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(store.missing_embeddings(10).unwrap(), vec![sem]);
 }
 
 #[test]

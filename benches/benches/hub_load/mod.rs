@@ -1,6 +1,6 @@
 //! Many operators at once, through the real HTTP API (`central_hub::http::serve` + the API
-//! router) over a hub database: N clients search back to back (no think time, the worst case)
-//! while a monitor polls `/api/health` every 50 ms. Run twice in the same process on the same
+//! router) over a hub database: N clients search, back to back (no think time, the worst case)
+//! or pausing a jittered think time, while a monitor polls `/api/health` every 50 ms. Run twice in the same process on the same
 //! database: as the hub was (one store connection and one embedder shared under a lock), and
 //! as it is (a pool of store connections, one embedder per core). Used by the `hub` bench.
 
@@ -82,6 +82,17 @@ pub fn run(db: &Path, setup: &Setup, queries: &[&str]) -> Load {
                 let agent = ureq::Agent::new();
                 let (mut ms, mut errors) = (Vec::new(), 0usize);
                 let mut i = c;
+                // People do not search in step: each pause is drawn from 0.5-1.5 × `think`
+                // (fixed seed per operator), and operators start spread over one pause.
+                let mut x =
+                    0x9E37_79B9_7F4A_7C15u64 ^ (c as u64 + 1).wrapping_mul(0xA24B_AED4_963E_E407);
+                let mut jitter = move |d: Duration| {
+                    x ^= x << 13;
+                    x ^= x >> 7;
+                    x ^= x << 17;
+                    d.mul_f64(0.5 + (x % 1000) as f64 / 1000.0)
+                };
+                std::thread::sleep(jitter(think) / 2);
                 while Instant::now() < deadline {
                     let t = Instant::now();
                     let r = agent
@@ -96,7 +107,7 @@ pub fn run(db: &Path, setup: &Setup, queries: &[&str]) -> Load {
                         _ => errors += 1,
                     }
                     i += 1;
-                    std::thread::sleep(think);
+                    std::thread::sleep(jitter(think));
                 }
                 (ms, errors)
             })

@@ -285,6 +285,7 @@ async fn health(State(s): State<Shared>) -> Json<serde_json::Value> {
         "stored": i.stored.load(Ordering::Relaxed),
         "received": i.received.load(Ordering::Relaxed),
         "rejected": i.rejected.load(Ordering::Relaxed),
+        "broker": if i.subscribed.load(Ordering::Relaxed) { "subscribed" } else { "disconnected" },
     }))
 }
 

@@ -63,6 +63,8 @@ pub struct IngestStats {
     pub retried: AtomicU64,
     /// Valid events dated too far in the past, kept aside (see `store::SetAside`).
     pub quarantined: AtomicU64,
+    /// Connected to the broker with every subscription acknowledged: events flow.
+    pub subscribed: std::sync::atomic::AtomicBool,
 }
 
 /// How far ahead of the hub's clock an event may be dated: edge clocks drift, but an event
@@ -146,6 +148,9 @@ pub async fn run(
                     client.subscribe(f.clone(), QoS::AtLeastOnce).await?;
                 }
             }
+            Ok(Ok(MqttEvent::Incoming(Packet::SubAck(_)))) => {
+                stats.subscribed.store(true, Ordering::Relaxed);
+            }
             Ok(Ok(MqttEvent::Incoming(Packet::Publish(p)))) => {
                 stats.received.fetch_add(1, Ordering::Relaxed);
                 if tx.send(p).await.is_err() {
@@ -154,6 +159,7 @@ pub async fn run(
             }
             Ok(Ok(_)) => {}
             Ok(Err(e)) => {
+                stats.subscribed.store(false, Ordering::Relaxed);
                 tracing::warn!(error = %e, "MQTT connection problem; retrying");
                 tokio::time::sleep(Duration::from_secs(1)).await;
             }

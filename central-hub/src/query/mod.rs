@@ -224,7 +224,8 @@ fn truncate(text: &str) -> &str {
     &text[..cut]
 }
 
-/// Cameras named in the query, by id or by the words of their id; their words are removed.
+/// Cameras named in the query, by id or by the words of their id, as whole words ("le loi"
+/// is not in "people loitering"); their words are removed.
 fn places(folded: &mut String, cameras: &[String]) -> Vec<String> {
     let base = |cam: &str| {
         fold(cam)
@@ -232,18 +233,32 @@ fn places(folded: &mut String, cameras: &[String]) -> Vec<String> {
             .trim_end_matches(|c: char| c.is_ascii_digit() || c == ' ')
             .to_string()
     };
-    let found: Vec<String> = cameras
-        .iter()
-        .filter(|cam| {
-            let b = base(cam);
-            b.len() >= 3 && (folded.contains(&b) || folded.contains(&fold(cam)))
-        })
-        .cloned()
-        .collect();
-    for cam in &found {
-        *folded = folded.replace(&fold(cam), " ").replace(&base(cam), " ");
+    let mut found = Vec::new();
+    for cam in cameras {
+        let b = base(cam);
+        if b.len() < 3 {
+            continue;
+        }
+        let mut hit = false;
+        for words in [fold(cam), b] {
+            while let Some(at) = whole_words(folded, &words) {
+                folded.replace_range(at..at + words.len(), " ");
+                hit = true;
+            }
+        }
+        if hit {
+            found.push(cam.clone());
+        }
     }
     found
+}
+
+/// Where `words` occur in `text` with no letter or digit right before or after.
+fn whole_words(text: &str, words: &str) -> Option<usize> {
+    let alnum = |c: Option<char>| c.is_some_and(char::is_alphanumeric);
+    text.match_indices(words).map(|(at, _)| at).find(|&at| {
+        !alnum(text[..at].chars().next_back()) && !alnum(text[at + words.len()..].chars().next())
+    })
 }
 
 /// Reads the tokens as phrases of the lexicon (longest first), filling the query and the time

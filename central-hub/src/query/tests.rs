@@ -28,6 +28,18 @@ fn english_vehicle_colour_violation_place_and_hours() {
 }
 
 #[test]
+fn a_place_is_whole_words_not_letters_across_words() {
+    let cams = vec!["le-loi-5".to_string(), "ben-thanh-1".to_string()];
+    // "peop-le loi-tering" holds "le loi" but names no street.
+    let q = parse("people loitering", now(), &cams);
+    assert!(q.cameras.is_empty(), "{:?}", q.cameras);
+    assert_eq!(q.alert.as_deref(), Some("loitering"), "{q:?}");
+    let q = parse("xe máy ở Lê Lợi, rồi Bến Thành", now(), &cams);
+    assert_eq!(q.cameras, vec!["le-loi-5", "ben-thanh-1"]);
+    assert_eq!(parse("le-loi-5", now(), &cams).cameras, vec!["le-loi-5"]);
+}
+
+#[test]
 fn vietnamese_with_and_without_accents() {
     for text in [
         "xe máy màu đỏ không đội mũ bảo hiểm",

@@ -149,15 +149,24 @@ impl Filter {
             }
         }
         if let Some(p) = &self.plate {
-            // `text` is alphanumerics only (query::Plate), so it holds no LIKE wildcard. Both
-            // sides are folded over OCR look-alikes, so a plate read 515-232.32 is found by
-            // 51S-232.32; search ranks exact readings first.
-            let lead = if p.at_start { "" } else { "%" };
-            let m = push(
-                Param::Text(format!("{lead}{}%", fold_plate(&p.text))),
-                &mut params,
-            );
-            clauses.push(format!("{} LIKE {m}", fold_plate_sql("plate_norm")));
+            // Both sides folded over OCR look-alikes, so a plate read 515-232.32 is found by
+            // 51S-232.32 (search ranks exact readings first). `text` is alphanumerics only
+            // (query::Plate): no LIKE wildcard. The distinct plates are searched first (a plate's
+            // start is a key range, in binary order: "C" collation on PostgreSQL; a fragment
+            // elsewhere scans them), then the events by equality on their plate index.
+            let key = fold_plate(&p.text);
+            let which = if p.at_start {
+                let lo = push(Param::Text(key.clone()), &mut params);
+                // '~' sorts after every digit and capital.
+                let hi = push(Param::Text(format!("{key}~")), &mut params);
+                format!("plate_key >= {lo} AND plate_key < {hi}")
+            } else {
+                let m = push(Param::Text(format!("%{key}%")), &mut params);
+                format!("plate_key LIKE {m}")
+            };
+            clauses.push(format!(
+                "plate_key IN (SELECT plate_key FROM plates WHERE {which})"
+            ));
         }
         if let Some(f) = self.from {
             let m = push(Param::Int(f.timestamp_millis()), &mut params);
@@ -230,6 +239,19 @@ pub fn fold_plate(s: &str) -> String {
 fn fold_plate_sql(col: &str) -> String {
     PLATE_LOOKALIKES.iter().fold(col.to_string(), |e, (l, d)| {
         format!("REPLACE({e}, '{l}', '{d}')")
+    })
+}
+
+/// SQL a migration needs that is built from tables in code, run after migration `version`
+/// in the same transaction (the same text on both engines).
+pub(crate) fn after_migration(version: usize) -> Option<String> {
+    (version == 6).then(|| {
+        format!(
+            "UPDATE events SET plate_key = {} WHERE plate_norm IS NOT NULL;
+             CREATE INDEX events_plate_key ON events (plate_key) WHERE plate_key IS NOT NULL;
+             INSERT INTO plates SELECT DISTINCT plate_key FROM events WHERE plate_key IS NOT NULL;",
+            fold_plate_sql("plate_norm")
+        )
     })
 }
 
@@ -335,6 +357,9 @@ pub trait EventStore: Send {
     /// Deletes the kind's events older than `before`, with their evidence references.
     fn expire(&mut self, kind: &str, before: DateTime<Utc>) -> Result<usize, StoreError>;
     /// Which of these evidence blobs some stored event names.
+    /// Forgets plates no stored event has any more and refreshes the planner's statistics
+    /// (a plate search is planned on them). Run by the hub's maintenance pass.
+    fn optimize(&mut self) -> Result<(), StoreError>;
     fn referenced(
         &mut self,
         shas: &[String],
@@ -368,6 +393,8 @@ pub(crate) struct Fields {
     pub lower_color: Option<String>,
     pub plate: Option<String>,
     pub plate_norm: Option<String>,
+    /// `plate_norm` with OCR look-alikes folded (`fold_plate`): what plate searches index.
+    pub plate_key: Option<String>,
     pub direction: Option<&'static str>,
     pub place: Option<String>,
     pub snapshot: Option<String>,
@@ -437,6 +464,7 @@ impl Fields {
             _ => Fields::default(),
         };
         f.plate_norm = f.plate.as_deref().map(plate_norm);
+        f.plate_key = f.plate_norm.as_deref().map(fold_plate);
         f.refs = evidence_refs(e);
         f.caption = caption(e);
         f.semantic = semantic(e);

@@ -85,7 +85,20 @@ CREATE TABLE dead_letters (
 );
 CREATE INDEX dead_letters_why ON dead_letters (why, seq);
 "#,
+    // Folded plates (see the SQLite migration), in binary order so that a plate's start is an
+    // index range whatever the database's locale.
+    r#"
+ALTER TABLE events ADD COLUMN plate_key TEXT COLLATE "C";
+DELETE FROM semantics;
+CREATE TABLE pending_semantics (text TEXT PRIMARY KEY);
+INSERT INTO pending_semantics SELECT DISTINCT semantic FROM events WHERE semantic <> '';
+CREATE TABLE plates (plate_key TEXT COLLATE "C" PRIMARY KEY);
+"#,
 ];
+
+/// A caption no embedding exists for yet waits to be embedded (see `missing_embeddings`).
+const PENDING_SQL: &str = "INSERT INTO pending_semantics (text) SELECT $1::text
+     WHERE NOT EXISTS (SELECT 1 FROM semantics WHERE text = $1::text) ON CONFLICT DO NOTHING";
 
 pub struct PgStore {
     client: Client,
@@ -120,8 +133,11 @@ impl PgStore {
                 known,
             });
         }
-        for m in MIGRATIONS.iter().skip(v as usize) {
+        for (i, m) in MIGRATIONS.iter().enumerate().skip(v as usize) {
             tx.batch_execute(m)?;
+            if let Some(more) = super::after_migration(i + 1) {
+                tx.batch_execute(&more)?;
+            }
         }
         tx.execute("DELETE FROM matthan_schema_version", &[])?;
         tx.execute(
@@ -224,8 +240,8 @@ impl EventStore for PgStore {
         let mut tx = self.client.transaction()?;
         let stmt = tx.prepare(
             "INSERT INTO events (id, site, camera, kind, ts_ms, track_id, class, color, upper_color, lower_color,
-                                 plate, plate_norm, direction, place, snapshot, caption, semantic, body, received_ms, rule)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)
+                                 plate, plate_norm, direction, place, snapshot, caption, semantic, body, received_ms, rule, plate_key)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)
              ON CONFLICT (id) DO NOTHING",
         )?;
         let cams = tx
@@ -233,13 +249,23 @@ impl EventStore for PgStore {
         let refs = tx.prepare(
             "INSERT INTO evidence_refs (sha256, event_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
         )?;
+        let pending = tx.prepare(PENDING_SQL)?;
+        let plates =
+            tx.prepare("INSERT INTO plates (plate_key) VALUES ($1) ON CONFLICT DO NOTHING")?;
         let mut seen = std::collections::HashSet::new();
+        let mut captions = std::collections::HashSet::new();
         let mut new = 0;
         for e in events {
             if seen.insert((e.site.as_str(), e.camera.as_str())) {
                 tx.execute(&cams, &[&e.site, &e.camera])?;
             }
             let f = Fields::of(e);
+            if !f.semantic.is_empty() && captions.insert(f.semantic.clone()) {
+                tx.execute(&pending, &[&f.semantic])?;
+            }
+            if let Some(k) = &f.plate_key {
+                tx.execute(&plates, &[k])?;
+            }
             let id = e.id.to_string();
             for sha in &f.refs {
                 tx.execute(&refs, &[sha, &id])?;
@@ -269,6 +295,7 @@ impl EventStore for PgStore {
                     &f.body,
                     &now,
                     &f.rule,
+                    &f.plate_key,
                 ],
             )? as usize;
         }
@@ -347,6 +374,20 @@ impl EventStore for PgStore {
         Ok(n)
     }
 
+    fn optimize(&mut self) -> Result<(), StoreError> {
+        let mut tx = self.client.transaction()?;
+        // Holds back ingest's plate inserts until this commits, and waits for those in flight:
+        // a plate whose first event is being stored is never taken away.
+        tx.batch_execute(
+            "LOCK TABLE plates IN EXCLUSIVE MODE;
+             DELETE FROM plates WHERE NOT EXISTS (SELECT 1 FROM events e WHERE e.plate_key = plates.plate_key);",
+        )?;
+        tx.commit()?;
+        self.client
+            .batch_execute("ANALYZE events; ANALYZE plates;")?;
+        Ok(())
+    }
+
     fn referenced(
         &mut self,
         shas: &[String],
@@ -404,6 +445,7 @@ impl EventStore for PgStore {
                 "INSERT INTO semantics (text, embedding) VALUES ($1, $2) ON CONFLICT (text) DO NOTHING",
                 &[t, &vec_to_bytes(v)],
             )?;
+            tx.execute("DELETE FROM pending_semantics WHERE text = $1", &[t])?;
         }
         tx.commit()?;
         Ok(())
@@ -411,10 +453,7 @@ impl EventStore for PgStore {
 
     fn missing_embeddings(&mut self, limit: usize) -> Result<Vec<String>, StoreError> {
         let rows = self.client.query(
-            &format!(
-                "SELECT DISTINCT e.semantic FROM events e LEFT JOIN semantics s ON s.text = e.semantic
-                 WHERE s.text IS NULL AND e.semantic <> '' LIMIT {limit}"
-            ),
+            &format!("SELECT text FROM pending_semantics LIMIT {limit}"),
             &[],
         )?;
         Ok(rows.iter().map(|r| r.get(0)).collect())

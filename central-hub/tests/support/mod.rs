@@ -176,7 +176,17 @@ sha256 = "{ad}"
         });
         let url = format!("http://127.0.0.1:{port}");
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-        while ureq::get(&format!("{url}/api/health")).call().is_err() {
+        // Up and subscribed: what is published before the hub's first subscription is the
+        // edge's to send again (receipts), but these tests publish once.
+        let subscribed = || {
+            ureq::get(&format!("{url}/api/health"))
+                .call()
+                .ok()
+                .and_then(|r| r.into_string().ok())
+                .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+                .is_some_and(|v| v["broker"] == "subscribed")
+        };
+        while !subscribed() {
             assert!(std::time::Instant::now() < deadline, "hub did not come up");
             std::thread::sleep(std::time::Duration::from_millis(100));
         }
