@@ -58,7 +58,9 @@ pub enum Meaning {
     Violation(&'static str),
     Alert(&'static str),
     Day(i64),
-    LastNight,
+    /// Yesterday, at the clock windows given (or these when none: "tối qua" is the evening,
+    /// "đêm qua" the night).
+    LastNight(&'static [(u32, u32)]),
     /// Local clock windows (minutes of the day) a part of day covers.
     Part(&'static [(u32, u32)]),
     /// Day of the week, 1 = Monday.
@@ -68,6 +70,10 @@ pub enum Meaning {
     PrevWeek,
     ThisWeek,
     PlateWord,
+    /// Compass heading of travel, degrees clockwise from north.
+    Heading(u16),
+    /// A zone or line name (`sidewalk`, `bus-lane`).
+    Place(&'static str),
     Stop,
 }
 
@@ -141,7 +147,7 @@ fn parse_row(line: &'static str) -> Result<(String, Meaning), String> {
         "direction" => Meaning::Direction(v),
         "kind" => Meaning::Kind(v),
         "day" => Meaning::Day(num(v)?),
-        "last_night" => Meaning::LastNight,
+        "last_night" => Meaning::LastNight(part_windows(if v.is_empty() { "18,6" } else { v })?),
         "part" => Meaning::Part(part_windows(v)?),
         "weekday" => match num(v)? {
             n @ 1..=7 => Meaning::Weekday(n as u8),
@@ -151,6 +157,11 @@ fn parse_row(line: &'static str) -> Result<(String, Meaning), String> {
         "prev_week" => Meaning::PrevWeek,
         "this_week" => Meaning::ThisWeek,
         "plate_word" => Meaning::PlateWord,
+        "heading" => match num(v)? {
+            d @ 0..=359 => Meaning::Heading(d as u16),
+            d => return Err(format!("heading {d}: 0 (north) to 359")),
+        },
+        "place" => Meaning::Place(v),
         "stop" => Meaning::Stop,
         other => return Err(format!("unknown meaning {other:?}")),
     };
@@ -249,7 +260,9 @@ mod tests {
         // filter that matches nothing.
         for (p, m) in PHRASES.iter() {
             if let Meaning::Color(c) = m {
-                assert!(matthan_schema::PALETTE.contains(c), "{p}: {c}");
+                for one in c.split('|') {
+                    assert!(matthan_schema::PALETTE.contains(&one), "{p}: {c}");
+                }
             }
         }
         assert_eq!(phrase("lang vang"), Some(Meaning::Alert("loitering")));

@@ -154,6 +154,12 @@ fn describe(q: &central_hub::query::Query) -> String {
     if !q.cameras.is_empty() {
         parts.push(format!("camera={}", q.cameras.join("|")));
     }
+    if !q.places.is_empty() {
+        parts.push(format!("place={}", q.places.join("|")));
+    }
+    if let Some(h) = q.heading {
+        parts.push(format!("heading={h}"));
+    }
     if !q.clock.is_empty() {
         let w: Vec<String> = q
             .clock

@@ -41,7 +41,8 @@ pub fn search(
     limit: usize,
 ) -> Result<(Query, Vec<Hit>), SearchError> {
     let cameras: Vec<String> = store.cameras()?.into_iter().map(|(_, c)| c).collect();
-    let q = crate::query::parse(text, now, &cameras);
+    let places = store.places()?;
+    let q = crate::query::parse_with(text, now, &cameras, &places);
     let hits = run(store, embedder, &q, limit)?;
     Ok((q, hits))
 }
@@ -57,6 +58,14 @@ pub fn filter(q: &Query) -> (Filter, Vec<String>) {
         vec!["alert".into()]
     } else if !q.kinds.is_empty() {
         q.kinds.clone()
+    } else if !q.places.is_empty() {
+        // Whatever happened there: objects seen in the zone, entering it, rules raised in it.
+        vec![
+            "track".into(),
+            "zone".into(),
+            "violation".into(),
+            "alert".into(),
+        ]
     } else if q.color.is_some()
         || q.upper_color.is_some()
         || q.lower_color.is_some()
@@ -72,6 +81,12 @@ pub fn filter(q: &Query) -> (Filter, Vec<String>) {
     }
     if !q.cameras.is_empty() {
         reasons.push(format!("camera {}", q.cameras.join("/")));
+    }
+    if !q.places.is_empty() {
+        reasons.push(format!("place {}", q.places.join("/")));
+    }
+    if let Some(h) = q.heading {
+        reasons.push(format!("heading {h}° ± {}°", crate::store::HEADING_SPREAD));
     }
     for (label, v) in [
         ("colour", &q.color),
@@ -111,6 +126,8 @@ pub fn filter(q: &Query) -> (Filter, Vec<String>) {
         kinds,
         classes: q.classes.clone(),
         cameras: q.cameras.clone(),
+        places: q.places.clone(),
+        heading: q.heading,
         color: q.color.clone(),
         upper_color: q.upper_color.clone(),
         lower_color: q.lower_color.clone(),

@@ -220,6 +220,7 @@ fn both_engines_behave_the_same() {
         let mut store = central_hub::store::open(&loc).unwrap();
         check(label, store.as_mut());
         check_plates(label, store.as_mut());
+        check_headings_and_places(label, store.as_mut());
         let n = store.count().unwrap();
         // Re-opening runs no migration twice.
         let mut again = central_hub::store::open(&loc).unwrap();
@@ -292,8 +293,76 @@ fn check_plates(label: &str, store: &mut dyn EventStore) {
     );
 }
 
+/// Compass headings match within 45° across north, colour alternatives ("xanh": blue or
+/// green) match either, and places are the zones events name.
+fn check_headings_and_places(label: &str, store: &mut dyn EventStore) {
+    let moving = |id: u64, heading: Option<f32>, color: &'static str, zone: &'static str| {
+        let o = Obj {
+            camera: "vo-van-kiet-6",
+            class: "bus",
+            color: Some(color),
+            zones: vec![zone],
+            ..Obj::default()
+        };
+        let mut e = track(&o, id, ts("2026-11-26T12:00:00+07:00"));
+        if let matthan_schema::Body::Track(t) = &mut e.body {
+            t.attributes.heading_deg = heading;
+        }
+        e
+    };
+    store
+        .insert(&[
+            moving(201, Some(350.0), "blue", "bus-lane"),
+            moving(202, Some(10.4), "green", "bus-lane"),
+            moving(203, Some(100.0), "blue", "bus-stop"),
+            moving(204, None, "red", "bus-stop"),
+            moving(205, Some(360.0), "red", "bus-stop"),
+        ])
+        .unwrap();
+    let ids = |store: &mut dyn EventStore, f: Filter| {
+        let mut v: Vec<i64> = store
+            .select(&f, 50)
+            .unwrap()
+            .iter()
+            .filter_map(|r| r.track_id)
+            .filter(|t| (201..=205).contains(t))
+            .collect();
+        v.sort();
+        v
+    };
+    let north = Filter {
+        heading: Some(0),
+        ..Filter::default()
+    };
+    assert_eq!(ids(store, north), vec![201, 202, 205], "{label}: north");
+    let east = Filter {
+        heading: Some(90),
+        ..Filter::default()
+    };
+    assert_eq!(ids(store, east), vec![203], "{label}: east");
+    let xanh = Filter {
+        color: Some("blue|green".into()),
+        ..Filter::default()
+    };
+    assert_eq!(
+        ids(store, xanh),
+        vec![201, 202, 203],
+        "{label}: blue or green"
+    );
+    let lane = Filter {
+        places: vec!["bus-lane".into()],
+        ..Filter::default()
+    };
+    assert_eq!(ids(store, lane), vec![201, 202], "{label}: place");
+    let places = store.places().unwrap();
+    assert!(
+        places.contains(&"bus-lane".to_string()) && places.contains(&"bus-stop".to_string()),
+        "{label}: {places:?}"
+    );
+}
+
 /// A hub database from before plates were indexed (schema 5) opens with every stored plate
-/// searchable, and the embeddings made with padded tokens are made again.
+/// and place searchable, and the embeddings made with padded tokens are made again.
 #[test]
 fn a_schema_5_database_is_upgraded_in_place() {
     let dir = tempfile::tempdir().unwrap();
@@ -303,6 +372,7 @@ fn a_schema_5_database_is_upgraded_in_place() {
         class: "car",
         color: Some("white"),
         plate: Some("51F-123.45"),
+        zones: vec!["bus-lane"],
         ..Obj::default()
     };
     let e = track(&o, 7, ts("2026-11-26T10:00:00+07:00"));
@@ -313,7 +383,8 @@ fn a_schema_5_database_is_upgraded_in_place() {
     // Back to schema 5 as it was, with an embedding made the old way.
     let c = rusqlite::Connection::open(&path).unwrap();
     c.execute_batch(
-        "DROP INDEX events_plate_key; ALTER TABLE events DROP COLUMN plate_key;
+        "DROP TABLE places; ALTER TABLE events DROP COLUMN heading;
+         DROP INDEX events_plate_key; ALTER TABLE events DROP COLUMN plate_key;
          DROP TABLE plates; DROP TABLE pending_semantics;
          INSERT INTO semantics SELECT semantic, x'00000000' FROM events;
          PRAGMA user_version = 5;",
@@ -336,6 +407,7 @@ fn a_schema_5_database_is_upgraded_in_place() {
             .is_empty()
     );
     assert_eq!(store.missing_embeddings(10).unwrap(), vec![sem]);
+    assert_eq!(store.places().unwrap(), vec!["bus-lane"]);
 }
 
 #[test]

@@ -37,6 +37,8 @@ $('search-form').onsubmit = async (ev) => {
     const r = await api('/api/search?limit=30&q=' + encodeURIComponent($('q').value));
     const data = await r.json();
     const u = data.understood;
+    const compass = (d) => ['Bắc / N', 'Đông Bắc / NE', 'Đông / E', 'Đông Nam / SE', 'Nam / S',
+      'Tây Nam / SW', 'Tây / W', 'Tây Bắc / NW'][Math.round(d / 45) % 8];
     const parts = [];
     if (u.classes.length) parts.push('loại: ' + u.classes.map((c) => CLASS_VI[c] || c).join('/'));
     if (u.color) parts.push('màu: ' + (COLOR_VI[u.color] || u.color));
@@ -45,6 +47,8 @@ $('search-form').onsubmit = async (ev) => {
     if (u.plate) parts.push('biển số ' + (u.plate_at_start ? 'bắt đầu ' : 'chứa ') + u.plate);
     if (u.direction) parts.push('hướng: ' + (u.direction === 'in' ? 'vào' : 'ra'));
     if (u.cameras.length) parts.push('camera: ' + u.cameras.join(', '));
+    if ((u.places || []).length) parts.push('nơi / place: ' + u.places.join(', '));
+    if (u.heading_deg != null) parts.push('đi về hướng / heading: ' + compass(u.heading_deg));
     if (u.from) parts.push('thời gian: ' + fmt(u.from) + ' – ' + fmt(u.to));
     if ((u.clock || []).length) parts.push('giờ (mọi ngày): ' + u.clock.join(', '));
     for (const c of (u.corrected || [])) parts.push('"' + c.typed + '" → ' + c.read_as);

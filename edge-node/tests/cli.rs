@@ -132,6 +132,11 @@ fn malformed_toml_and_typos() {
         &["cameras[0].url", "no host"],
     );
     check_rejected("id = \"cam-a\"", "id = \"..\"", &["cameras[0].id"]);
+    check_rejected(
+        "detect_fps = 10",
+        "detect_fps = 10\nbearing_deg = 400",
+        &["cameras[0].bearing_deg", "compass bearing"],
+    );
 }
 
 #[test]

@@ -332,6 +332,7 @@ async fn search(
             "classes": q.classes, "color": q.color, "upper_color": q.upper_color, "lower_color": q.lower_color,
             "plate": q.plate.as_ref().map(|p| &p.text), "plate_at_start": q.plate.as_ref().map(|p| p.at_start),
             "direction": q.direction, "violation": q.violation, "alert": q.alert, "cameras": q.cameras,
+            "places": q.places, "heading_deg": q.heading,
             "from": q.from.map(|t| matthan_schema::format_ts(&t)), "to": q.to.map(|t| matthan_schema::format_ts(&t)),
             "clock": q.clock.iter().map(|w| crate::query::clock_label(*w)).collect::<Vec<_>>(),
             // Words not understood: they only rank. With nothing else understood the query

@@ -29,6 +29,10 @@ pub struct Query {
     /// Public-order alert rule (`loitering`, `crowding`, ...).
     pub alert: Option<String>,
     pub cameras: Vec<String>,
+    /// Zone or line names ("sidewalk", "bus-lane").
+    pub places: Vec<String>,
+    /// Compass heading of travel (degrees clockwise from north; tracks within 45° of it).
+    pub heading: Option<u16>,
     pub from: Option<DateTime<Utc>>,
     pub to: Option<DateTime<Utc>>,
     /// Local clock windows (minutes of the day, `to <= from` runs past midnight) on every day
@@ -76,6 +80,8 @@ impl Query {
             || self.violation.is_some()
             || self.alert.is_some()
             || !self.cameras.is_empty()
+            || !self.places.is_empty()
+            || self.heading.is_some()
             || self.from.is_some()
             || !self.clock.is_empty();
         !any_filter && (!self.terms.is_empty() || !self.ambiguous.is_empty())
@@ -118,13 +124,18 @@ static PLATE: LazyLock<Regex> = LazyLock::new(|| {
 
 /// Parses `text` as typed at `now`; `cameras` are the known camera ids for place matching.
 pub fn parse(text: &str, now: DateTime<Utc>, cameras: &[String]) -> Query {
+    parse_with(text, now, cameras, &[])
+}
+
+/// [`parse`], also knowing the zone and line names the edges have sent (`places`).
+pub fn parse_with(text: &str, now: DateTime<Utc>, cameras: &[String], places: &[String]) -> Query {
     use unicode_normalization::UnicodeNormalization;
     let mut q = Query::default();
     let text: String = truncate(text).nfc().collect();
     let typed = typed_spellings(&text);
     let mut folded = fold(&text);
-    // Places first: a camera id's words (ben-thanh-1 → "ben thanh") anywhere in the query.
-    q.cameras = places(&mut folded, cameras);
+    // Cameras first: a camera id's words (ben-thanh-1 → "ben thanh") anywhere in the query.
+    q.cameras = names(&mut folded, cameras);
     // Dates and clock times before tokens, because "8-9am" and "25/11" span what tokenising
     // would split.
     let today = now.with_timezone(&crate::caption::local_tz()).date_naive();
@@ -132,6 +143,18 @@ pub fn parse(text: &str, now: DateTime<Utc>, cameras: &[String]) -> Query {
     time::read_numeric(&mut folded, today, &mut time);
     let tokens = tokenise(&folded);
     let meanings = read_tokens(&tokens, &typed, &mut q, &mut time);
+    if !q.places.is_empty() && q.direction.as_deref() == Some("in") {
+        // "đi vào làn xe buýt", "entering the sidewalk": going into the zone, not across a line.
+        q.direction = None;
+        q.kinds.retain(|k| k != "crossing");
+    }
+    // Zone and line names the edges sent ("market-gate") among the words the vocabulary left:
+    // after it, so a zone called "box" cannot take the word from "blocking the box".
+    let mut rest = q.terms.join(" ");
+    for p in names(&mut rest, places) {
+        push_unique(&mut q.places, &p);
+    }
+    q.terms = rest.split_whitespace().map(String::from).collect();
     bind_colours(&meanings, &mut q);
     if (q.upper_color.is_some() || q.lower_color.is_some()) && q.classes.is_empty() {
         q.classes.push("person".into());
@@ -224,9 +247,9 @@ fn truncate(text: &str) -> &str {
     &text[..cut]
 }
 
-/// Cameras named in the query, by id or by the words of their id, as whole words ("le loi"
-/// is not in "people loitering"); their words are removed.
-fn places(folded: &mut String, cameras: &[String]) -> Vec<String> {
+/// Cameras (or places) named in the query, by id or by the words of their id, as whole words
+/// ("le loi" is not in "people loitering"); their words are removed.
+fn names(folded: &mut String, cameras: &[String]) -> Vec<String> {
     let base = |cam: &str| {
         fold(cam)
             .replace(['-', '_', '.'], " ")
@@ -326,7 +349,7 @@ fn read_tokens(
         }
         match m {
             Day(d) => time.day = Some(d),
-            LastNight => time.last_night = true,
+            LastNight(w) => time.last_night = Some(w),
             Part(w) => time.clock.extend_from_slice(w),
             Weekday(n) => time.weekday = chrono::Weekday::try_from(n - 1).ok(),
             Prev => time.prev = true,
@@ -341,6 +364,8 @@ fn read_tokens(
             Violation(v) => q.violation = Some(v.into()),
             Alert(a) => q.alert = Some(a.into()),
             Class(c) => push_unique(&mut q.classes, c),
+            Heading(d) => q.heading = Some(d),
+            Place(p) => push_unique(&mut q.places, p),
             _ => {}
         }
         meanings.push((m, i));

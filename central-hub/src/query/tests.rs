@@ -247,6 +247,11 @@ fn words_typed_with_diacritics_mean_only_themselves() {
         ("xe đi làn cấm", None, Some("forbidden_zone")),
         ("xe hỏng", None, None),
         ("đi về hướng bắc", None, None),
+        ("xe tải đậu trái phép", None, Some("illegal_parking")),
+        ("ô tô đậu sai quy định", None, Some("illegal_parking")),
+        ("đầu xe màu đỏ", Some("red"), None),
+        ("xe máy đèn pha", None, None),
+        ("người sáng nay", None, None),
     ] {
         let q = parse(text, now(), &[]);
         assert_eq!(q.color.as_deref(), colour, "{text}: {q:?}");

@@ -31,7 +31,8 @@ pub(super) struct TimeWords {
     pub prev_week: bool,
     /// "tuần này" / "this week": since Monday.
     pub this_week: bool,
-    pub last_night: bool,
+    /// "đêm qua" / "tối qua": yesterday, at these windows unless a clock time was given.
+    pub last_night: Option<&'static [(u32, u32)]>,
 }
 
 /// What the time words select: an absolute range and/or clock windows applied to every day.
@@ -222,15 +223,14 @@ pub(super) fn window(t: &TimeWords, now: DateTime<Utc>) -> Window {
         } else {
             today - Duration::days(back)
         })
-    } else if t.last_night {
+    } else if t.last_night.is_some() {
         Some(today - Duration::days(1))
     } else {
         None
     };
-    let clock = if t.clock.is_empty() && t.last_night {
-        vec![(18 * 60, 6 * 60)]
-    } else {
-        t.clock.clone()
+    let clock = match t.last_night {
+        Some(w) if t.clock.is_empty() => w.to_vec(),
+        _ => t.clock.clone(),
     };
     if let Some(d) = day {
         return match clock.as_slice() {

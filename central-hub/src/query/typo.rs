@@ -42,8 +42,9 @@ fn tolerance(len: usize) -> usize {
 /// The one lexicon word `word` (folded) is a misspelling of, with its meaning.
 pub(super) fn nearest(word: &str) -> Option<(&'static str, Meaning)> {
     let len = word.chars().count();
-    let max = tolerance(len);
-    if max == 0
+    // The allowance is the lexicon word's ("whte" is one letter from the five of "white"), but
+    // a typed word under four letters is too short to be sure of.
+    if len < 4
         || !word.chars().all(|c| c.is_ascii_alphabetic())
         || KEEP.contains(word)
         || SYLLABLE.is_match(word)
@@ -54,7 +55,8 @@ pub(super) fn nearest(word: &str) -> Option<(&'static str, Meaning)> {
     let mut best: Option<(usize, &'static str, Meaning)> = None;
     let mut tie = false;
     for (w, m) in crate::lexicon::single_words() {
-        if w.len().abs_diff(len) > max {
+        let max = tolerance(w.len());
+        if max == 0 || w.len().abs_diff(len) > max {
             continue;
         }
         let d = strsim::osa_distance(word, w);

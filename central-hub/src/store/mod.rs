@@ -51,10 +51,15 @@ impl StoreError {
                 rusqlite::Error::ToSqlConversionFailure(_)
                 | rusqlite::Error::InvalidParameterName(_),
             ) => true,
-            // SQLSTATE class 22 (data exception) and 23 (integrity constraint violation).
-            StoreError::Postgres(e) => e
-                .code()
-                .is_some_and(|c| c.code().starts_with("22") || c.code().starts_with("23")),
+            // SQLSTATE class 22 (data exception) and 23 (integrity constraint violation); and a
+            // value the client cannot encode for its column (no SQLSTATE, and the crate offers
+            // no kind to match): the same event fails the same way every time, so retrying it
+            // would hold ingest for good.
+            StoreError::Postgres(e) => {
+                e.code()
+                    .is_some_and(|c| c.code().starts_with("22") || c.code().starts_with("23"))
+                    || e.to_string().starts_with("error serializing parameter")
+            }
             _ => false,
         }
     }
@@ -100,6 +105,10 @@ pub struct Filter {
     pub kinds: Vec<String>,
     pub classes: Vec<String>,
     pub cameras: Vec<String>,
+    /// Zone or line names (`place` column).
+    pub places: Vec<String>,
+    /// Compass heading of travel: tracks within `HEADING_SPREAD` degrees of it.
+    pub heading: Option<u16>,
     pub color: Option<String>,
     pub upper_color: Option<String>,
     pub lower_color: Option<String>,
@@ -127,6 +136,7 @@ impl Filter {
             ("kind", &self.kinds),
             ("class", &self.classes),
             ("camera", &self.cameras),
+            ("place", &self.places),
         ] {
             if !vals.is_empty() {
                 let marks: Vec<String> = vals
@@ -144,8 +154,12 @@ impl Filter {
             ("rule", &self.rule),
         ] {
             if let Some(v) = val {
-                let m = push(Param::Text(v.clone()), &mut params);
-                clauses.push(format!("{col} = {m}"));
+                // "blue|green": either (Vietnamese "xanh").
+                let marks: Vec<String> = v
+                    .split('|')
+                    .map(|one| push(Param::Text(one.to_string()), &mut params))
+                    .collect();
+                clauses.push(format!("{col} IN ({})", marks.join(", ")));
             }
         }
         if let Some(p) = &self.plate {
@@ -166,6 +180,16 @@ impl Filter {
             };
             clauses.push(format!(
                 "plate_key IN (SELECT plate_key FROM plates WHERE {which})"
+            ));
+        }
+        if let Some(h) = self.heading {
+            // Integer degrees 0-359 in both engines: the difference shifted into 0..360, where
+            // 180 means "the same heading".
+            let m = push(Param::Int(h as i64), &mut params);
+            clauses.push(format!(
+                "(heading - {m} + 540) % 360 BETWEEN {} AND {}",
+                180 - HEADING_SPREAD,
+                180 + HEADING_SPREAD
             ));
         }
         if let Some(f) = self.from {
@@ -202,6 +226,10 @@ impl Filter {
         format!("({})", windows.join(" OR "))
     }
 }
+
+/// How far (degrees) a track's heading may be from the one searched for: the four compass
+/// points and the four between them each cover their quarter.
+pub const HEADING_SPREAD: u16 = 45;
 
 /// Characters OCR confuses on plates, each with the one it is read as: a letter and the digit
 /// it looks like (0/O/D, 1/I, 5/S, 8/B, 2/Z, 6/G).
@@ -357,6 +385,8 @@ pub trait EventStore: Send {
     /// Deletes the kind's events older than `before`, with their evidence references.
     fn expire(&mut self, kind: &str, before: DateTime<Utc>) -> Result<usize, StoreError>;
     /// Which of these evidence blobs some stored event names.
+    /// Zone and line names events have named (for reading them in queries).
+    fn places(&mut self) -> Result<Vec<String>, StoreError>;
     /// Forgets plates no stored event has any more and refreshes the planner's statistics
     /// (a plate search is planned on them). Run by the hub's maintenance pass.
     fn optimize(&mut self) -> Result<(), StoreError>;
@@ -395,6 +425,8 @@ pub(crate) struct Fields {
     pub plate_norm: Option<String>,
     /// `plate_norm` with OCR look-alikes folded (`fold_plate`): what plate searches index.
     pub plate_key: Option<String>,
+    /// Compass heading of travel, whole degrees 0-359.
+    pub heading: Option<i64>,
     pub direction: Option<&'static str>,
     pub place: Option<String>,
     pub snapshot: Option<String>,
@@ -417,6 +449,10 @@ impl Fields {
                 upper_color: t.attributes.upper_color.clone(),
                 lower_color: t.attributes.lower_color.clone(),
                 plate: t.attributes.plate.clone(),
+                heading: t
+                    .attributes
+                    .heading_deg
+                    .map(|h| (h.rem_euclid(360.0).round() as i64) % 360),
                 place: t.zones.last().cloned(),
                 snapshot: t.snapshot.clone(),
                 ..Fields::default()

@@ -94,8 +94,14 @@ CREATE TABLE pending_semantics (text TEXT PRIMARY KEY);
 INSERT INTO pending_semantics SELECT DISTINCT semantic FROM events WHERE semantic <> '';
 CREATE TABLE plates (plate_key TEXT COLLATE "C" PRIMARY KEY);
 "#,
+    // Compass headings of travel (no backfill: before this the edge sent none and the
+    // convention was undocumented) and the zone and line names events name, for queries.
+    r#"
+ALTER TABLE events ADD COLUMN heading BIGINT;
+CREATE TABLE places (site TEXT NOT NULL, camera TEXT NOT NULL, place TEXT NOT NULL, PRIMARY KEY (site, camera, place));
+INSERT INTO places SELECT DISTINCT site, camera, place FROM events WHERE place IS NOT NULL;
+"#,
 ];
-
 /// A caption no embedding exists for yet waits to be embedded (see `missing_embeddings`).
 const PENDING_SQL: &str = "INSERT INTO pending_semantics (text) SELECT $1::text
      WHERE NOT EXISTS (SELECT 1 FROM semantics WHERE text = $1::text) ON CONFLICT DO NOTHING";
@@ -240,8 +246,8 @@ impl EventStore for PgStore {
         let mut tx = self.client.transaction()?;
         let stmt = tx.prepare(
             "INSERT INTO events (id, site, camera, kind, ts_ms, track_id, class, color, upper_color, lower_color,
-                                 plate, plate_norm, direction, place, snapshot, caption, semantic, body, received_ms, rule, plate_key)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)
+                                 plate, plate_norm, direction, place, snapshot, caption, semantic, body, received_ms, rule, plate_key, heading)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22)
              ON CONFLICT (id) DO NOTHING",
         )?;
         let cams = tx
@@ -252,6 +258,10 @@ impl EventStore for PgStore {
         let pending = tx.prepare(PENDING_SQL)?;
         let plates =
             tx.prepare("INSERT INTO plates (plate_key) VALUES ($1) ON CONFLICT DO NOTHING")?;
+        let places = tx.prepare(
+            "INSERT INTO places (site, camera, place) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+        )?;
+        let mut named = std::collections::HashSet::new();
         let mut seen = std::collections::HashSet::new();
         let mut captions = std::collections::HashSet::new();
         let mut new = 0;
@@ -265,6 +275,11 @@ impl EventStore for PgStore {
             }
             if let Some(k) = &f.plate_key {
                 tx.execute(&plates, &[k])?;
+            }
+            if let Some(p) = &f.place
+                && named.insert((e.site.as_str(), e.camera.as_str(), p.clone()))
+            {
+                tx.execute(&places, &[&e.site, &e.camera, p])?;
             }
             let id = e.id.to_string();
             for sha in &f.refs {
@@ -296,6 +311,7 @@ impl EventStore for PgStore {
                     &now,
                     &f.rule,
                     &f.plate_key,
+                    &f.heading,
                 ],
             )? as usize;
         }
@@ -372,6 +388,13 @@ impl EventStore for PgStore {
         )? as usize;
         tx.commit()?;
         Ok(n)
+    }
+
+    fn places(&mut self) -> Result<Vec<String>, StoreError> {
+        let rows = self
+            .client
+            .query("SELECT DISTINCT place FROM places ORDER BY place", &[])?;
+        Ok(rows.iter().map(|r| r.get(0)).collect())
     }
 
     fn optimize(&mut self) -> Result<(), StoreError> {

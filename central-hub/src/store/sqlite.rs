@@ -102,8 +102,14 @@ DROP INDEX events_camera_ts;
 CREATE INDEX events_class_ts ON events (class, ts_ms, kind, color, upper_color, lower_color);
 CREATE INDEX events_camera_ts ON events (camera, ts_ms, class, kind, color, upper_color, lower_color);
 "#,
+    // Compass headings of travel (no backfill: before this the edge sent none and the
+    // convention was undocumented) and the zone and line names events name, for queries.
+    r#"
+ALTER TABLE events ADD COLUMN heading INTEGER;
+CREATE TABLE places (site TEXT NOT NULL, camera TEXT NOT NULL, place TEXT NOT NULL, PRIMARY KEY (site, camera, place));
+INSERT INTO places SELECT DISTINCT site, camera, place FROM events WHERE place IS NOT NULL;
+"#,
 ];
-
 pub struct SqliteStore {
     conn: Connection,
 }
@@ -255,8 +261,8 @@ impl EventStore for SqliteStore {
         {
             let mut stmt = tx.prepare_cached(
                 "INSERT INTO events (id, site, camera, kind, ts_ms, track_id, class, color, upper_color, lower_color,
-                                     plate, plate_norm, direction, place, snapshot, caption, semantic, body, received_ms, rule, plate_key)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21)
+                                     plate, plate_norm, direction, place, snapshot, caption, semantic, body, received_ms, rule, plate_key, heading)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22)
                  ON CONFLICT (id) DO NOTHING",
             )?;
             let mut cams = tx.prepare_cached(
@@ -273,6 +279,10 @@ impl EventStore for SqliteStore {
             let mut plates = tx.prepare_cached(
                 "INSERT INTO plates (plate_key) VALUES (?1) ON CONFLICT DO NOTHING",
             )?;
+            let mut places = tx.prepare_cached(
+                "INSERT INTO places (site, camera, place) VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING",
+            )?;
+            let mut named = std::collections::HashSet::new();
             let mut seen = std::collections::HashSet::new();
             let mut captions = std::collections::HashSet::new();
             for e in events {
@@ -285,6 +295,11 @@ impl EventStore for SqliteStore {
                 }
                 if let Some(k) = &f.plate_key {
                     plates.execute([k])?;
+                }
+                if let Some(p) = &f.place
+                    && named.insert((e.site.as_str(), e.camera.as_str(), p.clone()))
+                {
+                    places.execute(params![e.site, e.camera, p])?;
                 }
                 for sha in &f.refs {
                     refs.execute(params![sha, e.id.to_string()])?;
@@ -311,6 +326,7 @@ impl EventStore for SqliteStore {
                     now,
                     f.rule,
                     f.plate_key,
+                    f.heading,
                 ])?;
             }
         }
@@ -385,6 +401,16 @@ impl EventStore for SqliteStore {
         )?;
         tx.commit()?;
         Ok(n)
+    }
+
+    fn places(&mut self) -> Result<Vec<String>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT DISTINCT place FROM places ORDER BY place")?;
+        let rows = stmt
+            .query_map([], |r| r.get(0))?
+            .collect::<Result<_, _>>()?;
+        Ok(rows)
     }
 
     fn optimize(&mut self) -> Result<(), StoreError> {

@@ -41,6 +41,10 @@ pub struct CameraAnalytics {
     update_interval: chrono::Duration,
     tracks: HashMap<u64, TrackState>,
     counts: CountWindow,
+    /// The camera's compass bearing, for track headings.
+    bearing: Option<f32>,
+    /// The last frame's size (pixels), for tracks ended between frames.
+    frame: (f64, f64),
 }
 
 impl CameraAnalytics {
@@ -58,7 +62,15 @@ impl CameraAnalytics {
             update_interval: chrono::Duration::milliseconds((update_interval_s * 1000.0) as i64),
             tracks: HashMap::new(),
             counts: CountWindow::new(count_interval_s),
+            bearing: None,
+            frame: (1.0, 1.0),
         }
+    }
+
+    /// Tracks get a compass heading (`attributes.heading_deg`) from the camera's bearing.
+    pub fn with_bearing(mut self, bearing_deg: Option<f32>) -> Self {
+        self.bearing = bearing_deg;
+        self
     }
 
     fn label(&self, class: usize) -> &str {
@@ -77,6 +89,7 @@ impl CameraAnalytics {
             events.push((done.0, Body::Counts(done.1)));
         }
         let (fw, fh) = (frame_size.0.max(1) as f64, frame_size.1.max(1) as f64);
+        self.frame = (fw, fh);
         for snap in &out.seen {
             let class = self.label(snap.class).to_string();
             let p = [
@@ -144,7 +157,9 @@ impl CameraAnalytics {
             };
             if let Some(phase) = phase {
                 st.last_update = now;
-                events.push((now, Body::Track(track_event(phase, snap, class, st))));
+                let mut t = track_event(phase, snap, class, st);
+                t.attributes.heading_deg = heading(self.bearing, &st.path, (fw, fh));
+                events.push((now, Body::Track(t)));
             }
         }
         let mut inside: BTreeMap<(String, String), u32> = BTreeMap::new();
@@ -213,10 +228,9 @@ impl CameraAnalytics {
                 ));
             }
         }
-        events.push((
-            now,
-            Body::Track(track_event(TrackPhase::End, snap, class, &st)),
-        ));
+        let mut t = track_event(TrackPhase::End, snap, class, &st);
+        t.attributes.heading_deg = heading(self.bearing, &st.path, self.frame);
+        events.push((now, Body::Track(t)));
         events
     }
 }
@@ -243,6 +257,22 @@ fn zone_event(
         track_id,
         duration_s,
     })
+}
+
+/// Compass heading of a path: the camera's bearing plus the angle of the image
+/// displacement (first to last point) clockwise from "up the image". A flat-ground
+/// approximation that holds for a camera looking along the road; none without a bearing,
+/// or when the object moved less than 5% of the frame's smaller side (a parked car's
+/// jitter is not a direction).
+fn heading(bearing: Option<f32>, path: &[[f32; 2]], (fw, fh): (f64, f64)) -> Option<f32> {
+    let bearing = bearing?;
+    let (a, z) = (path.first()?, path.last()?);
+    let (dx, dy) = (z[0] - a[0], z[1] - a[1]);
+    if dx.hypot(dy) < (fw.min(fh) * 0.05) as f32 {
+        return None;
+    }
+    // Image y grows downwards: "up the image" is -y, and atan2(dx, -dy) turns clockwise.
+    Some((bearing + dx.atan2(-dy).to_degrees()).rem_euclid(360.0))
 }
 
 fn track_event(
@@ -465,6 +495,40 @@ mod tests {
         assert_eq!(
             (te.phase, te.zones.clone()),
             (TrackPhase::End, vec!["box".to_string()])
+        );
+    }
+
+    /// A camera looking east: up the image is east, right is south, down is west, left north.
+    #[test]
+    fn headings_are_compass_degrees_from_the_camera_bearing() {
+        let ended_heading = |bearing, from: (f32, f32), to: (f32, f32)| {
+            let mut a = analytics().with_bearing(bearing);
+            for (i, (x, y)) in [from, to].into_iter().enumerate() {
+                let out = TrackerOutput {
+                    seen: vec![snap(7, x, y, t(i as i64 * 100))],
+                    confirmed: vec![],
+                    ended: vec![],
+                };
+                a.update(t(i as i64 * 100), (100, 100), &out);
+            }
+            let end = a.end_tracks(&[snap(7, to.0, to.1, t(200))], t(200));
+            let Some((_, Body::Track(te))) = end.last() else {
+                panic!("track end last")
+            };
+            te.attributes.heading_deg.map(|h| h.round() as i32)
+        };
+        let east = Some(90.0);
+        assert_eq!(ended_heading(east, (20.0, 90.0), (20.0, 60.0)), Some(90));
+        assert_eq!(ended_heading(east, (20.0, 90.0), (50.0, 90.0)), Some(180));
+        assert_eq!(ended_heading(east, (20.0, 60.0), (20.0, 90.0)), Some(270));
+        assert_eq!(ended_heading(east, (50.0, 90.0), (20.0, 90.0)), Some(0));
+        // Up and to the right: north-east of the image, south-east on the ground.
+        assert_eq!(ended_heading(east, (20.0, 90.0), (40.0, 70.0)), Some(135));
+        assert_eq!(ended_heading(None, (20.0, 90.0), (20.0, 60.0)), None);
+        assert_eq!(
+            ended_heading(east, (20.0, 90.0), (22.0, 88.0)),
+            None,
+            "jitter"
         );
     }
 }

@@ -31,6 +31,9 @@ pub struct CameraConfig {
     pub zones: Vec<Zone>,
     /// Ground-plane calibration, when the camera has one.
     pub ground: Option<GroundPlane>,
+    /// Compass bearing the camera looks along (degrees clockwise from north: the direction
+    /// "up the image" points on the ground), so tracks carry a compass heading.
+    pub bearing_deg: Option<f32>,
     pub rules: Vec<RuleSpec>,
     pub violations: Vec<ViolationSpec>,
 }
@@ -58,6 +61,8 @@ pub(super) struct RawCamera {
     zones: Vec<RawZone>,
     #[serde(default)]
     ground: Option<RawGround>,
+    #[serde(default)]
+    bearing_deg: Option<f64>,
     /// `kind`-tagged entries, read by the rule registry (`rules::REGISTRY`).
     #[serde(default)]
     rules: Vec<toml::Table>,
@@ -129,6 +134,14 @@ impl RawCamera {
             .ground
             .map(|g| g.validate(&s.at("ground")))
             .transpose()?;
+        if let Some(b) = self.bearing_deg
+            && !(0.0..360.0).contains(&b)
+        {
+            return Err(s.err(
+                "bearing_deg",
+                format!("{b} is not a compass bearing (0 = north, 90 = east, below 360)"),
+            ));
+        }
         let cam = CameraConfig {
             id: self.id,
             source,
@@ -140,6 +153,7 @@ impl RawCamera {
             lines,
             zones,
             ground,
+            bearing_deg: self.bearing_deg.map(|b| b as f32),
             rules: Vec::new(),
             violations: Vec::new(),
         };

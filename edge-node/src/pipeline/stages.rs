@@ -97,13 +97,16 @@ pub struct AnalyticsStage(CameraAnalytics);
 
 impl AnalyticsStage {
     pub fn new(cfg: &EdgeConfig, cam: &CameraConfig) -> Self {
-        Self(CameraAnalytics::new(
-            cam.lines.clone(),
-            cam.zones.clone(),
-            cfg.model.labels.clone(),
-            cfg.analytics.count_interval_s,
-            cfg.tracker.update_interval_s,
-        ))
+        Self(
+            CameraAnalytics::new(
+                cam.lines.clone(),
+                cam.zones.clone(),
+                cfg.model.labels.clone(),
+                cfg.analytics.count_interval_s,
+                cfg.tracker.update_interval_s,
+            )
+            .with_bearing(cam.bearing_deg),
+        )
     }
 }
 

@@ -13,7 +13,8 @@ const SCORE: Range = (0.0, 1.0);
 const SPEED_KMH: Range = (0.0, 400.0);
 /// A track, zone stay or alert lasting more than a week is a stuck clock.
 const DURATION_S: Range = (0.0, 7.0 * 86_400.0);
-const DEGREES: Range = (-360.0, 360.0);
+/// Compass degrees clockwise from north (360 is north again).
+const DEGREES: Range = (0.0, 360.0);
 /// Signal times: no cycle or phase is longer than an hour.
 const SIGNAL_S: Range = (0.0, 3_600.0);
 /// Passenger-car units per hour on one approach.

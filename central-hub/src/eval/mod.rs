@@ -3,6 +3,8 @@
 //! reports recall@10, precision@10 and mean reciprocal rank. Run it with
 //! `cargo run --release -p central-hub --example search_eval`; the tests hold it to its goal.
 
+pub mod corpus;
+
 use std::collections::HashMap;
 use std::path::Path;
 
