@@ -15,6 +15,8 @@ use crate::store::{EventStore, Filter, Row, StoreError};
 /// matches are the answer and a few times `limit` (for per-track de-duplication) suffice.
 const CANDIDATES: usize = 2000;
 const DEDUP_FACTOR: usize = 8;
+/// Captions a search embeds itself when the background pass has not reached them yet.
+const EMBED_ON_DEMAND: usize = 16;
 
 #[derive(Debug, thiserror::Error)]
 pub enum SearchError {
@@ -88,6 +90,9 @@ pub fn filter(q: &Query) -> (Filter, Vec<String>) {
     if let Some(h) = q.heading {
         reasons.push(format!("heading {h}° ± {}°", crate::store::HEADING_SPREAD));
     }
+    // Colours are measured from pixels (dusk, glare, a wet road); a plate names the vehicle.
+    // With a plate, a colour only ranks: the right truck read as brown is still found.
+    let soft = q.plate.is_some();
     for (label, v) in [
         ("colour", &q.color),
         ("top", &q.upper_color),
@@ -95,7 +100,12 @@ pub fn filter(q: &Query) -> (Filter, Vec<String>) {
         ("direction", &q.direction),
     ] {
         if let Some(v) = v {
-            reasons.push(format!("{label} {v}"));
+            let how = if soft && label != "direction" {
+                " (ranks; the plate decides)"
+            } else {
+                ""
+            };
+            reasons.push(format!("{label} {}{how}", v.replace('|', "/")));
         }
     }
     if let Some(p) = &q.plate {
@@ -128,9 +138,9 @@ pub fn filter(q: &Query) -> (Filter, Vec<String>) {
         cameras: q.cameras.clone(),
         places: q.places.clone(),
         heading: q.heading,
-        color: q.color.clone(),
-        upper_color: q.upper_color.clone(),
-        lower_color: q.lower_color.clone(),
+        color: q.color.clone().filter(|_| !soft),
+        upper_color: q.upper_color.clone().filter(|_| !soft),
+        lower_color: q.lower_color.clone().filter(|_| !soft),
         direction: q.direction.clone(),
         rule: q.violation.clone().or_else(|| q.alert.clone()),
         plate: q.plate.clone(),
@@ -175,13 +185,16 @@ pub fn run(
             .filter(|t| !known.contains_key(*t))
             .map(String::as_str)
             .collect();
+        // The hub's maintenance pass embeds captions as they arrive; a search straight after a
+        // bulk ingest embeds only a few itself (bounded work per request), and the rest rank
+        // by their words alone until the pass has them (within a second or so).
         if !missing.is_empty() {
-            let mut fresh = Vec::new();
-            for chunk in missing.chunks(64) {
-                for (t, v) in chunk.iter().zip(embedder.embed(chunk)?) {
-                    fresh.push((t.to_string(), v));
-                }
-            }
+            let now: Vec<&str> = missing.into_iter().take(EMBED_ON_DEMAND).collect();
+            let fresh: Vec<(String, Vec<f32>)> = now
+                .iter()
+                .map(|t| t.to_string())
+                .zip(embedder.embed(&now)?)
+                .collect();
             store.put_embeddings(&fresh)?;
             known.extend(fresh);
         }
@@ -208,6 +221,7 @@ pub fn run(
             }
             let penalty = if lookalike { 0.5 } else { 0.0 };
             let score = -penalty
+                + colour_bonus(q, &row)
                 + if terms.is_empty() {
                     1.0
                 } else {
@@ -240,4 +254,23 @@ pub fn run(
     });
     hits.truncate(limit);
     Ok(hits)
+}
+
+/// With a plate, the colours asked for rank instead of filtering: a bonus per one that matches.
+fn colour_bonus(q: &Query, row: &Row) -> f32 {
+    if q.plate.is_none() {
+        return 0.0;
+    }
+    let hit = |want: &Option<String>, got: &Option<String>| match (want, got) {
+        (Some(w), Some(g)) => w.split('|').any(|w| w == g),
+        _ => false,
+    };
+    0.2 * [
+        hit(&q.color, &row.color),
+        hit(&q.upper_color, &row.upper_color),
+        hit(&q.lower_color, &row.lower_color),
+    ]
+    .into_iter()
+    .filter(|h| *h)
+    .count() as f32
 }

@@ -161,16 +161,27 @@ fn roles_audit_search_detail_export_and_metrics() {
     assert_eq!(jct["recommendation"]["body"]["cycle_s"], 72.0);
     assert_eq!(jct["recommendation"]["body"]["phases"][0]["phase"], "ns");
 
-    // Hostile input: answered, harmless.
+    // Hostile input: answered, harmless; with nothing understood, said so and nothing shown.
     let before = hub.events();
-    for q in [
-        "'; DROP TABLE events; --",
-        "\" OR 1=1 --",
-        "%00%ff",
-        &"xe máy ".repeat(1500),
+    let ten_kb = "qzx ".repeat(2500);
+    for (q, nothing) in [
+        ("'; DROP TABLE events; --", true),
+        ("\" OR 1=1 --", true),
+        ("%00%ff", true),
+        ("nul\0byte", true),
+        ("🚗🚗🚗", true),
+        ("\u{202E}abc\u{202C} \u{200F}", true),
+        (ten_kb.as_str(), true),
+        (&"xe máy ".repeat(1500), false),
     ] {
-        let (status, _) = hub.get(&format!("/api/search?q={}", enc(q)), Some(OPERATOR));
-        assert_eq!(status, 200, "{}", &q[..q.len().min(40)]);
+        let (status, body) = hub.get(&format!("/api/search?q={}", enc(q)), Some(OPERATOR));
+        let shown = &q[..q.char_indices().nth(40).map_or(q.len(), |(i, _)| i)];
+        assert_eq!(status, 200, "{shown}");
+        let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(v["understood"]["nothing_understood"], nothing, "{shown}");
+        if nothing {
+            assert_eq!(v["results"].as_array().map(Vec::len), Some(0), "{shown}");
+        }
     }
     // A 100 KB URL is refused by the HTTP layer with 414, and the hub carries on.
     assert_eq!(

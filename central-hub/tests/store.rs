@@ -383,7 +383,7 @@ fn a_schema_5_database_is_upgraded_in_place() {
     // Back to schema 5 as it was, with an embedding made the old way.
     let c = rusqlite::Connection::open(&path).unwrap();
     c.execute_batch(
-        "DROP TABLE places; ALTER TABLE events DROP COLUMN heading;
+        "DROP INDEX events_place_ts; DROP TABLE places; ALTER TABLE events DROP COLUMN heading;
          DROP INDEX events_plate_key; ALTER TABLE events DROP COLUMN plate_key;
          DROP TABLE plates; DROP TABLE pending_semantics;
          INSERT INTO semantics SELECT semantic, x'00000000' FROM events;
@@ -559,5 +559,27 @@ fn plates_read_through_ocr_look_alikes_rank_below_exact_readings() {
         hits[1].reasons.iter().any(|r| r.contains("look-alike")),
         "{:?}",
         hits[1].reasons
+    );
+    // A colour with a plate only ranks: the truck measured with no colour (or the wrong
+    // one) is still found, after any that match.
+    let (_, hits) = central_hub::search::search(
+        store.as_mut(),
+        &mut emb,
+        "xe tải đỏ biển 51S-232.32",
+        now,
+        10,
+    )
+    .unwrap();
+    assert_eq!(
+        hits.len(),
+        2,
+        "{:?}",
+        hits.iter().map(|h| &h.reasons).collect::<Vec<_>>()
+    );
+    assert!(
+        hits[0]
+            .reasons
+            .iter()
+            .any(|r| r.contains("the plate decides"))
     );
 }
