@@ -64,6 +64,7 @@ fn main() {
             group: "soak".into(),
             security: Default::default(),
             limits: Default::default(),
+            watch: None,
         };
         let store = central_hub::store::open(&dbc).unwrap();
         tokio::runtime::Runtime::new()

@@ -156,6 +156,19 @@ struct Raw {
     /// The same, as `.pub` files written by `edge-node keygen` (paths relative to this file).
     #[serde(default)]
     trusted_key_files: Vec<PathBuf>,
+    #[serde(default)]
+    cameras: Vec<CameraPosition>,
+}
+
+/// Where a camera stands (`[[cameras]]`), so a traced vehicle's hop between two cameras can be
+/// judged against the time it took.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CameraPosition {
+    pub site: String,
+    pub id: String,
+    pub lat: f64,
+    pub lon: f64,
 }
 
 fn d_listen() -> String {
@@ -175,6 +188,7 @@ pub struct HubConfig {
     pub retention_days: BTreeMap<matthan_schema::Kind, u32>,
     pub tokens: Vec<TokenConfig>,
     pub trusted_keys: Vec<String>,
+    pub cameras: Vec<CameraPosition>,
 }
 
 impl HubConfig {
@@ -233,6 +247,7 @@ impl HubConfig {
             retention.insert(kind, days);
         }
         check_tokens(&raw.tokens, &bad)?;
+        check_cameras(&raw.cameras, &bad)?;
         let mut trusted_keys = raw.trusted_keys.clone();
         for (i, f) in raw.trusted_key_files.iter().enumerate() {
             let p = rel(f);
@@ -295,8 +310,28 @@ impl HubConfig {
                 .iter()
                 .map(|k| k.to_ascii_lowercase())
                 .collect(),
+            cameras: raw.cameras,
         })
     }
+}
+
+/// Camera positions must be places on Earth.
+fn check_cameras(
+    cameras: &[CameraPosition],
+    bad: &impl Fn(&str, String) -> ConfigError,
+) -> Result<(), ConfigError> {
+    for (i, c) in cameras.iter().enumerate() {
+        if !(-90.0..=90.0).contains(&c.lat) || !(-180.0..=180.0).contains(&c.lon) {
+            return Err(bad(
+                &format!("cameras[{i}]"),
+                format!(
+                    "{}/{}: lat {} lon {} is not a place on Earth",
+                    c.site, c.id, c.lat, c.lon
+                ),
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// Each token once, as a 64-hex-digit hash, with a name.

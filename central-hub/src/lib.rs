@@ -16,3 +16,4 @@ pub mod search;
 pub mod server;
 pub mod signature;
 pub mod store;
+pub mod watch;

@@ -41,6 +41,11 @@ pub async fn serve(cfg: HubConfig, stop: Arc<AtomicBool>) -> anyhow::Result<Arc<
         stats.clone(),
     );
     state.trusted_keys = cfg.trusted_keys.clone();
+    state.positions = cfg.cameras.clone();
+    let watch = state.watch.clone();
+    watch
+        .reload(state.store.get()?.as_mut())
+        .context("reading the watch list")?;
     let state = Arc::new(state);
     if cfg.tokens.is_empty() {
         tracing::warn!("no [[tokens]] configured: every API route except health will refuse");
@@ -84,6 +89,7 @@ pub async fn serve(cfg: HubConfig, stop: Arc<AtomicBool>) -> anyhow::Result<Arc<
         group: cfg.ingest.group.clone(),
         security: cfg.mqtt.security.clone(),
         limits: crate::ingest::Limits::from(&cfg.ingest),
+        watch: Some(watch),
     };
     crate::ingest::run(
         ingest_cfg,

@@ -270,14 +270,18 @@ fn openapi_document_lists_exactly_the_routes_and_each_answers() {
         );
     }
     let id = events[0].id.to_string();
-    for (_, path) in central_hub::api::ROUTES {
+    for (method, path) in central_hub::api::ROUTES {
+        // The stream never ends (its own test reads it); the others answer a GET.
+        if *method != "get" || path.ends_with("/stream") {
+            continue;
+        }
         let real = path
             .replace("{id}", &id)
             .replace("{sha256}", &"b".repeat(64));
-        let real = if real == "/api/search" {
-            "/api/search?q=bus".to_string()
-        } else {
-            real
+        let real = match real.as_str() {
+            "/api/search" => "/api/search?q=bus".to_string(),
+            "/api/trace" => "/api/trace?plate=51F".to_string(),
+            _ => real,
         };
         let (status, _) = hub.get(&real, Some(ADMIN));
         assert!(

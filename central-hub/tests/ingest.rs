@@ -237,6 +237,7 @@ fn unacknowledged_events_are_redelivered_after_a_hub_restart() {
             group: "g1".into(),
             security: Default::default(),
             limits: Default::default(),
+            watch: None,
         };
         let (store, ev) = (
             central_hub::store::open(&loc).unwrap(),
@@ -305,6 +306,7 @@ fn ingests_over_tls_with_a_client_certificate() {
             ..Default::default()
         },
         limits: Default::default(),
+        watch: None,
     };
     let loc = d.join("hub.db").display().to_string();
     let (store, ev) = (

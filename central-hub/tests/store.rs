@@ -383,7 +383,8 @@ fn a_schema_5_database_is_upgraded_in_place() {
     // Back to schema 5 as it was, with an embedding made the old way.
     let c = rusqlite::Connection::open(&path).unwrap();
     c.execute_batch(
-        "DROP INDEX events_place_ts; DROP TABLE places; ALTER TABLE events DROP COLUMN heading;
+        "DROP TABLE watch_hits; DROP TABLE watchlist;
+         DROP INDEX events_place_ts; DROP TABLE places; ALTER TABLE events DROP COLUMN heading;
          DROP INDEX events_plate_key; ALTER TABLE events DROP COLUMN plate_key;
          DROP TABLE plates; DROP TABLE pending_semantics;
          INSERT INTO semantics SELECT semantic, x'00000000' FROM events;

@@ -21,14 +21,16 @@ $('save-token').onclick = () => { TOKEN = $('token').value.trim(); $('token').va
 if (!token()) showLogin();
 
 function tab(which) {
-  $('search-view').classList.toggle('hidden', which !== 'search');
-  $('junction-view').classList.toggle('hidden', which !== 'junctions');
-  $('tab-search').classList.toggle('active', which === 'search');
-  $('tab-junctions').classList.toggle('active', which === 'junctions');
+  for (const t of ['search', 'junctions', 'watch']) {
+    $(t === 'junctions' ? 'junction-view' : t + '-view').classList.toggle('hidden', which !== t);
+    $('tab-' + t).classList.toggle('active', which === t);
+  }
   if (which === 'junctions') loadJunctions();
+  if (which === 'watch') loadWatch();
 }
 $('tab-search').onclick = () => tab('search');
 $('tab-junctions').onclick = () => tab('junctions');
+$('tab-watch').onclick = () => tab('watch');
 
 $('search-form').onsubmit = async (ev) => {
   ev.preventDefault();
@@ -93,8 +95,12 @@ async function openEvent(id) {
       ${violation(d.event)}
       <p>Bằng chứng / evidence:</p><ul>${ev}</ul>
       <button class="primary" id="export">Xuất hồ sơ / Export (.zip)</button>
+      ${plateOf(d.event) ? '<button id="trace-this">Truy vết biển số / Trace this plate</button>' : ''}
       <pre>${esc(JSON.stringify(d.event, null, 2))}</pre>`;
     $('detail').classList.remove('hidden');
+    if (plateOf(d.event)) {
+      $('trace-this').onclick = () => { tab('watch'); $('trace-plate').value = plateOf(d.event); trace(plateOf(d.event)); };
+    }
     $('export').onclick = async () => {
       const blob = await (await api('/api/events/' + id + '/export')).blob();
       const a = document.createElement('a');
@@ -102,6 +108,8 @@ async function openEvent(id) {
     };
   } catch (e) { $('error').textContent = e.message; }
 }
+
+const plateOf = (e) => (e.body && (e.body.plate || (e.body.attributes && e.body.attributes.plate))) || null;
 
 // A violation's measured context and its images, Vietnamese first.
 function violation(e) {
@@ -152,4 +160,95 @@ async function loadJunctions() {
       body.appendChild(tr);
     }
   } catch (e) { $('junction-error').textContent = e.message; }
+}
+
+// Watch list and tracing (truy vết): a plate's sightings oldest first, hops no car could drive
+// flagged; listed plates, and hits as they arrive on the stream.
+const MATCH_VI = { exact: 'chính xác / exact', partial: 'một phần / partial', 'look-alike': 'ký tự dễ nhầm / OCR look-alike' };
+async function trace(plate) {
+  $('watch-error').textContent = '';
+  const body = $('trace').querySelector('tbody');
+  body.innerHTML = '';
+  try {
+    const d = await (await api('/api/trace?plate=' + encodeURIComponent(plate))).json();
+    if (!d.sightings.length) body.innerHTML = '<tr><td colspan="5">Không thấy / not seen</td></tr>';
+    for (const s of d.sightings) {
+      const h = s.hop;
+      const hop = !h ? '' : h.unknown ? esc(h.from) : `${esc(h.from)}: ${h.km} km / ${h.seconds} s (${h.kmh} km/h)`
+        + (h.impossible ? ' <b>KHÔNG THỂ / IMPOSSIBLE</b>' : '');
+      const tr = document.createElement('tr');
+      tr.innerHTML = `<td>${esc(fmt(s.ts))}</td><td>${esc(s.camera)}</td><td>${esc(s.plate)}</td><td>${esc(MATCH_VI[s.match] || s.match)}</td><td>${hop}</td>`;
+      body.appendChild(tr);
+    }
+  } catch (e) { $('watch-error').textContent = e.message; }
+}
+$('trace-form').onsubmit = (ev) => { ev.preventDefault(); trace($('trace-plate').value); };
+
+function hitRow(h, first) {
+  const tr = document.createElement('tr');
+  tr.innerHTML = `<td>${esc(fmt(h.ts))}</td><td>${esc(h.camera)}</td><td>${esc(h.listed)}</td>
+    <td>${esc(h.read)}${h.exact ? '' : ' (ký tự dễ nhầm / look-alike)'}</td><td>${esc(h.reason)}</td>`;
+  const body = $('hits').querySelector('tbody');
+  if (first) body.prepend(tr); else body.appendChild(tr);
+}
+
+async function loadWatch() {
+  $('watch-error').textContent = '';
+  try {
+    const d = await (await api('/api/watchlist')).json();
+    const body = $('watch').querySelector('tbody');
+    body.innerHTML = '';
+    for (const w of d.entries) {
+      const tr = document.createElement('tr');
+      tr.innerHTML = `<td>${esc(w.plate)}</td><td>${esc(w.reason)}</td><td>${esc(w.added_by)}</td><td>${esc(fmt(w.expires))}</td><td><button>Bỏ / Remove</button></td>`;
+      tr.querySelector('button').onclick = async () => {
+        await fetch('/api/watchlist/' + w.id, { method: 'DELETE', headers: { Authorization: 'Bearer ' + token() } });
+        loadWatch();
+      };
+      body.appendChild(tr);
+    }
+    const hits = await (await api('/api/watchlist/hits?limit=50')).json();
+    $('hits').querySelector('tbody').innerHTML = '';
+    for (const h of hits.hits) hitRow(h, false);
+    listen();
+  } catch (e) { $('watch-error').textContent = e.message; }
+}
+
+$('watch-form').onsubmit = async (ev) => {
+  ev.preventDefault();
+  const r = await fetch('/api/watchlist', {
+    method: 'POST',
+    headers: { Authorization: 'Bearer ' + token(), 'Content-Type': 'application/json' },
+    body: JSON.stringify({ plate: $('watch-plate').value, reason: $('watch-reason').value, days: Number($('watch-days').value) }),
+  });
+  if (!r.ok) { const e = await r.json().catch(() => ({})); $('watch-error').textContent = e.error || r.statusText; return; }
+  $('watch-plate').value = ''; $('watch-reason').value = '';
+  loadWatch();
+};
+
+// The stream needs the token, so it is read through fetch (EventSource cannot send headers).
+let listening = false;
+async function listen() {
+  if (listening) return;
+  listening = true;
+  try {
+    const r = await api('/api/watchlist/stream');
+    const reader = r.body.getReader();
+    const dec = new TextDecoder();
+    let buf = '';
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      buf += dec.decode(value, { stream: true });
+      let nl;
+      while ((nl = buf.indexOf('\n')) >= 0) {
+        const line = buf.slice(0, nl); buf = buf.slice(nl + 1);
+        if (!line.startsWith('data:')) continue;
+        const h = JSON.parse(line.slice(5));
+        hitRow(h, true);
+        $('hit-banner').textContent = `PHÁT HIỆN / HIT: ${h.listed} tại ${h.camera} ${fmt(h.ts)} — ${h.reason}`;
+      }
+    }
+  } catch (e) { $('watch-error').textContent = e.message; }
+  listening = false;
 }

@@ -24,6 +24,8 @@ use crate::store::{AuditEntry, EventStore, Pool};
 
 mod admin;
 mod export;
+mod trace;
+mod watchlist;
 
 /// Every route, as the OpenAPI document lists them (a test holds the two together).
 pub const ROUTES: &[(&str, &str)] = &[
@@ -38,6 +40,12 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("get", "/api/junctions"),
     ("get", "/api/audit"),
     ("get", "/api/admin/dead-letters"),
+    ("get", "/api/trace"),
+    ("get", "/api/watchlist"),
+    ("post", "/api/watchlist"),
+    ("delete", "/api/watchlist/{id}"),
+    ("get", "/api/watchlist/hits"),
+    ("get", "/api/watchlist/stream"),
     ("get", "/metrics"),
 ];
 
@@ -88,6 +96,10 @@ pub struct AppState {
     pub metrics: ApiMetrics,
     /// Edge keys whose evidence signatures count as verified.
     pub trusted_keys: Vec<String>,
+    /// The watch list: changed here, checked by ingest, hits pushed to consoles.
+    pub watch: Arc<crate::watch::Watch>,
+    /// Where cameras are, for judging a traced vehicle's hops.
+    pub positions: Vec<crate::config::CameraPosition>,
 }
 
 impl AppState {
@@ -109,6 +121,8 @@ impl AppState {
             ingest,
             metrics: ApiMetrics::default(),
             trusted_keys: Vec::new(),
+            watch: Default::default(),
+            positions: Vec::new(),
         }
     }
 }
@@ -262,6 +276,14 @@ pub fn router(state: Shared) -> axum::Router {
         .route("/api/junctions", get(junctions))
         .route("/api/audit", get(audit_log))
         .route("/api/admin/dead-letters", get(admin::dead_letters))
+        .route("/api/trace", get(trace::trace))
+        .route("/api/watchlist", get(watchlist::list).post(watchlist::add))
+        .route(
+            "/api/watchlist/{id}",
+            axum::routing::delete(watchlist::remove),
+        )
+        .route("/api/watchlist/hits", get(watchlist::hits))
+        .route("/api/watchlist/stream", get(watchlist::stream))
         .route("/metrics", get(metrics))
         .layer(axum::middleware::map_response(security_headers))
         .with_state(state)

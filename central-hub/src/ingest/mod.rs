@@ -25,6 +25,8 @@ pub struct IngestConfig {
     /// TLS and account settings, validated at config load.
     pub security: matthan_mqtt::Security,
     pub limits: Limits,
+    /// The watch list stored plates are checked against (none: no checks).
+    pub watch: Option<Arc<crate::watch::Watch>>,
 }
 
 /// What the hub accepts beyond a message's own validity.
@@ -123,6 +125,7 @@ pub async fn run(
     let writer_client = client.clone();
     let st = stats.clone();
     let limits = cfg.limits;
+    let watch = cfg.watch.clone();
     let writer = tokio::task::spawn_blocking(move || {
         let mut w = Writer {
             store: store.as_mut(),
@@ -130,6 +133,7 @@ pub async fn run(
             st: &st,
             limits,
             quota: quota::Quota::new(limits.evidence_quota, crate::server::EVIDENCE_GRACE),
+            watch,
         };
         store_loop(&mut rx, &mut w, &writer_client)
     });
@@ -206,6 +210,7 @@ fn store_loop(rx: &mut mpsc::Receiver<Publish>, w: &mut Writer, client: &AsyncCl
             }
         }
         w.insert(&events, &mut out);
+        w.watch(&events);
         w.set_aside(&out.letters);
         for (site, r) in out.receipts.by_site {
             let topic = matthan_schema::receipt_topic(&site);
@@ -252,6 +257,7 @@ struct Writer<'a> {
     st: &'a IngestStats,
     limits: Limits,
     quota: quota::Quota,
+    watch: Option<Arc<crate::watch::Watch>>,
 }
 
 /// Keys per receipt message: a receipt stays far below an edge's 256 KiB incoming limit
@@ -423,6 +429,20 @@ impl Writer<'_> {
             // The store, not the events, is the problem: wait and try those again.
             backoff.wait(st, &err);
             todo = again;
+        }
+    }
+
+    /// Checks the stored events' plates against the watch list, as they are stored (a hit is
+    /// due within seconds of the reading). A hit that cannot be recorded now is logged; the
+    /// event itself is stored and searchable.
+    fn watch(&mut self, events: &[Event]) {
+        let Some(watch) = &self.watch else { return };
+        let hits = watch.check(events, chrono::Utc::now());
+        if hits.is_empty() {
+            return;
+        }
+        if let Err(e) = watch.raise(self.store, hits) {
+            tracing::error!(error = %e, "watch-list hits not recorded");
         }
     }
 

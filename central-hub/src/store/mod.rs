@@ -8,9 +8,11 @@
 
 mod postgres;
 mod sqlite;
+mod watch;
 
 pub use self::postgres::PgStore;
 pub use self::sqlite::SqliteStore;
+pub use self::watch::WatchStore;
 
 use chrono::{DateTime, Utc};
 use matthan_schema::{Body, Direction, Event};
@@ -359,7 +361,7 @@ impl DeadLetter {
     }
 }
 
-pub trait EventStore: Send {
+pub trait EventStore: WatchStore + Send {
     /// A cheap round trip: the pool checks a connection before handing it out.
     fn ping(&mut self) -> Result<(), StoreError>;
     /// Records messages acknowledged without being stored as events.

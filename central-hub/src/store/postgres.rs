@@ -109,13 +109,32 @@ DROP INDEX events_rule_ts;
 CREATE INDEX events_rule_ts ON events (rule, ts_ms) WHERE rule IS NOT NULL;
 CREATE INDEX events_place_ts ON events (place, ts_ms) WHERE place IS NOT NULL;
 "#,
+    // Watch lists (danh sách theo dõi) and their hits, each hit once per entry and event.
+    r#"
+CREATE TABLE watchlist (
+    id         BIGSERIAL PRIMARY KEY,
+    plate      TEXT NOT NULL,
+    reason     TEXT NOT NULL,
+    added_by   TEXT NOT NULL,
+    added_ms   BIGINT NOT NULL,
+    expires_ms BIGINT NOT NULL,
+    removed_ms BIGINT,
+    removed_by TEXT
+);
+CREATE TABLE watch_hits (
+    entry_id BIGINT NOT NULL, listed TEXT NOT NULL, reason TEXT NOT NULL, read TEXT NOT NULL,
+    exact BOOLEAN NOT NULL, event_id TEXT NOT NULL, site TEXT NOT NULL, camera TEXT NOT NULL,
+    ts_ms BIGINT NOT NULL, PRIMARY KEY (entry_id, event_id)
+);
+CREATE INDEX watch_hits_ts ON watch_hits (ts_ms);
+"#,
 ];
 /// A caption no embedding exists for yet waits to be embedded (see `missing_embeddings`).
 const PENDING_SQL: &str = "INSERT INTO pending_semantics (text) SELECT $1::text
      WHERE NOT EXISTS (SELECT 1 FROM semantics WHERE text = $1::text) ON CONFLICT DO NOTHING";
 
 pub struct PgStore {
-    client: Client,
+    pub(super) client: Client,
 }
 
 const ROW_COLUMNS: &str = "id, site, camera, kind, ts_ms, track_id, class, color, upper_color, lower_color, plate, direction, place, caption, semantic, snapshot, rule";

@@ -117,9 +117,28 @@ DROP INDEX events_rule_ts;
 CREATE INDEX events_rule_ts ON events (rule, ts_ms) WHERE rule IS NOT NULL;
 CREATE INDEX events_place_ts ON events (place, ts_ms) WHERE place IS NOT NULL;
 "#,
+    // Watch lists (danh sách theo dõi) and their hits, each hit once per entry and event.
+    r#"
+CREATE TABLE watchlist (
+    id         INTEGER PRIMARY KEY AUTOINCREMENT,
+    plate      TEXT NOT NULL,
+    reason     TEXT NOT NULL,
+    added_by   TEXT NOT NULL,
+    added_ms   INTEGER NOT NULL,
+    expires_ms INTEGER NOT NULL,
+    removed_ms INTEGER,
+    removed_by TEXT
+);
+CREATE TABLE watch_hits (
+    entry_id INTEGER NOT NULL, listed TEXT NOT NULL, reason TEXT NOT NULL, read TEXT NOT NULL,
+    exact INTEGER NOT NULL, event_id TEXT NOT NULL, site TEXT NOT NULL, camera TEXT NOT NULL,
+    ts_ms INTEGER NOT NULL, PRIMARY KEY (entry_id, event_id)
+);
+CREATE INDEX watch_hits_ts ON watch_hits (ts_ms);
+"#,
 ];
 pub struct SqliteStore {
-    conn: Connection,
+    pub(super) conn: Connection,
 }
 
 const ROW_COLUMNS: &str = "id, site, camera, kind, ts_ms, track_id, class, color, upper_color, lower_color, plate, direction, place, caption, semantic, snapshot, rule";

@@ -466,6 +466,7 @@ pub fn spawn_hub(
         group: "g1".into(),
         security: Default::default(),
         limits: Default::default(),
+        watch: None,
     };
     let store = central_hub::store::open(loc).unwrap();
     let evidence = central_hub::evidence::EvidenceStore::new(&dir.join("evidence")).unwrap();

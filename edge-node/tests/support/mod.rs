@@ -333,6 +333,7 @@ impl Hub {
             group: "faults".into(),
             security: Default::default(),
             limits: Default::default(),
+            watch: None,
         };
         self.stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
         let stop = self.stop.clone();
