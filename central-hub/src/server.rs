@@ -43,6 +43,7 @@ pub async fn serve(cfg: HubConfig, stop: Arc<AtomicBool>) -> anyhow::Result<Arc<
     state.trusted_keys = cfg.trusted_keys.clone();
     state.positions = cfg.cameras.clone();
     let watch = state.watch.clone();
+    let watch_streams = watch.clone();
     watch
         .reload(state.store.get()?.as_mut())
         .context("reading the watch list")?;
@@ -100,6 +101,7 @@ pub async fn serve(cfg: HubConfig, stop: Arc<AtomicBool>) -> anyhow::Result<Arc<
     )
     .await?;
     stop.store(true, Ordering::Relaxed);
+    watch_streams.close();
     http.await??;
     expiry.await??;
     Ok(stats)

@@ -74,6 +74,8 @@ pub fn plate_of(e: &Event) -> Option<&str> {
 pub struct Watch {
     entries: RwLock<Vec<WatchEntry>>,
     pub hits: broadcast::Sender<WatchHit>,
+    /// Set when the hub stops, so open hit streams end instead of holding the shutdown.
+    closing: tokio::sync::watch::Sender<bool>,
 }
 
 impl std::fmt::Debug for Watch {
@@ -89,11 +91,25 @@ impl Default for Watch {
             entries: RwLock::new(Vec::new()),
             // A console that falls this far behind misses hits live (they stay listed).
             hits: broadcast::channel(256).0,
+            closing: tokio::sync::watch::channel(false).0,
         }
     }
 }
 
 impl Watch {
+    /// Ends every open hit stream (the hub is stopping).
+    pub fn close(&self) {
+        self.closing.send_replace(true);
+    }
+
+    /// Resolves when the hub stops.
+    pub fn closed(&self) -> impl std::future::Future<Output = ()> + Send + use<> {
+        let mut rx = self.closing.subscribe();
+        async move {
+            let _ = rx.wait_for(|c| *c).await;
+        }
+    }
+
     /// Reads the active entries from the store (at start and after every change).
     pub fn reload(&self, store: &mut dyn EventStore) -> Result<(), StoreError> {
         let now = Utc::now();

@@ -164,4 +164,12 @@ fn listed_plates_hit_live_and_traces_flag_impossible_hops() {
     ] {
         assert!(actions.contains(&a), "{a} not audited: {actions:?}");
     }
+    // A console still listening does not hold the hub's shutdown.
+    let t = Instant::now();
+    drop(hub);
+    assert!(
+        t.elapsed() < Duration::from_secs(5),
+        "stopping took {:?}",
+        t.elapsed()
+    );
 }

@@ -134,15 +134,21 @@ pub(super) async fn stream(
     let name = caller.name.clone();
     blocking(move || caller.audit(s2.conn()?.as_mut(), "watchlist_stream", &name)).await?;
     let rx = s.watch.hits.subscribe();
-    let events = futures_util::stream::unfold(rx, |mut rx| async move {
+    let closed = Box::pin(s.watch.closed());
+    let events = futures_util::stream::unfold((rx, closed), |(mut rx, mut closed)| async move {
         loop {
-            match rx.recv().await {
+            let next = tokio::select! {
+                r = rx.recv() => r,
+                // The hub is stopping: end the stream rather than hold the shutdown.
+                _ = &mut closed => return None,
+            };
+            match next {
                 Ok(h) => {
                     let e = Event::default()
                         .event("hit")
                         .json_data(&h)
                         .unwrap_or_else(|_| Event::default().comment("unserialisable hit"));
-                    return Some((Ok(e), rx));
+                    return Some((Ok(e), (rx, closed)));
                 }
                 // A console that fell behind skips to the newest; the hits stay listed.
                 Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
