@@ -61,12 +61,8 @@ pub fn embed_pending(
     limit: usize,
 ) -> Result<usize, crate::search::SearchError> {
     let texts = store.missing_embeddings(limit)?;
-    for chunk in texts.chunks(64) {
-        let refs: Vec<&str> = chunk.iter().map(String::as_str).collect();
-        let vecs = embedder.embed(&refs)?;
-        let items: Vec<(String, Vec<f32>)> = chunk.iter().cloned().zip(vecs).collect();
-        store.put_embeddings(&items)?;
-    }
+    let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
+    crate::search::embed_and_store(store, embedder, &refs)?;
     Ok(texts.len())
 }
 

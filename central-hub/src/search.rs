@@ -190,13 +190,7 @@ pub fn run(
         // by their words alone until the pass has them (within a second or so).
         if !missing.is_empty() {
             let now: Vec<&str> = missing.into_iter().take(EMBED_ON_DEMAND).collect();
-            let fresh: Vec<(String, Vec<f32>)> = now
-                .iter()
-                .map(|t| t.to_string())
-                .zip(embedder.embed(&now)?)
-                .collect();
-            store.put_embeddings(&fresh)?;
-            known.extend(fresh);
+            known.extend(embed_and_store(store, embedder, &now)?);
         }
         known
             .iter()
@@ -254,6 +248,26 @@ pub fn run(
     });
     hits.truncate(limit);
     Ok(hits)
+}
+
+/// Embeds captions (64 per model run) and stores their vectors: for a search's few and for
+/// the maintenance pass's backlog alike.
+pub fn embed_and_store(
+    store: &mut dyn EventStore,
+    embedder: &mut Embedder,
+    texts: &[&str],
+) -> Result<Vec<(String, Vec<f32>)>, SearchError> {
+    let mut out = Vec::with_capacity(texts.len());
+    for chunk in texts.chunks(64) {
+        let items: Vec<(String, Vec<f32>)> = chunk
+            .iter()
+            .map(|t| t.to_string())
+            .zip(embedder.embed(chunk)?)
+            .collect();
+        store.put_embeddings(&items)?;
+        out.extend(items);
+    }
+    Ok(out)
 }
 
 /// With a plate, the colours asked for rank instead of filtering: a bonus per one that matches.

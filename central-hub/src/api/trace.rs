@@ -76,7 +76,7 @@ fn sightings(rows: &[Row], asked: &Plate, at: &[CameraPosition]) -> Vec<serde_js
         let read = plate_norm(r.plate.as_deref().unwrap_or(""));
         let quality = if read == asked.text {
             "exact"
-        } else if read.starts_with(&asked.text) || read.contains(&asked.text) {
+        } else if read.contains(&asked.text) {
             "partial"
         } else {
             "look-alike"

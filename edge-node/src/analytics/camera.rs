@@ -157,8 +157,7 @@ impl CameraAnalytics {
             };
             if let Some(phase) = phase {
                 st.last_update = now;
-                let mut t = track_event(phase, snap, class, st);
-                t.attributes.heading_deg = heading(self.bearing, &st.path, (fw, fh));
+                let t = track_event(phase, snap, class, st, self.bearing, self.frame);
                 events.push((now, Body::Track(t)));
             }
         }
@@ -228,8 +227,7 @@ impl CameraAnalytics {
                 ));
             }
         }
-        let mut t = track_event(TrackPhase::End, snap, class, &st);
-        t.attributes.heading_deg = heading(self.bearing, &st.path, self.frame);
+        let t = track_event(TrackPhase::End, snap, class, &st, self.bearing, self.frame);
         events.push((now, Body::Track(t)));
         events
     }
@@ -280,6 +278,8 @@ fn track_event(
     snap: &TrackSnapshot,
     class: String,
     st: &TrackState,
+    bearing: Option<f32>,
+    frame: (f64, f64),
 ) -> TrackEvent {
     TrackEvent {
         phase,
@@ -291,7 +291,10 @@ fn track_event(
         last_seen: snap.last_seen,
         zones: st.zones_entered.clone(),
         path: st.path.clone(),
-        attributes: Attributes::default(),
+        attributes: Attributes {
+            heading_deg: heading(bearing, &st.path, frame),
+            ..Attributes::default()
+        },
         snapshot: None,
     }
 }
