@@ -563,6 +563,17 @@ fn spawn_poller(
                     }
                     continue;
                 }
+                Ok(MqttEvent::Incoming(Packet::SubAck(a)))
+                    if a.return_codes
+                        .contains(&rumqttc::SubscribeReasonCode::Failure) =>
+                {
+                    // Without receipts nothing is ever deleted from the outbox; say why.
+                    tracing::error!(
+                        "the broker refused a subscription (receipts or signal states): this \
+                         box's account lacks the right (configs/broker-accounts.toml)"
+                    );
+                    continue;
+                }
                 // Our own clean DISCONNECT is on the wire: the broker will not fire the will.
                 Ok(MqttEvent::Outgoing(Outgoing::Disconnect)) => break,
                 Ok(_) => continue,

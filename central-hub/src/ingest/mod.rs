@@ -7,7 +7,9 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use matthan_schema::{ALL_EVENTS_FILTER, Event, parse_event_topic};
-use rumqttc::{AsyncClient, Event as MqttEvent, MqttOptions, Packet, Publish, QoS};
+use rumqttc::{
+    AsyncClient, Event as MqttEvent, MqttOptions, Packet, Publish, QoS, SubscribeReasonCode,
+};
 use tokio::sync::mpsc;
 
 use crate::evidence::{EVIDENCE_FILTER, EvidenceStore};
@@ -138,6 +140,7 @@ pub async fn run(
         store_loop(&mut rx, &mut w, &writer_client)
     });
 
+    let mut granted = 0;
     while !stop.load(Ordering::Relaxed) {
         let polled = tokio::time::timeout(Duration::from_millis(200), eventloop.poll()).await;
         match polled {
@@ -148,12 +151,26 @@ pub async fn run(
                 // mosquitto restores a persistent session after its own restart without the
                 // shared subscriptions in it, and everything published meanwhile would be
                 // lost to this hub. Subscribing twice to the same filter is harmless.
+                granted = 0;
                 for f in &filters {
                     client.subscribe(f.clone(), QoS::AtLeastOnce).await?;
                 }
             }
-            Ok(Ok(MqttEvent::Incoming(Packet::SubAck(_)))) => {
-                stats.subscribed.store(true, Ordering::Relaxed);
+            Ok(Ok(MqttEvent::Incoming(Packet::SubAck(ack)))) => {
+                // One filter per SUBSCRIBE. A refusal means the account lacks the right (see
+                // configs/broker-accounts.toml): health must not say "subscribed" then.
+                if ack
+                    .return_codes
+                    .iter()
+                    .all(|c| matches!(c, SubscribeReasonCode::Success(_)))
+                {
+                    granted += 1;
+                } else {
+                    tracing::error!(filters = ?filters, "the broker refused this hub's subscription: does its account have the hub role?");
+                }
+                stats
+                    .subscribed
+                    .store(granted == filters.len(), Ordering::Relaxed);
             }
             Ok(Ok(MqttEvent::Incoming(Packet::Publish(p)))) => {
                 stats.received.fetch_add(1, Ordering::Relaxed);
