@@ -94,6 +94,24 @@ curl -s -H "Authorization: Bearer demo-operator" \
   "http://127.0.0.1:18080/api/search?limit=3&q=$(python3 -c 'import urllib.parse;print(urllib.parse.quote("người đi vào quảng trường"))')" \
   | python3 -c 'import json,sys; d=json.load(sys.stdin); print("understood:", {k:v for k,v in d["understood"].items() if v}); [print(" -", r["caption"], "|", "; ".join(r["reasons"])) for r in d["results"]]'
 echo
+echo "== a violation exported as a case zip and verified offline (edge-node verify) =="
+vid=$(python3 - <<'PY'
+import json, urllib.parse, urllib.request
+for q in ["vượt đèn đỏ", "đỗ xe trái phép", "quá tốc độ"]:
+    req = urllib.request.Request("http://127.0.0.1:18080/api/search?limit=5&q=" + urllib.parse.quote(q),
+                                 headers={"Authorization": "Bearer demo-operator"})
+    hits = [r for r in json.load(urllib.request.urlopen(req))["results"] if r.get("kind") == "violation"]
+    if hits:
+        print(hits[0]["id"]); break
+PY
+)
+if [ -n "$vid" ]; then
+  curl -s -o "$demo/case.zip" -H "Authorization: Bearer demo-operator" "http://127.0.0.1:18080/api/events/$vid/export"
+  ./target/release/edge-node verify "$demo/case.zip" --public-key .cache/edge-demo.pub
+else
+  echo "no violation found to export"
+fi
+echo
 echo "== description search from the command line =="
 for q in "people crossing inbound" "người đi ra" "person staying in the plaza" "người lảng vảng trên bãi cỏ" "intrusion" "vượt đèn đỏ" "xe tải quá tốc độ" "đỗ xe trái phép" "biển số 51N"; do
   ./target/release/central-hub search --config configs/hub-demo.toml --limit 5 "$q"

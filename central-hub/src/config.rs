@@ -150,12 +150,16 @@ struct Raw {
     retention_days: BTreeMap<String, u32>,
     #[serde(default)]
     tokens: Vec<TokenConfig>,
-    /// Hex Ed25519 public keys of the edge boxes whose evidence signatures count as verified.
+    /// The edge signing keys whose signatures count as verified, each for its site, box and
+    /// period (see `keys.rs`).
     #[serde(default)]
-    trusted_keys: Vec<String>,
-    /// The same, as `.pub` files written by `edge-node keygen` (paths relative to this file).
+    keys: Vec<crate::keys::KeyConfig>,
+    /// Replaced by `[[keys]]` (a key not tied to a site let any box vouch for any site): kept
+    /// only to say so instead of a bare "unknown field".
     #[serde(default)]
-    trusted_key_files: Vec<PathBuf>,
+    trusted_keys: Option<toml::Value>,
+    #[serde(default)]
+    trusted_key_files: Option<toml::Value>,
     #[serde(default)]
     cameras: Vec<CameraPosition>,
 }
@@ -187,7 +191,7 @@ pub struct HubConfig {
     /// Days to keep each event kind; kinds not listed are kept.
     pub retention_days: BTreeMap<matthan_schema::Kind, u32>,
     pub tokens: Vec<TokenConfig>,
-    pub trusted_keys: Vec<String>,
+    pub keys: crate::keys::KeyRegister,
     pub cameras: Vec<CameraPosition>,
 }
 
@@ -248,32 +252,16 @@ impl HubConfig {
         }
         check_tokens(&raw.tokens, &bad)?;
         check_cameras(&raw.cameras, &bad)?;
-        let mut trusted_keys = raw.trusted_keys.clone();
-        for (i, f) in raw.trusted_key_files.iter().enumerate() {
-            let p = rel(f);
-            let k = std::fs::read_to_string(&p).map_err(|e| {
-                bad(
-                    &format!("trusted_key_files[{i}]"),
-                    format!("{}: {e}", p.display()),
-                )
-            })?;
-            let k = k.trim().to_string();
-            if k.len() != 64 || !k.chars().all(|c| c.is_ascii_hexdigit()) {
-                return Err(bad(
-                    &format!("trusted_key_files[{i}]"),
-                    format!("{} does not hold a 64-hex-digit public key", p.display()),
-                ));
-            }
-            trusted_keys.push(k);
+        if raw.trusted_keys.is_some() || raw.trusted_key_files.is_some() {
+            return Err(bad(
+                "trusted_keys",
+                "replaced by [[keys]] entries: site, edge, public_key or public_key_file, and \
+                 optionally cameras, valid_from, valid_until, revoked_at + revoked_reason"
+                    .into(),
+            ));
         }
-        for (i, k) in raw.trusted_keys.iter().enumerate() {
-            if k.len() != 64 || !k.chars().all(|c| c.is_ascii_hexdigit()) {
-                return Err(bad(
-                    &format!("trusted_keys[{i}]"),
-                    "must be 64 hex digits (an edge box's `edge-node keygen` .pub file)".into(),
-                ));
-            }
-        }
+        let keys = crate::keys::KeyRegister::from_config(&raw.keys, &rel)
+            .map_err(|(key, reason)| bad(&key, reason))?;
         let db = if raw.db.starts_with("postgres://") || raw.db.starts_with("postgresql://") {
             raw.db
         } else {
@@ -306,10 +294,7 @@ impl HubConfig {
             embedding,
             retention_days: retention,
             tokens: raw.tokens,
-            trusted_keys: trusted_keys
-                .iter()
-                .map(|k| k.to_ascii_lowercase())
-                .collect(),
+            keys,
             cameras: raw.cameras,
         })
     }
@@ -401,5 +386,49 @@ mod tests {
             e.contains("tokens[1].sha256") && e.contains("tokens[0]"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn keys_are_registered_per_site_and_period_and_bad_entries_named() {
+        let k = "ab".repeat(32);
+        let ok = format!(
+            "[[keys]]\nsite = \"hcmc\"\nedge = \"e1\"\npublic_key = \"{k}\"\nvalid_until = \"2027-01-01T00:00:00+07:00\"\n"
+        );
+        assert!(!config(&ok).unwrap().keys.is_empty());
+        for (entry, says) in [
+            (
+                "site = \"s\"\nedge = \"e\"\npublic_key = \"abc\"",
+                "keys[0].public_key",
+            ),
+            ("site = \"s\"\nedge = \"e\"", "keys[0].public_key"),
+            (
+                "site = \"\"\nedge = \"e\"\npublic_key = \"KEY\"",
+                "keys[0].site",
+            ),
+            (
+                "site = \"s\"\nedge = \"e\"\npublic_key = \"KEY\"\nrevoked_at = \"2026-01-01T00:00:00Z\"",
+                "keys[0].revoked_reason",
+            ),
+            (
+                "site = \"s\"\nedge = \"e\"\npublic_key = \"KEY\"\nvalid_from = \"2026-02-01T00:00:00Z\"\nvalid_until = \"2026-01-01T00:00:00Z\"",
+                "keys[0].valid_until",
+            ),
+            (
+                "site = \"s\"\nedge = \"e\"\npublic_key_file = \"nope.pub\"",
+                "keys[0].public_key_file",
+            ),
+        ] {
+            let text = format!("[[keys]]\n{}\n", entry.replace("KEY", &k));
+            let e = config(&text).unwrap_err().to_string();
+            assert!(e.contains(says), "{entry}: {e}");
+        }
+        // The old site-less list says what replaced it.
+        let text = format!(
+            "trusted_keys = [\"{k}\"]\ndb = \"h.db\"\nevidence_dir = \"ev\"\n[mqtt]\n[embedding]\nmodel = \"m\"\ntokenizer = \"t\"\n"
+        );
+        let e = HubConfig::parse(&text, Path::new("hub.toml"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("trusted_keys") && e.contains("[[keys]]"), "{e}");
     }
 }

@@ -9,6 +9,7 @@ pub mod eval;
 pub mod evidence;
 pub mod http;
 pub mod ingest;
+pub mod keys;
 pub mod lexicon;
 pub mod maintenance;
 pub mod query;

@@ -32,6 +32,12 @@ enum Command {
         json: bool,
         query: String,
     },
+    /// Check the audit log's hash chain: names each edited row and each row whose predecessor
+    /// was deleted; prints the head hash to record elsewhere. Exits 1 on any problem.
+    AuditVerify {
+        #[arg(short, long)]
+        config: PathBuf,
+    },
     /// Print the sha256 of a token, for the [[tokens]] table of the config.
     HashToken { token: String },
     /// Validate a config file.
@@ -110,6 +116,26 @@ fn real_main() -> anyhow::Result<()> {
             if hits.is_empty() {
                 println!("no matching events");
             }
+            Ok(())
+        }
+        Command::AuditVerify { config } => {
+            let cfg = HubConfig::load(&config)?;
+            let mut store = central_hub::store::open(&cfg.db)?;
+            let r = central_hub::store::verify_chain(&store.audit_chain()?);
+            for p in &r.problems {
+                println!("audit: {p}");
+            }
+            println!(
+                "audit: {} rows chained, {} from before the chain, head {}",
+                r.checked,
+                r.before_chain,
+                r.head.as_deref().unwrap_or("(empty)")
+            );
+            anyhow::ensure!(
+                r.problems.is_empty(),
+                "the audit log was changed: {} problem(s)",
+                r.problems.len()
+            );
             Ok(())
         }
         Command::HashToken { token } => {

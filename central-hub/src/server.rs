@@ -40,7 +40,7 @@ pub async fn serve(cfg: HubConfig, stop: Arc<AtomicBool>) -> anyhow::Result<Arc<
         &cfg.tokens,
         stats.clone(),
     );
-    state.trusted_keys = cfg.trusted_keys.clone();
+    state.keys = cfg.keys.clone();
     state.positions = cfg.cameras.clone();
     let watch = state.watch.clone();
     let watch_streams = watch.clone();

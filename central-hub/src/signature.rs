@@ -1,8 +1,9 @@
 //! Checks a violation's signed evidence at the hub: the manifest blob must hash to what the
 //! event names, its Ed25519 signature must verify under the key it names, every artefact the
-//! event lists must appear in the manifest with the same sha256 (and be present here), and the
-//! key must be one this hub trusts for it to count as verified. Anything less is reported as
-//! such, never silently shown as signed.
+//! event lists must appear in the manifest with the same sha256 (and be present here), every
+//! fact shown must equal the signed one, and the key must be registered for the site and camera
+//! it signed for at the time it signed (`keys.rs`) for it to count as verified. Anything less
+//! is reported as such, never silently shown as signed.
 
 use matthan_schema::{Body, Event};
 use ring::signature::{ED25519, UnparsedPublicKey};
@@ -10,6 +11,8 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::evidence::EvidenceStore;
+use crate::keys::{KeyRegister, Verdict};
+use matthan_evidence::unhex;
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -18,7 +21,7 @@ pub enum Status {
     Unsigned,
     /// Signature and hashes check out and the key is one this hub trusts.
     Verified,
-    /// Signature and hashes check out, but the signing key is not in `trusted_keys`.
+    /// Signature and hashes check out, but the signing key is not in the register (`[[keys]]`).
     UntrustedKey,
     /// The manifest or an artefact has not reached the hub (yet).
     Incomplete,
@@ -31,6 +34,9 @@ pub struct Check {
     pub status: Status,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub public_key: Option<String>,
+    /// The registered box the key belongs to, when it is trusted.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub edge: Option<String>,
     pub problems: Vec<String>,
 }
 
@@ -39,22 +45,13 @@ impl Check {
         Self {
             status,
             public_key: key.map(str::to_string),
+            edge: None,
             problems,
         }
     }
 }
 
-fn unhex(s: &str) -> Option<Vec<u8>> {
-    if !s.len().is_multiple_of(2) {
-        return None;
-    }
-    (0..s.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok())
-        .collect()
-}
-
-pub fn check(e: &Event, evidence: &EvidenceStore, trusted: &[String]) -> Check {
+pub fn check(e: &Event, evidence: &EvidenceStore, keys: &KeyRegister) -> Check {
     let Body::Violation(v) = &e.body else {
         return Check::new(Status::Unsigned, None, Vec::new());
     };
@@ -132,15 +129,32 @@ pub fn check(e: &Event, evidence: &EvidenceStore, trusted: &[String]) -> Check {
             vec!["some evidence files have not reached the hub yet".into()],
         );
     }
-    if trusted.iter().any(|t| t.eq_ignore_ascii_case(key)) {
-        Check::new(Status::Verified, key_s, Vec::new())
-    } else {
-        Check::new(
+    match keys.judge(key, &e.site, &e.camera, &signed_times(&m)) {
+        Verdict::Trusted { edge } => Check {
+            edge: Some(edge),
+            ..Check::new(Status::Verified, key_s, Vec::new())
+        },
+        Verdict::Unknown => Check::new(
             Status::UntrustedKey,
             key_s,
-            vec!["signed correctly, but by a key not listed in the hub's trusted_keys".into()],
-        )
+            vec!["signed correctly, but by a key not in the hub's register ([[keys]])".into()],
+        ),
+        Verdict::Refused(why) => Check::new(Status::Invalid, key_s, vec![why]),
     }
+}
+
+/// When the box says it signed and when the violation happened; an unreadable time is the
+/// epoch, which no registration period admits.
+fn signed_times(m: &Value) -> Vec<chrono::DateTime<chrono::Utc>> {
+    [&m["created"], &m["context"]["at"]]
+        .into_iter()
+        .map(|v| {
+            v.as_str()
+                .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+                .map(|t| t.to_utc())
+                .unwrap_or_default()
+        })
+        .collect()
 }
 
 /// The facts the hub shows beside the evidence (site, camera, rule, ids, time, place, measured

@@ -125,14 +125,14 @@ fn roles_audit_search_detail_export_and_metrics() {
         serde_json::from_str::<Event>(&event_json).unwrap(),
         events[0]
     );
-    let mut manifest = String::new();
-    zip.by_name("manifest.json")
+    let mut record = String::new();
+    zip.by_name("export.json")
         .unwrap()
-        .read_to_string(&mut manifest)
+        .read_to_string(&mut record)
         .unwrap();
     assert!(
-        manifest.contains("nguyen-van-a"),
-        "export names who made it: {manifest}"
+        record.contains("nguyen-van-a"),
+        "export names who made it: {record}"
     );
 
     // Evidence by sha256.
@@ -319,9 +319,37 @@ fn hub_refuses_a_password_file_others_can_read() {
     central_hub::config::HubConfig::load(&file).unwrap();
 }
 
+/// Keys registered for another site, retired, or revoked (`[[keys]]`): a correct signature
+/// from them is `invalid`, and the reason names the box and what it signed for.
+const MORE_KEYS: &str = r#"
+[[keys]]
+site = "dn"
+edge = "dn-edge-1"
+public_key = "KEY_DN"
+[[keys]]
+site = "hcmc"
+edge = "hcmc-edge-old"
+public_key = "KEY_OLD"
+valid_until = "2026-06-01T00:00:00+07:00"
+[[keys]]
+site = "hcmc"
+edge = "hcmc-edge-stolen"
+public_key = "KEY_STOLEN"
+revoked_at = "2026-11-01T00:00:00+07:00"
+revoked_reason = "box stolen from its pole"
+"#;
+
+fn seeded_key(seed: u8) -> ring::signature::Ed25519KeyPair {
+    ring::signature::Ed25519KeyPair::from_seed_unchecked(&[seed; 32]).unwrap()
+}
+
 #[test]
 fn signed_violations_are_verified_and_tampering_is_named() {
-    let hub = Hub::start();
+    let extra = MORE_KEYS
+        .replace("KEY_DN", &support::edge_key_hex(&seeded_key(11)))
+        .replace("KEY_OLD", &support::edge_key_hex(&seeded_key(12)))
+        .replace("KEY_STOLEN", &support::edge_key_hex(&seeded_key(13)));
+    let hub = Hub::start_with(&extra);
     let now =
         chrono::DateTime::from_timestamp_millis(chrono::Utc::now().timestamp_millis()).unwrap();
     let key = support::edge_key();
@@ -337,10 +365,30 @@ fn signed_violations_are_verified_and_tampering_is_named() {
     let d = hub.json(&format!("/api/events/{id}"), OPERATOR);
     assert_eq!(d["signature"]["status"], "verified", "{d}");
     assert_eq!(d["signature"]["public_key"], support::edge_key_hex(&key));
+    assert_eq!(d["signature"]["edge"], "hcmc-edge-1");
     assert!(
         d["caption"].as_str().unwrap().contains("ran a red light"),
         "{d}"
     );
+
+    // The case export verifies offline against the box's key, with the files under the names
+    // the camera signed and the facts on its printable summary.
+    let (status, zip_bytes) = hub.get(&format!("/api/events/{id}/export"), Some(OPERATOR));
+    assert_eq!(status, 200);
+    let r = matthan_evidence::case::verify_zip(
+        std::io::Cursor::new(&zip_bytes),
+        Some(&support::edge_key_hex(&key)),
+    );
+    assert!(r.ok(), "{:?}", r.problems);
+    assert_eq!(r.export.unwrap().hub_check, "verified");
+    let mut zip = zip::ZipArchive::new(std::io::Cursor::new(zip_bytes)).unwrap();
+    let mut summary = String::new();
+    zip.by_name("summary.html")
+        .unwrap()
+        .read_to_string(&mut summary)
+        .unwrap();
+    assert!(summary.contains("59-X1-123.45") && summary.contains("Vượt đèn đỏ"));
+    assert!(zip.by_name("evidence/vehicle.jpg").is_ok());
 
     // Searchable by rule in Vietnamese and by plate.
     let r = hub.json(
@@ -360,6 +408,23 @@ fn signed_violations_are_verified_and_tampering_is_named() {
     }
     let d = hub.json(&format!("/api/events/{}", e2.id), OPERATOR);
     assert_eq!(d["signature"]["status"], "untrusted_key", "{d}");
+
+    // Registered keys used outside their site or period: invalid, with the reason.
+    for (seed, says) in [
+        (11, "key of dn-edge-1 (site dn) signed for site hcmc"),
+        (12, "after it was retired (valid_until)"),
+        (13, "after it was revoked: box stolen from its pole"),
+    ] {
+        let (e, blobs) = support::signed_violation(&seeded_key(seed), now);
+        hub.publish(std::slice::from_ref(&e));
+        for (sha, b) in &blobs {
+            hub.publish_blob(&matthan_schema::evidence_topic("hcmc", sha), b);
+        }
+        let d = hub.json(&format!("/api/events/{}", e.id), OPERATOR);
+        assert_eq!(d["signature"]["status"], "invalid", "{d}");
+        let why = d["signature"]["problems"][0].as_str().unwrap_or_default();
+        assert!(why.contains(says), "{says}: {d}");
+    }
 
     // An event that claims a different image than the signed manifest lists: invalid, named.
     let (mut e3, _) = support::signed_violation(&key, now);

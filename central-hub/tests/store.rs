@@ -386,7 +386,7 @@ fn a_schema_5_database_is_upgraded_in_place() {
         "DROP TABLE watch_hits; DROP TABLE watchlist;
          DROP INDEX events_place_ts; DROP TABLE places; ALTER TABLE events DROP COLUMN heading;
          DROP INDEX events_plate_key; ALTER TABLE events DROP COLUMN plate_key;
-         DROP TABLE plates; DROP TABLE pending_semantics;
+         DROP TABLE plates; DROP TABLE pending_semantics; ALTER TABLE audit DROP COLUMN hash;
          INSERT INTO semantics SELECT semantic, x'00000000' FROM events;
          PRAGMA user_version = 5;",
     )
@@ -442,6 +442,60 @@ fn audit_log_refuses_changes_in_both_engines() {
         .unwrap_err();
     assert!(format!("{err:?}").contains("append-only"), "{err:?}");
     assert!(pg.execute("DELETE FROM audit", &[]).is_err());
+}
+
+/// Someone with the database file (or a superuser) gets past the triggers: the hash chain
+/// still names the row they edited and the row after the one they deleted.
+#[test]
+fn audit_chain_names_edited_and_deleted_rows_in_both_engines() {
+    let dir = tempfile::tempdir().unwrap();
+    for (label, loc) in support::engines(dir.path()) {
+        let mut store = central_hub::store::open(&loc).unwrap();
+        for i in 1..=6 {
+            store
+                .audit(&AuditEntry {
+                    ts: ts("2026-11-26T09:00:00Z") + chrono::Duration::seconds(i),
+                    who: format!("op-{i}"),
+                    role: "operator".into(),
+                    action: "export".into(),
+                    detail: format!("event {i}"),
+                })
+                .unwrap();
+        }
+        let clean = central_hub::store::verify_chain(&store.audit_chain().unwrap());
+        assert!(clean.problems.is_empty(), "{label}: {:?}", clean.problems);
+        assert_eq!(clean.checked, 6, "{label}");
+        let tamper = [
+            "UPDATE audit SET detail = 'event 99' WHERE seq = 3",
+            "DELETE FROM audit WHERE seq = 5",
+        ];
+        if label == "sqlite" {
+            let c = rusqlite::Connection::open(&loc).unwrap();
+            c.execute_batch("DROP TRIGGER audit_no_update; DROP TRIGGER audit_no_delete;")
+                .unwrap();
+            for t in tamper {
+                c.execute(t, []).unwrap();
+            }
+        } else {
+            let mut pg = postgres::Client::connect(&loc, postgres::NoTls).unwrap();
+            pg.batch_execute("DROP TRIGGER audit_no_change ON audit;")
+                .unwrap();
+            for t in tamper {
+                pg.execute(t, &[]).unwrap();
+            }
+        }
+        let r = central_hub::store::verify_chain(&store.audit_chain().unwrap());
+        let all = r.problems.join("\n");
+        assert_eq!(r.problems.len(), 2, "{label}: {all}");
+        assert!(
+            all.contains("row 3:") && all.contains("row 6:"),
+            "{label}: {all}"
+        );
+        assert!(
+            !all.contains("row 4:"),
+            "{label}: one edit is reported once: {all}"
+        );
+    }
 }
 
 #[test]

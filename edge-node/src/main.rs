@@ -27,10 +27,11 @@ enum Command {
         #[arg(long)]
         out: PathBuf,
     },
-    /// Check a signed evidence bundle: every file's sha256 and the manifest's signature.
-    /// Exits 1 and names each tampered, missing or unlisted file.
+    /// Check a signed evidence bundle (its folder) or a hub's case export (the `.zip`): every
+    /// file's sha256, the manifest's signature, and for a case its summary and key against the
+    /// signed manifest. Exits 1 and names each tampered, missing or unlisted file.
     Verify {
-        /// The bundle's folder.
+        /// The bundle's folder or the case export's zip.
         bundle: PathBuf,
         /// The signing box's public key: a `.pub` file or its hex. Without it, the key named in
         /// the manifest is used (integrity only, not origin).
@@ -197,26 +198,49 @@ fn verify(bundle: PathBuf, public_key: Option<String>) -> anyhow::Result<()> {
         ),
         Some(k) => Some(k),
     };
-    let r = edge_node::signing::verify_bundle(&bundle, trusted.as_deref());
-    if r.ok() {
-        let m = r.manifest.expect("ok has a manifest");
-        println!(
-            "{}: ok, {} files, signed by {}{}",
-            bundle.display(),
-            m.files.len(),
-            m.public_key,
-            if trusted.is_none() {
-                " (not checked against a trusted key)"
-            } else {
-                ""
-            }
-        );
+    let (problems, manifest) = if bundle.is_file() {
+        let f = std::fs::File::open(&bundle)
+            .with_context(|| format!("opening {}", bundle.display()))?;
+        let r = matthan_evidence::case::verify_zip(std::io::BufReader::new(f), trusted.as_deref());
+        if let Some(x) = &r.export {
+            println!(
+                "{}: event {}, exported by {} at {} (the hub's record, not signed by the camera)",
+                bundle.display(),
+                x.event_id,
+                x.exported_by,
+                x.exported_at
+            );
+        }
+        (r.problems, r.manifest)
+    } else {
+        let r = edge_node::signing::verify_bundle(&bundle, trusted.as_deref());
+        (r.problems, r.manifest)
+    };
+    if problems.is_empty() {
+        match manifest {
+            Some(m) => println!(
+                "{}: ok, {} files, signed by {} (fingerprint {}){}",
+                bundle.display(),
+                m.files.len(),
+                m.public_key,
+                matthan_evidence::fingerprint(&m.public_key).unwrap_or_default(),
+                if trusted.is_none() {
+                    " (not checked against a trusted key)"
+                } else {
+                    ""
+                }
+            ),
+            None => println!(
+                "{}: ok, but nothing in it is signed by a camera (only the hashes the hub listed)",
+                bundle.display()
+            ),
+        }
         return Ok(());
     }
-    for p in &r.problems {
+    for p in &problems {
         println!("{}: {p}", bundle.display());
     }
-    anyhow::bail!("{}: {} problem(s)", bundle.display(), r.problems.len())
+    anyhow::bail!("{}: {} problem(s)", bundle.display(), problems.len())
 }
 
 /// `run`: the pipeline until every source ends or SIGINT/SIGTERM.

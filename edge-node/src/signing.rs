@@ -5,17 +5,13 @@
 //! is tampered, missing or added. Keys are made once at install (`edge-node keygen`), kept
 //! readable by the owner only, and never logged.
 
-use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
+pub use matthan_evidence::{BUNDLE_SCHEMA, FileEntry, MANIFEST, Manifest, Report, SIGNATURE};
+use matthan_evidence::{hex, plain_name};
 use ring::rand::SystemRandom;
-use ring::signature::{ED25519, Ed25519KeyPair, KeyPair, UnparsedPublicKey};
-use serde::{Deserialize, Serialize};
+use ring::signature::{Ed25519KeyPair, KeyPair};
 use sha2::{Digest, Sha256};
-
-pub const MANIFEST: &str = "manifest.json";
-pub const SIGNATURE: &str = "manifest.sig";
-pub const BUNDLE_SCHEMA: &str = "matthan.evidence/1";
 
 #[derive(Debug, thiserror::Error)]
 pub enum SigningError {
@@ -35,28 +31,6 @@ fn io(path: &Path) -> impl FnOnce(std::io::Error) -> SigningError + '_ {
         path: path.to_path_buf(),
         source,
     }
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct FileEntry {
-    pub name: String,
-    pub sha256: String,
-    pub bytes: u64,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Manifest {
-    pub schema: String,
-    pub site: String,
-    pub camera: String,
-    /// What the evidence is for (a rule id, an alert, an export).
-    pub subject: String,
-    /// Measured context: phase and time into red, speed and calibration id, dwell seconds...
-    pub context: serde_json::Value,
-    pub files: Vec<FileEntry>,
-    /// Hex of the signing key's public half, so a reader knows which box signed.
-    pub public_key: String,
-    pub created: String,
 }
 
 /// The edge box's signing key.
@@ -120,31 +94,6 @@ impl SigningKey {
     }
 }
 
-fn hex(b: &[u8]) -> String {
-    b.iter().map(|x| format!("{x:02x}")).collect()
-}
-
-fn unhex(s: &str) -> Option<Vec<u8>> {
-    let s = s.trim();
-    if !s.len().is_multiple_of(2) {
-        return None;
-    }
-    (0..s.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok())
-        .collect()
-}
-
-fn plain_name(name: &str) -> bool {
-    !name.is_empty()
-        && name != MANIFEST
-        && name != SIGNATURE
-        && !name.starts_with('.')
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
-}
-
 /// Writes `files` and a signed manifest into the new folder `dir`.
 pub fn write_bundle(
     dir: &Path,
@@ -188,96 +137,16 @@ pub fn write_bundle(
     Ok(manifest)
 }
 
-/// What `verify` found; `ok()` when there is nothing to report.
-#[derive(Debug, Default)]
-pub struct Report {
-    pub problems: Vec<String>,
-    pub manifest: Option<Manifest>,
-}
-
-impl Report {
-    pub fn ok(&self) -> bool {
-        self.problems.is_empty()
-    }
-}
-
 /// Checks the bundle in `dir` against `trusted` (the signing box's public key, hex); without
 /// one, against the key the manifest names (which proves integrity, not origin).
 pub fn verify_bundle(dir: &Path, trusted: Option<&str>) -> Report {
-    let mut r = Report::default();
-    let body = match std::fs::read(dir.join(MANIFEST)) {
-        Ok(b) => b,
-        Err(e) => {
-            r.problems
-                .push(format!("{MANIFEST}: missing or unreadable ({e})"));
-            return r;
-        }
-    };
-    let manifest: Manifest = match serde_json::from_slice(&body) {
-        Ok(m) => m,
-        Err(e) => {
-            r.problems
-                .push(format!("{MANIFEST}: not a valid manifest ({e})"));
-            return r;
-        }
-    };
-    let key_hex = trusted.unwrap_or(&manifest.public_key);
-    if trusted.is_some_and(|t| t.trim() != manifest.public_key) {
-        r.problems.push(format!(
-            "{MANIFEST}: signed by key {} , not the trusted key",
-            manifest.public_key
-        ));
+    match matthan_evidence::read_dir(dir) {
+        Ok(files) => matthan_evidence::verify(&files, trusted),
+        Err(e) => Report {
+            problems: vec![format!("{}: {e}", dir.display())],
+            manifest: None,
+        },
     }
-    match (
-        std::fs::read_to_string(dir.join(SIGNATURE))
-            .ok()
-            .and_then(|s| unhex(&s)),
-        unhex(key_hex),
-    ) {
-        (None, _) => r.problems.push(format!("{SIGNATURE}: missing or not hex")),
-        (_, None) => r.problems.push("public key is not hex".into()),
-        (Some(sig), Some(key)) => {
-            if UnparsedPublicKey::new(&ED25519, key)
-                .verify(&body, &sig)
-                .is_err()
-            {
-                r.problems.push(format!(
-                    "{MANIFEST}: signature does not match (the manifest was changed or signed by another key)"
-                ));
-            }
-        }
-    }
-    let mut listed = BTreeSet::new();
-    for f in &manifest.files {
-        listed.insert(f.name.clone());
-        if !plain_name(&f.name) {
-            r.problems
-                .push(format!("{}: not a plain file name", f.name));
-            continue;
-        }
-        match std::fs::read(dir.join(&f.name)) {
-            Err(_) => r.problems.push(format!("{}: missing", f.name)),
-            Ok(bytes) => {
-                let sha = format!("{:x}", Sha256::digest(&bytes));
-                if sha != f.sha256 || bytes.len() as u64 != f.bytes {
-                    r.problems.push(format!(
-                        "{}: tampered (sha256 {sha}, manifest says {})",
-                        f.name, f.sha256
-                    ));
-                }
-            }
-        }
-    }
-    if let Ok(rd) = std::fs::read_dir(dir) {
-        for e in rd.flatten() {
-            let name = e.file_name().to_string_lossy().to_string();
-            if name != MANIFEST && name != SIGNATURE && !listed.contains(&name) {
-                r.problems.push(format!("{name}: not in the manifest"));
-            }
-        }
-    }
-    r.manifest = Some(manifest);
-    r
 }
 
 #[cfg(test)]

@@ -265,6 +265,55 @@ fn keygen_and_verify_a_signed_bundle_from_the_command_line() {
         String::from_utf8_lossy(&ok.stdout)
     );
     assert!(String::from_utf8_lossy(&ok.stdout).contains("ok, 2 files"));
+
+    // The same bundle as a hub's case export: the zip itself verifies, and a fact edited on
+    // its printable summary is caught.
+    let case_zip = |summary_edit: Option<(&str, &str)>| {
+        let files = matthan_evidence::read_dir(&bundle).unwrap();
+        let mut w = matthan_evidence::case::CaseWriter::new(std::io::Cursor::new(Vec::new()));
+        for name in ["start.jpg", "end.jpg"] {
+            w.signed_file(name, &files[name][..]).unwrap();
+        }
+        let sig = String::from_utf8(files["manifest.sig"].clone()).unwrap();
+        w.bundle(&files["manifest.json"], &sig).unwrap();
+        let m: matthan_evidence::Manifest =
+            serde_json::from_slice(&files["manifest.json"]).unwrap();
+        let info = matthan_evidence::case::ExportInfo {
+            schema: matthan_evidence::case::CASE_SCHEMA.into(),
+            event_id: "e-1".into(),
+            exported_by: "officer".into(),
+            exported_at: "2026-12-01T09:00:00+07:00".into(),
+            hub_check: "verified".into(),
+            files: Vec::new(),
+        };
+        let zip = w.finish(Some(&m), b"{}", info).unwrap().into_inner();
+        let path = dir.path().join("case.zip");
+        let zip = match summary_edit {
+            None => zip,
+            Some((from, to)) => rezip_editing(&zip, "summary.html", from, to),
+        };
+        std::fs::write(&path, zip).unwrap();
+        Command::new(env!("CARGO_BIN_EXE_edge-node"))
+            .args([
+                "verify",
+                path.to_str().unwrap(),
+                "--public-key",
+                pubfile.to_str().unwrap(),
+            ])
+            .output()
+            .unwrap()
+    };
+    let ok = case_zip(None);
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stdout)
+    );
+    let bad = case_zip(Some(("21.5", "12.5")));
+    let text = String::from_utf8_lossy(&bad.stdout);
+    assert_eq!(bad.status.code(), Some(1), "{text}");
+    assert!(text.contains("summary.html"), "{text}");
+
     std::fs::write(bundle.join("end.jpg"), b"B").unwrap();
     let bad = verify();
     assert_eq!(bad.status.code(), Some(1));
@@ -273,4 +322,25 @@ fn keygen_and_verify_a_signed_bundle_from_the_command_line() {
         text.contains("end.jpg: tampered") && !text.contains("start.jpg"),
         "{text}"
     );
+}
+
+/// The zip again, with `from` replaced by `to` in one entry (as an editor of that file would).
+fn rezip_editing(zip: &[u8], entry: &str, from: &str, to: &str) -> Vec<u8> {
+    use std::io::{Read, Write};
+    let mut z = zip::ZipArchive::new(std::io::Cursor::new(zip)).unwrap();
+    let mut w = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    for i in 0..z.len() {
+        let mut f = z.by_index(i).unwrap();
+        let mut b = Vec::new();
+        f.read_to_end(&mut b).unwrap();
+        if f.name() == entry {
+            let text = String::from_utf8(b).unwrap();
+            assert!(text.contains(from), "{from} in {entry}");
+            b = text.replace(from, to).into_bytes();
+        }
+        w.start_file(f.name(), zip::write::SimpleFileOptions::default())
+            .unwrap();
+        w.write_all(&b).unwrap();
+    }
+    w.finish().unwrap().into_inner()
 }

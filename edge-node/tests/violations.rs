@@ -377,6 +377,13 @@ fn violation_scenarios_with_signed_evidence() {
     // Evidence: every bundle verifies on the edge, carries what a fine needs, and the hub checks
     // the same signature against the box's trusted key.
     let store = central_hub::evidence::EvidenceStore::new(&hub.evidence_dir()).unwrap();
+    let site = violations
+        .first()
+        .map(|e| e.site.clone())
+        .unwrap_or_default();
+    let entry = central_hub::keys::KeyConfig::new(&site, "edge-under-test", &key.public_hex());
+    let register =
+        central_hub::keys::KeyRegister::from_config(&[entry], &|p| p.to_path_buf()).unwrap();
     for e in &violations {
         let Body::Violation(v) = &e.body else {
             unreachable!()
@@ -401,7 +408,7 @@ fn violation_scenarios_with_signed_evidence() {
             .join(&v.violation_id);
         let report = edge_node::signing::verify_bundle(&bundle, Some(&key.public_hex()));
         assert!(report.ok(), "{}: {:?}", bundle.display(), report.problems);
-        let check = central_hub::signature::check(e, &store, &[key.public_hex()]);
+        let check = central_hub::signature::check(e, &store, &register);
         assert_eq!(
             check.status,
             central_hub::signature::Status::Verified,
@@ -423,7 +430,7 @@ fn violation_scenarios_with_signed_evidence() {
     }
     // A key the hub does not trust is reported as such, not as verified.
     if let Some(e) = violations.first() {
-        let other = central_hub::signature::check(e, &store, &[]);
+        let other = central_hub::signature::check(e, &store, &Default::default());
         assert_eq!(other.status, central_hub::signature::Status::UntrustedKey);
     }
 }

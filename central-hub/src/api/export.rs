@@ -1,19 +1,22 @@
-//! An incident's export: the event, every evidence file it names and a manifest, as one zip.
-//! The zip is written to an unnamed temporary file and streamed from there, so memory stays
-//! bounded whatever the incident's size (eight parallel exports of a 320 MB incident held
-//! 2.47 GB when the zip was built in memory).
+//! An incident's export: a case zip (`matthan_evidence::case`) that verifies offline with
+//! `edge-node verify`: a violation's signed bundle under its own file names, the printable
+//! summary and key derived from the signed manifest, the stored event, and the hub's record of
+//! who exported it. The zip is written to an unnamed temporary file and streamed from there, so
+//! memory stays bounded whatever the incident's size (eight parallel exports of a 320 MB
+//! incident held 2.47 GB when the zip was built in memory).
 
-use std::io::{Seek, Write};
+use std::io::Seek;
 
 use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use chrono::Utc;
-use serde_json::json;
+use matthan_evidence::case::{CASE_SCHEMA, CaseWriter, ExportInfo};
+use matthan_schema::{Body as EventBody, Event};
 
 use super::{ApiError, Caller, Shared, blocking, load_event};
-use crate::config::{Role, sha256_hex};
+use crate::config::Role;
 
 pub(super) async fn export(
     State(s): State<Shared>,
@@ -50,45 +53,88 @@ fn internal(e: impl std::fmt::Display) -> ApiError {
     ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string())
 }
 
+/// A name for a file the camera did not sign: its hash and what its first bytes say it is.
+fn unsigned_name(sha: &str, head: &[u8]) -> String {
+    let ext = if head.starts_with(&[0xff, 0xd8, 0xff]) {
+        "jpg"
+    } else if head.get(4..8) == Some(b"ftyp") {
+        "mp4"
+    } else if head.starts_with(b"\x89PNG") {
+        "png"
+    } else if head.starts_with(b"{") {
+        "json"
+    } else {
+        "bin"
+    };
+    format!("{sha}.{ext}")
+}
+
 /// Writes the zip to a temporary file (gone when the last handle closes) and rewinds it.
 fn write_zip(
     s: &super::AppState,
     exported_by: &str,
     id: &str,
-    e: &matthan_schema::Event,
+    e: &Event,
     refs: &[String],
 ) -> Result<(std::fs::File, String), ApiError> {
-    let mut zip = zip::ZipWriter::new(tempfile::tempfile().map_err(internal)?);
-    // Images and video are compressed already; storing keeps exports fast.
-    let opts = zip::write::SimpleFileOptions::default()
-        .compression_method(zip::CompressionMethod::Stored)
-        .large_file(true);
-    let event_json = serde_json::to_vec_pretty(e).expect("events serialise");
-    zip.start_file("event.json", opts).map_err(internal)?;
-    zip.write_all(&event_json).map_err(internal)?;
-    let mut files = vec![json!({ "file": "event.json", "sha256": sha256_hex(&event_json) })];
-    for r in refs {
-        match s.evidence.open(r) {
-            Some(mut blob) => {
-                let name = format!("evidence/{r}");
-                zip.start_file(name.as_str(), opts).map_err(internal)?;
-                // Copied through a small buffer: a blob is never held whole.
-                std::io::copy(&mut blob, &mut zip).map_err(internal)?;
-                files.push(json!({ "file": name, "sha256": r }));
+    let mut zip = CaseWriter::new(tempfile::tempfile().map_err(internal)?);
+    let check = crate::signature::check(e, &s.evidence, &s.keys);
+    let signed = signed_bundle(s, e);
+    let mut in_bundle = std::collections::HashSet::new();
+    if let Some((manifest_bytes, sig, m)) = &signed {
+        // A name that is not a plain file name (only a hostile box signs one) is left out
+        // of the bundle; the verifier then reports it missing.
+        for f in m
+            .files
+            .iter()
+            .filter(|f| matthan_evidence::plain_name(&f.name))
+        {
+            if let Some(blob) = s.evidence.open(&f.sha256) {
+                zip.signed_file(&f.name, blob).map_err(internal)?;
+                in_bundle.insert(f.sha256.clone());
             }
-            None => files.push(json!({ "file": null, "sha256": r, "missing": true })),
+        }
+        zip.bundle(manifest_bytes, sig).map_err(internal)?;
+        in_bundle.insert(matthan_evidence::sha256_hex(manifest_bytes));
+    }
+    for r in refs.iter().filter(|r| !in_bundle.contains(*r)) {
+        if let Some(mut blob) = s.evidence.open(r) {
+            let mut head = [0u8; 8];
+            let n = std::io::Read::read(&mut blob, &mut head).map_err(internal)?;
+            blob.rewind().map_err(internal)?;
+            zip.unsigned_file(&unsigned_name(r, &head[..n]), blob)
+                .map_err(internal)?;
         }
     }
-    let manifest = json!({
-        "event": id,
-        "exported_by": exported_by,
-        "exported_at": matthan_schema::format_ts(&Utc::now()),
-        "files": files,
-    });
-    zip.start_file("manifest.json", opts).map_err(internal)?;
-    zip.write_all(&serde_json::to_vec_pretty(&manifest).expect("serialises"))
+    let info = ExportInfo {
+        schema: CASE_SCHEMA.into(),
+        event_id: id.into(),
+        exported_by: exported_by.into(),
+        exported_at: matthan_schema::format_ts(&Utc::now()),
+        hub_check: serde_json::to_value(&check.status)
+            .ok()
+            .and_then(|v| v.as_str().map(String::from))
+            .unwrap_or_default(),
+        files: Vec::new(),
+    };
+    let event_json = serde_json::to_vec_pretty(e).expect("events serialise");
+    let mut file = zip
+        .finish(signed.as_ref().map(|(_, _, m)| m), &event_json, info)
         .map_err(internal)?;
-    let mut file = zip.finish().map_err(internal)?;
     file.rewind().map_err(internal)?;
     Ok((file, id.to_string()))
+}
+
+/// A violation's signed manifest (as stored), its signature and the parsed manifest, when the
+/// hub holds them; files are then taken by the names the camera signed.
+fn signed_bundle(
+    s: &super::AppState,
+    e: &Event,
+) -> Option<(Vec<u8>, String, matthan_evidence::Manifest)> {
+    let EventBody::Violation(v) = &e.body else {
+        return None;
+    };
+    let bytes = s.evidence.get(v.manifest.as_deref()?)?;
+    let m: matthan_evidence::Manifest = serde_json::from_slice(&bytes).ok()?;
+    Some((bytes, v.signature.clone()?, m))
 }

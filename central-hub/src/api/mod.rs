@@ -95,7 +95,7 @@ pub struct AppState {
     pub ingest: Arc<IngestStats>,
     pub metrics: ApiMetrics,
     /// Edge keys whose evidence signatures count as verified.
-    pub trusted_keys: Vec<String>,
+    pub keys: crate::keys::KeyRegister,
     /// The watch list: changed here, checked by ingest, hits pushed to consoles.
     pub watch: Arc<crate::watch::Watch>,
     /// Where cameras are, for judging a traced vehicle's hops.
@@ -120,7 +120,7 @@ impl AppState {
                 .collect(),
             ingest,
             metrics: ApiMetrics::default(),
-            trusted_keys: Vec::new(),
+            keys: Default::default(),
             watch: Default::default(),
             positions: Vec::new(),
         }
@@ -409,7 +409,7 @@ async fn event(
             "event": e,
             "caption": crate::caption::caption(&e),
             "evidence": evidence,
-            "signature": crate::signature::check(&e, &s.evidence, &s.trusted_keys),
+            "signature": crate::signature::check(&e, &s.evidence, &s.keys),
         })))
     })
     .await

@@ -6,10 +6,12 @@
 //! harmless. Columns that search filters on are pulled out of the body at insert; the body is
 //! kept whole for the detail view.
 
+mod audit;
 mod postgres;
 mod sqlite;
 mod watch;
 
+pub use self::audit::{AuditEntry, AuditStore, ChainReport, ChainedEntry, verify_chain};
 pub use self::postgres::PgStore;
 pub use self::sqlite::SqliteStore;
 pub use self::watch::WatchStore;
@@ -285,17 +287,6 @@ pub(crate) fn after_migration(version: usize) -> Option<String> {
     })
 }
 
-/// One row of the append-only audit log.
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct AuditEntry {
-    #[serde(with = "matthan_schema::rfc3339_ms")]
-    pub ts: DateTime<Utc>,
-    pub who: String,
-    pub role: String,
-    pub action: String,
-    pub detail: String,
-}
-
 /// Why a message was set aside instead of stored.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -361,7 +352,7 @@ impl DeadLetter {
     }
 }
 
-pub trait EventStore: WatchStore + Send {
+pub trait EventStore: WatchStore + AuditStore + Send {
     /// A cheap round trip: the pool checks a connection before handing it out.
     fn ping(&mut self) -> Result<(), StoreError>;
     /// Records messages acknowledged without being stored as events.
@@ -396,8 +387,6 @@ pub trait EventStore: WatchStore + Send {
         &mut self,
         shas: &[String],
     ) -> Result<std::collections::HashSet<String>, StoreError>;
-    fn audit(&mut self, entry: &AuditEntry) -> Result<(), StoreError>;
-    fn audit_log(&mut self, limit: usize) -> Result<Vec<AuditEntry>, StoreError>;
     /// Cached embeddings of semantic captions.
     fn embeddings(&mut self, texts: &[String]) -> Result<Vec<(String, Vec<f32>)>, StoreError>;
     fn put_embeddings(&mut self, items: &[(String, Vec<f32>)]) -> Result<(), StoreError>;

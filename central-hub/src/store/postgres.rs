@@ -6,8 +6,8 @@ use matthan_schema::Event;
 use postgres::{Client, NoTls, types::ToSql};
 
 use super::{
-    AuditEntry, DeadLetter, EventStore, Fields, Filter, Param, Row, SetAside, StoreError,
-    bytes_to_vec, vec_to_bytes,
+    DeadLetter, EventStore, Fields, Filter, Param, Row, SetAside, StoreError, bytes_to_vec,
+    vec_to_bytes,
 };
 
 const MIGRATIONS: &[&str] = &[
@@ -127,6 +127,10 @@ CREATE TABLE watch_hits (
     ts_ms BIGINT NOT NULL, PRIMARY KEY (entry_id, event_id)
 );
 CREATE INDEX watch_hits_ts ON watch_hits (ts_ms);
+"#,
+    // The audit log's hash chain (store/audit.rs); rows before it stay unchained.
+    r#"
+ALTER TABLE audit ADD COLUMN hash TEXT;
 "#,
 ];
 /// A caption no embedding exists for yet waits to be embedded (see `missing_embeddings`).
@@ -447,34 +451,6 @@ impl EventStore for PgStore {
             &[&shas],
         )?;
         Ok(rows.iter().map(|r| r.get(0)).collect())
-    }
-
-    fn audit(&mut self, a: &AuditEntry) -> Result<(), StoreError> {
-        let ts = a.ts.timestamp_millis();
-        self.client.execute(
-            "INSERT INTO audit (ts_ms, who, role, action, detail) VALUES ($1, $2, $3, $4, $5)",
-            &[&ts, &a.who, &a.role, &a.action, &a.detail],
-        )?;
-        Ok(())
-    }
-
-    fn audit_log(&mut self, limit: usize) -> Result<Vec<AuditEntry>, StoreError> {
-        let rows = self.client.query(
-            &format!(
-                "SELECT ts_ms, who, role, action, detail FROM audit ORDER BY seq DESC LIMIT {limit}"
-            ),
-            &[],
-        )?;
-        Ok(rows
-            .iter()
-            .map(|r| AuditEntry {
-                ts: DateTime::from_timestamp_millis(r.get(0)).unwrap_or_default(),
-                who: r.get(1),
-                role: r.get(2),
-                action: r.get(3),
-                detail: r.get(4),
-            })
-            .collect())
     }
 
     fn embeddings(&mut self, texts: &[String]) -> Result<Vec<(String, Vec<f32>)>, StoreError> {

@@ -7,8 +7,8 @@ use matthan_schema::Event;
 use rusqlite::{Connection, OptionalExtension, params};
 
 use super::{
-    AuditEntry, DeadLetter, EventStore, Fields, Filter, Param, Row, SetAside, StoreError,
-    bytes_to_vec, vec_to_bytes,
+    DeadLetter, EventStore, Fields, Filter, Param, Row, SetAside, StoreError, bytes_to_vec,
+    vec_to_bytes,
 };
 
 const MIGRATIONS: &[&str] = &[
@@ -135,6 +135,10 @@ CREATE TABLE watch_hits (
     ts_ms INTEGER NOT NULL, PRIMARY KEY (entry_id, event_id)
 );
 CREATE INDEX watch_hits_ts ON watch_hits (ts_ms);
+"#,
+    // The audit log's hash chain (store/audit.rs); rows before it stay unchained.
+    r#"
+ALTER TABLE audit ADD COLUMN hash TEXT;
 "#,
 ];
 pub struct SqliteStore {
@@ -464,32 +468,6 @@ impl EventStore for SqliteStore {
             }
         }
         Ok(out)
-    }
-
-    fn audit(&mut self, a: &AuditEntry) -> Result<(), StoreError> {
-        self.conn.execute(
-            "INSERT INTO audit (ts_ms, who, role, action, detail) VALUES (?1, ?2, ?3, ?4, ?5)",
-            params![a.ts.timestamp_millis(), a.who, a.role, a.action, a.detail],
-        )?;
-        Ok(())
-    }
-
-    fn audit_log(&mut self, limit: usize) -> Result<Vec<AuditEntry>, StoreError> {
-        let mut stmt = self.conn.prepare_cached(&format!(
-            "SELECT ts_ms, who, role, action, detail FROM audit ORDER BY seq DESC LIMIT {limit}"
-        ))?;
-        let rows = stmt
-            .query_map([], |r| {
-                Ok(AuditEntry {
-                    ts: DateTime::from_timestamp_millis(r.get(0)?).unwrap_or_default(),
-                    who: r.get(1)?,
-                    role: r.get(2)?,
-                    action: r.get(3)?,
-                    detail: r.get(4)?,
-                })
-            })?
-            .collect::<Result<_, _>>()?;
-        Ok(rows)
     }
 
     fn embeddings(&mut self, texts: &[String]) -> Result<Vec<(String, Vec<f32>)>, StoreError> {

@@ -131,7 +131,6 @@ impl Hub {
             r#"db = "hub.db"
 listen = "127.0.0.1:{port}"
 evidence_dir = "evidence"
-trusted_keys = ["{trusted}"]
 [mqtt]
 port = {mqtt}
 client_id = "hub-under-test"
@@ -152,6 +151,11 @@ sha256 = "{tr}"
 name = "admin"
 role = "admin"
 sha256 = "{ad}"
+[[keys]]
+site = "hcmc"
+edge = "hcmc-edge-1"
+public_key = "{trusted}"
+valid_from = "2026-01-01T00:00:00+07:00"
 {extra}
 "#,
             mqtt = broker.port,
