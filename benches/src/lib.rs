@@ -58,6 +58,7 @@ impl ApiServer {
                 name: "bench".into(),
                 role: Role::Operator,
                 sha256: sha256_hex(OPERATOR_TOKEN.as_bytes()),
+                expires: None,
             }],
             std::sync::Arc::default(),
         );
@@ -74,6 +75,7 @@ impl ApiServer {
             listener,
             central_hub::api::router(std::sync::Arc::new(state)),
             limits,
+            None,
             stop.clone(),
         ));
         Self {

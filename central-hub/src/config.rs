@@ -50,6 +50,10 @@ pub struct TokenConfig {
     pub role: Role,
     /// sha256 of the token, hex: the file never holds a usable secret.
     pub sha256: String,
+    /// After this the token is refused ("expired"); revoke one by deleting its entry and
+    /// restarting the hub.
+    #[serde(default)]
+    pub expires: Option<chrono::DateTime<chrono::FixedOffset>>,
 }
 
 /// How the hub reads events: the broker account is `[mqtt]` (shared with edges); this is the
@@ -102,6 +106,12 @@ pub struct HttpConfig {
     /// Seconds a connection may move no bytes before it is closed.
     #[serde(default = "d_idle")]
     pub idle_timeout_s: u64,
+    /// HTTPS: certificate chain and private key (PEM, the key readable by the owner only).
+    /// Required unless `listen` is a loopback address: tokens must not cross a network in clear.
+    #[serde(default)]
+    pub tls_cert: Option<PathBuf>,
+    #[serde(default)]
+    pub tls_key: Option<PathBuf>,
 }
 
 impl Default for HttpConfig {
@@ -109,6 +119,8 @@ impl Default for HttpConfig {
         Self {
             max_connections: d_max_connections(),
             idle_timeout_s: d_idle(),
+            tls_cert: None,
+            tls_key: None,
         }
     }
 }
@@ -162,6 +174,40 @@ struct Raw {
     trusted_key_files: Option<toml::Value>,
     #[serde(default)]
     cameras: Vec<CameraPosition>,
+}
+
+/// HTTPS files resolved against the config's folder; plain HTTP only on loopback.
+fn check_http(
+    http: &mut HttpConfig,
+    listen: &std::net::SocketAddr,
+    rel: &dyn Fn(&Path) -> PathBuf,
+    bad: &dyn Fn(&str, String) -> ConfigError,
+) -> Result<(), ConfigError> {
+    http.tls_cert = http.tls_cert.as_deref().map(rel);
+    http.tls_key = http.tls_key.as_deref().map(rel);
+    match (&http.tls_cert, &http.tls_key) {
+        (Some(c), Some(k)) => {
+            if !c.is_file() {
+                return Err(bad(
+                    "http.tls_cert",
+                    format!("{} does not exist", c.display()),
+                ));
+            }
+            matthan_mqtt::check_private(k).map_err(|r| bad("http.tls_key", r))
+        }
+        (None, None) if !listen.ip().is_loopback() => Err(bad(
+            "http.tls_cert",
+            format!(
+                "the hub listens on {listen}, not a loopback address: set http.tls_cert and \
+                 http.tls_key (plain HTTP would carry operators' tokens in clear)"
+            ),
+        )),
+        (None, None) => Ok(()),
+        _ => Err(bad(
+            "http.tls_cert",
+            "set both http.tls_cert and http.tls_key, or neither".into(),
+        )),
+    }
 }
 
 /// Where a camera stands (`[[cameras]]`), so a traced vehicle's hop between two cameras can be
@@ -227,12 +273,14 @@ impl HubConfig {
             .listen
             .parse()
             .map_err(|e| bad("listen", format!("{:?} is not host:port: {e}", raw.listen)))?;
+        let mut http = raw.http;
+        check_http(&mut http, &listen, &rel, &bad)?;
         matthan_schema::validate_segment(&raw.ingest.group).map_err(|r| bad("ingest.group", r))?;
         for (key, v) in [
             ("ingest.max_age_days", raw.ingest.max_age_days as u64),
             ("ingest.evidence_quota_mib", raw.ingest.evidence_quota_mib),
-            ("http.max_connections", raw.http.max_connections as u64),
-            ("http.idle_timeout_s", raw.http.idle_timeout_s),
+            ("http.max_connections", http.max_connections as u64),
+            ("http.idle_timeout_s", http.idle_timeout_s),
         ] {
             if v == 0 {
                 return Err(bad(key, "must be at least 1".into()));
@@ -290,7 +338,7 @@ impl HubConfig {
             evidence_dir: rel(&raw.evidence_dir),
             mqtt,
             ingest: raw.ingest,
-            http: raw.http,
+            http,
             embedding,
             retention_days: retention,
             tokens: raw.tokens,

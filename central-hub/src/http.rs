@@ -1,8 +1,10 @@
 //! The HTTP listener: a bounded number of connections, each closed when idle, so idle or
 //! half-open clients cannot exhaust the hub's file descriptors (1,100 idle connections once
 //! made evidence writes fail with "Too many open files"). axum's own `serve` keeps every
-//! connection for as long as the client likes.
+//! connection for as long as the client likes. HTTPS (rustls) when `[http]` names a
+//! certificate; each request carries its peer address (`ConnectInfo`) for login limits.
 
+use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -13,8 +15,38 @@ use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto::Builder;
 use hyper_util::service::TowerToHyperService;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
+use tokio_rustls::TlsAcceptor;
+
+/// A TLS handshake that takes longer than this is dropped (a client that connects and stalls).
+const HANDSHAKE: Duration = Duration::from_secs(10);
+
+/// The server's TLS settings from PEM files: the certificate chain and its private key.
+pub fn tls_config(
+    cert: &std::path::Path,
+    key: &std::path::Path,
+) -> Result<Arc<rustls::ServerConfig>, String> {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let certs = CertificateDer::pem_file_iter(cert)
+        .and_then(|it| it.collect::<Result<Vec<_>, _>>())
+        .map_err(|e| format!("http.tls_cert {}: {e}", cert.display()))?;
+    if certs.is_empty() {
+        return Err(format!(
+            "http.tls_cert {}: no certificate in it",
+            cert.display()
+        ));
+    }
+    let key = PrivateKeyDer::from_pem_file(key)
+        .map_err(|e| format!("http.tls_key {}: {e}", key.display()))?;
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let cfg = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .and_then(|b| b.with_no_client_auth().with_single_cert(certs, key))
+        .map_err(|e| format!("http.tls_cert/tls_key: {e}"))?;
+    Ok(Arc::new(cfg))
+}
 
 #[derive(Debug, Clone, Copy)]
 pub struct Limits {
@@ -33,13 +65,15 @@ pub fn raise_fd_limit() {
     }
 }
 
-/// Serves `app` on `listener` until `stop`.
+/// Serves `app` on `listener` until `stop`, over TLS when `tls` is given.
 pub async fn serve(
     listener: TcpListener,
     app: axum::Router,
     limits: Limits,
+    tls: Option<Arc<rustls::ServerConfig>>,
     stop: Arc<AtomicBool>,
 ) -> std::io::Result<()> {
+    let tls = tls.map(TlsAcceptor::from);
     let slots = Arc::new(Semaphore::new(limits.max_connections));
     let mut live = tokio::task::JoinSet::new();
     while !stop.load(Ordering::Relaxed) {
@@ -47,7 +81,7 @@ pub async fn serve(
             break;
         };
         let accepted = tokio::time::timeout(Duration::from_millis(100), listener.accept()).await;
-        let (stream, _) = match accepted {
+        let (stream, peer) = match accepted {
             Err(_) => continue,
             Ok(Ok(s)) => s,
             Ok(Err(e)) => {
@@ -58,10 +92,22 @@ pub async fn serve(
             }
         };
         let _ = stream.set_nodelay(true);
-        let svc = TowerToHyperService::new(app.clone());
+        let svc = TowerToHyperService::new(app.clone().layer(axum::Extension(
+            axum::extract::ConnectInfo::<SocketAddr>(peer),
+        )));
         let stop = stop.clone();
+        let tls = tls.clone();
         live.spawn(async move {
-            connection(stream, svc, limits.idle_timeout, stop).await;
+            match tls {
+                None => connection(stream, svc, limits.idle_timeout, stop).await,
+                Some(acceptor) => {
+                    match tokio::time::timeout(HANDSHAKE, acceptor.accept(stream)).await {
+                        Ok(Ok(s)) => connection(s, svc, limits.idle_timeout, stop).await,
+                        Ok(Err(e)) => tracing::debug!(%peer, error = %e, "TLS handshake failed"),
+                        Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
+                    }
+                }
+            }
             drop(permit);
         });
         while live.try_join_next().is_some() {}
@@ -74,8 +120,8 @@ pub async fn serve(
     Ok(())
 }
 
-async fn connection(
-    stream: TcpStream,
+async fn connection<S: AsyncRead + AsyncWrite + Unpin + Send + 'static>(
+    stream: S,
     svc: TowerToHyperService<axum::Router>,
     idle: Duration,
     stop: Arc<AtomicBool>,
@@ -116,20 +162,20 @@ async fn connection(
 }
 
 /// A stream that notes when bytes last moved.
-struct Tracked {
-    inner: TcpStream,
+struct Tracked<S> {
+    inner: S,
     started: Instant,
     last: Arc<AtomicU64>,
 }
 
-impl Tracked {
+impl<S> Tracked<S> {
     fn touch(&self) {
         self.last
             .store(self.started.elapsed().as_millis() as u64, Ordering::Relaxed);
     }
 }
 
-impl AsyncRead for Tracked {
+impl<S: AsyncRead + Unpin> AsyncRead for Tracked<S> {
     fn poll_read(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -144,7 +190,7 @@ impl AsyncRead for Tracked {
     }
 }
 
-impl AsyncWrite for Tracked {
+impl<S: AsyncWrite + Unpin> AsyncWrite for Tracked<S> {
     fn poll_write(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,

@@ -64,13 +64,22 @@ pub async fn serve(cfg: HubConfig, stop: Arc<AtomicBool>) -> anyhow::Result<Arc<
     let listener = tokio::net::TcpListener::bind(cfg.listen)
         .await
         .with_context(|| format!("listen {}", cfg.listen))?;
-    tracing::info!(listen = %cfg.listen, db = %shown(&cfg.db), "hub serving");
+    let scheme = if cfg.http.tls_cert.is_some() {
+        "https"
+    } else {
+        "http"
+    };
+    tracing::info!(url = %format!("{scheme}://{}/", cfg.listen), db = %shown(&cfg.db), "hub serving");
     let s = stop.clone();
     let limits = crate::http::Limits {
         max_connections: cfg.http.max_connections,
         idle_timeout: Duration::from_secs(cfg.http.idle_timeout_s),
     };
-    let http = tokio::spawn(crate::http::serve(listener, router(state), limits, s));
+    let tls = match (&cfg.http.tls_cert, &cfg.http.tls_key) {
+        (Some(c), Some(k)) => Some(crate::http::tls_config(c, k).map_err(anyhow::Error::msg)?),
+        _ => None,
+    };
+    let http = tokio::spawn(crate::http::serve(listener, router(state), limits, tls, s));
 
     let db = cfg.db.clone();
     let s = stop.clone();

@@ -496,3 +496,50 @@ fn signed_violations_are_verified_and_tampering_is_named() {
     let d = hub.json(&format!("/api/events/{}", e4.id), OPERATOR);
     assert_eq!(d["signature"]["status"], "invalid", "{d}");
 }
+
+/// The login checks the token and says who it is; an expired token is refused as such; an
+/// address that keeps guessing is locked out (even with a good token) and that is audited.
+#[test]
+fn sessions_expire_lock_out_guessers_and_are_audited() {
+    let old = central_hub::config::sha256_hex(b"token-of-last-year");
+    let hub = Hub::start_with(&format!(
+        "[[tokens]]\nname = \"retired-officer\"\nrole = \"operator\"\nsha256 = \"{old}\"\nexpires = \"2026-01-01T00:00:00+07:00\"\n"
+    ));
+    let me = hub.json("/api/whoami", OPERATOR);
+    assert_eq!(me["name"], "nguyen-van-a");
+    assert_eq!(me["role"], "operator");
+    let (status, body) = hub.get("/api/whoami", Some("token-of-last-year"));
+    assert_eq!(status, 401);
+    assert!(String::from_utf8_lossy(&body).contains("retired-officer expired"));
+    // Nine more wrong guesses: ten failures from this address in the window.
+    for i in 0..9 {
+        assert_eq!(hub.get("/api/whoami", Some(&format!("guess-{i}"))).0, 401);
+    }
+    let (status, body) = hub.get("/api/whoami", Some(OPERATOR));
+    assert_eq!(status, 429, "{}", String::from_utf8_lossy(&body));
+    assert!(String::from_utf8_lossy(&body).contains("too many failed logins from 127.0.0.1"));
+    // The first failure and the lockout are in the audit log (written off the request path).
+    let mut store = central_hub::store::open(&hub.db).unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    loop {
+        let log = store.audit_log(50).unwrap();
+        let failed: Vec<_> = log.iter().filter(|a| a.action == "login_failed").collect();
+        if failed.len() == 2 {
+            assert!(
+                failed.iter().any(|a| a.detail.contains("locked out")),
+                "{failed:?}"
+            );
+            assert!(
+                failed.iter().all(|a| a.detail.starts_with("127.0.0.1")),
+                "{failed:?}"
+            );
+            assert!(
+                !failed.iter().any(|a| a.detail.contains("guess-")),
+                "no token in the log"
+            );
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "{failed:?}");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+}

@@ -119,9 +119,23 @@ async fn operator_finds_and_opens_an_incident_and_traffic_sees_counts() {
     let wait = Duration::from_secs(15);
 
     c.goto(&hub.url).await.unwrap();
+    // A wrong token does not log in: the hub checks it first.
     c.wait()
         .at_most(wait)
         .for_element(Locator::Id("token"))
+        .await
+        .unwrap()
+        .send_keys("not-a-token\n")
+        .await
+        .unwrap();
+    c.wait()
+        .at_most(wait)
+        .for_element(Locator::XPath(
+            "//p[@id='login-error' and contains(., 'không đúng')]",
+        ))
+        .await
+        .unwrap();
+    c.find(Locator::Id("token"))
         .await
         .unwrap()
         .send_keys(OPERATOR)
@@ -131,6 +145,13 @@ async fn operator_finds_and_opens_an_incident_and_traffic_sees_counts() {
         .await
         .unwrap()
         .click()
+        .await
+        .unwrap();
+    c.wait()
+        .at_most(wait)
+        .for_element(Locator::XPath(
+            "//span[@id='who' and contains(., 'nguyen-van-a')]",
+        ))
         .await
         .unwrap();
     c.find(Locator::Id("q"))
@@ -227,6 +248,13 @@ async fn operator_finds_and_opens_an_incident_and_traffic_sees_counts() {
     )
     .await
     .unwrap();
+    c.wait()
+        .at_most(wait)
+        .for_element(Locator::XPath(
+            "//span[@id='who' and contains(., 'tt-dieu-hanh')]",
+        ))
+        .await
+        .unwrap();
     c.find(Locator::Id("tab-junctions"))
         .await
         .unwrap()

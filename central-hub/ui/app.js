@@ -16,8 +16,38 @@ async function api(path) {
   if (!r.ok) { const e = await r.json().catch(() => ({})); throw new Error(e.error || r.statusText); }
   return r;
 }
-function showLogin() { $('login').classList.remove('hidden'); }
-$('save-token').onclick = () => { TOKEN = $('token').value.trim(); $('token').value = ''; $('login').classList.add('hidden'); };
+function showLogin() { $('login').classList.remove('hidden'); $('token').focus(); }
+// Which tabs each role may use (the API refuses the rest anyway).
+const TABS = { operator: ['search', 'watch'], traffic: ['junctions'], admin: ['search', 'junctions', 'watch'] };
+const ROLE_VI = { operator: 'điều tra viên', traffic: 'trung tâm giao thông', admin: 'quản trị' };
+// The token is checked by the hub before it is kept: a wrong one never "logs in".
+$('login-form').onsubmit = async (ev) => {
+  ev.preventDefault();
+  const t = $('token').value.trim();
+  $('login-error').textContent = '';
+  const r = await fetch('/api/whoami', { headers: { Authorization: 'Bearer ' + t } });
+  if (!r.ok) {
+    $('token').value = '';
+    const e = await r.json().catch(() => ({}));
+    $('login-error').textContent = r.status === 429
+      ? 'Quá nhiều lần đăng nhập sai, vui lòng đợi / too many failed attempts, wait: ' + (e.error || '')
+      : 'Mã truy cập không đúng hoặc đã hết hạn / wrong or expired token';
+    return;
+  }
+  const me = await r.json();
+  TOKEN = t; $('token').value = '';
+  $('login').classList.add('hidden');
+  $('who').textContent = me.name + ' (' + (ROLE_VI[me.role] || me.role) + ')';
+  $('logout').classList.remove('hidden');
+  const allowed = TABS[me.role] || [];
+  for (const name of ['search', 'junctions', 'watch']) $('tab-' + name).classList.toggle('hidden', !allowed.includes(name));
+  if (allowed.length) tab(allowed[0]);
+};
+$('logout').onclick = () => {
+  TOKEN = null; $('who').textContent = ''; $('logout').classList.add('hidden');
+  $('results').innerHTML = ''; $('detail').classList.add('hidden');
+  showLogin();
+};
 if (!token()) showLogin();
 
 function tab(which) {

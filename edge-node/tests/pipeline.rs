@@ -262,6 +262,29 @@ fn refused_rtsp_reports_the_camera_down_with_the_reason() {
             "credential published: {payload}"
         );
     }
+    // Nor in anything the binary logs, at its most verbose, while it retries and stops.
+    let config = support::edge_config(dir.path(), broker.port, &dead, "");
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_edge-node"))
+        .args(["run", "--config", config.to_str().unwrap()])
+        .env("RUST_LOG", "debug")
+        .env("GST_DEBUG", "2")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_secs(5));
+    std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    let log =
+        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
+    assert!(
+        log.contains("127.0.0.1"),
+        "the run logged its camera: {log}"
+    );
+    assert!(!log.contains("s3cret"), "credential in the log: {log}");
 }
 
 #[test]

@@ -45,6 +45,16 @@ const RULES: [(&str, &str, &str); 7] = [
     ),
 ];
 
+/// Vehicle classes as a Vietnamese reader names them.
+const CLASSES: [(&str, &str); 6] = [
+    ("motorcycle", "xe máy"),
+    ("car", "ô tô"),
+    ("truck", "xe tải"),
+    ("bus", "xe buýt"),
+    ("bicycle", "xe đạp"),
+    ("person", "người"),
+];
+
 const HEAD: &str = "<!DOCTYPE html>\n<html lang=\"vi\">\n<head>\n<meta charset=\"utf-8\">\n\
 <title>Biên bản chứng cứ / Evidence summary</title>\n<style>\n\
 body{font-family:sans-serif;max-width:52em;margin:2em auto;color:#111}\n\
@@ -66,12 +76,48 @@ fn esc(s: &str) -> String {
     out
 }
 
-/// A JSON value as a reader sees it: strings bare, numbers as written, nothing as a dash.
+/// A JSON value as a reader sees it: strings bare (times also in Vietnam's time), numbers to
+/// three decimals at most (the manifest holds them exactly), nothing as a dash.
 fn plain(v: &Value) -> String {
     match v {
         Value::Null => "—".into(),
-        Value::String(s) => s.clone(),
+        Value::String(s) => local_time(s).unwrap_or_else(|| s.clone()),
+        Value::Number(n) => match (n.as_i64(), n.as_f64()) {
+            (Some(i), _) => i.to_string(),
+            (None, Some(f)) => {
+                let t = format!("{f:.3}");
+                t.trim_end_matches('0').trim_end_matches('.').to_string()
+            }
+            _ => n.to_string(),
+        },
         other => other.to_string(),
+    }
+}
+
+/// An RFC 3339 time as Vietnam reads it (UTC+7, no daylight saving), with the original.
+fn local_time(s: &str) -> Option<String> {
+    let t = chrono::DateTime::parse_from_rfc3339(s).ok()?;
+    let vn = chrono::FixedOffset::east_opt(7 * 3600)?;
+    Some(format!(
+        "{} (giờ Việt Nam; {s})",
+        t.with_timezone(&vn).format("%d/%m/%Y %H:%M:%S%.3f")
+    ))
+}
+
+/// Nested measurements as `signal.into_red_s` rows.
+fn flatten(prefix: &str, v: &Value, out: &mut Vec<(String, String)>) {
+    match v.as_object() {
+        Some(m) => {
+            for (k, v) in m {
+                let key = if prefix.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{prefix}.{k}")
+                };
+                flatten(&key, v, out);
+            }
+        }
+        None => out.push((prefix.to_string(), plain(v))),
     }
 }
 
@@ -99,6 +145,10 @@ pub(crate) fn render(m: &Manifest, info: &ExportInfo) -> String {
                 .iter()
                 .find(|(k, ..)| *k == r)
                 .map_or(r.to_string(), |(_, rvi, ren)| format!("{rvi} ({ren})")),
+            ("class", Some(c)) => CLASSES
+                .iter()
+                .find(|(k, _)| *k == c)
+                .map_or(c.to_string(), |(_, vi)| format!("{vi} ({c})")),
             _ => plain(v),
         };
         row(&mut out, vi, en, &shown);
@@ -109,15 +159,15 @@ pub(crate) fn render(m: &Manifest, info: &ExportInfo) -> String {
         _ => "không đọc được / not read".into(),
     };
     row(&mut out, "Biển số", "Plate", &plate);
-    if let Some(measured) = c["measured"].as_object() {
-        for (k, v) in measured {
-            row(
-                &mut out,
-                &format!("Số đo: {k}"),
-                &format!("Measured: {k}"),
-                &plain(v),
-            );
-        }
+    let mut measured = Vec::new();
+    flatten("", &c["measured"], &mut measured);
+    for (k, v) in measured.iter().filter(|(k, _)| !k.is_empty()) {
+        row(
+            &mut out,
+            &format!("Số đo: {k}"),
+            &format!("Measured: {k}"),
+            v,
+        );
     }
     // Whatever else the box signed (an alert's dwell time, ...): shown, never dropped.
     let shown =
@@ -132,7 +182,12 @@ pub(crate) fn render(m: &Manifest, info: &ExportInfo) -> String {
             );
         }
     }
-    row(&mut out, "Thời điểm ký", "Signed at", &m.created);
+    row(
+        &mut out,
+        "Thời điểm ký",
+        "Signed at",
+        &plain(&Value::String(m.created.clone())),
+    );
     out.push_str("</table>\n<h2>Tệp chứng cứ <span class=\"en\">Evidence files</span></h2>\n<table>\n<tr><th>Tệp / File</th><th>Ghi lúc / Captured</th><th>Byte</th><th>SHA-256</th></tr>\n");
     for f in &m.files {
         let captured = plain(&c["captured"][&f.name]);
@@ -157,7 +212,12 @@ pub(crate) fn render(m: &Manifest, info: &ExportInfo) -> String {
     out.push_str("</table>\n<h2>Xuất hồ sơ <span class=\"en\">Export</span></h2>\n<p>Thông tin do trung tâm ghi, không do camera ký; đối chiếu với nhật ký kiểm toán của trung tâm.<br><span class=\"en\">Recorded by the hub, not signed by the camera; check against the hub's audit log.</span></p>\n<table>\n");
     row(&mut out, "Mã sự kiện", "Event id", &info.event_id);
     row(&mut out, "Người xuất", "Exported by", &info.exported_by);
-    row(&mut out, "Thời điểm xuất", "Exported at", &info.exported_at);
+    row(
+        &mut out,
+        "Thời điểm xuất",
+        "Exported at",
+        &plain(&Value::String(info.exported_at.clone())),
+    );
     row(
         &mut out,
         "Kết quả kiểm tra tại trung tâm",

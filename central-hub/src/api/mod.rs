@@ -8,15 +8,15 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
 use axum::Json;
-use axum::extract::{FromRequestParts, Path, Query, State};
-use axum::http::{HeaderValue, StatusCode, header, request::Parts};
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use chrono::Utc;
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::config::{Role, TokenConfig, sha256_hex};
+use crate::config::{Role, TokenConfig};
 use crate::embed::Embedders;
 use crate::evidence::{EvidenceStore, is_sha256};
 use crate::ingest::IngestStats;
@@ -24,8 +24,11 @@ use crate::store::{AuditEntry, EventStore, Pool};
 
 mod admin;
 mod export;
+mod session;
 mod trace;
 mod watchlist;
+
+pub use session::{Caller, Failures, Token};
 
 /// Every route, as the OpenAPI document lists them (a test holds the two together).
 pub const ROUTES: &[(&str, &str)] = &[
@@ -33,6 +36,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("get", "/app.js"),
     ("get", "/openapi.yaml"),
     ("get", "/api/health"),
+    ("get", "/api/whoami"),
     ("get", "/api/search"),
     ("get", "/api/events/{id}"),
     ("get", "/api/events/{id}/export"),
@@ -91,7 +95,10 @@ pub struct AppState {
     pub store: Pool,
     pub embedder: Embedders,
     pub evidence: EvidenceStore,
-    pub tokens: HashMap<String, (String, Role)>,
+    /// Configured tokens by their sha256.
+    pub tokens: HashMap<String, Token>,
+    /// Failed logins per address (lockout).
+    pub failures: Failures,
     pub ingest: Arc<IngestStats>,
     pub metrics: ApiMetrics,
     /// Edge keys whose evidence signatures count as verified.
@@ -114,10 +121,8 @@ impl AppState {
             store,
             embedder,
             evidence,
-            tokens: tokens
-                .iter()
-                .map(|t| (t.sha256.to_lowercase(), (t.name.clone(), t.role)))
-                .collect(),
+            tokens: session::tokens(tokens),
+            failures: Failures::default(),
             ingest,
             metrics: ApiMetrics::default(),
             keys: Default::default(),
@@ -171,46 +176,6 @@ impl From<crate::search::SearchError> for ApiError {
             StatusCode::SERVICE_UNAVAILABLE,
             "search is unavailable".into(),
         )
-    }
-}
-
-/// The authenticated caller.
-pub struct Caller {
-    pub name: String,
-    pub role: Role,
-}
-
-impl FromRequestParts<Shared> for Caller {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(
-        parts: &mut Parts,
-        state: &Shared,
-    ) -> Result<Self, Self::Rejection> {
-        let token = parts
-            .headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .map(str::trim)
-            .filter(|t| !t.is_empty());
-        let Some(token) = token else {
-            state.metrics.denied.fetch_add(1, Ordering::Relaxed);
-            return Err(ApiError(
-                StatusCode::UNAUTHORIZED,
-                "missing bearer token".into(),
-            ));
-        };
-        match state.tokens.get(&sha256_hex(token.as_bytes())) {
-            Some((name, role)) => Ok(Caller {
-                name: name.clone(),
-                role: *role,
-            }),
-            None => {
-                state.metrics.denied.fetch_add(1, Ordering::Relaxed);
-                Err(ApiError(StatusCode::UNAUTHORIZED, "unknown token".into()))
-            }
-        }
     }
 }
 
@@ -269,6 +234,7 @@ pub fn router(state: Shared) -> axum::Router {
             get(|| async { ([(header::CONTENT_TYPE, "application/yaml")], OPENAPI) }),
         )
         .route("/api/health", get(health))
+        .route("/api/whoami", get(session::whoami))
         .route("/api/search", get(search))
         .route("/api/events/{id}", get(event))
         .route("/api/events/{id}/export", get(export::export))
