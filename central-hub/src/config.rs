@@ -73,6 +73,10 @@ pub struct IngestConfig {
     /// account, can fill the disk with blobs nothing refers to.
     #[serde(default = "d_quota")]
     pub evidence_quota_mib: u64,
+    /// Disk budget of the evidence folder (MiB). Past 90 % health says `warning`; at the
+    /// budget new blobs wait at their edges (not confirmed) until retention frees space.
+    #[serde(default)]
+    pub evidence_budget_mib: Option<u64>,
 }
 
 impl Default for IngestConfig {
@@ -81,6 +85,7 @@ impl Default for IngestConfig {
             group: d_group(),
             max_age_days: d_max_age_days(),
             evidence_quota_mib: d_quota(),
+            evidence_budget_mib: None,
         }
     }
 }
@@ -279,6 +284,10 @@ impl HubConfig {
         for (key, v) in [
             ("ingest.max_age_days", raw.ingest.max_age_days as u64),
             ("ingest.evidence_quota_mib", raw.ingest.evidence_quota_mib),
+            (
+                "ingest.evidence_budget_mib",
+                raw.ingest.evidence_budget_mib.unwrap_or(1),
+            ),
             ("http.max_connections", http.max_connections as u64),
             ("http.idle_timeout_s", http.idle_timeout_s),
         ] {

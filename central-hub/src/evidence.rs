@@ -2,6 +2,8 @@
 //! hash to its name is refused, so what is stored is what the edge signed.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use crate::config::sha256_hex;
@@ -39,8 +41,68 @@ pub struct Swept {
 /// Blobs looked up in the store per query.
 const SWEEP_BATCH: usize = 500;
 
+/// Share of the budget past which the hub warns (health, log, metric) before it is full.
+const WARN_AT: f64 = 0.9;
+
+/// The evidence folder's disk budget, shared by every handle on the folder. When a blob would
+/// pass it, the blob is not stored and not confirmed: the edge keeps it and sends it again
+/// after retention has freed space, so a full disk loses nothing and never fails mid-write.
+#[derive(Debug)]
+pub struct DiskBudget {
+    limit: u64,
+    used: AtomicU64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BudgetState {
+    Ok,
+    Warning,
+    Full,
+}
+
+impl DiskBudget {
+    pub fn new(limit_bytes: u64) -> Self {
+        Self {
+            limit: limit_bytes,
+            used: AtomicU64::new(0),
+        }
+    }
+    pub fn limit(&self) -> u64 {
+        self.limit
+    }
+    pub fn used(&self) -> u64 {
+        self.used.load(Ordering::Relaxed)
+    }
+    pub fn state(&self) -> BudgetState {
+        let used = self.used() as f64;
+        if used >= self.limit as f64 {
+            BudgetState::Full
+        } else if used >= WARN_AT * self.limit as f64 {
+            BudgetState::Warning
+        } else {
+            BudgetState::Ok
+        }
+    }
+}
+
+/// Bytes of every file under `dir` (blobs and interrupted writes).
+fn measure(dir: &Path) -> std::io::Result<u64> {
+    let mut total = 0;
+    for sub in std::fs::read_dir(dir)? {
+        let sub = sub?.path();
+        if sub.is_dir() {
+            for f in std::fs::read_dir(&sub)? {
+                total += f?.metadata()?.len();
+            }
+        }
+    }
+    Ok(total)
+}
+
 pub struct EvidenceStore {
     dir: PathBuf,
+    budget: Option<Arc<DiskBudget>>,
 }
 
 impl EvidenceStore {
@@ -48,7 +110,28 @@ impl EvidenceStore {
         std::fs::create_dir_all(dir)?;
         Ok(Self {
             dir: dir.to_path_buf(),
+            budget: None,
         })
+    }
+
+    /// A handle that keeps the folder within `budget` (measured now).
+    pub fn with_budget(dir: &Path, budget: Arc<DiskBudget>) -> std::io::Result<Self> {
+        let mut s = Self::new(dir)?;
+        budget.used.store(measure(dir)?, Ordering::Relaxed);
+        s.budget = Some(budget);
+        Ok(s)
+    }
+
+    pub fn budget(&self) -> Option<&DiskBudget> {
+        self.budget.as_deref()
+    }
+
+    /// Measures the folder again (the running count drifts if files are removed by hand).
+    pub fn remeasure(&self) -> std::io::Result<()> {
+        if let Some(b) = &self.budget {
+            b.used.store(measure(&self.dir)?, Ordering::Relaxed);
+        }
+        Ok(())
     }
 
     fn path(&self, sha: &str) -> PathBuf {
@@ -73,6 +156,15 @@ impl EvidenceStore {
         if p.exists() {
             return Ok(actual);
         }
+        if let Some(b) = &self.budget
+            && b.used() + data.len() as u64 > b.limit
+        {
+            return Err(PutError::Io(format!(
+                "evidence store at its budget ({} of {} bytes): retention must free space first",
+                b.used(),
+                b.limit
+            )));
+        }
         let io = |e: std::io::Error| PutError::Io(format!("{}: {e}", p.display()));
         std::fs::create_dir_all(p.parent().expect("has parent")).map_err(io)?;
         // Write then rename, so a crash never leaves a partial blob under its final name.
@@ -80,6 +172,9 @@ impl EvidenceStore {
         std::fs::write(&tmp, data)
             .and_then(|_| std::fs::rename(&tmp, &p))
             .map_err(io)?;
+        if let Some(b) = &self.budget {
+            b.used.fetch_add(data.len() as u64, Ordering::Relaxed);
+        }
         Ok(actual)
     }
 
@@ -147,6 +242,13 @@ impl EvidenceStore {
                     swept.bytes += len;
                 }
             }
+        }
+        if let Some(b) = &self.budget {
+            let _ = b
+                .used
+                .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |u| {
+                    Some(u.saturating_sub(swept.bytes))
+                });
         }
         Ok(swept)
     }

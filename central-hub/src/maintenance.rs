@@ -48,6 +48,14 @@ impl Maintenance {
 
     fn hourly(&mut self, store: &mut dyn EventStore) {
         expire(store, &self.retention, &self.blobs);
+        if let Err(e) = self.blobs.remeasure() {
+            tracing::warn!(error = %e, "measuring the evidence folder failed");
+        }
+        if let Some(b) = self.blobs.budget()
+            && b.state() != crate::evidence::BudgetState::Ok
+        {
+            tracing::warn!(used = b.used(), budget = b.limit(), state = ?b.state(), "evidence store near or at its disk budget: shorten retention or add disk");
+        }
         if let Err(e) = store.optimize() {
             tracing::warn!(error = %e, "refreshing planner statistics failed; will retry");
         }

@@ -29,9 +29,16 @@ pub async fn serve(cfg: HubConfig, stop: Arc<AtomicBool>) -> anyhow::Result<Arc<
         cfg.embedding.ort_library.as_deref(),
         cores,
     )?;
+    let budget = cfg
+        .ingest
+        .evidence_budget_mib
+        .map(|mib| Arc::new(crate::evidence::DiskBudget::new(mib * 1024 * 1024)));
     let evidence_dir = || {
-        EvidenceStore::new(&cfg.evidence_dir)
-            .with_context(|| format!("evidence_dir {}", cfg.evidence_dir.display()))
+        match &budget {
+            Some(b) => EvidenceStore::with_budget(&cfg.evidence_dir, b.clone()),
+            None => EvidenceStore::new(&cfg.evidence_dir),
+        }
+        .with_context(|| format!("evidence_dir {}", cfg.evidence_dir.display()))
     };
     let mut state = AppState::new(
         api_store,

@@ -390,6 +390,24 @@ fn signed_violations_are_verified_and_tampering_is_named() {
     assert!(summary.contains("59-X1-123.45") && summary.contains("Vượt đèn đỏ"));
     assert!(zip.by_name("evidence/vehicle.jpg").is_ok());
 
+    // The export put the event on hold; only an admin releases it; a hold needs a reason.
+    let d = hub.json(&format!("/api/events/{id}"), OPERATOR);
+    assert_eq!(d["hold"]["reason"], "case export by nguyen-van-a", "{d}");
+    let hold = format!("/api/events/{id}/hold");
+    let empty = serde_json::json!({"reason": " "});
+    assert_eq!(hub.send("POST", &hold, OPERATOR, Some(empty)).0, 400);
+    let again = serde_json::json!({"reason": "vụ án 12/2026"});
+    let (status, body) = hub.send("POST", &hold, OPERATOR, Some(again));
+    assert_eq!(
+        (status, &body["new"]),
+        (200, &serde_json::json!(false)),
+        "{body}"
+    );
+    assert_eq!(hub.send("DELETE", &hold, OPERATOR, None).0, 403);
+    assert_eq!(hub.send("DELETE", &hold, ADMIN, None).0, 200);
+    assert_eq!(hub.send("DELETE", &hold, ADMIN, None).0, 404);
+    assert!(hub.json(&format!("/api/events/{id}"), OPERATOR)["hold"].is_null());
+
     // Searchable by rule in Vietnamese and by plate.
     let r = hub.json(
         &format!("/api/search?q={}", enc("xe vượt đèn đỏ")),
@@ -542,4 +560,42 @@ fn sessions_expire_lock_out_guessers_and_are_audited() {
         assert!(std::time::Instant::now() < deadline, "{failed:?}");
         std::thread::sleep(std::time::Duration::from_millis(100));
     }
+}
+
+/// The evidence folder stays within its disk budget: health warns past 90 %, and a blob that
+/// would pass the budget is not stored (nor confirmed, so its edge keeps it for later).
+#[test]
+fn evidence_stays_within_its_disk_budget() {
+    let hub = Hub::start_with("[ingest]\nevidence_budget_mib = 1\n");
+    let blob = |n: u8| vec![n; 480 * 1024];
+    let topic =
+        |b: &[u8]| matthan_schema::evidence_topic("hcmc", &central_hub::config::sha256_hex(b));
+    for n in 1..=2 {
+        hub.publish_blob(&topic(&blob(n)), &blob(n));
+    }
+    let health = |hub: &Hub| -> serde_json::Value {
+        serde_json::from_slice(&hub.get("/api/health", None).1).unwrap()
+    };
+    assert_eq!(
+        health(&hub)["evidence"]["state"],
+        "warning",
+        "{}",
+        health(&hub)
+    );
+    let third = blob(3);
+    hub.send_blob(&topic(&third), &third);
+    std::thread::sleep(std::time::Duration::from_secs(2));
+    let sha = central_hub::config::sha256_hex(&third);
+    assert_eq!(hub.get(&format!("/api/evidence/{sha}"), Some(ADMIN)).0, 404);
+    let h = health(&hub);
+    assert!(
+        h["evidence"]["used_bytes"].as_u64().unwrap() <= 1024 * 1024,
+        "{h}"
+    );
+    assert_eq!(h["evidence"]["budget_bytes"], 1024 * 1024);
+    let metrics = String::from_utf8(hub.get("/metrics", Some(ADMIN)).1).unwrap();
+    assert!(
+        metrics.contains("matthan_hub_evidence_budget_bytes 1048576"),
+        "{metrics}"
+    );
 }

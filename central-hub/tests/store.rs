@@ -387,6 +387,7 @@ fn a_schema_5_database_is_upgraded_in_place() {
          DROP INDEX events_place_ts; DROP TABLE places; ALTER TABLE events DROP COLUMN heading;
          DROP INDEX events_plate_key; ALTER TABLE events DROP COLUMN plate_key;
          DROP TABLE plates; DROP TABLE pending_semantics; ALTER TABLE audit DROP COLUMN hash;
+         DROP TABLE holds;
          INSERT INTO semantics SELECT semantic, x'00000000' FROM events;
          PRAGMA user_version = 5;",
     )
@@ -529,6 +530,7 @@ fn evidence_lives_as_long_as_the_last_event_naming_it() {
                 .unwrap()
         };
         let (shared, old_only, orphan) = (put(b"shared"), put(b"old only"), put(b"orphan"));
+        let held_blob = put(b"held for a case");
         let obj = Obj {
             camera: "ben-thanh-1",
             class: "car",
@@ -545,13 +547,23 @@ fn evidence_lives_as_long_as_the_last_event_naming_it() {
             }
             e
         };
+        let held = with(4, "2026-10-01T08:00:00+07:00", &held_blob);
+        let held_id = held.id.to_string();
         store
             .insert(&[
                 with(1, "2026-10-01T08:00:00+07:00", &old_only),
                 with(2, "2026-10-01T08:00:00+07:00", &shared),
                 with(3, "2026-11-26T08:00:00+07:00", &shared),
+                held,
             ])
             .unwrap();
+        // A legal hold keeps an event, and its files, past retention until released.
+        assert!(store.hold(&held_id, "vụ án 12/2026", "op").unwrap());
+        assert!(!store.hold(&held_id, "again", "op").unwrap(), "{label}");
+        assert_eq!(
+            store.hold_of(&held_id).unwrap().unwrap().reason,
+            "vụ án 12/2026"
+        );
         let sweep = |store: &mut dyn central_hub::store::EventStore, grace| {
             blobs.sweep(store, grace).unwrap().files
         };
@@ -574,6 +586,17 @@ fn evidence_lives_as_long_as_the_last_event_naming_it() {
         store.expire("track", ts("2027-01-01T00:00:00Z")).unwrap();
         assert_eq!(sweep(store.as_mut(), Duration::ZERO), 1, "{label}");
         assert!(!present(&shared), "{label}");
+        assert!(
+            present(&held_blob) && store.get(&held_id).unwrap().is_some(),
+            "{label}"
+        );
+        assert!(store.release(&held_id).unwrap() && !store.release(&held_id).unwrap());
+        assert_eq!(
+            store.expire("track", ts("2027-01-01T00:00:00Z")).unwrap(),
+            1
+        );
+        assert_eq!(sweep(store.as_mut(), Duration::ZERO), 1, "{label}");
+        assert!(!present(&held_blob), "{label}: released, then expired");
     }
 }
 

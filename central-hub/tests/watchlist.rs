@@ -21,18 +21,7 @@ fn car(camera: &'static str, plate: &'static str, id: u64, at: &str) -> matthan_
 }
 
 fn post(hub: &Hub, path: &str, token: &str, body: serde_json::Value) -> (u16, serde_json::Value) {
-    let json = |r: ureq::Response| {
-        serde_json::from_str(&r.into_string().unwrap_or_default()).unwrap_or_default()
-    };
-    match ureq::post(&format!("{}{path}", hub.url))
-        .set("Authorization", &format!("Bearer {token}"))
-        .set("Content-Type", "application/json")
-        .send_string(&body.to_string())
-    {
-        Ok(r) => (r.status(), json(r)),
-        Err(ureq::Error::Status(code, r)) => (code, json(r)),
-        Err(e) => panic!("{path}: {e}"),
-    }
+    hub.send("POST", path, token, Some(body))
 }
 
 #[test]

@@ -26,6 +26,12 @@ pub(super) async fn export(
     caller.require(&s, &[Role::Operator])?;
     let file = blocking(move || {
         let (e, refs) = load_event(&s, &caller, &id, "export")?;
+        // What was handed out is kept: the export puts the event (and so its files) on hold.
+        s.conn()?.hold(
+            &id,
+            &format!("case export by {}", caller.name),
+            &caller.name,
+        )?;
         write_zip(&s, &caller.name, &id, &e, &refs)
     })
     .await?;

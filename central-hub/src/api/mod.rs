@@ -24,6 +24,7 @@ use crate::store::{AuditEntry, EventStore, Pool};
 
 mod admin;
 mod export;
+mod holds;
 mod session;
 mod trace;
 mod watchlist;
@@ -40,6 +41,8 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("get", "/api/search"),
     ("get", "/api/events/{id}"),
     ("get", "/api/events/{id}/export"),
+    ("post", "/api/events/{id}/hold"),
+    ("delete", "/api/events/{id}/hold"),
     ("get", "/api/evidence/{sha256}"),
     ("get", "/api/junctions"),
     ("get", "/api/audit"),
@@ -238,6 +241,10 @@ pub fn router(state: Shared) -> axum::Router {
         .route("/api/search", get(search))
         .route("/api/events/{id}", get(event))
         .route("/api/events/{id}/export", get(export::export))
+        .route(
+            "/api/events/{id}/hold",
+            axum::routing::post(holds::hold).delete(holds::release),
+        )
         .route("/api/evidence/{sha256}", get(evidence))
         .route("/api/junctions", get(junctions))
         .route("/api/audit", get(audit_log))
@@ -274,6 +281,11 @@ async fn health(State(s): State<Shared>) -> Json<serde_json::Value> {
         "received": i.received.load(Ordering::Relaxed),
         "rejected": i.rejected.load(Ordering::Relaxed),
         "broker": if i.subscribed.load(Ordering::Relaxed) { "subscribed" } else { "disconnected" },
+        "evidence": s.evidence.budget().map(|b| json!({
+            "used_bytes": b.used(),
+            "budget_bytes": b.limit(),
+            "state": b.state(),
+        })),
     }))
 }
 
@@ -371,11 +383,13 @@ async fn event(
             .iter()
             .map(|r| json!({ "sha256": r, "present": s.evidence.get(r).is_some() }))
             .collect();
+        let hold = s.conn()?.hold_of(&id)?;
         Ok(Json(json!({
             "event": e,
             "caption": crate::caption::caption(&e),
             "evidence": evidence,
             "signature": crate::signature::check(&e, &s.evidence, &s.keys),
+            "hold": hold,
         })))
     })
     .await
@@ -505,5 +519,21 @@ async fn metrics(State(s): State<Shared>, caller: Caller) -> Result<Response, Ap
         "matthan_hub_search_duration_ms_bucket{{le=\"+Inf\"}} {n}\nmatthan_hub_search_duration_ms_sum {}\nmatthan_hub_search_duration_ms_count {n}\n",
         m.search_ms_sum.load(Ordering::Relaxed)
     );
+    if let Some(b) = s.evidence.budget() {
+        for (name, help, v) in [
+            (
+                "matthan_hub_evidence_bytes",
+                "bytes in the evidence folder",
+                b.used(),
+            ),
+            (
+                "matthan_hub_evidence_budget_bytes",
+                "the evidence folder's disk budget",
+                b.limit(),
+            ),
+        ] {
+            out += &format!("# HELP {name} {help}\n# TYPE {name} gauge\n{name} {v}\n");
+        }
+    }
     Ok(([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], out).into_response())
 }

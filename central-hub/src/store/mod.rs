@@ -7,11 +7,13 @@
 //! kept whole for the detail view.
 
 mod audit;
+mod holds;
 mod postgres;
 mod sqlite;
 mod watch;
 
 pub use self::audit::{AuditEntry, AuditStore, ChainReport, ChainedEntry, verify_chain};
+pub use self::holds::{Hold, HoldStore};
 pub use self::postgres::PgStore;
 pub use self::sqlite::SqliteStore;
 pub use self::watch::WatchStore;
@@ -352,7 +354,7 @@ impl DeadLetter {
     }
 }
 
-pub trait EventStore: WatchStore + AuditStore + Send {
+pub trait EventStore: WatchStore + AuditStore + HoldStore + Send {
     /// A cheap round trip: the pool checks a connection before handing it out.
     fn ping(&mut self) -> Result<(), StoreError>;
     /// Records messages acknowledged without being stored as events.

@@ -5,6 +5,7 @@ use chrono::{DateTime, Utc};
 use matthan_schema::Event;
 use postgres::{Client, NoTls, types::ToSql};
 
+use super::holds::NOT_HELD;
 use super::{
     DeadLetter, EventStore, Fields, Filter, Param, Row, SetAside, StoreError, bytes_to_vec,
     vec_to_bytes,
@@ -131,6 +132,10 @@ CREATE INDEX watch_hits_ts ON watch_hits (ts_ms);
     // The audit log's hash chain (store/audit.rs); rows before it stay unchained.
     r#"
 ALTER TABLE audit ADD COLUMN hash TEXT;
+"#,
+    // Legal holds (store/holds.rs): retention skips held events.
+    r#"
+CREATE TABLE holds (event_id TEXT PRIMARY KEY, reason TEXT NOT NULL, held_by TEXT NOT NULL, held_ms BIGINT NOT NULL);
 "#,
 ];
 /// A caption no embedding exists for yet waits to be embedded (see `missing_embeddings`).
@@ -409,12 +414,14 @@ impl EventStore for PgStore {
         let ts = before.timestamp_millis();
         let mut tx = self.client.transaction()?;
         tx.execute(
-            "DELETE FROM evidence_refs WHERE event_id IN
-               (SELECT id FROM events WHERE kind = $1 AND ts_ms < $2)",
+            &format!(
+                "DELETE FROM evidence_refs WHERE event_id IN
+                   (SELECT id FROM events WHERE kind = $1 AND ts_ms < $2 AND {NOT_HELD})"
+            ),
             &[&kind, &ts],
         )?;
         let n = tx.execute(
-            "DELETE FROM events WHERE kind = $1 AND ts_ms < $2",
+            &format!("DELETE FROM events WHERE kind = $1 AND ts_ms < $2 AND {NOT_HELD}"),
             &[&kind, &ts],
         )? as usize;
         tx.commit()?;

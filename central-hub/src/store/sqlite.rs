@@ -6,6 +6,7 @@ use chrono::{DateTime, Utc};
 use matthan_schema::Event;
 use rusqlite::{Connection, OptionalExtension, params};
 
+use super::holds::NOT_HELD;
 use super::{
     DeadLetter, EventStore, Fields, Filter, Param, Row, SetAside, StoreError, bytes_to_vec,
     vec_to_bytes,
@@ -139,6 +140,10 @@ CREATE INDEX watch_hits_ts ON watch_hits (ts_ms);
     // The audit log's hash chain (store/audit.rs); rows before it stay unchained.
     r#"
 ALTER TABLE audit ADD COLUMN hash TEXT;
+"#,
+    // Legal holds (store/holds.rs): retention skips held events.
+    r#"
+CREATE TABLE holds (event_id TEXT PRIMARY KEY, reason TEXT NOT NULL, held_by TEXT NOT NULL, held_ms INTEGER NOT NULL);
 "#,
 ];
 pub struct SqliteStore {
@@ -422,12 +427,14 @@ impl EventStore for SqliteStore {
         let tx = self.conn.transaction()?;
         let ts = before.timestamp_millis();
         tx.execute(
-            "DELETE FROM evidence_refs WHERE event_id IN
-               (SELECT id FROM events WHERE kind = ?1 AND ts_ms < ?2)",
+            &format!(
+                "DELETE FROM evidence_refs WHERE event_id IN
+                   (SELECT id FROM events WHERE kind = ?1 AND ts_ms < ?2 AND {NOT_HELD})"
+            ),
             params![kind, ts],
         )?;
         let n = tx.execute(
-            "DELETE FROM events WHERE kind = ?1 AND ts_ms < ?2",
+            &format!("DELETE FROM events WHERE kind = ?1 AND ts_ms < ?2 AND {NOT_HELD}"),
             params![kind, ts],
         )?;
         tx.commit()?;

@@ -234,6 +234,20 @@ valid_from = "2026-01-01T00:00:00+07:00"
 
     /// Publishes one evidence blob and waits until the hub can serve it.
     pub fn publish_blob(&self, topic: &str, data: &[u8]) {
+        self.send_blob(topic, data);
+        let sha = topic.rsplit('/').next().unwrap();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        while self.get(&format!("/api/evidence/{sha}"), Some(ADMIN)).0 != 200 {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "hub never stored blob {sha}"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+    }
+
+    /// Publishes a blob without waiting for the hub to store it.
+    pub fn send_blob(&self, topic: &str, data: &[u8]) {
         let mut opts = rumqttc::MqttOptions::new(
             format!("blob-{}", free_port()),
             "127.0.0.1",
@@ -245,15 +259,8 @@ valid_from = "2026-01-01T00:00:00+07:00"
         client
             .publish(topic, rumqttc::QoS::AtLeastOnce, false, data.to_vec())
             .unwrap();
-        let sha = topic.rsplit('/').next().unwrap();
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-        while self.get(&format!("/api/evidence/{sha}"), Some(ADMIN)).0 != 200 {
-            assert!(
-                std::time::Instant::now() < deadline,
-                "hub never stored blob {sha}"
-            );
-            std::thread::sleep(std::time::Duration::from_millis(100));
-        }
+        // Until the broker has it: the connection thread ends with this client.
+        std::thread::sleep(std::time::Duration::from_millis(300));
     }
 
     pub fn events(&self) -> i64 {
@@ -278,6 +285,32 @@ valid_from = "2026-01-01T00:00:00+07:00"
         let mut body = Vec::new();
         std::io::Read::read_to_end(&mut resp.into_reader(), &mut body).unwrap();
         (status, body)
+    }
+
+    /// Any method with an optional JSON body; the status and the JSON answer (Null if none).
+    pub fn send(
+        &self,
+        method: &str,
+        path: &str,
+        token: &str,
+        body: Option<serde_json::Value>,
+    ) -> (u16, serde_json::Value) {
+        let json = |r: ureq::Response| {
+            serde_json::from_str(&r.into_string().unwrap_or_default()).unwrap_or_default()
+        };
+        let req = ureq::request(method, &format!("{}{path}", self.url))
+            .set("Authorization", &format!("Bearer {token}"));
+        let sent = match body {
+            Some(b) => req
+                .set("Content-Type", "application/json")
+                .send_string(&b.to_string()),
+            None => req.call(),
+        };
+        match sent {
+            Ok(r) => (r.status(), json(r)),
+            Err(ureq::Error::Status(code, r)) => (code, json(r)),
+            Err(e) => panic!("{method} {path}: {e}"),
+        }
     }
 
     /// A response header of an unauthenticated GET.
