@@ -1,14 +1,33 @@
 #!/usr/bin/env bash
 # The README's demo: a real clip (vtest.avi) decoded by GStreamer, people detected by NanoDet
 # through ONNX Runtime, tracked, counted on a line and a zone, published over a real mosquitto
-# broker into the hub's SQLite store, and then found again with description searches.
+# broker into the hub's SQLite store, and then found again with description searches; then three
+# traffic-violation scenarios with signed evidence. It ends with a summary table and keeps the
+# hub and its web UI running until Ctrl-C.
+#   scripts/demo.sh [--verbose] [--no-wait]
+#     --verbose  also print every event as it arrives on the broker, and the build output
+#     --no-wait  stop the hub at the end instead of waiting for Ctrl-C (scripted use)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
-bash scripts/setup.sh
+verbose=0
+wait_at_end=1
+for a in "$@"; do
+  case $a in
+    --verbose) verbose=1 ;;
+    --no-wait) wait_at_end=0 ;;
+    *) echo "usage: scripts/demo.sh [--verbose] [--no-wait]" >&2; exit 2 ;;
+  esac
+done
+step=0
+say() { step=$((step + 1)); printf '\n[%d] %s\n' "$step" "$*"; }
+quiet() { if [ $verbose = 1 ]; then "$@"; else "$@" >>"$root/.cache/demo-build.log" 2>&1; fi; }
+mkdir -p .cache && : >.cache/demo-build.log
+say "Setting up and building (log: .cache/demo-build.log)"
+quiet bash scripts/setup.sh
 # shellcheck disable=SC1091
 source .cache/env.sh
-cargo build --release -p edge-node -p central-hub
+quiet cargo build --release -p edge-node -p central-hub
 port=18830
 if (exec 3<>/dev/tcp/127.0.0.1/$port) 2>/dev/null; then
   echo "demo: port $port is taken; stop whatever listens there and re-run" >&2
@@ -67,34 +86,37 @@ mosquitto -c configs/mosquitto-test.conf >"$demo/mosquitto.log" 2>&1 &
 pids+=($!)
 for _ in $(seq 50); do (exec 3<>/dev/tcp/127.0.0.1/$port) 2>/dev/null && break; sleep 0.1; done
 
-./target/release/central-hub serve --config configs/hub-demo.toml 2>"$demo/hub.log" &
+say "Broker on 127.0.0.1:$port; hub on http://127.0.0.1:18080/ (log: $demo/hub.log)"
+NO_COLOR=1 ./target/release/central-hub serve --config configs/hub-demo.toml 2>"$demo/hub.log" &
 hub=$!
 pids+=($hub)
 for _ in $(seq 100); do (exec 3<>/dev/tcp/127.0.0.1/18080) 2>/dev/null && break; sleep 0.1; done
-
-echo "== live counts and crossings from the broker (matthan/+/+/counts, .../crossing) =="
-# Process substitution, so that $! is mosquitto_sub itself (a pipeline's $! is its last command,
-# and a subscriber left behind would keep the demo from exiting).
-mosquitto_sub -h 127.0.0.1 -p $port -t 'matthan/+/+/counts' -t 'matthan/+/+/crossing' -t 'matthan/+/+/alert' \
-  -F '%t %p' > >(cut -c1-220) &
+# Every event on the broker, for the summary (and on screen with --verbose).
+mosquitto_sub -h 127.0.0.1 -p $port -t 'matthan/#' -v >"$demo/events.log" 2>/dev/null &
 pids+=($!)
+if [ $verbose = 1 ]; then
+  tail -n +1 -f "$demo/events.log" > >(cut -c1-220) &
+  pids+=($!)
+fi
 
-./target/release/edge-node run --config configs/demo-vtest.toml 2>"$demo/edge.log"
-echo
-echo "== traffic violations with signed evidence (matthan/+/+/violation) =="
-mosquitto_sub -h 127.0.0.1 -p $port -t 'matthan/+/+/violation' \
-  -F '%t %p' > >(cut -c1-220) &
-pids+=($!)
-./target/release/edge-node run --config "$demo/traffic.toml" 2>"$demo/edge-traffic.log"
-for b in "$demo"/bundles/*/*/; do ./target/release/edge-node verify "$b" --public-key .cache/edge-demo.pub; done
+frames() { sed -n 's/^edge-node: \([0-9]*\) frames.*/\1/p' "$1" | tail -n 1; }
+say "Edge 1: vtest.avi (a pedestrian square): detect, track, count, public-order rules"
+NO_COLOR=1 ./target/release/edge-node run --config configs/demo-vtest.toml 2>"$demo/edge.log" | tee "$demo/edge.out" | sed 's/^/    /'
+say "Edge 2: three traffic scenarios (red-light run, speeding truck, parked truck)"
+NO_COLOR=1 ./target/release/edge-node run --config "$demo/traffic.toml" 2>"$demo/edge-traffic.log" | tee "$demo/edge-traffic.out" | sed 's/^/    /'
+
+say "Signed evidence bundles, checked offline (edge-node verify)"
+verified=0
+for b in "$demo"/bundles/*/*/; do
+  if ./target/release/edge-node verify "$b" --public-key .cache/edge-demo.pub >>"$demo/verify.log" 2>&1; then
+    verified=$((verified + 1)); echo "    ok       ${b#"$demo"/bundles/}"
+  else
+    echo "    INVALID  ${b#"$demo"/bundles/} (see $demo/verify.log)"
+  fi
+done
 sleep 2
-echo
-echo "== the hub's HTTP API (operator token), as the web UI at http://127.0.0.1:18080/ uses it =="
-curl -s -H "Authorization: Bearer demo-operator" \
-  "http://127.0.0.1:18080/api/search?limit=3&q=$(python3 -c 'import urllib.parse;print(urllib.parse.quote("người đi vào quảng trường"))')" \
-  | python3 -c 'import json,sys; d=json.load(sys.stdin); print("understood:", {k:v for k,v in d["understood"].items() if v}); [print(" -", r["caption"], "|", "; ".join(r["reasons"])) for r in d["results"]]'
-echo
-echo "== a violation exported as a case zip and verified offline (edge-node verify) =="
+
+say "A violation exported by the hub as a case zip, verified offline"
 vid=$(python3 - <<'PY'
 import json, urllib.parse, urllib.request
 for q in ["vượt đèn đỏ", "đỗ xe trái phép", "quá tốc độ"]:
@@ -105,18 +127,38 @@ for q in ["vượt đèn đỏ", "đỗ xe trái phép", "quá tốc độ"]:
         print(hits[0]["id"]); break
 PY
 )
+case_ok="no violation found"
 if [ -n "$vid" ]; then
   curl -s -o "$demo/case.zip" -H "Authorization: Bearer demo-operator" "http://127.0.0.1:18080/api/events/$vid/export"
-  ./target/release/edge-node verify "$demo/case.zip" --public-key .cache/edge-demo.pub
-else
-  echo "no violation found to export"
+  if ./target/release/edge-node verify "$demo/case.zip" --public-key .cache/edge-demo.pub | sed 's/^/    /'; then case_ok="verified"; else case_ok="FAILED"; fi
 fi
-echo
-echo "== description search from the command line =="
-for q in "people crossing inbound" "người đi ra" "person staying in the plaza" "người lảng vảng trên bãi cỏ" "intrusion" "vượt đèn đỏ" "xe tải quá tốc độ" "đỗ xe trái phép" "biển số 51N"; do
-  ./target/release/central-hub search --config configs/hub-demo.toml --limit 5 "$q"
-  echo
+
+say "Description searches (Vietnamese and English), top hit of each"
+queries=("người lảng vảng trên bãi cỏ" "người đi vào quảng trường" "people crossing inbound" "person staying in the plaza" "intrusion" "vượt đèn đỏ" "xe tải quá tốc độ" "đỗ xe trái phép" "biển số 51N")
+found=0
+for q in "${queries[@]}"; do
+  top=$(./target/release/central-hub search --config configs/hub-demo.toml --limit 1 --json "$q" 2>/dev/null \
+    | python3 -c 'import json,sys; l=[json.loads(x) for x in sys.stdin if x.strip()]; print(l[0]["caption"][:90] if l else "")')
+  if [ -n "$top" ]; then found=$((found + 1)); printf '    %-32s → %s\n' "$q" "$top"; else printf '    %-32s → (nothing)\n' "$q"; fi
 done
-kill -TERM $hub && wait $hub 2>/dev/null || true
-tail -n 1 "$demo/hub.log" || true
-echo "demo: logs in $demo (edge.log, hub.log, mosquitto.log); run scripts/demo.sh again to repeat"
+
+kinds() { grep -c "^matthan/[^ ]*/[^ ]*/$1 " "$demo/events.log" || true; }
+say "Summary"
+printf '    %-38s %s\n' \
+  "frames analysed (square / traffic)" "$(frames "$demo/edge.out") / $(frames "$demo/edge-traffic.out")" \
+  "events on the broker" "$(grep -c '^matthan/' "$demo/events.log" || true)" \
+  "  crossings / zone events / tracks" "$(kinds crossing) / $(kinds zone) / $(kinds track)" \
+  "  public-order alerts" "$(kinds alert)" \
+  "  violations (bundles verified)" "$(kinds violation) ($verified)" \
+  "case export" "$case_ok" \
+  "searches with a hit" "$found of ${#queries[@]}" \
+  "logs" "$demo"
+
+if [ $wait_at_end = 1 ]; then
+  printf '\nThe hub and its web UI are running: http://127.0.0.1:18080/\n'
+  printf 'Tokens: demo-operator (search, evidence), demo-traffic (junctions), demo-admin (all).\n'
+  printf 'Press Ctrl-C to stop.\n'
+  wait $hub || true
+else
+  kill -TERM $hub && wait $hub 2>/dev/null || true
+fi

@@ -390,6 +390,38 @@ fn signed_violations_are_verified_and_tampering_is_named() {
     assert!(summary.contains("59-X1-123.45") && summary.contains("Vượt đèn đỏ"));
     assert!(zip.by_name("evidence/vehicle.jpg").is_ok());
 
+    // Evidence is served with its media type and in byte ranges (players seek in clips).
+    let (sha, bytes) = &blobs[0];
+    let part = |range: &str| {
+        let r = ureq::get(&format!("{}/api/evidence/{sha}", hub.url))
+            .set("Authorization", &format!("Bearer {OPERATOR}"))
+            .set("Range", range)
+            .call();
+        let r = match r {
+            Ok(r) => r,
+            Err(ureq::Error::Status(_, r)) => r,
+            Err(e) => panic!("{e}"),
+        };
+        let head = |h: &str| r.header(h).unwrap_or_default().to_string();
+        let (status, kind, span) = (r.status(), head("content-type"), head("content-range"));
+        let mut body = Vec::new();
+        r.into_reader().read_to_end(&mut body).unwrap();
+        (status, kind, span, body)
+    };
+    let n = bytes.len();
+    let (status, kind, span, body) = part("bytes=2-5");
+    assert_eq!(
+        (status, span.as_str()),
+        (206, format!("bytes 2-5/{n}").as_str())
+    );
+    assert_eq!(
+        (kind.as_str(), body.as_slice()),
+        ("image/jpeg", &bytes[2..6])
+    );
+    let (status, _, _, body) = part("bytes=-3");
+    assert_eq!((status, body.as_slice()), (206, &bytes[n - 3..]));
+    assert_eq!(part(&format!("bytes={n}-")).0, 416);
+
     // The export put the event on hold; only an admin releases it; a hold needs a reason.
     let d = hub.json(&format!("/api/events/{id}"), OPERATOR);
     assert_eq!(d["hold"]["reason"], "case export by nguyen-van-a", "{d}");

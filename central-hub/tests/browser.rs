@@ -240,6 +240,30 @@ async fn operator_finds_and_opens_an_incident_and_traffic_sees_counts() {
         .await
         .unwrap();
     assert!(sig.contains("Chưa ký"), "{sig}");
+    // The track's own snapshot is on its detail, loaded through the API.
+    wait_js(
+        &c,
+        "const i = document.querySelector('#detail img[data-sha]'); return !!i && i.naturalWidth === 40;",
+        "the track's snapshot on its detail",
+    )
+    .await;
+
+    // A violation's clip plays inline and advances.
+    let (hub, id) = tokio::task::spawn_blocking(move || {
+        let id = publish_violation_with_clip(&hub);
+        (hub, id)
+    })
+    .await
+    .unwrap();
+    c.execute("openEvent(arguments[0]);", vec![serde_json::json!(id)])
+        .await
+        .unwrap();
+    wait_js(
+        &c,
+        "const v = document.querySelector('#detail video.clip'); if (!v || !v.src) return false; v.play(); return v.currentTime > 0.5;",
+        "the clip plays and advances",
+    )
+    .await;
 
     // The traffic centre: a traffic token sees the junction page, not search.
     c.execute(
@@ -298,4 +322,55 @@ async fn operator_finds_and_opens_an_incident_and_traffic_sees_counts() {
         actions.contains(&"search") && actions.contains(&"view_event"),
         "{actions:?}"
     );
+}
+
+/// Polls a script until it returns true (15 s at most).
+async fn wait_js(c: &fantoccini::Client, script: &str, what: &str) {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let v = c.execute(script, vec![]).await.unwrap();
+        if v.as_bool() == Some(true) {
+            return;
+        }
+        assert!(Instant::now() < deadline, "{what}: timed out");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// A red-light violation whose evidence is a real two-second H.264 clip (made here with
+/// GStreamer, as the edge's clip writer does), published with its blob; returns its id.
+fn publish_violation_with_clip(hub: &Hub) -> String {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("clip.mp4");
+    let ok = Command::new("gst-launch-1.0")
+        .args([
+            "-q",
+            "videotestsrc",
+            "num-buffers=50",
+            "!",
+            "video/x-raw,width=320,height=240,framerate=25/1",
+        ])
+        .args(["!", "x264enc", "!", "mp4mux", "!", "filesink"])
+        .arg(format!("location={}", path.display()))
+        .status()
+        .expect("gst-launch-1.0 (scripts/setup.sh installs GStreamer)");
+    assert!(ok.success());
+    let clip = std::fs::read(&path).unwrap();
+    let sha = central_hub::config::sha256_hex(&clip);
+    let now =
+        chrono::DateTime::from_timestamp_millis(chrono::Utc::now().timestamp_millis()).unwrap();
+    let (mut e, _) = support::signed_violation(&support::edge_key(), now);
+    if let Body::Violation(v) = &mut e.body {
+        v.evidence = vec![matthan_schema::Artefact {
+            name: "clip.mp4".into(),
+            sha256: sha.clone(),
+            bytes: clip.len() as u64,
+            mime: "video/mp4".into(),
+            captured: Some(now),
+        }];
+        (v.manifest, v.signature, v.public_key) = (None, None, None);
+    }
+    hub.publish_blob(&matthan_schema::evidence_topic("hcmc", &sha), &clip);
+    hub.publish(std::slice::from_ref(&e));
+    e.id.to_string()
 }

@@ -122,12 +122,18 @@ async function openEvent(id) {
       + (d.signature.problems && d.signature.problems.length ? ' — ' + esc(d.signature.problems.join('; ')) : '');
     $('detail').innerHTML = `<h2 id="detail-caption">${esc(d.caption)}</h2>
       <p>Chữ ký / signature: <b id="signature">${sig}</b></p>
+      ${d.hold ? `<p id="hold">Đang lưu giữ theo hồ sơ / on legal hold: ${esc(d.hold.reason)} (${esc(d.hold.by)}, ${fmt(d.hold.since)})</p>` : ''}
       ${violation(d.event)}
+      ${d.event.body && d.event.body.snapshot ? `<figure><img data-sha="${esc(d.event.body.snapshot)}" alt="ảnh chụp / snapshot" style="max-width:320px"><figcaption>Ảnh chụp đối tượng / snapshot</figcaption></figure>` : ''}
       <p>Bằng chứng / evidence:</p><ul>${ev}</ul>
       <button class="primary" id="export">Xuất hồ sơ / Export (.zip)</button>
       ${plateOf(d.event) ? '<button id="trace-this">Truy vết biển số / Trace this plate</button>' : ''}
       <pre>${esc(JSON.stringify(d.event, null, 2))}</pre>`;
     $('detail').classList.remove('hidden');
+    $('detail').scrollIntoView({ block: 'start' });
+    document.querySelectorAll('#detail [data-sha]').forEach((el) => {
+      api('/api/evidence/' + el.dataset.sha).then((r) => r.blob()).then((b) => { el.src = URL.createObjectURL(b); }).catch(() => {});
+    });
     if (plateOf(d.event)) {
       $('trace-this').onclick = () => { tab('watch'); $('trace-plate').value = plateOf(d.event); trace(plateOf(d.event)); };
     }
@@ -154,10 +160,10 @@ function violation(e) {
   if (c.label) rows.push(`Phân loại / classifier: ${esc(c.label)} ${c.votes}/${c.frames} khung hình`);
   const imgs = (v.evidence || []).filter((a) => a.mime === 'image/jpeg')
     .map((a) => `<figure><img data-sha="${esc(a.sha256)}" alt="${esc(a.name)}" style="max-width:320px"><figcaption>${esc(a.name)}</figcaption></figure>`).join('');
-  setTimeout(() => document.querySelectorAll('#detail img[data-sha]').forEach((img) => {
-    api('/api/evidence/' + img.dataset.sha).then((r) => r.blob()).then((b) => { img.src = URL.createObjectURL(b); }).catch(() => {});
-  }), 0);
-  return `<p>${rows.join('<br>')}</p><div class="figs">${imgs}</div>`;
+  // The clip plays inline; it is fetched with the token (a <video src> cannot send one).
+  const clips = (v.evidence || []).filter((a) => a.mime === 'video/mp4')
+    .map((a) => `<figure><video class="clip" data-sha="${esc(a.sha256)}" controls muted playsinline preload="metadata" style="max-width:100%;width:480px"></video><figcaption>${esc(a.name)}</figcaption></figure>`).join('');
+  return `<p>${rows.join('<br>')}</p><div class="figs">${clips}${imgs}</div>`;
 }
 
 // "Chu kỳ 72 s: ns 30 s, ew 32 s; trễ TB 24 → 18 s/xe" plus a forecast warning, Vietnamese first.

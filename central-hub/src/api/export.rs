@@ -61,16 +61,12 @@ fn internal(e: impl std::fmt::Display) -> ApiError {
 
 /// A name for a file the camera did not sign: its hash and what its first bytes say it is.
 fn unsigned_name(sha: &str, head: &[u8]) -> String {
-    let ext = if head.starts_with(&[0xff, 0xd8, 0xff]) {
-        "jpg"
-    } else if head.get(4..8) == Some(b"ftyp") {
-        "mp4"
-    } else if head.starts_with(b"\x89PNG") {
-        "png"
-    } else if head.starts_with(b"{") {
-        "json"
-    } else {
-        "bin"
+    let ext = match super::blob::media_type(head) {
+        "image/jpeg" => "jpg",
+        "video/mp4" => "mp4",
+        "image/png" => "png",
+        "application/json" => "json",
+        _ => "bin",
     };
     format!("{sha}.{ext}")
 }

@@ -18,11 +18,12 @@ use serde_json::json;
 
 use crate::config::{Role, TokenConfig};
 use crate::embed::Embedders;
-use crate::evidence::{EvidenceStore, is_sha256};
+use crate::evidence::EvidenceStore;
 use crate::ingest::IngestStats;
 use crate::store::{AuditEntry, EventStore, Pool};
 
 mod admin;
+mod blob;
 mod export;
 mod holds;
 mod session;
@@ -245,7 +246,7 @@ pub fn router(state: Shared) -> axum::Router {
             "/api/events/{id}/hold",
             axum::routing::post(holds::hold).delete(holds::release),
         )
-        .route("/api/evidence/{sha256}", get(evidence))
+        .route("/api/evidence/{sha256}", get(blob::evidence))
         .route("/api/junctions", get(junctions))
         .route("/api/audit", get(audit_log))
         .route("/api/admin/dead-letters", get(admin::dead_letters))
@@ -393,34 +394,6 @@ async fn event(
         })))
     })
     .await
-}
-
-async fn evidence(
-    State(s): State<Shared>,
-    caller: Caller,
-    Path(sha): Path<String>,
-) -> Result<Response, ApiError> {
-    caller.require(&s, &[Role::Operator])?;
-    if !is_sha256(&sha) {
-        return Err(ApiError(
-            StatusCode::BAD_REQUEST,
-            "evidence is named by a lower-case sha256".into(),
-        ));
-    }
-    let file = blocking(move || {
-        caller.audit(s.conn()?.as_mut(), "view_evidence", &sha)?;
-        s.evidence
-            .open(&sha)
-            .ok_or_else(|| ApiError(StatusCode::NOT_FOUND, format!("no evidence {sha}")))
-    })
-    .await?;
-    // Streamed from the file: a clip is never held whole in memory.
-    let stream = tokio_util::io::ReaderStream::new(tokio::fs::File::from_std(file));
-    Ok((
-        [(header::CONTENT_TYPE, "application/octet-stream")],
-        axum::body::Body::from_stream(stream),
-    )
-        .into_response())
 }
 
 async fn junctions(
