@@ -42,9 +42,22 @@ pub fn search(
     now: DateTime<Utc>,
     limit: usize,
 ) -> Result<(Query, Vec<Hit>), SearchError> {
+    search_refined(store, embedder, text, now, limit, |_| {})
+}
+
+/// The same, with the reading of the text narrowed by `refine` (the console's filters).
+pub fn search_refined(
+    store: &mut dyn EventStore,
+    embedder: &mut Embedder,
+    text: &str,
+    now: DateTime<Utc>,
+    limit: usize,
+    refine: impl FnOnce(&mut Query),
+) -> Result<(Query, Vec<Hit>), SearchError> {
     let cameras: Vec<String> = store.cameras()?.into_iter().map(|(_, c)| c).collect();
     let places = store.places()?;
-    let q = crate::query::parse_with(text, now, &cameras, &places);
+    let mut q = crate::query::parse_with(text, now, &cameras, &places);
+    refine(&mut q);
     let hits = run(store, embedder, &q, limit)?;
     Ok((q, hits))
 }

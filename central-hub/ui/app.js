@@ -42,6 +42,7 @@ $('login-form').onsubmit = async (ev) => {
   const allowed = TABS[me.role] || [];
   for (const name of ['search', 'junctions', 'watch']) $('tab-' + name).classList.toggle('hidden', !allowed.includes(name));
   if (allowed.length) tab(allowed[0]);
+  if (allowed.includes('search')) loadCameras();
 };
 $('logout').onclick = () => {
   TOKEN = null; $('who').textContent = ''; $('logout').classList.add('hidden');
@@ -62,12 +63,37 @@ $('tab-search').onclick = () => tab('search');
 $('tab-junctions').onclick = () => tab('junctions');
 $('tab-watch').onclick = () => tab('watch');
 
-$('search-form').onsubmit = async (ev) => {
-  ev.preventDefault();
-  $('error').textContent = ''; $('results').innerHTML = ''; $('detail').classList.add('hidden');
+// The text box and the filters beside it, as one query string; "load more" pages on.
+const PAGE = 30;
+let shown = 0;
+function searchParams() {
+  const p = new URLSearchParams({ q: $('q').value, limit: PAGE, sort: $('f-sort').value });
+  const cams = [...$('f-camera').selectedOptions].map((o) => o.value);
+  if (cams.length) p.set('camera', cams.join(','));
+  for (const [k, id] of [['class', 'f-class'], ['kind', 'f-kind'], ['plate', 'f-plate'], ['from', 'f-from'], ['to', 'f-to']]) {
+    if ($(id).value.trim()) p.set(k, $(id).value.trim());
+  }
+  return p;
+}
+async function loadCameras() {
   try {
-    const r = await api('/api/search?limit=30&q=' + encodeURIComponent($('q').value));
+    const d = await (await api('/api/cameras')).json();
+    $('f-camera').innerHTML = d.cameras.map((c) => `<option value="${esc(c.camera)}">${esc(c.camera)}</option>`).join('');
+  } catch (e) { /* the list stays empty; the text box still names cameras */ }
+}
+$('more').onclick = () => runSearch(true);
+$('search-form').onsubmit = (ev) => { ev.preventDefault(); runSearch(false); };
+for (const id of ['f-class', 'f-kind', 'f-sort']) $(id).onchange = () => runSearch(false);
+
+async function runSearch(more) {
+  $('error').textContent = ''; $('detail').classList.add('hidden');
+  if (!more) { $('results').innerHTML = ''; shown = 0; }
+  try {
+    const p = searchParams(); p.set('offset', shown);
+    const r = await api('/api/search?' + p.toString());
     const data = await r.json();
+    shown += data.results.length;
+    $('more').classList.toggle('hidden', data.results.length < PAGE);
     const u = data.understood;
     const compass = (d) => ['Bắc / N', 'Đông Bắc / NE', 'Đông / E', 'Đông Nam / SE', 'Nam / S',
       'Tây Nam / SW', 'Tây / W', 'Tây Bắc / NW'][Math.round(d / 45) % 8];
@@ -89,7 +115,7 @@ $('search-form').onsubmit = async (ev) => {
     $('understood').textContent = u.nothing_understood
       ? 'Không hiểu câu tìm kiếm / nothing understood' + (parts.length ? ' — ' + parts.join(' · ') : '')
       : 'Hiểu là / understood: ' + (parts.join(' · ') || 'tất cả');
-    if (!data.results.length) { $('results').innerHTML = '<p>Không có kết quả / no results</p>'; return; }
+    if (!data.results.length && !more) { $('results').innerHTML = '<p>Không có kết quả / no results</p>'; return; }
     for (const h of data.results) {
       const card = document.createElement('div');
       card.className = 'card'; card.dataset.id = h.id;
@@ -98,6 +124,9 @@ $('search-form').onsubmit = async (ev) => {
         <div class="meta">${esc(h.camera)} · ${esc(fmt(h.ts))}${h.plate ? ' · ' + esc(h.plate) : ''}</div>
         <div class="meta">${esc(h.caption)}</div><div class="why">${esc(h.reasons.join(' · '))}</div>`;
       card.onclick = () => openEvent(h.id);
+      // Reachable and openable from the keyboard.
+      card.tabIndex = 0; card.setAttribute('role', 'button');
+      card.onkeydown = (k) => { if (k.key === 'Enter' || k.key === ' ') { k.preventDefault(); openEvent(h.id); } };
       $('results').appendChild(card);
       if (h.snapshot) {
         // Thumbnails need the token too, so they come through fetch rather than a plain <img src>.
@@ -105,7 +134,7 @@ $('search-form').onsubmit = async (ev) => {
       }
     }
   } catch (e) { $('error').textContent = e.message; }
-};
+}
 
 async function openEvent(id) {
   try {

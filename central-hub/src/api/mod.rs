@@ -25,6 +25,7 @@ use crate::store::{AuditEntry, EventStore, Pool};
 mod admin;
 mod blob;
 mod export;
+mod filters;
 mod holds;
 mod session;
 mod trace;
@@ -40,6 +41,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("get", "/api/health"),
     ("get", "/api/whoami"),
     ("get", "/api/search"),
+    ("get", "/api/cameras"),
     ("get", "/api/events/{id}"),
     ("get", "/api/events/{id}/export"),
     ("post", "/api/events/{id}/hold"),
@@ -240,6 +242,7 @@ pub fn router(state: Shared) -> axum::Router {
         .route("/api/health", get(health))
         .route("/api/whoami", get(session::whoami))
         .route("/api/search", get(search))
+        .route("/api/cameras", get(filters::cameras))
         .route("/api/events/{id}", get(event))
         .route("/api/events/{id}/export", get(export::export))
         .route(
@@ -290,32 +293,53 @@ async fn health(State(s): State<Shared>) -> Json<serde_json::Value> {
     }))
 }
 
-#[derive(Deserialize)]
-struct SearchParams {
-    q: String,
-    limit: Option<usize>,
+/// The search as audited: the text and every filter beside it.
+fn audit_text(p: &filters::SearchParams) -> String {
+    let mut t = p.q.clone();
+    for (k, v) in [
+        ("camera", &p.camera),
+        ("class", &p.class),
+        ("kind", &p.kind),
+        ("rule", &p.rule),
+        ("plate", &p.plate),
+        ("from", &p.from),
+        ("to", &p.to),
+    ] {
+        if let Some(v) = v {
+            t += &format!(" [{k}={v}]");
+        }
+    }
+    t
 }
 
 async fn search(
     State(s): State<Shared>,
     caller: Caller,
-    Query(p): Query<SearchParams>,
+    Query(p): Query<filters::SearchParams>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     caller.require(&s, &[Role::Operator])?;
+    p.check()?;
     let limit = p.limit.unwrap_or(20).clamp(1, 100);
+    let offset = p.offset.unwrap_or(0).min(1000);
+    let sort = p.sort()?;
     let started = Instant::now();
     let s2 = s.clone();
     let out = blocking(move || {
         let mut store = s2.conn()?;
-        caller.audit(store.as_mut(), "search", &p.q)?;
+        caller.audit(store.as_mut(), "search", &audit_text(&p))?;
         let mut emb = s2.embedder.get();
-        Ok(crate::search::search(
+        let (q, mut hits) = crate::search::search_refined(
             store.as_mut(),
             &mut emb,
             &p.q,
             Utc::now(),
-            limit,
-        )?)
+            limit + offset,
+            |q| p.apply(q),
+        )?;
+        if sort == filters::Sort::Newest {
+            hits.sort_by_key(|h| std::cmp::Reverse(h.row.ts));
+        }
+        Ok((q, hits.into_iter().skip(offset).collect::<Vec<_>>()))
     })
     .await?;
     let ms = started.elapsed().as_millis() as u64;
