@@ -12,12 +12,22 @@ const DAY_S: f64 = 86400.0;
 const PROFILE_MIN: u32 = 3;
 const PROFILE_WEIGHT: f64 = 0.5;
 
+/// One 15-minute slot of the day: the flows seen in it and on how many different days (several
+/// intervals fall in one slot each day, so counting observations would count one day thrice).
+#[derive(Debug, Default, Clone)]
+struct Slot {
+    sum: f64,
+    n: u32,
+    days: u32,
+    last_day: Option<i64>,
+}
+
 #[derive(Debug, Default, Clone)]
 pub struct Forecaster {
     level: Option<f64>,
     trend: f64,
     interval_s: f64,
-    profile: HashMap<u32, (f64, u32)>,
+    profile: HashMap<u32, Slot>,
 }
 
 fn slot(t: f64) -> u32 {
@@ -42,9 +52,14 @@ impl Forecaster {
                 self.level = Some(new);
             }
         }
+        let day = (t / DAY_S).floor() as i64;
         let e = self.profile.entry(slot(t)).or_default();
-        e.0 += flow;
-        e.1 += 1;
+        e.sum += flow;
+        e.n += 1;
+        if e.last_day != Some(day) {
+            e.days += 1;
+            e.last_day = Some(day);
+        }
     }
 
     /// Flow expected `ahead_s` after `t`, never negative.
@@ -53,8 +68,8 @@ impl Forecaster {
         let steps = ahead_s / self.interval_s.max(1.0);
         let holt = (l + self.trend * steps).max(0.0);
         Some(match self.profile.get(&slot(t + ahead_s)) {
-            Some((sum, n)) if *n >= PROFILE_MIN => {
-                (1.0 - PROFILE_WEIGHT) * holt + PROFILE_WEIGHT * sum / *n as f64
+            Some(p) if p.days >= PROFILE_MIN => {
+                (1.0 - PROFILE_WEIGHT) * holt + PROFILE_WEIGHT * p.sum / p.n as f64
             }
             _ => holt,
         })
@@ -90,5 +105,22 @@ mod tests {
         f.observe(t, 500.0);
         let at8 = f.forecast(t, 900.0).unwrap();
         assert!(at8 > 1000.0, "{at8}");
+    }
+
+    #[test]
+    fn the_profile_counts_days_not_intervals() {
+        // Five-minute intervals: three in each slot, but all on one day.
+        let mut f = Forecaster::new(300.0);
+        for k in 0..288 {
+            let t = k as f64 * 300.0;
+            f.observe(t, if (96..99).contains(&k) { 2000.0 } else { 500.0 });
+        }
+        let t = DAY_S + 95.0 * 300.0; // 7:55 on day two
+        f.observe(t, 500.0);
+        let at8 = f.forecast(t, 300.0).unwrap();
+        assert!(
+            at8 < 700.0,
+            "one day of history is not a profile yet: {at8}"
+        );
     }
 }
