@@ -8,6 +8,8 @@
 //! finds any text, and a line only counts as a plate when it reads as one (letters and digits,
 //! 4 to 12 of them, digits among them).
 
+pub mod format;
+
 use std::path::Path;
 
 use ort::session::Session;
@@ -269,15 +271,6 @@ fn components(prob: &[f32], w: usize, h: usize) -> Vec<[usize; 4]> {
     out
 }
 
-fn alnum(s: &str) -> usize {
-    s.chars().filter(char::is_ascii_alphanumeric).count()
-}
-
-fn plate_like(s: &str) -> bool {
-    let n = alnum(s);
-    (4..=12).contains(&n) && s.chars().any(|c| c.is_ascii_digit())
-}
-
 /// Single lines that read as a plate, and pairs stacked like a two-line plate; the most
 /// confident wins.
 fn best_plate(lines: &[Line]) -> Option<Plate> {
@@ -305,18 +298,18 @@ fn best_plate(lines: &[Line]) -> Option<Plate> {
                 top.text.trim_end_matches('-'),
                 bottom.text.trim_start_matches('-')
             );
-            if plate_like(&text) {
+            if let Some(p) = format::parse(&text, true) {
                 cands.push(Plate {
-                    text,
+                    text: p.text,
                     score: (top.score + bottom.score) / 2.0,
                     lines: 2,
                     rect: [t[0].min(b[0]), t[1], t[2].max(b[2]), b[3]],
                 });
             }
         }
-        if plate_like(&top.text) {
+        if let Some(p) = format::parse(&top.text, false) {
             cands.push(Plate {
-                text: top.text.clone(),
+                text: p.text,
                 score: top.score,
                 lines: 1,
                 rect: top.rect,
