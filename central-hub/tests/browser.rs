@@ -248,6 +248,25 @@ async fn operator_finds_and_opens_an_incident_and_traffic_sees_counts() {
     )
     .await;
 
+    accessible(&c, "search results with an event open").await;
+    // On a phone-width window nothing runs off the side.
+    c.set_window_size(390, 844).await.unwrap();
+    let sizes = c
+        .execute(
+            "const wide = [...document.querySelectorAll('body *')].filter((e) => e.getBoundingClientRect().right > window.innerWidth + 1).sort((a, b) => b.getBoundingClientRect().right - a.getBoundingClientRect().right).slice(0, 5).map((e) => e.tagName + '#' + e.id + '.' + e.className + ' ' + Math.round(e.getBoundingClientRect().right)); return [window.innerWidth, document.documentElement.scrollWidth, wide];",
+            vec![],
+        )
+        .await
+        .unwrap();
+    eprintln!("390 px: {sizes}");
+    wait_js(
+        &c,
+        "return window.innerWidth <= 400 && document.documentElement.scrollWidth <= window.innerWidth;",
+        "the console fits 390 px",
+    )
+    .await;
+    c.set_window_size(1280, 900).await.unwrap();
+
     // A violation's clip plays inline and advances.
     let (hub, id) = tokio::task::spawn_blocking(move || {
         let id = publish_violation_with_clip(&hub);
@@ -306,6 +325,7 @@ async fn operator_finds_and_opens_an_incident_and_traffic_sees_counts() {
         table.contains("Chu kỳ 72 s: ns 35 s, ew 27 s") && table.contains("31 → 23 s/xe"),
         "{table}"
     );
+    accessible(&c, "junction page").await;
 
     c.close().await.unwrap();
     // Every look was audited under the operator's name.
@@ -373,4 +393,24 @@ fn publish_violation_with_clip(hub: &Hub) -> String {
     hub.publish_blob(&matthan_schema::evidence_topic("hcmc", &sha), &clip);
     hub.publish(std::slice::from_ref(&e));
     e.id.to_string()
+}
+
+/// axe-core (vendored, test-only) on the page as it is now: no serious or critical findings.
+async fn accessible(c: &fantoccini::Client, page: &str) {
+    const AXE: &str = include_str!("vendor/axe-core/axe.min.js");
+    c.execute(AXE, vec![]).await.unwrap();
+    let found = c
+        .execute_async(
+            "const done = arguments[arguments.length - 1];
+             axe.run(document, { resultTypes: ['violations'] })
+               .then((r) => done(r.violations
+                 .filter((v) => v.impact === 'serious' || v.impact === 'critical')
+                 .map((v) => v.id + ' (' + v.nodes.length + '): ' + v.help + ' — ' + v.nodes[0].target.join(' '))))
+               .catch((e) => done(['axe failed: ' + e]));",
+            vec![],
+        )
+        .await
+        .unwrap();
+    let found: Vec<String> = serde_json::from_value(found).unwrap();
+    assert!(found.is_empty(), "{page}: {found:#?}");
 }

@@ -157,7 +157,8 @@ async function openEvent(id) {
       <p>Bằng chứng / evidence:</p><ul>${ev}</ul>
       <button class="primary" id="export">Xuất hồ sơ / Export (.zip)</button>
       ${plateOf(d.event) ? '<button id="trace-this">Truy vết biển số / Trace this plate</button>' : ''}
-      <pre>${esc(JSON.stringify(d.event, null, 2))}</pre>`;
+      ${fields(d.event)}
+      <details><summary>Dữ liệu gốc / raw event (JSON)</summary><pre>${esc(JSON.stringify(d.event, null, 2))}</pre></details>`;
     $('detail').classList.remove('hidden');
     $('detail').scrollIntoView({ block: 'start' });
     document.querySelectorAll('#detail [data-sha]').forEach((el) => {
@@ -172,6 +173,25 @@ async function openEvent(id) {
       a.href = URL.createObjectURL(blob); a.download = 'incident-' + id + '.zip'; a.click();
     };
   } catch (e) { $('error').textContent = e.message; }
+}
+
+// The event's facts as a reader wants them, Vietnamese first; the raw JSON stays one click away.
+const KIND_VI = { track: 'đối tượng / track', crossing: 'qua vạch / crossing', zone: 'vùng / zone', violation: 'vi phạm / violation', alert: 'cảnh báo / alert', counts: 'đếm / counts' };
+function fields(e) {
+  const b = e.body || {}, a = b.attributes || {};
+  const rows = [
+    ['Loại sự kiện / kind', KIND_VI[e.kind] || e.kind],
+    ['Thời điểm / time', fmt(e.ts)],
+    ['Địa điểm · camera / site · camera', e.site + ' · ' + e.camera],
+    ['Đối tượng / object', [CLASS_VI[b.class] || b.class, b.track_id != null ? '#' + b.track_id : null].filter(Boolean).join(' ')],
+    ['Màu / colour', COLOR_VI[a.color || b.color] || a.color || b.color],
+    ['Áo · quần / top · bottom', [a.upper_color, a.lower_color].filter(Boolean).map((c) => COLOR_VI[c] || c).join(' · ')],
+    ['Biển số / plate', plateOf(e)],
+    ['Vạch · vùng / line · zone', [b.line, b.zone].filter(Boolean).join(' · ')],
+    ['Hướng / direction', b.direction],
+    ['Quy tắc / rule', b.rule ? b.rule + (b.rule_id ? ' (' + b.rule_id + ')' : '') : null],
+  ].filter(([, v]) => v != null && v !== '');
+  return '<dl class="fields">' + rows.map(([k, v]) => `<dt>${esc(k)}</dt><dd>${esc(v)}</dd>`).join('') + '</dl>';
 }
 
 const plateOf = (e) => (e.body && (e.body.plate || (e.body.attributes && e.body.attributes.plate))) || null;
