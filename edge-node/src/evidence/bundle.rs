@@ -302,12 +302,14 @@ impl Builder {
                 files.push(("vehicle.jpg".into(), j, "image/jpeg", Some(s.ts)));
             }
         }
+        let mut readings = Vec::new();
         if let Some(reader) = &mut self.plates {
             for (s, b) in views.iter().take(3) {
                 let rect = with_margin(b, &s.image, 0.05);
                 let crop = sub_image(&s.image, rect);
                 match reader.read(&crop) {
                     Ok(Some(p)) => {
+                        readings.push((p.text.clone(), p.score));
                         if plate
                             .as_ref()
                             .is_none_or(|(q, ..): &(crate::plate::Plate, _, _)| p.score > q.score)
@@ -319,6 +321,12 @@ impl Builder {
                     Err(e) => tracing::warn!(error = %e, "plate reading failed"),
                 }
             }
+        }
+        // The views read together, character by character; the crop shown is the best one's.
+        if let (Some((p, ..)), Some((text, score))) =
+            (&mut plate, crate::plate::format::fuse(&readings))
+        {
+            (p.text, p.score) = (text, score);
         }
         if let Some((p, crop, ts)) = &plate
             && let Some(j) = jpeg(crop, p.rect, 95)

@@ -168,3 +168,76 @@ mod tests {
         }
     }
 }
+
+/// Several readings of one plate (sightings of one vehicle) fused character by character:
+/// among readings of the same shape, each position takes the character with the most
+/// confidence behind it. The score is the group's mean confidence times the share of the
+/// total confidence the group holds, so readings that disagree on the shape lower it.
+pub fn fuse(readings: &[(String, f32)]) -> Option<(String, f32)> {
+    let shape = |t: &str| -> String {
+        t.chars()
+            .map(|c| if c.is_ascii_alphanumeric() { 'x' } else { c })
+            .collect()
+    };
+    let total: f32 = readings.iter().map(|r| r.1).sum();
+    let mut groups: HashMap<String, Vec<&(String, f32)>> = HashMap::new();
+    for r in readings {
+        groups.entry(shape(&r.0)).or_default().push(r);
+    }
+    let (_, group) = groups.into_iter().max_by(|a, b| {
+        let w = |g: &Vec<&(String, f32)>| g.iter().map(|r| r.1).sum::<f32>();
+        w(&a.1).total_cmp(&w(&b.1)).then_with(|| b.0.cmp(&a.0))
+    })?;
+    let len = group[0].0.chars().count();
+    let mut text = String::with_capacity(len);
+    for i in 0..len {
+        let mut votes: Vec<(char, f32)> = Vec::new();
+        for (t, s) in &group {
+            let c = t.chars().nth(i).expect("same shape, same length");
+            match votes.iter_mut().find(|v| v.0 == c) {
+                Some(v) => v.1 += s,
+                None => votes.push((c, *s)),
+            }
+        }
+        // Ties go to the earlier reading (the larger view: readings come largest first).
+        let best = votes
+            .iter()
+            .fold(votes[0], |b, v| if v.1 > b.1 { *v } else { b });
+        text.push(best.0);
+    }
+    let held: f32 = group.iter().map(|r| r.1).sum();
+    let mean = held / group.len() as f32;
+    Some((text, mean * held / total.max(f32::EPSILON)))
+}
+
+#[cfg(test)]
+mod fuse_tests {
+    use super::fuse;
+
+    fn r(t: &str, s: f32) -> (String, f32) {
+        (t.to_string(), s)
+    }
+
+    #[test]
+    fn each_character_goes_to_the_readings_that_agree() {
+        // Each view misreads a different character; together they read the plate.
+        let (t, s) = fuse(&[
+            r("59-X1-123.45", 0.9),
+            r("59-X1-128.45", 0.8),
+            r("59-X7-123.45", 0.7),
+        ])
+        .unwrap();
+        assert_eq!(t, "59-X1-123.45");
+        assert!((s - 0.8).abs() < 1e-5, "{s}");
+        // A reading of another shape lowers the score and does not vote.
+        let (t, s) = fuse(&[
+            r("51F-123.45", 0.9),
+            r("51F-123.45", 0.9),
+            r("51-F1-234.5", 0.2),
+        ])
+        .unwrap();
+        assert_eq!(t, "51F-123.45");
+        assert!(s < 0.9 && s > 0.7, "{s}");
+        assert_eq!(fuse(&[]), None);
+    }
+}
