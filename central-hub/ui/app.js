@@ -4,6 +4,8 @@ const tz = 'Asia/Ho_Chi_Minh';
 const fmt = (ts) => new Date(ts).toLocaleString('vi-VN', { timeZone: tz });
 const esc = (s) => String(s ?? '').replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' }[c]));
 const CLASS_VI = { motorcycle: 'xe máy', car: 'ô tô', truck: 'xe tải', bus: 'xe buýt', bicycle: 'xe đạp', person: 'người' };
+const RULE_VI = { red_light: 'vượt đèn đỏ', wrong_way: 'đi ngược chiều', forbidden_zone: 'đi vào khu vực cấm', illegal_parking: 'dừng, đỗ trái phép', speeding: 'quá tốc độ', no_helmet: 'không đội mũ bảo hiểm', too_many_riders: 'chở quá số người' };
+const ALERT_VI = { loitering: 'lảng vảng', crowding: 'tụ tập đông người', intrusion: 'xâm nhập', abandoned_object: 'vật bị bỏ lại', running: 'chạy', dispersal: 'giải tán đột ngột', wrong_direction: 'đi sai hướng', stopped_in_box: 'dừng trong ô cấm dừng' };
 const COLOR_VI = { red: 'đỏ', white: 'trắng', black: 'đen', blue: 'xanh dương', green: 'xanh lá', yellow: 'vàng', grey: 'xám', silver: 'bạc', orange: 'cam', brown: 'nâu', pink: 'hồng', purple: 'tím' };
 
 // The token lives in this page's memory only: nothing a script could read survives the tab,
@@ -104,6 +106,8 @@ async function runSearch(more) {
     if (u.lower_color) parts.push('quần: ' + (COLOR_VI[u.lower_color] || u.lower_color));
     if (u.plate) parts.push('biển số ' + (u.plate_at_start ? 'bắt đầu ' : 'chứa ') + u.plate);
     if (u.direction) parts.push('hướng: ' + (u.direction === 'in' ? 'vào' : 'ra'));
+    if (u.violation) parts.push('vi phạm / violation: ' + (RULE_VI[u.violation] || u.violation));
+    if (u.alert) parts.push('cảnh báo / alert: ' + (ALERT_VI[u.alert] || u.alert));
     if (u.cameras.length) parts.push('camera: ' + u.cameras.join(', '));
     if ((u.places || []).length) parts.push('nơi / place: ' + u.places.join(', '));
     if (u.heading_deg != null) parts.push('đi về hướng / heading: ' + compass(u.heading_deg));
