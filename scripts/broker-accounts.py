@@ -81,6 +81,7 @@ def hub_role():
             acl("publishClientReceive", "matthan/+/+/+"),
             acl("publishClientReceive", "matthan-evidence/+/+"),
             acl("publishClientSend", "matthan-receipt/+"),
+            acl("publishClientSend", "matthan-watch/+"),
         ],
     }
 
@@ -88,7 +89,11 @@ def hub_role():
 def edge_role(name, site, sources):
     """`sources`: the camera (and edge) ids it may publish events for; None = the whole site."""
     levels = ["+"] if sources is None else sources
-    reads = [f"matthan/{site}/+/signal/state", f"matthan-receipt/{site}"]
+    reads = [
+        f"matthan/{site}/+/signal/state",
+        f"matthan-receipt/{site}",
+        f"matthan-watch/{site}",
+    ]
     return {
         "rolename": name,
         "acls": [acl("publishClientSend", f"matthan/{site}/{lv}/+") for lv in levels]

@@ -147,8 +147,13 @@ impl Watch {
     }
 
     /// Records the hits (each once, however often its event is delivered), audits and pushes
-    /// the new ones.
-    pub fn raise(&self, store: &mut dyn EventStore, hits: Vec<WatchHit>) -> Result<(), StoreError> {
+    /// the new ones; returns the new ones (for MQTT).
+    pub fn raise(
+        &self,
+        store: &mut dyn EventStore,
+        hits: Vec<WatchHit>,
+    ) -> Result<Vec<WatchHit>, StoreError> {
+        let mut new = Vec::new();
         for h in hits {
             if store.record_watch_hit(&h)? {
                 store.audit(&crate::store::AuditEntry {
@@ -168,10 +173,11 @@ impl Watch {
                 })?;
                 tracing::warn!(plate = %h.listed, read = %h.read, camera = %h.camera, "watch-list hit");
                 // No console open is not an error: the hit is recorded.
-                let _ = self.hits.send(h);
+                let _ = self.hits.send(h.clone());
+                new.push(h);
             }
         }
-        Ok(())
+        Ok(new)
     }
 }
 

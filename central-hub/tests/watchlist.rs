@@ -65,6 +65,32 @@ fn listed_plates_hit_live_and_traces_flag_impossible_hops() {
         }
     });
 
+    // A system (or the site's edge) listening on the broker for hits.
+    let mut opts = rumqttc::MqttOptions::new("watch-listener", "127.0.0.1", hub.broker.port);
+    opts.set_keep_alive(Duration::from_secs(5));
+    let (listener, mut conn) = rumqttc::Client::new(opts, 16);
+    listener
+        .subscribe("matthan-watch/+", rumqttc::QoS::AtLeastOnce)
+        .unwrap();
+    let (mtx, mrx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for ev in conn.iter() {
+            match ev {
+                Ok(rumqttc::Event::Incoming(rumqttc::Packet::Publish(p))) => {
+                    let v: serde_json::Value = serde_json::from_slice(&p.payload).unwrap();
+                    let _ = mtx.send((p.topic.clone(), v));
+                }
+                Ok(rumqttc::Event::Incoming(rumqttc::Packet::SubAck(_))) => {
+                    let _ = mtx.send((String::new(), serde_json::Value::Null));
+                }
+                Ok(_) => {}
+                Err(_) => return,
+            }
+        }
+    });
+    mrx.recv_timeout(Duration::from_secs(5))
+        .expect("subscribed");
+
     let exact = car("ben-thanh-1", "51F-123.45", 1, "2026-11-26T08:00:00+07:00");
     let alike = car("le-loi-5", "51F-I23.45", 2, "2026-11-26T08:00:10+07:00");
     let other = car("le-loi-5", "51F-123.46", 3, "2026-11-26T08:00:20+07:00");
@@ -98,6 +124,22 @@ fn listed_plates_hit_live_and_traces_flag_impossible_hops() {
     assert_eq!(seen, want, "the 123.46 car is not a hit");
     let hits = hub.json("/api/watchlist/hits", OPERATOR);
     assert_eq!(hits["hits"].as_array().unwrap().len(), 2, "{hits}");
+    // The same two hits on the broker, under the site.
+    let mut on_mqtt: Vec<(String, String)> = (0..2)
+        .map(|_| {
+            let (topic, v) = mrx
+                .recv_timeout(Duration::from_secs(5))
+                .expect("two hits on MQTT");
+            (topic, v["event_id"].as_str().unwrap().to_string())
+        })
+        .collect();
+    on_mqtt.sort();
+    let mut want_mqtt: Vec<(String, String)> = [&exact, &alike]
+        .iter()
+        .map(|e| ("matthan-watch/hcmc".to_string(), e.id.to_string()))
+        .collect();
+    want_mqtt.sort();
+    assert_eq!(on_mqtt, want_mqtt);
 
     // The trace: both sightings of the car, oldest first, the second 2.2 km in 10 s.
     let t = hub.json("/api/trace?plate=51F-123.45", OPERATOR);

@@ -189,13 +189,15 @@ fn edges_publish_only_for_their_site_and_never_forge_signals() {
             "matthan/dn/+/signal/state",
             "matthan-evidence/#",
             "matthan-receipt/#",
+            "matthan-watch/dn",
             "matthan/hcmc/+/signal/state",
+            "matthan-watch/hcmc",
         ],
     );
     assert_eq!(
         verdicts,
-        [false, false, false, false, false, false, true],
-        "an edge may subscribe only to its own site's signal states"
+        [false, false, false, false, false, false, false, true, true],
+        "an edge may subscribe only to its own site's signal states and watch-list hits"
     );
     let (hub, hub_rx) = client(port, "hub", "hub-1");
     let verdicts = subscribe(
@@ -218,9 +220,13 @@ fn edges_publish_only_for_their_site_and_never_forge_signals() {
         ("matthan-evidence/dn/bb", "other-site-blob", false),
         ("matthan/hcmc/j1/signal/state", "forged-signal", true),
         ("matthan-receipt/hcmc", "forged-receipt", false),
+        ("matthan-watch/hcmc", "forged-hit", false),
     ] {
         edge.publish(topic, QoS::AtLeastOnce, retain, body).unwrap();
     }
+    // The hub tells the site's edges of a watch-list hit.
+    hub.publish("matthan-watch/hcmc", QoS::AtLeastOnce, false, "watch-hit")
+        .unwrap();
     // A box without a camera list may publish for any camera of its site.
     thief
         .publish(
@@ -246,8 +252,8 @@ fn edges_publish_only_for_their_site_and_never_forge_signals() {
     );
     assert_eq!(
         messages(&thief_rx, Duration::from_millis(300)),
-        ["real-signal"],
-        "an edge reads only its site's real signal states"
+        ["real-signal", "watch-hit"],
+        "an edge reads only its site's real signal states and the hub's watch-list hits"
     );
     // A late subscriber of the site sees no retained forgery either.
     let (late, late_rx) = client(port, "hcmc-edge-2", "hcmc-edge-3");

@@ -227,7 +227,15 @@ fn store_loop(rx: &mut mpsc::Receiver<Publish>, w: &mut Writer, client: &AsyncCl
             }
         }
         w.insert(&events, &mut out);
-        w.watch(&events);
+        for h in w.watch(&events) {
+            // Also on the broker, for other systems and the site's edges (at least once: a
+            // listener keys on entry and event).
+            let topic = format!("{WATCH_ROOT}/{}", h.site);
+            let body = serde_json::to_vec(&h).expect("hits serialise");
+            if let Err(e) = rt.block_on(client.publish(topic, QoS::AtLeastOnce, false, body)) {
+                tracing::warn!(error = %e, "watch-list hit not published on MQTT (it is recorded)");
+            }
+        }
         w.set_aside(&out.letters);
         for (site, r) in out.receipts.by_site {
             let topic = matthan_schema::receipt_topic(&site);
@@ -248,6 +256,9 @@ fn store_loop(rx: &mut mpsc::Receiver<Publish>, w: &mut Writer, client: &AsyncCl
         }
     }
 }
+
+/// Watch-list hits go out on `matthan-watch/{site}` (JSON of `WatchHit`).
+pub const WATCH_ROOT: &str = "matthan-watch";
 
 /// What one batch produced besides stored events: receipts for the edges and dead letters.
 #[derive(Default)]
@@ -452,15 +463,18 @@ impl Writer<'_> {
     /// Checks the stored events' plates against the watch list, as they are stored (a hit is
     /// due within seconds of the reading). A hit that cannot be recorded now is logged; the
     /// event itself is stored and searchable.
-    fn watch(&mut self, events: &[Event]) {
-        let Some(watch) = &self.watch else { return };
+    fn watch(&mut self, events: &[Event]) -> Vec<crate::watch::WatchHit> {
+        let Some(watch) = &self.watch else {
+            return Vec::new();
+        };
         let hits = watch.check(events, chrono::Utc::now());
         if hits.is_empty() {
-            return;
+            return Vec::new();
         }
-        if let Err(e) = watch.raise(self.store, hits) {
+        watch.raise(self.store, hits).unwrap_or_else(|e| {
             tracing::error!(error = %e, "watch-list hits not recorded");
-        }
+            Vec::new()
+        })
     }
 
     fn refused_by_store(&self, e: &Event, err: &crate::store::StoreError, out: &mut Outcome) {
