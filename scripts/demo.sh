@@ -4,19 +4,23 @@
 # broker into the hub's SQLite store, and then found again with description searches; then three
 # traffic-violation scenarios with signed evidence. It ends with a summary table and keeps the
 # hub and its web UI running until Ctrl-C.
-#   scripts/demo.sh [--verbose] [--no-wait]
+#   scripts/demo.sh [--verbose] [--no-wait | --wait]
 #     --verbose  also print every event as it arrives on the broker, and the build output
-#     --no-wait  stop the hub at the end instead of waiting for Ctrl-C (scripted use)
+#     --no-wait  stop the hub at the end instead of waiting for Ctrl-C (scripted use; the
+#                default when the output is not a terminal)
+#     --wait     keep the hub running until Ctrl-C even when the output is not a terminal
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 verbose=0
-wait_at_end=1
+wait_at_end=0
+[ -t 1 ] && wait_at_end=1
 for a in "$@"; do
   case $a in
     --verbose) verbose=1 ;;
     --no-wait) wait_at_end=0 ;;
-    *) echo "usage: scripts/demo.sh [--verbose] [--no-wait]" >&2; exit 2 ;;
+    --wait) wait_at_end=1 ;;
+    *) echo "usage: scripts/demo.sh [--verbose] [--no-wait | --wait]" >&2; exit 2 ;;
   esac
 done
 step=0
