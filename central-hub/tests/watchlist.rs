@@ -130,6 +130,7 @@ fn listed_plates_hit_live_and_traces_flag_impossible_hops() {
             let (topic, v) = mrx
                 .recv_timeout(Duration::from_secs(5))
                 .expect("two hits on MQTT");
+            assert_eq!(v["schema"], "matthan.watch-hit/1", "{v}");
             (topic, v["event_id"].as_str().unwrap().to_string())
         })
         .collect();

@@ -39,6 +39,17 @@ fn every_example_in_the_document_is_accepted() {
             if let Err(e) = Receipt::from_json(text.as_bytes()) {
                 panic!("docs/events.md:{line}: refused: {e}");
             }
+        } else if schema.starts_with("matthan.watch-hit/") {
+            // Published by the hub (central-hub/src/ingest), read by other systems: every
+            // documented field present.
+            for f in [
+                "entry_id", "listed", "reason", "read", "exact", "event_id", "site", "camera", "ts",
+            ] {
+                assert!(
+                    !v[f].is_null(),
+                    "docs/events.md:{line}: watch-hit without {f}"
+                );
+            }
         } else {
             panic!("docs/events.md:{line}: unknown schema {schema:?}");
         }

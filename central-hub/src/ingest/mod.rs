@@ -231,7 +231,9 @@ fn store_loop(rx: &mut mpsc::Receiver<Publish>, w: &mut Writer, client: &AsyncCl
             // Also on the broker, for other systems and the site's edges (at least once: a
             // listener keys on entry and event).
             let topic = format!("{WATCH_ROOT}/{}", h.site);
-            let body = serde_json::to_vec(&h).expect("hits serialise");
+            let mut body = serde_json::to_value(&h).expect("hits serialise");
+            body["schema"] = WATCH_SCHEMA.into();
+            let body = body.to_string();
             if let Err(e) = rt.block_on(client.publish(topic, QoS::AtLeastOnce, false, body)) {
                 tracing::warn!(error = %e, "watch-list hit not published on MQTT (it is recorded)");
             }
@@ -259,6 +261,7 @@ fn store_loop(rx: &mut mpsc::Receiver<Publish>, w: &mut Writer, client: &AsyncCl
 
 /// Watch-list hits go out on `matthan-watch/{site}` (JSON of `WatchHit`).
 pub const WATCH_ROOT: &str = "matthan-watch";
+pub const WATCH_SCHEMA: &str = "matthan.watch-hit/1";
 
 /// What one batch produced besides stored events: receipts for the edges and dead letters.
 #[derive(Default)]
