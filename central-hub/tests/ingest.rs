@@ -148,7 +148,9 @@ fn ingest_once(label: &str, loc: &str) {
     );
     assert_eq!(stats.quarantined.load(Ordering::Relaxed), 1, "{label}");
     // The edges of the site are told what is stored and what was refused for good.
-    let (stored, refused) = receipts.keys();
+    let mut keys: Vec<String> = events.iter().map(|e| e.id.to_string()).collect();
+    keys.extend([sha.clone(), "0".repeat(64)]);
+    let (stored, refused) = receipts.settled(&keys);
     for e in &events {
         assert!(stored.contains(&e.id.to_string()), "{label}: {stored:?}");
     }

@@ -557,6 +557,22 @@ impl Receipts {
         Self(got)
     }
 
+    /// Waits (10 s at most) until every one of `keys` has been confirmed or refused: a receipt
+    /// is published as its batch commits and reaches this listener a moment later.
+    pub fn settled(&self, keys: &[String]) -> (Vec<String>, Vec<String>) {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        loop {
+            let (stored, refused) = self.keys();
+            let done = keys
+                .iter()
+                .all(|k| stored.contains(k) || refused.contains(k));
+            if done || std::time::Instant::now() > deadline {
+                return (stored, refused);
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+    }
+
     /// Keys confirmed stored, and keys refused.
     pub fn keys(&self) -> (Vec<String>, Vec<String>) {
         let rs = self.0.lock().unwrap();
