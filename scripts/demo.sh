@@ -143,7 +143,8 @@ found=0
 for q in "${queries[@]}"; do
   top=$(./target/release/central-hub search --config configs/hub-demo.toml --limit 1 --json "$q" 2>/dev/null \
     | python3 -c 'import json,sys; l=[json.loads(x) for x in sys.stdin if x.strip()]; print(l[0]["caption"][:90] if l else "")')
-  if [ -n "$top" ]; then found=$((found + 1)); printf '    %-32s → %s\n' "$q" "$top"; else printf '    %-32s → (nothing)\n' "$q"; fi
+  # No column padding: printf pads by bytes, and Vietnamese letters are several bytes each.
+  if [ -n "$top" ]; then found=$((found + 1)); printf '    "%s" → %s\n' "$q" "$top"; else printf '    "%s" → (nothing)\n' "$q"; fi
 done
 
 kinds() { grep -c "^matthan/[^ ]*/[^ ]*/$1 " "$demo/events.log" || true; }
