@@ -73,6 +73,11 @@ after_s = 1.0
 [evidence.ocr]
 det = "$root/models/ppocr/ch_PP-OCRv4_det_infer.onnx"
 rec = "$root/models/ppocr/ch_PP-OCRv4_rec_infer.onnx"
+# Plates on every passing vehicle, for tracing and watch lists.
+[plates]
+det = "$root/models/ppocr/ch_PP-OCRv4_det_infer.onnx"
+rec = "$root/models/ppocr/ch_PP-OCRv4_rec_infer.onnx"
+classes = ["bicycle", "car", "motorcycle", "bus", "truck"]
 CFG
   sed 's/{CAMERA}/le-loi-red/' test-videos/traffic/junction.toml
   for pair in le-loi-red:red-run-bike le-loi-speed:speeding-truck ham-nghi-kerb:parked; do

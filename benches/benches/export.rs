@@ -57,6 +57,7 @@ fn incident(sha: &str, id: u64) -> Event {
             path: vec![],
             attributes: Attributes::default(),
             snapshot: Some(sha.into()),
+            plate_image: None,
         }),
     )
 }

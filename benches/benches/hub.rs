@@ -116,6 +116,7 @@ fn synth(n: usize, end: DateTime<Utc>) -> Vec<Event> {
                         ..Attributes::default()
                     },
                     snapshot: None,
+                    plate_image: None,
                 }),
             )
         })

@@ -158,6 +158,7 @@ async function openEvent(id) {
       ${d.hold ? `<p id="hold">Đang lưu giữ theo hồ sơ / on legal hold: ${esc(d.hold.reason)} (${esc(d.hold.by)}, ${fmt(d.hold.since)})</p>` : ''}
       ${violation(d.event)}
       ${d.event.body && d.event.body.snapshot ? `<figure><img data-sha="${esc(d.event.body.snapshot)}" alt="ảnh chụp / snapshot" style="max-width:320px"><figcaption>Ảnh chụp đối tượng / snapshot</figcaption></figure>` : ''}
+      ${d.event.body && d.event.body.plate_image ? `<figure><img id="plate-image" data-sha="${esc(d.event.body.plate_image)}" alt="biển số / plate" style="width:320px;image-rendering:pixelated"><figcaption>Biển số đọc được / plate as read</figcaption></figure>` : ''}
       <p>Bằng chứng / evidence:</p><ul>${ev}</ul>
       <button class="primary" id="export">Xuất hồ sơ / Export (.zip)</button>
       ${plateOf(d.event) ? '<button id="trace-this">Truy vết biển số / Trace this plate</button>' : ''}

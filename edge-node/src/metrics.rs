@@ -30,6 +30,11 @@ impl Histogram {
         self.sum_ms.fetch_add(ms, Ordering::Relaxed);
     }
 
+    /// Milliseconds observed, in all.
+    pub fn sum_ms(&self) -> u64 {
+        self.sum_ms.load(Ordering::Relaxed)
+    }
+
     fn render(&self, out: &mut String, name: &str, help: &str) {
         let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} histogram");
         for (b, c) in BUCKETS_MS.iter().zip(&self.buckets) {
@@ -63,6 +68,10 @@ pub struct Metrics {
     /// Messages the broker has that no hub has confirmed yet.
     pub outbox_awaiting: AtomicU64,
     pub outbox_dropped: AtomicU64,
+    /// Vehicle sightings read by the plate reader, and skipped because it was behind.
+    pub plate_reads: AtomicU64,
+    pub plate_skipped: AtomicU64,
+    pub plate_ms: Histogram,
     pub queues: std::sync::OnceLock<Arc<FrameQueues>>,
 }
 
@@ -117,6 +126,11 @@ impl Metrics {
             "matthan_edge_publish_ms",
             "time from publish to the broker's acknowledgement",
         );
+        self.plate_ms.render(
+            &mut out,
+            "matthan_edge_plate_ms",
+            "plate reading per vehicle sighting (text detection and recognition)",
+        );
         for (name, kind, help, v) in [
             (
                 "matthan_edge_published_total",
@@ -153,6 +167,18 @@ impl Metrics {
                 "gauge",
                 "messages waiting in the outbox",
                 &self.outbox_pending,
+            ),
+            (
+                "matthan_edge_plate_reads_total",
+                "counter",
+                "vehicle sightings the plate reader read",
+                &self.plate_reads,
+            ),
+            (
+                "matthan_edge_plate_skipped_total",
+                "counter",
+                "vehicle sightings not read because the plate reader was behind",
+                &self.plate_skipped,
             ),
             (
                 "matthan_edge_outbox_dropped_total",

@@ -34,8 +34,32 @@ pub struct Snapshot {
 #[derive(Default)]
 pub struct SnapshotKeeper {
     best: HashMap<u64, Snapshot>,
-    /// Plates read for a track's violation evidence, for the track's own events.
-    plates: HashMap<u64, (String, f32)>,
+    /// Plates read for a track (every vehicle's reading, or its violation evidence's), for
+    /// the track's own events.
+    plates: HashMap<u64, TrackPlate>,
+}
+
+/// A track's plate as its events carry it.
+#[derive(Debug, Clone)]
+pub struct TrackPlate {
+    pub text: String,
+    pub score: f32,
+    pub format: matthan_schema::PlateFormat,
+    /// The plate's crop (sha256, JPEG), published once with the first event naming it.
+    pub image: Option<(String, Arc<Vec<u8>>)>,
+    pub image_sent: bool,
+}
+
+impl TrackPlate {
+    pub fn new(text: String, score: f32, jpeg: Option<Vec<u8>>) -> Self {
+        Self {
+            format: crate::plate::format::shape_of(&text),
+            text,
+            score,
+            image: jpeg.map(|j| (format!("{:x}", Sha256::digest(&j)), Arc::new(j))),
+            image_sent: false,
+        }
+    }
 }
 
 impl SnapshotKeeper {
@@ -76,12 +100,27 @@ impl SnapshotKeeper {
         self.best.get(&track).map(|s| s.colours)
     }
 
-    pub fn set_plate(&mut self, track: u64, text: String, score: f32) {
-        self.plates.insert(track, (text, score));
+    /// A newer plate for `track`. A violation's reading without a crop keeps the crop
+    /// already published for the track.
+    pub fn set_plate(&mut self, track: u64, mut plate: TrackPlate) {
+        if let Some(old) = self.plates.get(&track)
+            && plate.image.is_none()
+        {
+            plate.image.clone_from(&old.image);
+            plate.image_sent = old.image_sent;
+        }
+        self.plates.insert(track, plate);
     }
 
-    pub fn plate(&self, track: u64) -> Option<&(String, f32)> {
-        self.plates.get(&track)
+    /// The plate of `track`, with its crop's blob the first time it is named.
+    pub fn plate_for_event(&mut self, track: u64) -> Option<(TrackPlate, Option<Arc<Vec<u8>>>)> {
+        let p = self.plates.get_mut(&track)?;
+        let blob = match &p.image {
+            Some((_, j)) if !p.image_sent => Some(j.clone()),
+            _ => None,
+        };
+        p.image_sent = true;
+        Some((p.clone(), blob))
     }
 
     pub fn forget(&mut self, track: u64) {

@@ -60,31 +60,11 @@ fn python() -> PathBuf {
 
 /// The clips, made once per version of make.py and kept under target/.
 fn clips() -> PathBuf {
-    use sha2::Digest;
-    let script = support::repo().join("test-videos/traffic/make.py");
-    let sha = format!(
-        "{:x}",
-        sha2::Sha256::digest(std::fs::read(&script).unwrap())
-    );
-    let dir = support::repo().join(format!("target/test-clips/traffic-{}", &sha[..12]));
-    if dir.join("scenarios.json").is_file() {
-        return dir;
-    }
-    let darknet = support::cache_file("MATTHAN_DARKNET", ".cache/media/darknet");
-    let out = Command::new(python())
-        .arg(&script)
-        .arg("--darknet")
-        .arg(&darknet)
-        .arg("--out")
-        .arg(&dir)
-        .output()
-        .expect("run make.py");
-    assert!(
-        out.status.success(),
-        "make.py failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    dir
+    matthan_test_support::generated_clips(
+        "traffic",
+        &["test-videos/traffic/make.py"],
+        "scenarios.json",
+    )
 }
 
 fn config(dir: &Path, port: u16, clips: &Path, names: &[String], helmet: &Path) -> PathBuf {

@@ -253,6 +253,7 @@ mod tests {
                     path: vec![],
                     attributes: Attributes::default(),
                     snapshot: Some(snapshot.into()),
+                    plate_image: None,
                 }),
             );
             if let Body::Track(t) = &mut e.body {

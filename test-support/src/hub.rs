@@ -12,12 +12,19 @@ pub struct HubProcess {
     config: PathBuf,
     pub db: PathBuf,
     pub evidence: PathBuf,
+    /// Where its HTTP API listens (127.0.0.1).
+    pub http: u16,
     child: Option<Child>,
 }
 
 impl HubProcess {
     /// Starts the hub binary `binary` against the broker on `mqtt`; returns once it is up.
     pub fn start(binary: &Path, dir: &Path, mqtt: u16) -> Self {
+        Self::start_with(binary, dir, mqtt, "")
+    }
+
+    /// As `start`, with `extra` TOML appended to the hub's configuration (tokens, cameras).
+    pub fn start_with(binary: &Path, dir: &Path, mqtt: u16, extra: &str) -> Self {
         assert!(
             binary.is_file(),
             "{} is missing: build it first (cargo build --release -p central-hub)",
@@ -25,6 +32,7 @@ impl HubProcess {
         );
         let models = crate::repo().join("models");
         let config = dir.join("hub.toml");
+        let http = crate::free_port();
         std::fs::write(
             &config,
             format!(
@@ -39,8 +47,8 @@ group = "faults"
 [embedding]
 model = "{model}"
 tokenizer = "{tok}"
+{extra}
 "#,
-                http = crate::free_port(),
                 model = models.join("minilm-l6-v2-int8.onnx").display(),
                 tok = models.join("minilm-l6-v2-tokenizer.json").display(),
             ),
@@ -51,6 +59,7 @@ tokenizer = "{tok}"
             config,
             db: dir.join("hub.db"),
             evidence: dir.join("evidence"),
+            http,
             child: None,
         };
         h.spawn();

@@ -248,3 +248,69 @@ pub fn proptest_config(cases: u32) -> proptest::test_runner::Config {
         ..Config::default()
     }
 }
+
+/// Composited clips made by a generator under `test-videos/` (`scripts[0]`, run with the
+/// darknet photos and an output folder), cached under `target/test-clips/{name}-{hash}` per
+/// version of the scripts it reads, so a changed generator makes them again. `done` is the
+/// file the generator writes last.
+pub fn generated_clips(name: &str, scripts: &[&str], done: &str) -> PathBuf {
+    use sha2::Digest;
+    let mut h = sha2::Sha256::new();
+    for s in scripts {
+        h.update(std::fs::read(repo().join(s)).unwrap_or_else(|e| panic!("{s}: {e}")));
+    }
+    let sha = format!("{:x}", h.finalize());
+    let dir = repo().join(format!("target/test-clips/{name}-{}", &sha[..12]));
+    if dir.join(done).is_file() {
+        return dir;
+    }
+    let out = Command::new(cached("MATTHAN_PYTHON", ".venv/bin/python"))
+        .arg(repo().join(scripts[0]))
+        .arg("--darknet")
+        .arg(cached("MATTHAN_DARKNET", ".cache/media/darknet"))
+        .arg("--out")
+        .arg(&dir)
+        .output()
+        .expect("run the clip generator");
+    assert!(
+        out.status.success(),
+        "{} failed: {}",
+        scripts[0],
+        String::from_utf8_lossy(&out.stderr)
+    );
+    dir
+}
+
+/// The tracing corridor (`test-videos/corridor/make.py`): four cameras, 44 vehicles.
+pub fn corridor_clips() -> PathBuf {
+    generated_clips(
+        "corridor",
+        &[
+            "test-videos/corridor/make.py",
+            "test-videos/traffic/make.py",
+        ],
+        "corridor.json",
+    )
+}
+
+/// The edge config sections every corridor run shares: the detector as the composites need
+/// it (the stand-in motorbike, darknet's bicycle, scores 0.3-0.6 with NanoDet) and, with
+/// `plates`, the plate reader on every vehicle track. TOML, to go after `[mqtt]`/`[outbox]`
+/// and before `[[cameras]]`.
+pub fn corridor_edge_sections(plates: bool) -> String {
+    let mut s = format!(
+        "[model]\npath = \"{}\"\nthreads = 2\n\
+         classes = [\"bicycle\", \"car\", \"motorcycle\", \"bus\", \"truck\"]\n\
+         [model.class_thresholds]\nbicycle = 0.3\n[tracker]\nhigh_score = 0.35\n",
+        repo().join("models/nanodet-m-416.onnx").display()
+    );
+    if plates {
+        let ppocr = repo().join("models/ppocr");
+        s += &format!(
+            "[plates]\ndet = \"{p}/ch_PP-OCRv4_det_infer.onnx\"\nrec = \"{p}/ch_PP-OCRv4_rec_infer.onnx\"\n\
+             classes = [\"bicycle\", \"car\", \"motorcycle\", \"bus\", \"truck\"]\n",
+            p = ppocr.display()
+        );
+    }
+    s
+}

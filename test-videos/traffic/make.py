@@ -259,14 +259,7 @@ def render(sc, sprites, out: Path):
     bg = background()
     objs = [(o, sprite_for(o, sprites)) for o in sc["objects"]]
     n = int(sc["duration"] * FPS)
-    cmd = [
-        "gst-launch-1.0", "-q", "fdsrc", "fd=0", "!",
-        "rawvideoparse", f"width={W}", f"height={H}", "format=rgb", f"framerate={FPS}/1", "!",
-        "videoconvert", "!", "video/x-raw,format=I420", "!",
-        "x264enc", "speed-preset=veryfast", "pass=quant", "quantizer=16", "key-int-max=20", "!",
-        "h264parse", "!", "mp4mux", "!", "filesink", f"location={out}.part",
-    ]
-    enc = subprocess.Popen(cmd, stdin=subprocess.PIPE)
+    enc = encoder(out)
     for i in range(n):
         t = i / FPS
         im = bg.copy()
@@ -279,6 +272,22 @@ def render(sc, sprites, out: Path):
         for _, _, (x, y), sp in sorted(placed, key=lambda a: (a[0], a[1])):
             im.paste(sp, (int(round(x - sp.width / 2)), int(round(y - sp.height))))
         enc.stdin.write(im.tobytes())
+    finish(enc, out)
+
+
+def encoder(out):
+    """GStreamer's x264 fed raw RGB frames on stdin; writes `out` once finished."""
+    cmd = [
+        "gst-launch-1.0", "-q", "fdsrc", "fd=0", "!",
+        "rawvideoparse", f"width={W}", f"height={H}", "format=rgb", f"framerate={FPS}/1", "!",
+        "videoconvert", "!", "video/x-raw,format=I420", "!",
+        "x264enc", "speed-preset=veryfast", "pass=quant", "quantizer=16", "key-int-max=20", "!",
+        "h264parse", "!", "mp4mux", "!", "filesink", f"location={out}.part",
+    ]
+    return subprocess.Popen(cmd, stdin=subprocess.PIPE)
+
+
+def finish(enc, out):
     enc.stdin.close()
     if enc.wait() != 0:
         sys.exit(f"make.py: encoding {out} failed")

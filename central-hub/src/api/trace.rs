@@ -7,6 +7,7 @@
 use axum::Json;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
+use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use serde_json::json;
 
@@ -67,13 +68,64 @@ pub(super) async fn trace(
     .await
 }
 
+/// One pass of a vehicle before one camera: the events the hub holds about that track (its
+/// updates as the plate firms up, its end, a violation) make one sighting, not several.
+struct Pass<'a> {
+    first: &'a Row,
+    /// The newest track event (its plate is the most readings fused), else the first row.
+    best: &'a Row,
+    last: DateTime<Utc>,
+    ids: Vec<&'a str>,
+    rules: Vec<&'a str>,
+}
+
+/// Events of one track this far apart are two passes (the edge restarted, ids began again).
+const PASS_GAP_MIN: i64 = 10;
+
+fn passes(rows: &[Row]) -> Vec<Pass<'_>> {
+    let mut out: Vec<Pass> = Vec::new();
+    for r in rows {
+        let same = r.track_id.and_then(|t| {
+            out.iter().rposition(|p| {
+                p.first.site == r.site
+                    && p.first.camera == r.camera
+                    && p.first.track_id == Some(t)
+                    && r.ts - p.last <= chrono::Duration::minutes(PASS_GAP_MIN)
+            })
+        });
+        let rule = (r.kind == "violation")
+            .then_some(r.rule.as_deref())
+            .flatten();
+        match same {
+            Some(i) => {
+                let p = &mut out[i];
+                p.ids.push(&r.id);
+                p.last = r.ts;
+                p.rules.extend(rule);
+                if r.kind == "track" || p.best.kind != "track" {
+                    p.best = r;
+                }
+            }
+            None => out.push(Pass {
+                first: r,
+                best: r,
+                last: r.ts,
+                ids: vec![&r.id],
+                rules: rule.into_iter().collect(),
+            }),
+        }
+    }
+    out
+}
+
 /// The sightings in time order, with match quality and the hop from the one before.
 fn sightings(rows: &[Row], asked: &Plate, at: &[CameraPosition]) -> Vec<serde_json::Value> {
     let place = |r: &Row| at.iter().find(|c| c.site == r.site && c.id == r.camera);
     let mut out = Vec::new();
     let mut prev: Option<&Row> = None;
-    for r in rows {
-        let read = plate_norm(r.plate.as_deref().unwrap_or(""));
+    for pass in passes(rows) {
+        let r = pass.first;
+        let read = plate_norm(pass.best.plate.as_deref().unwrap_or(""));
         let quality = if read == asked.text {
             "exact"
         } else if read.contains(&asked.text) {
@@ -95,11 +147,13 @@ fn sightings(rows: &[Row], asked: &Plate, at: &[CameraPosition]) -> Vec<serde_js
                 }
                 _ => json!({ "from": p.camera, "unknown": "camera positions not configured" }),
             });
+        let b = pass.best;
         out.push(json!({
-            "id": r.id, "kind": r.kind, "site": r.site, "camera": r.camera,
-            "ts": matthan_schema::format_ts(&r.ts), "class": r.class, "color": r.color,
-            "plate": r.plate, "match": quality, "place": r.place, "snapshot": r.snapshot,
-            "rule": r.rule, "hop": hop,
+            "id": b.id, "kind": b.kind, "site": r.site, "camera": r.camera,
+            "ts": matthan_schema::format_ts(&r.ts), "track_id": r.track_id, "class": b.class,
+            "color": b.color, "plate": b.plate, "match": quality, "place": b.place,
+            "snapshot": b.snapshot, "rule": b.rule, "violations": pass.rules,
+            "events": pass.ids, "hop": hop,
         }));
         prev = Some(r);
     }

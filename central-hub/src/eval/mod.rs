@@ -120,6 +120,7 @@ fn seed_events(seed: &Seed) -> (Vec<Event>, HashMap<String, (String, i64)>) {
                     ..Attributes::default()
                 },
                 snapshot: None,
+                plate_image: None,
             }),
         ));
         if let Some(d) = &o.crossing {

@@ -90,6 +90,7 @@ mod tests {
                 path: vec![],
                 attributes: Default::default(),
                 snapshot: Some(sha.into()),
+                plate_image: None,
             }),
         )
     }

@@ -505,7 +505,7 @@ impl Fields {
 /// The evidence blobs (sha256s) an event names.
 pub fn evidence_refs(e: &Event) -> Vec<String> {
     let mut out: Vec<String> = match &e.body {
-        Body::Track(t) => t.snapshot.iter().cloned().collect(),
+        Body::Track(t) => t.snapshot.iter().chain(&t.plate_image).cloned().collect(),
         Body::Alert(a) => a.snapshot.iter().cloned().collect(),
         Body::Violation(v) => v
             .evidence

@@ -97,6 +97,7 @@ pub fn track(o: &Obj, id: u64, at: DateTime<Utc>) -> Event {
                 ..Attributes::default()
             },
             snapshot: None,
+            plate_image: None,
         }),
     )
 }

@@ -77,6 +77,16 @@ impl CameraAnalytics {
         self.labels.get(class).map_or("unknown", String::as_str)
     }
 
+    /// These tracks' next sighting gives an update event whatever the interval (a plate was
+    /// just read: a watch list must hear of it now).
+    pub fn update_soon(&mut self, ids: &[u64]) {
+        for id in ids {
+            if let Some(st) = self.tracks.get_mut(id) {
+                st.last_update -= self.update_interval;
+            }
+        }
+    }
+
     /// Turns one frame's tracker output into events, in the order they happened.
     pub fn update(
         &mut self,
@@ -296,6 +306,7 @@ fn track_event(
             ..Attributes::default()
         },
         snapshot: None,
+        plate_image: None,
     }
 }
 

@@ -61,6 +61,9 @@ pub struct EdgeConfig {
     pub evidence: Option<crate::evidence::EvidenceConfig>,
     /// Secondary classifiers run on vehicle crops (helmet, riders).
     pub classifiers: Vec<crate::detect::ClassifierConfig>,
+    /// Plates read on every vehicle track; none when `[plates]` is absent (then only
+    /// violators' plates are read, for their evidence).
+    pub plates: Option<crate::plate::tracks::PlatesConfig>,
 }
 
 #[derive(Deserialize)]
@@ -87,6 +90,8 @@ struct RawConfig {
     evidence: Option<crate::evidence::RawEvidence>,
     #[serde(default)]
     classifiers: Vec<crate::detect::RawClassifier>,
+    #[serde(default)]
+    plates: Option<crate::plate::tracks::RawPlates>,
 }
 
 impl EdgeConfig {
@@ -189,6 +194,10 @@ fn assemble(raw: RawConfig, s: &Scope) -> Result<EdgeConfig, ConfigError> {
             None
         }
     };
+    let plates = match raw.plates {
+        Some(p) => Some(p.validate(&s.at("plates"), &model.labels)?),
+        None => None,
+    };
     Ok(EdgeConfig {
         file: s.file().to_path_buf(),
         site: raw.site,
@@ -203,6 +212,7 @@ fn assemble(raw: RawConfig, s: &Scope) -> Result<EdgeConfig, ConfigError> {
         junctions,
         evidence,
         classifiers,
+        plates,
     })
 }
 

@@ -8,8 +8,6 @@ use std::sync::mpsc::{Receiver, Sender, channel};
 use std::thread::JoinHandle;
 
 use chrono::{DateTime, Utc};
-use image::codecs::jpeg::JpegEncoder;
-use image::{ImageBuffer, Rgb};
 use matthan_schema::{Artefact, BBox, Body, Violation};
 use sha2::{Digest, Sha256};
 
@@ -125,49 +123,6 @@ fn sha_hex(b: &[u8]) -> String {
     format!("{:x}", Sha256::digest(b))
 }
 
-fn jpeg(img: &RgbImage, rect: [u32; 4], quality: u8) -> Option<Vec<u8>> {
-    let [x1, y1, x2, y2] = rect;
-    if x2 <= x1 || y2 <= y1 {
-        return None;
-    }
-    let mut data = Vec::with_capacity(((x2 - x1) * (y2 - y1) * 3) as usize);
-    for y in y1..y2 {
-        data.extend_from_slice(&img.row(y as usize)[x1 as usize * 3..x2 as usize * 3]);
-    }
-    let buf: ImageBuffer<Rgb<u8>, Vec<u8>> = ImageBuffer::from_raw(x2 - x1, y2 - y1, data)?;
-    let mut out = Vec::new();
-    JpegEncoder::new_with_quality(&mut out, quality)
-        .encode_image(&buf)
-        .ok()?;
-    Some(out)
-}
-
-fn sub_image(img: &RgbImage, rect: [u32; 4]) -> RgbImage {
-    let [x1, y1, x2, y2] = rect;
-    let w = x2 - x1;
-    let mut data = Vec::with_capacity((w * (y2 - y1) * 3) as usize);
-    for y in y1..y2 {
-        data.extend_from_slice(&img.row(y as usize)[x1 as usize * 3..x2 as usize * 3]);
-    }
-    RgbImage {
-        width: w,
-        height: y2 - y1,
-        stride: w as usize * 3,
-        data,
-    }
-}
-
-/// The box with a margin, clamped to the frame.
-fn with_margin(b: &BBox, img: &RgbImage, m: f32) -> [u32; 4] {
-    let (w, h) = (b.x2 - b.x1, b.y2 - b.y1);
-    [
-        (b.x1 - w * m).max(0.0) as u32,
-        (b.y1 - h * m).max(0.0) as u32,
-        ((b.x2 + w * m).max(0.0) as u32).min(img.width),
-        ((b.y2 + h * m).max(0.0) as u32).min(img.height),
-    ]
-}
-
 fn nearest(frames: &[Shot], t: DateTime<Utc>) -> Option<&Shot> {
     frames
         .iter()
@@ -274,7 +229,7 @@ impl Builder {
         let h = &job.hit;
         for (i, m) in h.moments.iter().enumerate() {
             if let Some(s) = nearest(&job.frames, *m)
-                && let Some(j) = jpeg(&s.image, [0, 0, s.image.width, s.image.height], 90)
+                && let Some(j) = s.image.jpeg([0, 0, s.image.width, s.image.height], 90)
             {
                 files.push((
                     format!("overview-{}.jpg", i + 1),
@@ -297,16 +252,15 @@ impl Builder {
         });
         let mut plate = None;
         if let Some((s, b)) = views.first() {
-            let rect = with_margin(b, &s.image, 0.1);
-            if let Some(j) = jpeg(&s.image, rect, 92) {
+            let rect = s.image.around(b, 0.1);
+            if let Some(j) = s.image.jpeg(rect, 92) {
                 files.push(("vehicle.jpg".into(), j, "image/jpeg", Some(s.ts)));
             }
         }
         let mut readings = Vec::new();
         if let Some(reader) = &mut self.plates {
             for (s, b) in views.iter().take(3) {
-                let rect = with_margin(b, &s.image, 0.05);
-                let crop = sub_image(&s.image, rect);
+                let crop = s.image.crop(s.image.around(b, 0.05));
                 match reader.read(&crop) {
                     Ok(Some(p)) => {
                         readings.push((p.text.clone(), p.score));
@@ -329,7 +283,7 @@ impl Builder {
             (p.text, p.score) = (text, score);
         }
         if let Some((p, crop, ts)) = &plate
-            && let Some(j) = jpeg(crop, p.rect, 95)
+            && let Some(j) = crop.jpeg(p.rect, 95)
         {
             files.push(("plate.jpg".into(), j, "image/jpeg", Some(*ts)));
         }

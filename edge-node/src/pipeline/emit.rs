@@ -54,10 +54,17 @@ impl Emitter {
                     a.lower_color = a.lower_color.take().or(col.lower.map(String::from));
                 }
                 if t.attributes.plate.is_none()
-                    && let Some((p, s)) = snaps.plate(t.track_id)
+                    && let Some((p, blob)) = snaps.plate_for_event(t.track_id)
                 {
-                    t.attributes.plate = Some(p.clone());
-                    t.attributes.plate_score = Some(*s);
+                    t.attributes.plate = Some(p.text);
+                    t.attributes.plate_score = Some(p.score);
+                    t.attributes.plate_format = Some(p.format);
+                    if let Some((sha, _)) = p.image {
+                        if let Some(b) = blob {
+                            self.pending.push(publish::blob(&self.site, &sha, &b));
+                        }
+                        t.plate_image = Some(sha);
+                    }
                 }
                 if let Some(sha) = self.snapshot(snaps, t.track_id) {
                     t.snapshot = Some(sha);

@@ -62,6 +62,27 @@ pub struct RunSummary {
     pub publish: PublishStats,
     /// Cameras whose source failed for good, with the reason.
     pub failed: Vec<(String, String)>,
+    pub plates: PlateStats,
+}
+
+/// What the plate reader for every vehicle did (`[plates]`).
+#[derive(Debug, Default, Clone, Copy)]
+pub struct PlateStats {
+    /// Sightings read, and skipped because the reader was behind.
+    pub read: u64,
+    pub skipped: u64,
+    /// Milliseconds spent reading, in all.
+    pub ms_total: u64,
+}
+
+impl PlateStats {
+    fn of(m: &Metrics) -> Self {
+        Self {
+            read: m.plate_reads.load(Ordering::Relaxed),
+            skipped: m.plate_skipped.load(Ordering::Relaxed),
+            ms_total: m.plate_ms.sum_ms(),
+        }
+    }
 }
 
 /// How long a stop request may take in all (documented: SIGTERM ends within 30 s).
@@ -85,7 +106,7 @@ pub fn run(cfg: &EdgeConfig, stop: Arc<AtomicBool>) -> Result<RunSummary, Pipeli
     }
     let mut publisher = Publisher::start(cfg, metrics.clone())?;
     let signals = publisher.take_signals();
-    let mut shared = shared(cfg)?;
+    let mut shared = shared(cfg, &metrics)?;
     let started = Instant::now();
     let queues = Arc::new(FrameQueues::new(
         cfg.cameras.iter().map(ingest::overflow_policy).collect(),
@@ -183,6 +204,7 @@ pub fn run(cfg: &EdgeConfig, stop: Arc<AtomicBool>) -> Result<RunSummary, Pipeli
     }
     summary.events = em.events;
     count_frames(&mut summary, cfg, &cams, &queues);
+    summary.plates = PlateStats::of(&metrics);
     summary.elapsed = started.elapsed();
     summary.publish = match stopped_at {
         Some(t) => publisher.finish_by((t + SHUTDOWN_BUDGET).max(Instant::now() + MIN_DRAIN)),
@@ -288,7 +310,7 @@ fn dispatch(
 }
 
 /// What every camera's stages share; only the classifiers some rule reads are loaded.
-fn shared(cfg: &EdgeConfig) -> Result<Shared, PipelineError> {
+fn shared(cfg: &EdgeConfig, metrics: &Arc<Metrics>) -> Result<Shared, PipelineError> {
     let has_violations = cfg.cameras.iter().any(|c| !c.violations.is_empty());
     let ort_lib = cfg.model.ort_library.as_deref();
     let classifiers: Vec<Classifier> = cfg
@@ -306,7 +328,16 @@ fn shared(cfg: &EdgeConfig) -> Result<Shared, PipelineError> {
         Some(e) if has_violations => Some(Worker::start(e, &cfg.site, ort_lib)?),
         _ => None,
     };
+    let plates = match &cfg.plates {
+        Some(p) => Some(crate::plate::tracks::PlateWorker::start(
+            p,
+            ort_lib,
+            metrics.clone(),
+        )?),
+        None => None,
+    };
     Ok(Shared {
+        plates,
         labels: cfg.model.labels.clone(),
         lights: Lights::new(&cfg.junctions),
         classifiers,
@@ -381,7 +412,8 @@ fn emit_violation(d: crate::evidence::Done, cams: &mut [CameraRun], em: &mut Emi
     if let Some(c) = cams.iter_mut().find(|c| c.state.id == d.camera) {
         c.state.evidence_in_flight = c.state.evidence_in_flight.saturating_sub(1);
         if let Some((track, text, score)) = d.plate.clone() {
-            c.state.snapshots.set_plate(track, text, score);
+            let plate = crate::snapshot::TrackPlate::new(text, score, None);
+            c.state.snapshots.set_plate(track, plate);
         }
     }
     em.emit_violation(d);

@@ -9,8 +9,8 @@ use matthan_schema::Crossing;
 
 use super::emit::Emitter;
 use super::stages::{
-    AnalyticsStage, ClassifyStage, EvidenceStage, HistoryStage, JunctionStage, RulesStage,
-    SnapshotStage, TrackStage, ViolationStage,
+    AnalyticsStage, ClassifyStage, EvidenceStage, HistoryStage, JunctionStage, PlateStage,
+    RulesStage, SnapshotStage, TrackStage, ViolationStage,
 };
 use crate::config::{CameraConfig, EdgeConfig};
 use crate::detect::{Classifier, Detection};
@@ -38,6 +38,8 @@ pub struct Board {
     pub crossings: Vec<(DateTime<Utc>, Crossing)>,
     pub votes: Vec<Vote>,
     pub hits: Vec<Hit>,
+    /// Tracks whose plate was just read: their next event is due now.
+    pub plates_read: Vec<u64>,
 }
 
 /// Why a camera's tracks restart.
@@ -76,6 +78,8 @@ pub struct Shared {
     pub classifiers: Vec<Classifier>,
     pub evidence: Option<Worker>,
     pub junctions: Vec<JunctionFeed>,
+    /// The plate reader for every vehicle track (`[plates]`).
+    pub plates: Option<crate::plate::tracks::PlateWorker>,
 }
 
 /// Everything a stage may touch besides the frame and the board.
@@ -101,6 +105,12 @@ pub fn stages(cfg: &EdgeConfig, cam: &CameraConfig, shared: &Shared) -> Vec<Box<
         Box::new(TrackStage::new(cfg.tracker.clone())),
         Box::new(SnapshotStage::new(labels)),
     ];
+    if let Some(p) = &cfg.plates
+        && shared.plates.is_some()
+    {
+        let file = crate::ingest::overflow_policy(cam) == crate::queue::Overflow::Block;
+        s.push(Box::new(PlateStage::new(p.clone(), file)));
+    }
     if !cam.rules.is_empty() || judging {
         s.push(Box::new(HistoryStage));
     }

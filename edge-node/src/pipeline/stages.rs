@@ -3,12 +3,13 @@
 
 use std::collections::HashMap;
 
-use matthan_schema::Body;
+use matthan_schema::{Body, TrackEvent, TrackPhase};
 
 use super::stage::{Board, Cx, End, Frame, Restart, Stage};
 use crate::analytics::{CameraAnalytics, Zone};
 use crate::config::{CameraConfig, EdgeConfig, TrackerConfig};
 use crate::evidence::{Collector, EvidenceConfig};
+use crate::plate::tracks::{PlatesConfig, Settled, TrackPlates};
 use crate::rules::RuleEngine;
 use crate::signal::Sighting;
 use crate::track::Tracker;
@@ -54,6 +55,68 @@ impl Stage for SnapshotStage {
                 .snapshots
                 .offer(s.id, s.score, &s.bbox, f.image, person);
         }
+    }
+}
+
+/// Plates on every vehicle track: sightings to the reader thread, settled plates onto the
+/// track's events (the next one is due at once, so a watch list hears of it).
+pub struct PlateStage(TrackPlates);
+
+impl PlateStage {
+    /// `wait`: the camera is a recorded file (see `TrackPlates`).
+    pub fn new(cfg: PlatesConfig, wait: bool) -> Self {
+        Self(TrackPlates::new(cfg, wait))
+    }
+}
+
+impl Stage for PlateStage {
+    fn on_frame(&mut self, cx: &mut Cx, f: &Frame, b: &mut Board) {
+        let Some(w) = cx.shared.plates.as_ref() else {
+            return;
+        };
+        let settled = self
+            .0
+            .on_frame(w, f.captured, f.image, &b.out.seen, &b.out.ended);
+        settle_plates(cx, settled, &mut b.plates_read);
+    }
+
+    fn finish(&mut self, cx: &mut Cx, end: &mut End) {
+        let settled = self.0.finish(&end.ended);
+        settle_plates(cx, settled, &mut Vec::new());
+    }
+}
+
+/// Settled plates onto the tracks; a track that ended before its plate was read gets an
+/// update event of its own.
+fn settle_plates(cx: &mut Cx, settled: Vec<Settled>, read: &mut Vec<u64>) {
+    for s in settled {
+        cx.cam.snapshots.set_plate(s.track, s.plate);
+        let Some(snap) = s.late else {
+            read.push(s.track);
+            continue;
+        };
+        let body = Body::Track(TrackEvent {
+            phase: TrackPhase::Update,
+            track_id: snap.id,
+            class: cx
+                .shared
+                .labels
+                .get(snap.class)
+                .cloned()
+                .unwrap_or_default(),
+            score: snap.score,
+            bbox: snap.bbox,
+            first_seen: snap.first_seen,
+            last_seen: snap.last_seen,
+            zones: Vec::new(),
+            path: Vec::new(),
+            attributes: Default::default(),
+            snapshot: None,
+            plate_image: None,
+        });
+        cx.em
+            .emit_tracked(&cx.cam.id, snap.last_seen, body, &mut cx.cam.snapshots);
+        cx.cam.snapshots.forget(snap.id);
     }
 }
 
@@ -112,6 +175,7 @@ impl AnalyticsStage {
 
 impl Stage for AnalyticsStage {
     fn on_frame(&mut self, cx: &mut Cx, f: &Frame, b: &mut Board) {
+        self.0.update_soon(&b.plates_read);
         for (ts, body) in self.0.update(f.captured, f.size, &b.out) {
             if let Body::Crossing(x) = &body {
                 b.crossings.push((ts, x.clone()));

@@ -116,6 +116,15 @@ fn read_as(c: &[char], two_line: bool, second_letter: bool) -> Option<VnPlate> {
     })
 }
 
+/// The shape of a reading in this module's form: two lines are written with two dashes.
+pub fn shape_of(text: &str) -> matthan_schema::PlateFormat {
+    if text.matches('-').count() >= 2 {
+        matthan_schema::PlateFormat::TwoLine
+    } else {
+        matthan_schema::PlateFormat::OneLine
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::parse;

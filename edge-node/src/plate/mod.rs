@@ -9,6 +9,7 @@
 //! 4 to 12 of them, digits among them).
 
 pub mod format;
+pub mod tracks;
 
 use std::path::Path;
 
@@ -61,14 +62,30 @@ struct Line {
 
 impl PlateReader {
     pub fn new(det: &Path, rec: &Path, ort_library: Option<&Path>) -> Result<Self, DetectError> {
+        Self::with_threads(det, rec, ort_library, 0)
+    }
+
+    /// As `new`, with at most `threads` threads per model (0: ONNX Runtime's default, all
+    /// cores). The reader for every passing vehicle runs on one, beside the detector.
+    pub fn with_threads(
+        det: &Path,
+        rec: &Path,
+        ort_library: Option<&Path>,
+        threads: usize,
+    ) -> Result<Self, DetectError> {
         let env = init_ort(ort_library)?;
         let open = |p: &Path| -> Result<Session, DetectError> {
-            Session::builder(env)
-                .and_then(|mut b| b.commit_from_file(p))
-                .map_err(|e| DetectError::Model {
-                    path: p.display().to_string(),
-                    reason: e.to_string(),
-                })
+            let model = |reason: String| DetectError::Model {
+                path: p.display().to_string(),
+                reason,
+            };
+            let mut b = Session::builder(env).map_err(|e| model(e.to_string()))?;
+            if threads > 0 {
+                b = b
+                    .with_intra_threads(threads)
+                    .map_err(|e| model(e.to_string()))?;
+            }
+            b.commit_from_file(p).map_err(|e| model(e.to_string()))
         };
         let det_s = open(det)?;
         let rec_s = open(rec)?;
@@ -316,15 +333,23 @@ fn best_plate(lines: &[Line]) -> Option<Plate> {
             });
         }
     }
+    cands.retain(|p| p.score >= 0.5);
     // Two lines that read beat either line alone: the pair holds the whole plate.
-    cands
-        .into_iter()
-        .max_by(|a, b| {
-            (a.lines, a.score)
-                .partial_cmp(&(b.lines, b.score))
-                .unwrap_or(std::cmp::Ordering::Equal)
-        })
-        .filter(|p| p.score >= 0.5)
+    let best = cands.iter().max_by(|a, b| {
+        (a.lines, a.score)
+            .partial_cmp(&(b.lines, b.score))
+            .unwrap_or(std::cmp::Ordering::Equal)
+    })?;
+    // A second plate elsewhere in the crop: the box holds two vehicles (the detector boxed
+    // neighbours as one), and which plate is this vehicle's cannot be told.
+    let apart = |a: &Rect, b: &Rect| a[2] <= b[0] || b[2] <= a[0] || a[3] <= b[1] || b[3] <= a[1];
+    if cands
+        .iter()
+        .any(|c| c.text != best.text && apart(&c.rect, &best.rect))
+    {
+        return None;
+    }
+    Some(best.clone())
 }
 
 #[cfg(test)]
@@ -349,6 +374,17 @@ mod tests {
         assert_eq!(p.text, "59-X1-123.45");
         assert_eq!(p.lines, 2);
         assert_eq!(p.rect, [10, 20, 60, 55]);
+    }
+
+    #[test]
+    fn a_crop_with_two_plates_reads_as_neither() {
+        let lines = vec![
+            line([10, 20, 90, 35], "51F-133.45"),
+            line([300, 200, 380, 215], "30B-566.12"),
+        ];
+        assert!(best_plate(&lines).is_none());
+        let one = vec![line([10, 20, 90, 35], "51F-133.45")];
+        assert_eq!(best_plate(&one).unwrap().text, "51F-133.45");
     }
 
     #[test]

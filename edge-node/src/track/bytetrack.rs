@@ -247,9 +247,18 @@ impl Tracker {
             .iter()
             .map(|&t| {
                 let p = self.tracks[t].predicted();
+                let area = |b: &BBox| ((b.x2 - b.x1) * (b.y2 - b.y1)).max(1e-3);
                 dets_idx
                     .iter()
-                    .map(|&d| box_iou(&p, &dets[d].bbox))
+                    .map(|&d| {
+                        let b = &dets[d].bbox;
+                        let change = area(b).max(area(&p)) / area(b).min(area(&p));
+                        if change > self.cfg.max_area_change {
+                            0.0
+                        } else {
+                            box_iou(&p, b)
+                        }
+                    })
                     .collect()
             })
             .collect();
@@ -384,6 +393,43 @@ mod tests {
             seen.iter().flatten().map(|(id, _)| *id).collect();
         assert_eq!(ids.len(), 1, "one object, one id: {seen:?}");
         assert!(!seen[25].is_empty(), "re-acquired right after the gap");
+    }
+
+    #[test]
+    fn a_box_around_two_vehicles_does_not_carry_a_track_off() {
+        // Two vehicles side by side; for three frames the detector boxes both as one.
+        let mut tr = Tracker::new(TrackerConfig::default());
+        let merged = |i: usize| Detection {
+            bbox: BBox {
+                x1: 100.0 + 5.0 * i as f32,
+                y1: 100.0,
+                x2: 300.0 + 5.0 * i as f32,
+                y2: 180.0,
+            },
+            score: 0.9,
+            class: 0,
+        };
+        let frames: Vec<Vec<Detection>> = (0..30)
+            .map(|i| {
+                let x = 100.0 + 5.0 * i as f32;
+                if (10..13).contains(&i) {
+                    vec![merged(i)]
+                } else {
+                    vec![det(x, 100.0, 0.9), det(x + 160.0, 100.0, 0.9)]
+                }
+            })
+            .collect();
+        let seen = run(&mut tr, &frames);
+        for f in [5, 20, 29] {
+            let mut ids: Vec<(u64, f32)> = seen[f].clone();
+            ids.sort_by(|a, b| a.1.total_cmp(&b.1));
+            assert_eq!(ids.len(), 2, "frame {f}: {seen:?}");
+            assert_eq!(
+                (ids[0].0, ids[1].0),
+                (1, 2),
+                "frame {f}: ids kept, not swapped"
+            );
+        }
     }
 
     #[test]

@@ -19,6 +19,12 @@ pub struct TrackerConfig {
     /// Minimum IoU for the second (low-score) association.
     #[serde(default = "d_low_match_iou")]
     pub low_match_iou: f32,
+    /// A detection whose box is this many times larger or smaller (in area) than a track's
+    /// predicted box never continues it: in dense traffic the detector sometimes boxes two
+    /// neighbouring vehicles as one, and a track that followed that box would jump to the
+    /// other vehicle (and carry its plate). Real growth between two frames is far less.
+    #[serde(default = "d_max_area_change")]
+    pub max_area_change: f32,
     /// Hits needed before a tentative track is confirmed and announced.
     #[serde(default = "d_min_hits")]
     pub min_hits: u32,
@@ -45,6 +51,9 @@ fn d_match_iou() -> f32 {
 }
 fn d_low_match_iou() -> f32 {
     0.4
+}
+fn d_max_area_change() -> f32 {
+    3.0
 }
 fn d_min_hits() -> u32 {
     3
@@ -86,6 +95,9 @@ impl TrackerConfig {
             if !(v.is_finite() && v > 0.0) {
                 return Err(s.err(key, "must be a positive number of seconds"));
             }
+        }
+        if !(self.max_area_change.is_finite() && self.max_area_change > 1.0) {
+            return Err(s.err("max_area_change", "must be a number above 1"));
         }
         if self.min_hits == 0 {
             return Err(s.err("min_hits", "must be at least 1"));

@@ -127,6 +127,7 @@ impl Body {
                     return Err(bad("body.last_seen", "last_seen is before first_seen"));
                 }
                 snapshot_ok(&t.snapshot).map_err(|r| bad("body.snapshot", r))?;
+                snapshot_ok(&t.plate_image).map_err(|r| bad("body.plate_image", r))?;
                 t.attributes.validate().map_err(|(f, r)| bad(f, &r))?;
             }
             Body::Counts(c) if c.interval_end < c.interval_start => {

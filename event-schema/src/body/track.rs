@@ -31,10 +31,22 @@ pub struct Attributes {
     pub plate: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub plate_score: Option<f32>,
+    /// Which Vietnamese plate shape the reading fits (set with `plate`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub plate_format: Option<PlateFormat>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub speed_kmh: Option<f32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub heading_deg: Option<f32>,
+}
+
+/// The two shapes of Vietnamese plates: cars carry one line ("51F-123.45"), motorbikes two
+/// ("59-X1" over "123.45", written "59-X1-123.45").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PlateFormat {
+    OneLine,
+    TwoLine,
 }
 
 /// Every colour name an edge gives (`color`, `upper_color`, `lower_color`): the hub's search
@@ -91,6 +103,9 @@ pub struct TrackEvent {
     /// `matthan-evidence/{site}/{sha256}`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub snapshot: Option<String>,
+    /// sha256 of a JPEG of the plate at its best reading (published like `snapshot`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub plate_image: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
