@@ -42,7 +42,17 @@ pub struct WatchHit {
     pub camera: String,
     #[serde(with = "matthan_schema::rfc3339_ms")]
     pub ts: DateTime<Utc>,
+    /// The track the plate was read on (live hits only): its later events (the update as its
+    /// plate firms up, its end) are the same pass and raise no second hit.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub track: Option<u64>,
 }
+
+/// A pass of one track before one camera, for one watch-list entry: (entry, site, camera, track).
+type PassKey = (i64, String, String, u64);
+
+/// Events of one track this far apart are two passes (the edge restarted, ids began again).
+const SAME_PASS_MIN: i64 = 10;
 
 /// Whether a reading is the listed plate: `Some(true)` exactly, `Some(false)` through one
 /// confusable character, `None` otherwise.
@@ -73,6 +83,8 @@ pub fn plate_of(e: &Event) -> Option<&str> {
 /// channel hits are pushed on.
 pub struct Watch {
     entries: RwLock<Vec<WatchEntry>>,
+    /// The last hit per (entry, site, camera, track), so a pass hits once.
+    passes: std::sync::Mutex<std::collections::HashMap<PassKey, DateTime<Utc>>>,
     pub hits: broadcast::Sender<WatchHit>,
     /// Set when the hub stops, so open hit streams end instead of holding the shutdown.
     closing: tokio::sync::watch::Sender<bool>,
@@ -89,6 +101,7 @@ impl Default for Watch {
     fn default() -> Self {
         Self {
             entries: RwLock::new(Vec::new()),
+            passes: Default::default(),
             // A console that falls this far behind misses hits live (they stay listed).
             hits: broadcast::channel(256).0,
             closing: tokio::sync::watch::channel(false).0,
@@ -139,6 +152,10 @@ impl Watch {
                         site: e.site.clone(),
                         camera: e.camera.clone(),
                         ts: e.ts,
+                        track: match &e.body {
+                            Body::Track(t) => Some(t.track_id),
+                            _ => None,
+                        },
                     });
                 }
             }
@@ -155,7 +172,11 @@ impl Watch {
     ) -> Result<Vec<WatchHit>, StoreError> {
         let mut new = Vec::new();
         for h in hits {
+            if self.same_pass(&h) {
+                continue;
+            }
             if store.record_watch_hit(&h)? {
+                self.passed(&h);
                 store.audit(&crate::store::AuditEntry {
                     ts: Utc::now(),
                     who: "hub".into(),
@@ -181,9 +202,75 @@ impl Watch {
     }
 }
 
+impl Watch {
+    fn pass_key(h: &WatchHit) -> Option<PassKey> {
+        h.track
+            .map(|t| (h.entry_id, h.site.clone(), h.camera.clone(), t))
+    }
+
+    /// Whether this pass of the track already hit this entry.
+    fn same_pass(&self, h: &WatchHit) -> bool {
+        let Some(k) = Self::pass_key(h) else {
+            return false;
+        };
+        let passes = self.passes.lock().unwrap_or_else(|p| p.into_inner());
+        passes
+            .get(&k)
+            .is_some_and(|at| (h.ts - *at).abs() <= chrono::Duration::minutes(SAME_PASS_MIN))
+    }
+
+    fn passed(&self, h: &WatchHit) {
+        let Some(k) = Self::pass_key(h) else { return };
+        let mut passes = self.passes.lock().unwrap_or_else(|p| p.into_inner());
+        // Bounded: passes older than the window are forgotten as new ones come.
+        if passes.len() > 10_000 {
+            let horizon = h.ts - chrono::Duration::minutes(SAME_PASS_MIN);
+            passes.retain(|_, at| *at >= horizon);
+        }
+        passes.insert(k, h.ts);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::matches;
+
+    #[test]
+    fn a_pass_hits_once_and_the_next_pass_again() {
+        let w = super::Watch::default();
+        let at = |s: &str| s.parse::<chrono::DateTime<chrono::Utc>>().unwrap();
+        let hit = |track: Option<u64>, ts: &str| super::WatchHit {
+            entry_id: 1,
+            listed: "51F12345".into(),
+            reason: "r".into(),
+            read: "51F-123.45".into(),
+            exact: true,
+            event_id: format!("{track:?}{ts}"),
+            site: "s".into(),
+            camera: "c".into(),
+            ts: at(ts),
+            track,
+        };
+        let first = hit(Some(7), "2026-12-01T08:00:00Z");
+        assert!(!w.same_pass(&first));
+        w.passed(&first);
+        assert!(
+            w.same_pass(&hit(Some(7), "2026-12-01T08:00:04Z")),
+            "its end event"
+        );
+        assert!(
+            !w.same_pass(&hit(Some(8), "2026-12-01T08:00:04Z")),
+            "another track"
+        );
+        assert!(
+            !w.same_pass(&hit(Some(7), "2026-12-01T08:30:00Z")),
+            "ids began again"
+        );
+        assert!(
+            !w.same_pass(&hit(None, "2026-12-01T08:00:04Z")),
+            "a violation"
+        );
+    }
 
     #[test]
     fn one_confusable_character_is_a_look_alike_and_any_other_is_nothing() {

@@ -99,6 +99,7 @@ impl WatchStore for SqliteStore {
                     site: r.get(6)?,
                     camera: r.get(7)?,
                     ts: at(r.get(8)?),
+                    track: None,
                 })
             })?
             .collect::<Result<_, _>>()?;
@@ -174,6 +175,7 @@ impl WatchStore for PgStore {
                 site: r.get(6),
                 camera: r.get(7),
                 ts: at(r.get(8)),
+                track: None,
             })
             .collect())
     }
