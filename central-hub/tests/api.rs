@@ -331,6 +331,8 @@ fn openapi_document_lists_exactly_the_routes_and_each_answers() {
         let real = match real.as_str() {
             "/api/search" => "/api/search?q=bus".to_string(),
             "/api/trace" => "/api/trace?plate=51F".to_string(),
+            "/api/trace/candidates" => format!("/api/trace/candidates?event={id}"),
+            "/api/junctions/history" => "/api/junctions/history?site=hcmc&id=cam-1".to_string(),
             _ => real,
         };
         let (status, _) = hub.get(&real, Some(ADMIN));

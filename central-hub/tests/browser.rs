@@ -91,6 +91,33 @@ async fn operator_finds_and_opens_an_incident_and_traffic_sees_counts() {
         ),
         recommendation(now),
     ];
+    // A day of 1-minute counts on a second camera: what the charts must draw in ≤ 500 ms.
+    let day: Vec<Event> = (1..=1440)
+        .map(|m| {
+            let end = now - chrono::Duration::minutes(m);
+            Event::new(
+                "hcmc",
+                "ben-thanh-2",
+                end,
+                Body::Counts(Counts {
+                    interval_start: end - chrono::Duration::minutes(1),
+                    interval_end: end,
+                    lines: ["motorcycle", "car", "bus"]
+                        .iter()
+                        .enumerate()
+                        .map(|(i, class)| LineCount {
+                            line: "ham-nghi".into(),
+                            class: (*class).into(),
+                            in_count: ((m * 7 + i as i64 * 13) % 40) as u32,
+                            out_count: ((m * 3 + i as i64 * 5) % 30) as u32,
+                        })
+                        .collect(),
+                    zones: vec![],
+                }),
+            )
+        })
+        .collect();
+    let events: Vec<Event> = events.into_iter().chain(day).collect();
     let hub = tokio::task::spawn_blocking(move || {
         hub.publish_blob(&matthan_schema::evidence_topic("hcmc", &sha), &jpeg);
         hub.publish(&events);
@@ -325,6 +352,36 @@ async fn operator_finds_and_opens_an_incident_and_traffic_sees_counts() {
         table.contains("Chu kỳ 72 s: ns 35 s, ew 27 s") && table.contains("31 → 23 s/xe"),
         "{table}"
     );
+    // A day of history as charts: the camera's counts per class, then the junction's flow,
+    // queue and cycle (uPlot draws each on a canvas).
+    for (id, charts) in [("ben-thanh-1", 1), ("ben-thanh-2", 1), ("ben-thanh-jct", 3)] {
+        c.find(Locator::XPath(&format!(
+            "//tr[td[1][normalize-space(.)='{id}']]//button[contains(@class,'chart-btn')]"
+        )))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+        c.wait()
+            .at_most(wait)
+            .for_element(Locator::Css("#junction-charts figure.chart canvas"))
+            .await
+            .unwrap();
+        let drawn = c
+            .execute(
+                "return [document.querySelectorAll('#junction-charts figure.chart').length, \
+                 Number(document.getElementById('junction-charts').dataset.renderMs)];",
+                vec![],
+            )
+            .await
+            .unwrap();
+        assert_eq!(drawn[0], charts, "{id}: {drawn}");
+        assert!(
+            drawn[1].as_f64().unwrap() <= 500.0,
+            "{id}: charts took {drawn}"
+        );
+    }
     accessible(&c, "junction page").await;
 
     c.close().await.unwrap();

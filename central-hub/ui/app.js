@@ -162,6 +162,7 @@ async function openEvent(id) {
       <p>Bằng chứng / evidence:</p><ul>${ev}</ul>
       <button class="primary" id="export">Xuất hồ sơ / Export (.zip)</button>
       ${plateOf(d.event) ? '<button id="trace-this">Truy vết biển số / Trace this plate</button>' : ''}
+      <button id="candidates-this">Có thể là xe này ở camera lân cận / Possible sightings nearby</button>
       ${fields(d.event)}
       <details><summary>Dữ liệu gốc / raw event (JSON)</summary><pre>${esc(JSON.stringify(d.event, null, 2))}</pre></details>`;
     $('detail').classList.remove('hidden');
@@ -169,6 +170,7 @@ async function openEvent(id) {
     document.querySelectorAll('#detail [data-sha]').forEach((el) => {
       api('/api/evidence/' + el.dataset.sha).then((r) => r.blob()).then((b) => { el.src = URL.createObjectURL(b); }).catch(() => {});
     });
+    $('candidates-this').onclick = () => { tab('watch'); candidates(id); };
     if (plateOf(d.event)) {
       $('trace-this').onclick = () => { tab('watch'); $('trace-plate').value = plateOf(d.event); trace(plateOf(d.event)); };
     }
@@ -246,11 +248,55 @@ async function loadJunctions() {
       const tr = document.createElement('tr');
       tr.innerHTML = `<td>${esc(c.camera)}</td><td>${esc(c.status ? c.status.body.state : '')}</td>
         <td>${k ? esc(fmt(k.interval_start)) + ' – ' + esc(fmt(k.interval_end)) : ''}</td><td>${lines}</td>
-        <td>${recommendation(c.recommendation, c.warning)}</td>`;
+        <td>${recommendation(c.recommendation, c.warning)}</td>
+        <td><button class="chart-btn">Biểu đồ / Charts</button></td>`;
+      tr.querySelector('.chart-btn').onclick = () => loadHistory(c.site, c.camera);
       body.appendChild(tr);
     }
   } catch (e) { $('junction-error').textContent = e.message; }
 }
+
+// A day of one camera's counts per class, or one junction's recommendations (flow and queue
+// per approach, cycle), as charts (uPlot, vendored: /vendor/uplot.js).
+async function loadHistory(site, id) {
+  const box = $('junction-charts');
+  box.innerHTML = '';
+  try {
+    const d = await (await api('/api/junctions/history?site=' + encodeURIComponent(site) + '&id=' + encodeURIComponent(id))).json();
+    const t0 = performance.now();
+    const secs = (ts) => Date.parse(ts) / 1000;
+    const chart = (title, xs, series) => {
+      const fig = document.createElement('figure');
+      fig.className = 'chart';
+      fig.innerHTML = `<figcaption>${esc(title)}</figcaption>`;
+      box.appendChild(fig);
+      const opts = {
+        width: Math.min(720, box.clientWidth || 720), height: 220,
+        series: [{}].concat(series.map((s, i) => ({ label: s.label, stroke: PALETTE[i % PALETTE.length], width: 2 }))),
+        axes: [{}, {}],
+      };
+      // uPlot draws times in the browser's zone; operators read Vietnam time.
+      opts.tzDate = (ts) => uPlot.tzDate(new Date(ts * 1000), 'Asia/Ho_Chi_Minh');
+      new uPlot(opts, [xs].concat(series.map((s) => s.values)), fig);
+    };
+    if (d.counts.length) {
+      const classes = [...new Set(d.counts.flatMap((c) => Object.keys(c.classes)))];
+      chart(`${id}: lượt qua vạch theo loại xe / crossings per class`, d.counts.map((c) => secs(c.end)),
+        classes.map((k) => ({ label: CLASS_VI[k] || k, values: d.counts.map((c) => c.classes[k] || 0) })));
+    }
+    if (d.recommendations.length) {
+      const xs = d.recommendations.map((r) => secs(r.ts));
+      const apps = [...new Set(d.recommendations.flatMap((r) => r.approaches.map((a) => a.approach)))];
+      const per = (key) => apps.map((a) => ({ label: a, values: d.recommendations.map((r) => (r.approaches.find((x) => x.approach === a) || {})[key] ?? null) }));
+      chart(`${id}: lưu lượng / flow (PCU/h)`, xs, per('flow_pcu_h'));
+      chart(`${id}: hàng chờ / queue (xe / vehicles)`, xs, per('queue_veh'));
+      chart(`${id}: chu kỳ khuyến nghị / recommended cycle (s)`, xs, [{ label: 'chu kỳ / cycle', values: d.recommendations.map((r) => r.cycle_s) }]);
+    }
+    if (!d.counts.length && !d.recommendations.length) box.textContent = 'Chưa có dữ liệu 24 giờ / no data in the last 24 h';
+    box.dataset.renderMs = String(Math.round(performance.now() - t0));
+  } catch (e) { $('junction-error').textContent = e.message; }
+}
+const PALETTE = ['#1f77b4', '#d62728', '#2ca02c', '#ff7f0e', '#9467bd', '#8c564b'];
 
 // Watch list and tracing (truy vết): a plate's sightings oldest first, hops no car could drive
 // flagged; listed plates, and hits as they arrive on the stream.
@@ -268,6 +314,23 @@ async function trace(plate) {
         + (h.impossible ? ' <b>KHÔNG THỂ / IMPOSSIBLE</b>' : '');
       const tr = document.createElement('tr');
       tr.innerHTML = `<td>${esc(fmt(s.ts))}</td><td>${esc(s.camera)}</td><td>${esc(s.plate)}</td><td>${esc(MATCH_VI[s.match] || s.match)}</td><td>${hop}</td>`;
+      body.appendChild(tr);
+    }
+  } catch (e) { $('watch-error').textContent = e.message; }
+}
+// Without a plate: passes at nearby cameras that could be the same vehicle, ranked, each
+// marked as a candidate with its reasons (an operator confirms by looking).
+async function candidates(id) {
+  $('watch-error').textContent = '';
+  const body = $('trace').querySelector('tbody');
+  body.innerHTML = '';
+  try {
+    const d = await (await api('/api/trace/candidates?event=' + encodeURIComponent(id))).json();
+    if (!d.candidates.length) body.innerHTML = `<tr><td colspan="5">Không có ứng viên / no candidates${d.note ? ' — ' + esc(d.note) : ''}</td></tr>`;
+    for (const c of d.candidates) {
+      const tr = document.createElement('tr');
+      tr.innerHTML = `<td>${esc(fmt(c.ts))}</td><td>${esc(c.camera)}</td><td>${esc(c.plate || '—')}</td>`
+        + `<td>ứng viên / candidate (${c.score})</td><td>${esc(c.reasons.join('; '))}</td>`;
       body.appendChild(tr);
     }
   } catch (e) { $('watch-error').textContent = e.message; }

@@ -24,9 +24,11 @@ use crate::store::{AuditEntry, EventStore, Pool};
 
 mod admin;
 mod blob;
+mod candidates;
 mod export;
 mod filters;
 mod holds;
+mod junctions;
 mod session;
 mod trace;
 mod watchlist;
@@ -48,9 +50,13 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("delete", "/api/events/{id}/hold"),
     ("get", "/api/evidence/{sha256}"),
     ("get", "/api/junctions"),
+    ("get", "/api/junctions/history"),
+    ("get", "/vendor/uplot.js"),
+    ("get", "/vendor/uplot.css"),
     ("get", "/api/audit"),
     ("get", "/api/admin/dead-letters"),
     ("get", "/api/trace"),
+    ("get", "/api/trace/candidates"),
     ("get", "/api/watchlist"),
     ("post", "/api/watchlist"),
     ("delete", "/api/watchlist/{id}"),
@@ -62,6 +68,9 @@ pub const ROUTES: &[(&str, &str)] = &[
 pub const OPENAPI: &str = include_str!("../../openapi.yaml");
 const UI: &str = include_str!("../../ui/index.html");
 const UI_JS: &str = include_str!("../../ui/app.js");
+/// uPlot 1.6.31 from npm, vendored with its licence (ui/vendor/uplot/PROVENANCE.md).
+const UPLOT_JS: &str = include_str!("../../ui/vendor/uplot/uPlot.iife.min.js");
+const UPLOT_CSS: &str = include_str!("../../ui/vendor/uplot/uPlot.min.css");
 
 /// Sent with every response. The console runs only its own script (no inline script, no
 /// eval), is never framed, and content types are never sniffed: a value a publisher put in an
@@ -236,6 +245,24 @@ pub fn router(state: Shared) -> axum::Router {
             }),
         )
         .route(
+            "/vendor/uplot.js",
+            get(|| async {
+                (
+                    [(header::CONTENT_TYPE, "text/javascript; charset=utf-8")],
+                    UPLOT_JS,
+                )
+            }),
+        )
+        .route(
+            "/vendor/uplot.css",
+            get(|| async {
+                (
+                    [(header::CONTENT_TYPE, "text/css; charset=utf-8")],
+                    UPLOT_CSS,
+                )
+            }),
+        )
+        .route(
             "/openapi.yaml",
             get(|| async { ([(header::CONTENT_TYPE, "application/yaml")], OPENAPI) }),
         )
@@ -250,10 +277,12 @@ pub fn router(state: Shared) -> axum::Router {
             axum::routing::post(holds::hold).delete(holds::release),
         )
         .route("/api/evidence/{sha256}", get(blob::evidence))
-        .route("/api/junctions", get(junctions))
+        .route("/api/junctions", get(junctions::latest))
+        .route("/api/junctions/history", get(junctions::history))
         .route("/api/audit", get(audit_log))
         .route("/api/admin/dead-letters", get(admin::dead_letters))
         .route("/api/trace", get(trace::trace))
+        .route("/api/trace/candidates", get(candidates::candidates))
         .route("/api/watchlist", get(watchlist::list).post(watchlist::add))
         .route(
             "/api/watchlist/{id}",
@@ -416,31 +445,6 @@ async fn event(
             "signature": crate::signature::check(&e, &s.evidence, &s.keys),
             "hold": hold,
         })))
-    })
-    .await
-}
-
-async fn junctions(
-    State(s): State<Shared>,
-    caller: Caller,
-) -> Result<Json<serde_json::Value>, ApiError> {
-    caller.require(&s, &[Role::Traffic])?;
-    blocking(move || {
-        let mut store = s.conn()?;
-        let counts = store.latest_per_camera("counts")?;
-        let status = store.latest_per_camera("camera_status")?;
-        // Junction events name the junction where camera events name the camera.
-        let recs = store.latest_per_camera("signal_recommendation")?;
-        let warnings = store.latest_per_camera("congestion_warning")?;
-        let mut cams: Vec<serde_json::Value> = Vec::new();
-        for (site, camera) in store.cameras()? {
-            let pick = |v: &[matthan_schema::Event]| v.iter().find(|e| e.site == site && e.camera == camera).cloned();
-            let (c, st, r, w) = (pick(&counts), pick(&status), pick(&recs), pick(&warnings));
-            if c.is_some() || st.is_some() || r.is_some() {
-                cams.push(json!({ "site": site, "camera": camera, "counts": c, "status": st, "recommendation": r, "warning": w }));
-            }
-        }
-        Ok(Json(json!({ "cameras": cams })))
     })
     .await
 }

@@ -70,10 +70,10 @@ pub(super) async fn trace(
 
 /// One pass of a vehicle before one camera: the events the hub holds about that track (its
 /// updates as the plate firms up, its end, a violation) make one sighting, not several.
-struct Pass<'a> {
-    first: &'a Row,
+pub(super) struct Pass<'a> {
+    pub first: &'a Row,
     /// The newest track event (its plate is the most readings fused), else the first row.
-    best: &'a Row,
+    pub best: &'a Row,
     last: DateTime<Utc>,
     ids: Vec<&'a str>,
     rules: Vec<&'a str>,
@@ -82,7 +82,7 @@ struct Pass<'a> {
 /// Events of one track this far apart are two passes (the edge restarted, ids began again).
 const PASS_GAP_MIN: i64 = 10;
 
-fn passes(rows: &[Row]) -> Vec<Pass<'_>> {
+pub(super) fn passes(rows: &[Row]) -> Vec<Pass<'_>> {
     let mut out: Vec<Pass> = Vec::new();
     for r in rows {
         let same = r.track_id.and_then(|t| {
@@ -161,7 +161,7 @@ fn sightings(rows: &[Row], asked: &Plate, at: &[CameraPosition]) -> Vec<serde_js
 }
 
 /// Great-circle distance between two cameras.
-fn haversine_km(a: &CameraPosition, b: &CameraPosition) -> f64 {
+pub(super) fn haversine_km(a: &CameraPosition, b: &CameraPosition) -> f64 {
     let (la1, la2) = (a.lat.to_radians(), b.lat.to_radians());
     let (dla, dlo) = ((b.lat - a.lat).to_radians(), (b.lon - a.lon).to_radians());
     let h = (dla / 2.0).sin().powi(2) + la1.cos() * la2.cos() * (dlo / 2.0).sin().powi(2);
