@@ -32,6 +32,11 @@ struct Truth {
 struct Object {
     id: String,
     plate: Option<String>,
+    /// Keyframes (t, x, y): y is the lane the object drives in.
+    path: Vec<(f64, f64, f64)>,
+    /// Driven behind a larger vehicle: its track ids are counted.
+    #[serde(default)]
+    occluded: bool,
 }
 
 #[derive(Deserialize)]
@@ -346,6 +351,17 @@ fn violation_scenarios_with_signed_evidence() {
         worst = worst.min(p).min(rc);
     }
     eprintln!("plates read exactly: {}/{} violations", plates.0, plates.1);
+    let (kept, occluded) = occlusion_ids(&truths, &hub.events());
+    eprintln!("occlusion: {kept} of {occluded} vehicles kept one track id behind a bus");
+    // Measured: 3 of 4 (the slow truck, hidden 3.6 s and never seen whole before, is split);
+    // the goal is 95 %. This holds the floor.
+    if std::env::var("MATTHAN_SCENARIOS").is_err() {
+        assert!(occluded >= 4, "{occluded} occlusion scenarios");
+        assert!(
+            kept + 1 >= occluded,
+            "occluded vehicles kept one id in {kept} of {occluded} scenarios"
+        );
+    }
     for p in &problems {
         eprintln!("  {p}");
     }
@@ -413,4 +429,38 @@ fn violation_scenarios_with_signed_evidence() {
         let other = central_hub::signature::check(e, &store, &Default::default());
         assert_eq!(other.status, central_hub::signature::Status::UntrustedKey);
     }
+}
+
+/// Scenarios whose object drives behind a bus: how many of those vehicles the tracker followed
+/// under one id, of how many. A track is the vehicle's when its path runs in the vehicle's lane.
+fn occlusion_ids(truths: &BTreeMap<String, Truth>, events: &[Event]) -> (usize, usize) {
+    let (mut kept, mut n) = (0, 0);
+    for (name, truth) in truths {
+        for o in truth.objects.iter().filter(|o| o.occluded) {
+            n += 1;
+            let lane = o.path[0].2 as f32;
+            let ids: std::collections::BTreeSet<u64> = events
+                .iter()
+                .filter(|e| &e.camera == name)
+                .filter_map(|e| match &e.body {
+                    Body::Track(t) if !t.path.is_empty() => {
+                        let mut ys: Vec<f32> = t.path.iter().map(|p| p[1]).collect();
+                        ys.sort_by(f32::total_cmp);
+                        ((ys[ys.len() / 2] - lane).abs() < 30.0).then_some(t.track_id)
+                    }
+                    _ => None,
+                })
+                .collect();
+            if ids.len() == 1 {
+                kept += 1;
+            } else {
+                eprintln!(
+                    "  {name}: {} tracks for the occluded {}: {ids:?}",
+                    ids.len(),
+                    o.id
+                );
+            }
+        }
+    }
+    (kept, n)
 }

@@ -12,6 +12,7 @@ use chrono::{DateTime, Utc};
 use pathfinding::prelude::{Matrix, kuhn_munkres};
 
 use super::Kalman;
+use super::reid::{self, Trail};
 use crate::config::TrackerConfig;
 use crate::detect::Detection;
 use matthan_schema::BBox;
@@ -59,6 +60,8 @@ struct Track {
     hits: u32,
     /// Whether the object was moving when last seen (centre speed per frame vs its height).
     moving: bool,
+    /// Its recent boxes, to find it again after an occlusion (`reid`).
+    trail: Trail,
 }
 
 impl Track {
@@ -92,6 +95,7 @@ impl Track {
         *self.votes.entry(d.class).or_default() += d.score;
         self.last_seen = now;
         self.hits += 1;
+        self.trail.push(now, d.bbox);
         let h = (d.bbox.y2 - d.bbox.y1).max(1.0);
         self.moving = self.kf.speed() / h > 0.01;
     }
@@ -152,16 +156,13 @@ impl Tracker {
         let (m3, unmatched_tentative, new_dets) =
             self.associate(&tentative, &rest_high, dets, self.cfg.match_iou);
 
+        let mut dead = vec![false; self.tracks.len()];
+        let mut confirming = Vec::new();
         for (ti, di) in m1.into_iter().chain(m2).chain(m3) {
             let t = &mut self.tracks[ti];
             t.hit(&dets[di], now);
             match t.state {
-                State::Tentative if t.hits >= self.cfg.min_hits => {
-                    t.state = State::Confirmed;
-                    t.id = self.next_id;
-                    self.next_id += 1;
-                    out.confirmed.push(t.id);
-                }
+                State::Tentative if t.hits >= self.cfg.min_hits => confirming.push(ti),
                 State::Lost => t.state = State::Confirmed,
                 _ => {}
             }
@@ -172,7 +173,9 @@ impl Tracker {
         for ti in unmatched_tracked {
             self.tracks[ti].state = State::Lost;
         }
-        let mut dead = vec![false; self.tracks.len()];
+        for ti in confirming {
+            self.confirm(ti, now, &mut dead, &mut out);
+        }
         for ti in unmatched_tentative {
             dead[ti] = true;
         }
@@ -209,7 +212,9 @@ impl Tracker {
                 last_seen: now,
                 hits: 1,
                 moving: false,
+                trail: Trail::default(),
             };
+            t.trail.push(now, d.bbox);
             if self.cfg.min_hits <= 1 {
                 t.state = State::Confirmed;
                 t.id = self.next_id;
@@ -220,6 +225,49 @@ impl Tracker {
             self.tracks.push(t);
         }
         out
+    }
+
+    /// A tentative track has its hits: it is a vehicle seen before and hidden since (it takes
+    /// that track's id), or a new one.
+    fn confirm(
+        &mut self,
+        ti: usize,
+        now: DateTime<Utc>,
+        dead: &mut [bool],
+        out: &mut TrackerOutput,
+    ) {
+        let found = self.tracks[ti].bbox;
+        let lost = (0..self.tracks.len())
+            .filter(|&i| i != ti && !dead[i])
+            .filter(|&i| self.tracks[i].state == State::Lost && self.tracks[i].moving)
+            .filter_map(|i| {
+                let e = self.tracks[i].trail.expected(now)?;
+                reid::distance(&e, &found).map(|d| (d, i))
+            })
+            .min_by(|a, b| a.0.total_cmp(&b.0));
+        let Some((_, li)) = lost else {
+            let t = &mut self.tracks[ti];
+            t.state = State::Confirmed;
+            t.id = self.next_id;
+            self.next_id += 1;
+            out.confirmed.push(t.id);
+            out.seen.push(t.snapshot());
+            return;
+        };
+        let new = self.tracks[ti].clone();
+        let t = &mut self.tracks[li];
+        t.kf = new.kf;
+        t.bbox = new.bbox;
+        t.score = new.score;
+        t.last_seen = now;
+        t.hits += new.hits;
+        for (c, v) in new.votes {
+            *t.votes.entry(c).or_default() += v;
+        }
+        t.trail.push(now, new.bbox);
+        t.state = State::Confirmed;
+        dead[ti] = true;
+        out.seen.push(t.snapshot());
     }
 
     /// Ends every confirmed or lost track (stream over, camera removed).

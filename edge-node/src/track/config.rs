@@ -62,7 +62,9 @@ fn d_max_lost() -> f64 {
     120.0
 }
 fn d_max_lost_moving() -> f64 {
-    3.0
+    // Long enough for a vehicle to pass behind a stopped bus at 20 km/h and be found again
+    // (`reid`); a track that left the frame ends this long after.
+    5.0
 }
 fn d_update() -> f64 {
     5.0

@@ -3,6 +3,7 @@
 mod bytetrack;
 mod config;
 mod kalman;
+mod reid;
 
 pub use bytetrack::{TrackSnapshot, Tracker, TrackerOutput};
 pub use config::TrackerConfig;
