@@ -16,6 +16,7 @@ use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use central_hub::store::plate_norm;
 use chrono::{DateTime, Utc};
 use edge_node::config::EdgeConfig;
 use matthan_benches::{Broker, cached, pct, repo};
@@ -126,7 +127,7 @@ realtime = true
         let captured = wall0 + (ts - start_at).to_std().unwrap_or_default();
         lat.push(at.saturating_duration_since(captured).as_secs_f64());
         // A hit for a listed plate that never passed (the look-alike pair's other half).
-        if !passing.iter().any(|p| plate_key(p) == h["listed"]) {
+        if !passing.iter().any(|p| plate_norm(p) == h["listed"]) {
             wrong.push(h.to_string());
         }
     }
@@ -151,9 +152,4 @@ realtime = true
         lat.iter().copied().fold(0.0, f64::max)
     );
     drop(hub);
-}
-
-/// The hub's normalised form of a plate (what a hit names as `listed`).
-fn plate_key(p: &str) -> String {
-    p.chars().filter(char::is_ascii_alphanumeric).collect()
 }

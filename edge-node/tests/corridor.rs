@@ -202,8 +202,9 @@ fn median(v: &[f32]) -> f32 {
     v.get(v.len() / 2).copied().unwrap_or(f32::NAN)
 }
 
+/// The hub's normalised plate (what its searches and watch list compare).
 fn norm(p: &str) -> String {
-    p.chars().filter(char::is_ascii_alphanumeric).collect()
+    central_hub::store::plate_norm(p)
 }
 
 /// Same length and one character different, or one character more or less.
