@@ -217,7 +217,7 @@ fn check_http(
 
 /// Where a camera stands (`[[cameras]]`), so a traced vehicle's hop between two cameras can be
 /// judged against the time it took.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct CameraPosition {
     pub site: String,

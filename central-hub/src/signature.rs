@@ -38,15 +38,40 @@ pub struct Check {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub edge: Option<String>,
     pub problems: Vec<String>,
+    /// The facts shown beside the evidence that a valid signature vouches for (checked against
+    /// the signed manifest); empty when nothing was verified.
+    pub covers: Vec<&'static str>,
 }
+
+/// What `facts_differ` and the file list compare with the signed manifest, as an operator
+/// reads them.
+const COVERED: [&str; 12] = [
+    "site",
+    "camera",
+    "rule",
+    "rule_id",
+    "violation_id",
+    "track_id",
+    "class",
+    "time",
+    "zone/line",
+    "measured context",
+    "plate and its score",
+    "evidence files (sha256)",
+];
 
 impl Check {
     fn new(status: Status, key: Option<&str>, problems: Vec<String>) -> Self {
+        let covers = match status {
+            Status::Verified | Status::UntrustedKey => COVERED.to_vec(),
+            _ => Vec::new(),
+        };
         Self {
             status,
             public_key: key.map(str::to_string),
             edge: None,
             problems,
+            covers,
         }
     }
 }

@@ -298,7 +298,7 @@ fn openapi_document_lists_exactly_the_routes_and_each_answers() {
         .collect();
     assert_eq!(documented, routed, "openapi.yaml and the router disagree");
     // Every answer, authorised or not, forbids inline script and framing.
-    for path in ["/", "/app.js", "/api/search?q=x", "/api/health"] {
+    for path in ["/", "/ui/app.js", "/api/search?q=x", "/api/health"] {
         let csp = hub
             .header(path, "content-security-policy")
             .unwrap_or_default();
@@ -327,7 +327,8 @@ fn openapi_document_lists_exactly_the_routes_and_each_answers() {
         }
         let real = path
             .replace("{id}", &id)
-            .replace("{sha256}", &"b".repeat(64));
+            .replace("{sha256}", &"b".repeat(64))
+            .replace("{file}", "app.js");
         let real = match real.as_str() {
             "/api/search" => "/api/search?q=bus".to_string(),
             "/api/trace" => "/api/trace?plate=51F".to_string(),

@@ -1,73 +1,95 @@
-// Mắt Thần operator console (served at /app.js; the page's CSP allows no inline script).
+// Mắt Thần operator console: session, tabs, search and the review timeline (served at
+// /ui/app.js; the page's CSP allows no inline script). Words come from i18n.js.
+/* global t, name, LANG, setLang, translateReason, onLang, openEvent, loadJunctions, loadWatch, stopJunctions */
 const $ = (id) => document.getElementById(id);
 const tz = 'Asia/Ho_Chi_Minh';
-const fmt = (ts) => new Date(ts).toLocaleString('vi-VN', { timeZone: tz });
+const fmt = (ts) => new Date(ts).toLocaleString(LANG === 'vi' ? 'vi-VN' : 'en-GB', { timeZone: tz });
 const esc = (s) => String(s ?? '').replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' }[c]));
-const CLASS_VI = { motorcycle: 'xe máy', car: 'ô tô', truck: 'xe tải', bus: 'xe buýt', bicycle: 'xe đạp', person: 'người' };
-const RULE_VI = { red_light: 'vượt đèn đỏ', wrong_way: 'đi ngược chiều', forbidden_zone: 'đi vào khu vực cấm', illegal_parking: 'dừng, đỗ trái phép', speeding: 'quá tốc độ', no_helmet: 'không đội mũ bảo hiểm', too_many_riders: 'chở quá số người' };
-const ALERT_VI = { loitering: 'lảng vảng', crowding: 'tụ tập đông người', intrusion: 'xâm nhập', abandoned_object: 'vật bị bỏ lại', running: 'chạy', dispersal: 'giải tán đột ngột', wrong_direction: 'đi sai hướng', stopped_in_box: 'dừng trong ô cấm dừng' };
-const COLOR_VI = { red: 'đỏ', white: 'trắng', black: 'đen', blue: 'xanh dương', green: 'xanh lá', yellow: 'vàng', grey: 'xám', silver: 'bạc', orange: 'cam', brown: 'nâu', pink: 'hồng', purple: 'tím' };
+// What went wrong, for the page: uncaught errors are kept where a test (or a curious
+// operator's console) can read them.
+window.consoleErrors = [];
+window.addEventListener('error', (e) => window.consoleErrors.push(String(e.message)));
+window.addEventListener('unhandledrejection', (e) => window.consoleErrors.push(String(e.reason)));
 
 // The token lives in this page's memory only: nothing a script could read survives the tab,
 // and there is no stored credential for another page of the origin to take.
 let TOKEN = null;
+let ME = null;
 function token() { return TOKEN; }
-async function api(path) {
-  const r = await fetch(path, { headers: { Authorization: 'Bearer ' + token() } });
-  if (r.status === 401) { showLogin(); throw new Error('Mã truy cập không hợp lệ / invalid token'); }
-  if (!r.ok) { const e = await r.json().catch(() => ({})); throw new Error(e.error || r.statusText); }
+// An API call with the token; a refusal becomes an error in the reader's language (the hub's
+// own words follow for the detail).
+async function api(path, init = {}) {
+  const r = await fetch(path, { ...init, headers: { ...(init.headers || {}), Authorization: 'Bearer ' + token() } });
+  if (r.status === 401) { showLogin(); throw new Error(t('token_invalid')); }
+  if (!r.ok) {
+    const e = await r.json().catch(() => ({}));
+    const known = ['http_' + r.status].find((k) => t(k) !== k);
+    throw new Error([known ? t(known) : r.statusText, e.error].filter(Boolean).join(': '));
+  }
   return r;
 }
 function showLogin() { $('login').classList.remove('hidden'); $('token').focus(); }
 // Which tabs each role may use (the API refuses the rest anyway).
 const TABS = { operator: ['search', 'watch'], traffic: ['junctions'], admin: ['search', 'junctions', 'watch'] };
-const ROLE_VI = { operator: 'điều tra viên', traffic: 'trung tâm giao thông', admin: 'quản trị' };
+function showWho() { if (ME) $('who').textContent = ME.name + ' (' + t('role_' + ME.role) + ')'; }
 // The token is checked by the hub before it is kept: a wrong one never "logs in".
 $('login-form').onsubmit = async (ev) => {
   ev.preventDefault();
-  const t = $('token').value.trim();
+  const tok = $('token').value.trim();
   $('login-error').textContent = '';
-  const r = await fetch('/api/whoami', { headers: { Authorization: 'Bearer ' + t } });
+  const r = await fetch('/api/whoami', { headers: { Authorization: 'Bearer ' + tok } });
   if (!r.ok) {
     $('token').value = '';
     const e = await r.json().catch(() => ({}));
-    $('login-error').textContent = r.status === 429
-      ? 'Quá nhiều lần đăng nhập sai, vui lòng đợi / too many failed attempts, wait: ' + (e.error || '')
-      : 'Mã truy cập không đúng hoặc đã hết hạn / wrong or expired token';
+    $('login-error').textContent = r.status === 429 ? t('login_locked') + ': ' + (e.error || '') : t('login_wrong');
     return;
   }
-  const me = await r.json();
-  TOKEN = t; $('token').value = '';
+  ME = await r.json();
+  TOKEN = tok; $('token').value = '';
   $('login').classList.add('hidden');
-  $('who').textContent = me.name + ' (' + (ROLE_VI[me.role] || me.role) + ')';
+  showWho();
   $('logout').classList.remove('hidden');
-  const allowed = TABS[me.role] || [];
-  for (const name of ['search', 'junctions', 'watch']) $('tab-' + name).classList.toggle('hidden', !allowed.includes(name));
+  const allowed = TABS[ME.role] || [];
+  for (const n of ['search', 'junctions', 'watch']) $('tab-' + n).classList.toggle('hidden', !allowed.includes(n));
   if (allowed.length) tab(allowed[0]);
-  if (allowed.includes('search')) loadCameras();
+  if (allowed.includes('search')) { loadCameras(); runSearch(false); }
 };
 $('logout').onclick = () => {
-  TOKEN = null; $('who').textContent = ''; $('logout').classList.add('hidden');
-  $('results').innerHTML = ''; $('detail').classList.add('hidden');
+  TOKEN = null; ME = null; $('who').textContent = ''; $('logout').classList.add('hidden');
+  $('results').innerHTML = ''; $('detail').classList.add('hidden'); $('timeline').innerHTML = '';
+  if (typeof stopJunctions === 'function') stopJunctions();
   showLogin();
 };
+$('lang').onclick = () => setLang(LANG === 'vi' ? 'en' : 'vi');
+onLang(showWho);
 if (!token()) showLogin();
 
+let current = 'search';
 function tab(which) {
-  for (const t of ['search', 'junctions', 'watch']) {
-    $(t === 'junctions' ? 'junction-view' : t + '-view').classList.toggle('hidden', which !== t);
-    $('tab-' + t).classList.toggle('active', which === t);
+  current = which;
+  for (const n of ['search', 'junctions', 'watch']) {
+    $(n === 'junctions' ? 'junction-view' : n + '-view').classList.toggle('hidden', which !== n);
+    $('tab-' + n).classList.toggle('active', which === n);
   }
-  if (which === 'junctions') loadJunctions();
+  if (which === 'junctions') loadJunctions(); else if (typeof stopJunctions === 'function') stopJunctions();
   if (which === 'watch') loadWatch();
 }
 $('tab-search').onclick = () => tab('search');
 $('tab-junctions').onclick = () => tab('junctions');
 $('tab-watch').onclick = () => tab('watch');
 
+// The filters' option labels follow the language too.
+function labelOptions() {
+  for (const o of $('f-class').options) if (o.value) o.textContent = name('class', o.value);
+  for (const o of $('f-kind').options) if (o.value) o.textContent = name('kind', o.value);
+}
+labelOptions();
+onLang(labelOptions);
+
 // The text box and the filters beside it, as one query string; "load more" pages on.
 const PAGE = 30;
 let shown = 0;
+let lastSearch = null;
 function searchParams() {
   const p = new URLSearchParams({ q: $('q').value, limit: PAGE, sort: $('f-sort').value });
   const cams = [...$('f-camera').selectedOptions].map((o) => o.value);
@@ -77,331 +99,159 @@ function searchParams() {
   }
   return p;
 }
+let CAMERAS = [];
 async function loadCameras() {
   try {
     const d = await (await api('/api/cameras')).json();
-    $('f-camera').innerHTML = d.cameras.map((c) => `<option value="${esc(c.camera)}">${esc(c.camera)}</option>`).join('');
+    CAMERAS = d.cameras.map((c) => c.camera);
+    $('f-camera').innerHTML = CAMERAS.map((c) => `<option value="${esc(c)}">${esc(c)}</option>`).join('');
   } catch (e) { /* the list stays empty; the text box still names cameras */ }
 }
 $('more').onclick = () => runSearch(true);
 $('search-form').onsubmit = (ev) => { ev.preventDefault(); runSearch(false); };
-for (const id of ['f-class', 'f-kind', 'f-sort']) $(id).onchange = () => runSearch(false);
+// A changed filter searches again at once (text fields when they are left or Enter is pressed).
+for (const id of ['f-class', 'f-kind', 'f-sort', 'f-camera', 'f-plate', 'f-from', 'f-to']) $(id).onchange = () => runSearch(false);
+$('filters').onsubmit = (ev) => { ev.preventDefault(); runSearch(false); };
 
+// What the hub understood, in the reader's language.
+function understoodLine(u) {
+  const compass = (d) => ['N', 'NE', 'E', 'SE', 'S', 'SW', 'W', 'NW'][Math.round(d / 45) % 8];
+  const parts = [];
+  if (u.classes.length) parts.push(t('u_class') + ': ' + u.classes.map((c) => name('class', c)).join('/'));
+  if (u.color) parts.push(t('u_color') + ': ' + name('color', u.color));
+  if (u.upper_color) parts.push(t('u_top') + ': ' + name('color', u.upper_color));
+  if (u.lower_color) parts.push(t('u_bottom') + ': ' + name('color', u.lower_color));
+  if (u.plate) parts.push(t(u.plate_at_start ? 'u_plate_start' : 'u_plate_contains') + ' ' + u.plate);
+  if (u.direction) parts.push(t('u_direction') + ': ' + t('dir_' + u.direction));
+  if (u.violation) parts.push(t('u_violation') + ': ' + name('rule', u.violation));
+  if (u.alert) parts.push(t('u_alert') + ': ' + name('rule', u.alert));
+  if (u.cameras.length) parts.push('camera: ' + u.cameras.join(', '));
+  if ((u.places || []).length) parts.push(t('u_place') + ': ' + u.places.join(', '));
+  if (u.heading_deg != null) parts.push(t('u_heading') + ': ' + compass(u.heading_deg));
+  if (u.from) parts.push(t('u_time') + ': ' + fmt(u.from) + ' – ' + fmt(u.to));
+  if ((u.clock || []).length) parts.push(t('u_clock') + ': ' + u.clock.join(', '));
+  for (const c of (u.corrected || [])) parts.push('"' + c.typed + '" → ' + c.read_as);
+  for (const a of (u.ambiguous || [])) parts.push('"' + a.word + '" ' + t('u_could_be') + ': ' + a.readings.join(', '));
+  if (u.words.length) parts.push(t('u_not_understood') + ': ' + u.words.join(' '));
+  return u.nothing_understood
+    ? t('nothing_understood') + (parts.length ? ' — ' + parts.join(' · ') : '')
+    : t('understood') + ': ' + (parts.join(' · ') || t('all'));
+}
+
+// A result's title and caption built from its fields in the reader's language (the hub's own
+// caption is English, kept for the detail).
+function hitTitle(h) {
+  const cls = name('class', h.class);
+  const col = h.color ? name('color', h.color) : null;
+  return (LANG === 'vi' ? [cls, col] : [col, cls]).filter(Boolean).join(' ') || name('kind', h.kind);
+}
+function hitCaption(h) {
+  const bits = [name('kind', h.kind)];
+  if (h.rule) bits[0] += ': ' + name('rule', h.rule);
+  if (h.direction) bits.push(t('dir_' + h.direction));
+  if (h.upper_color) bits.push(t('u_top') + ' ' + name('color', h.upper_color));
+  if (h.lower_color) bits.push(t('u_bottom') + ' ' + name('color', h.lower_color));
+  if (h.place) bits.push(h.place);
+  if (h.track_id != null) bits.push('#' + h.track_id);
+  return bits.join(' · ');
+}
+// Thumbnails and clips need the token too, so they come through fetch rather than a plain src.
+function loadBlob(sha, el) {
+  return api('/api/evidence/' + sha).then((r) => r.blob()).then((b) => { el.src = URL.createObjectURL(b); }).catch(() => {});
+}
+function card(h) {
+  const c = document.createElement('div');
+  c.className = 'card'; c.dataset.id = h.id;
+  c.innerHTML = `<div class="thumb">${h.snapshot ? '<img alt="" style="max-height:90px;max-width:100%">' : esc(name('kind', h.kind))}</div><h3>${esc(hitTitle(h))}</h3>
+    <div class="meta">${esc(h.camera)} · ${esc(fmt(h.ts))}${h.plate ? ' · ' + esc(h.plate) : ''}</div>
+    <div class="meta">${esc(hitCaption(h))}</div><div class="why">${esc(h.reasons.map(translateReason).join(' · '))}</div>`;
+  c.onclick = () => openEvent(h.id);
+  // Reachable and openable from the keyboard.
+  c.tabIndex = 0; c.setAttribute('role', 'button');
+  c.setAttribute('aria-label', hitTitle(h) + ', ' + h.camera + ', ' + fmt(h.ts));
+  c.onkeydown = (k) => { if (k.key === 'Enter' || k.key === ' ') { k.preventDefault(); openEvent(h.id); } };
+  if (h.snapshot) loadBlob(h.snapshot, c.querySelector('img'));
+  return c;
+}
+
+let hits = [];
+function drawResults() {
+  $('results').innerHTML = '';
+  if (!lastSearch) return;
+  $('understood').textContent = understoodLine(lastSearch.understood);
+  if (!hits.length) { $('results').innerHTML = `<p>${esc(t('no_results'))}</p>`; return; }
+  for (const h of hits) $('results').appendChild(card(h));
+}
+onLang(drawResults);
+
+// Searches can overlap (a filter changed while the last answer is on its way): only the
+// newest one's answer is drawn, so two answers never mix on the page.
+let searchSeq = 0;
 async function runSearch(more) {
   $('error').textContent = ''; $('detail').classList.add('hidden');
-  if (!more) { $('results').innerHTML = ''; shown = 0; }
+  const seq = ++searchSeq;
   try {
-    const p = searchParams(); p.set('offset', shown);
-    const r = await api('/api/search?' + p.toString());
-    const data = await r.json();
+    const p = searchParams(); p.set('offset', more ? shown : 0);
+    const data = await (await api('/api/search?' + p.toString())).json();
+    if (seq !== searchSeq) return;
+    if (!more) { hits = []; shown = 0; }
     shown += data.results.length;
+    hits = hits.concat(data.results);
+    lastSearch = data;
     $('more').classList.toggle('hidden', data.results.length < PAGE);
-    const u = data.understood;
-    const compass = (d) => ['Bắc / N', 'Đông Bắc / NE', 'Đông / E', 'Đông Nam / SE', 'Nam / S',
-      'Tây Nam / SW', 'Tây / W', 'Tây Bắc / NW'][Math.round(d / 45) % 8];
-    const parts = [];
-    if (u.classes.length) parts.push('loại: ' + u.classes.map((c) => CLASS_VI[c] || c).join('/'));
-    if (u.color) parts.push('màu: ' + (COLOR_VI[u.color] || u.color));
-    if (u.upper_color) parts.push('áo: ' + (COLOR_VI[u.upper_color] || u.upper_color));
-    if (u.lower_color) parts.push('quần: ' + (COLOR_VI[u.lower_color] || u.lower_color));
-    if (u.plate) parts.push('biển số ' + (u.plate_at_start ? 'bắt đầu ' : 'chứa ') + u.plate);
-    if (u.direction) parts.push('hướng: ' + (u.direction === 'in' ? 'vào' : 'ra'));
-    if (u.violation) parts.push('vi phạm / violation: ' + (RULE_VI[u.violation] || u.violation));
-    if (u.alert) parts.push('cảnh báo / alert: ' + (ALERT_VI[u.alert] || u.alert));
-    if (u.cameras.length) parts.push('camera: ' + u.cameras.join(', '));
-    if ((u.places || []).length) parts.push('nơi / place: ' + u.places.join(', '));
-    if (u.heading_deg != null) parts.push('đi về hướng / heading: ' + compass(u.heading_deg));
-    if (u.from) parts.push('thời gian: ' + fmt(u.from) + ' – ' + fmt(u.to));
-    if ((u.clock || []).length) parts.push('giờ (mọi ngày): ' + u.clock.join(', '));
-    for (const c of (u.corrected || [])) parts.push('"' + c.typed + '" → ' + c.read_as);
-    for (const a of (u.ambiguous || [])) parts.push('"' + a.word + '" có thể là / could be: ' + a.readings.join(', '));
-    if (u.words.length) parts.push('không hiểu / not understood: ' + u.words.join(' '));
-    $('understood').textContent = u.nothing_understood
-      ? 'Không hiểu câu tìm kiếm / nothing understood' + (parts.length ? ' — ' + parts.join(' · ') : '')
-      : 'Hiểu là / understood: ' + (parts.join(' · ') || 'tất cả');
-    if (!data.results.length && !more) { $('results').innerHTML = '<p>Không có kết quả / no results</p>'; return; }
-    for (const h of data.results) {
-      const card = document.createElement('div');
-      card.className = 'card'; card.dataset.id = h.id;
-      const title = [h.color ? (COLOR_VI[h.color] || h.color) : null, CLASS_VI[h.class] || h.class].filter(Boolean).join(' ');
-      card.innerHTML = `<div class="thumb">${h.snapshot ? '<img alt="" style="max-height:90px;max-width:100%">' : esc(h.kind)}</div><h3>${esc(title)}</h3>
-        <div class="meta">${esc(h.camera)} · ${esc(fmt(h.ts))}${h.plate ? ' · ' + esc(h.plate) : ''}</div>
-        <div class="meta">${esc(h.caption)}</div><div class="why">${esc(h.reasons.join(' · '))}</div>`;
-      card.onclick = () => openEvent(h.id);
-      // Reachable and openable from the keyboard.
-      card.tabIndex = 0; card.setAttribute('role', 'button');
-      card.onkeydown = (k) => { if (k.key === 'Enter' || k.key === ' ') { k.preventDefault(); openEvent(h.id); } };
-      $('results').appendChild(card);
-      if (h.snapshot) {
-        // Thumbnails need the token too, so they come through fetch rather than a plain <img src>.
-        api('/api/evidence/' + h.snapshot).then((r) => r.blob()).then((b) => { card.querySelector('img').src = URL.createObjectURL(b); }).catch(() => {});
-      }
-    }
+    drawResults();
+    // The moment the first results are on screen, for the first-results bench.
+    if (!performance.getEntriesByName('first-results').length) performance.mark('first-results');
   } catch (e) { $('error').textContent = e.message; }
 }
 
-async function openEvent(id) {
-  try {
-    const d = await (await api('/api/events/' + id)).json();
-    const ev = d.evidence.map((x) => `<li>${esc(x.sha256)} ${x.present ? '' : '(chưa nhận / not received)'}</li>`).join('') || '<li>không có / none</li>';
-    const SIG_VI = {
-      unsigned: 'Chưa ký / not signed',
-      verified: 'Đã xác thực chữ ký / signature verified',
-      untrusted_key: 'Chữ ký đúng nhưng khoá chưa được tin cậy / valid, key not trusted',
-      incomplete: 'Chưa nhận đủ bằng chứng / evidence incomplete',
-      invalid: 'CHỮ KÝ KHÔNG HỢP LỆ / INVALID',
-    };
-    const sig = esc(SIG_VI[d.signature.status] || d.signature.status)
-      + (d.signature.problems && d.signature.problems.length ? ' — ' + esc(d.signature.problems.join('; ')) : '');
-    $('detail').innerHTML = `<h2 id="detail-caption">${esc(d.caption)}</h2>
-      <p>Chữ ký / signature: <b id="signature">${sig}</b></p>
-      ${d.hold ? `<p id="hold">Đang lưu giữ theo hồ sơ / on legal hold: ${esc(d.hold.reason)} (${esc(d.hold.by)}, ${fmt(d.hold.since)})</p>` : ''}
-      ${violation(d.event)}
-      ${d.event.body && d.event.body.snapshot ? `<figure><img data-sha="${esc(d.event.body.snapshot)}" alt="ảnh chụp / snapshot" style="max-width:320px"><figcaption>Ảnh chụp đối tượng / snapshot</figcaption></figure>` : ''}
-      ${d.event.body && d.event.body.plate_image ? `<figure><img id="plate-image" data-sha="${esc(d.event.body.plate_image)}" alt="biển số / plate" style="width:320px;image-rendering:pixelated"><figcaption>Biển số đọc được / plate as read</figcaption></figure>` : ''}
-      <p>Bằng chứng / evidence:</p><ul>${ev}</ul>
-      <button class="primary" id="export">Xuất hồ sơ / Export (.zip)</button>
-      ${plateOf(d.event) ? '<button id="trace-this">Truy vết biển số / Trace this plate</button>' : ''}
-      <button id="candidates-this">Có thể là xe này ở camera lân cận / Possible sightings nearby</button>
-      ${fields(d.event)}
-      <details><summary>Dữ liệu gốc / raw event (JSON)</summary><pre>${esc(JSON.stringify(d.event, null, 2))}</pre></details>`;
-    $('detail').classList.remove('hidden');
-    $('detail').scrollIntoView({ block: 'start' });
-    document.querySelectorAll('#detail [data-sha]').forEach((el) => {
-      api('/api/evidence/' + el.dataset.sha).then((r) => r.blob()).then((b) => { el.src = URL.createObjectURL(b); }).catch(() => {});
-    });
-    $('candidates-this').onclick = () => { tab('watch'); candidates(id); };
-    if (plateOf(d.event)) {
-      $('trace-this').onclick = () => { tab('watch'); $('trace-plate').value = plateOf(d.event); trace(plateOf(d.event)); };
-    }
-    $('export').onclick = async () => {
-      const blob = await (await api('/api/events/' + id + '/export')).blob();
-      const a = document.createElement('a');
-      a.href = URL.createObjectURL(blob); a.download = 'incident-' + id + '.zip'; a.click();
-    };
-  } catch (e) { $('error').textContent = e.message; }
-}
-
-// The event's facts as a reader wants them, Vietnamese first; the raw JSON stays one click away.
-const KIND_VI = { track: 'đối tượng / track', crossing: 'qua vạch / crossing', zone: 'vùng / zone', violation: 'vi phạm / violation', alert: 'cảnh báo / alert', counts: 'đếm / counts' };
-function fields(e) {
-  const b = e.body || {}, a = b.attributes || {};
-  const rows = [
-    ['Loại sự kiện / kind', KIND_VI[e.kind] || e.kind],
-    ['Thời điểm / time', fmt(e.ts)],
-    ['Địa điểm · camera / site · camera', e.site + ' · ' + e.camera],
-    ['Đối tượng / object', [CLASS_VI[b.class] || b.class, b.track_id != null ? '#' + b.track_id : null].filter(Boolean).join(' ')],
-    ['Màu / colour', COLOR_VI[a.color || b.color] || a.color || b.color],
-    ['Áo · quần / top · bottom', [a.upper_color, a.lower_color].filter(Boolean).map((c) => COLOR_VI[c] || c).join(' · ')],
-    ['Biển số / plate', plateOf(e)],
-    ['Vạch · vùng / line · zone', [b.line, b.zone].filter(Boolean).join(' · ')],
-    ['Hướng / direction', b.direction],
-    ['Quy tắc / rule', b.rule ? b.rule + (b.rule_id ? ' (' + b.rule_id + ')' : '') : null],
-  ].filter(([, v]) => v != null && v !== '');
-  return '<dl class="fields">' + rows.map(([k, v]) => `<dt>${esc(k)}</dt><dd>${esc(v)}</dd>`).join('') + '</dl>';
-}
-
-const plateOf = (e) => (e.body && (e.body.plate || (e.body.attributes && e.body.attributes.plate))) || null;
-
-// A violation's measured context and its images, Vietnamese first.
-function violation(e) {
-  if (e.kind !== 'violation') return '';
-  const v = e.body, c = v.context || {};
-  const rows = [];
-  if (v.plate) rows.push(`Biển số / plate: <b id="plate">${esc(v.plate)}</b> (${(100 * (v.plate_score || 0)).toFixed(0)}%)`);
-  if (c.signal) rows.push(`Pha ${esc(c.signal.phase)}: vượt vạch ${c.signal.into_red_s.toFixed(1)} s sau khi đèn đỏ (vàng ${c.signal.yellow_s} s, ân hạn ${c.signal.grace_s} s)`);
-  if (c.speed_kmh != null) rows.push(`Tốc độ / speed ${c.speed_kmh.toFixed(0)} km/h, giới hạn ${c.limit_kmh} (+${c.tolerance_kmh}) — hiệu chuẩn ${esc(c.calibration || '')}`);
-  if (c.dwell_s != null) rows.push(`Dừng / stopped ${c.dwell_s.toFixed(0)} s`);
-  if (c.distance_m != null) rows.push(`Ngược chiều / against the flow ${c.distance_m.toFixed(0)} m`);
-  if (c.label) rows.push(`Phân loại / classifier: ${esc(c.label)} ${c.votes}/${c.frames} khung hình`);
-  const imgs = (v.evidence || []).filter((a) => a.mime === 'image/jpeg')
-    .map((a) => `<figure><img data-sha="${esc(a.sha256)}" alt="${esc(a.name)}" style="max-width:320px"><figcaption>${esc(a.name)}</figcaption></figure>`).join('');
-  // The clip plays inline; it is fetched with the token (a <video src> cannot send one).
-  const clips = (v.evidence || []).filter((a) => a.mime === 'video/mp4')
-    .map((a) => `<figure><video class="clip" data-sha="${esc(a.sha256)}" controls muted playsinline preload="metadata" style="max-width:100%;width:480px"></video><figcaption>${esc(a.name)}</figcaption></figure>`).join('');
-  return `<p>${rows.join('<br>')}</p><div class="figs">${clips}${imgs}</div>`;
-}
-
-// "Chu kỳ 72 s: ns 30 s, ew 32 s; trễ TB 24 → 18 s/xe" plus a forecast warning, Vietnamese first.
-function recommendation(r, w) {
-  if (!r) return '—';
-  const b = r.body;
-  const phases = b.phases.map((p) => `${esc(p.phase)} ${Math.round(p.green_s)} s`).join(', ');
-  let out = `Chu kỳ ${Math.round(b.cycle_s)} s: ${phases}<br>trễ TB ${b.delay_current_s.toFixed(0)} → ${b.delay_expected_s.toFixed(0)} s/xe`
-    + ` (${esc(b.mode)}, Y ${b.y_total.toFixed(2)}${b.oversaturated ? ', quá tải / oversaturated' : ''})`;
-  if (w) {
-    const x = w.body;
-    out += `<br><b>Cảnh báo ùn tắc</b>: ${esc(x.approach)} sau ${x.horizon_min} phút, mức bão hoà ${x.forecast_degree.toFixed(2)}`;
-  }
-  return out;
-}
-
-async function loadJunctions() {
-  $('junction-error').textContent = '';
-  try {
-    const d = await (await api('/api/junctions')).json();
-    const body = $('junctions').querySelector('tbody');
-    body.innerHTML = '';
-    for (const c of d.cameras) {
-      const k = c.counts && c.counts.body;
-      const lines = k ? k.lines.map((l) => `${esc(l.line)} ${esc(CLASS_VI[l.class] || l.class)}: ${l.in}/${l.out}`).join('<br>') : '';
-      const tr = document.createElement('tr');
-      tr.innerHTML = `<td>${esc(c.camera)}</td><td>${esc(c.status ? c.status.body.state : '')}</td>
-        <td>${k ? esc(fmt(k.interval_start)) + ' – ' + esc(fmt(k.interval_end)) : ''}</td><td>${lines}</td>
-        <td>${recommendation(c.recommendation, c.warning)}</td>
-        <td><button class="chart-btn">Biểu đồ / Charts</button></td>`;
-      tr.querySelector('.chart-btn').onclick = () => loadHistory(c.site, c.camera);
-      body.appendChild(tr);
-    }
-  } catch (e) { $('junction-error').textContent = e.message; }
-}
-
-// A day of one camera's counts per class, or one junction's recommendations (flow and queue
-// per approach, cycle), as charts (uPlot, vendored: /vendor/uplot.js).
-async function loadHistory(site, id) {
-  const box = $('junction-charts');
+// The review timeline: each camera's last 1, 6 or 24 h as a time axis with its events as
+// marks (violations red and on top, alerts orange, zone events green, others blue); a mark
+// opens its event. A shorter span pulls apart marks that a day would pile on one pixel.
+const TL_KINDS = 'violation,alert,zone,track,crossing';
+function labelRange() { for (const o of $('timeline-range').options) o.textContent = t('last_hours', o.value); }
+labelRange();
+onLang(labelRange);
+async function loadTimeline() {
+  const box = $('timeline');
   box.innerHTML = '';
+  const hours = Number($('timeline-range').value);
+  const to = Date.now(), from = to - hours * 3600e3;
+  const cams = [...$('f-camera').selectedOptions].map((o) => o.value);
+  const list = (cams.length ? cams : CAMERAS).slice(0, 12);
   try {
-    const d = await (await api('/api/junctions/history?site=' + encodeURIComponent(site) + '&id=' + encodeURIComponent(id))).json();
-    const t0 = performance.now();
-    const secs = (ts) => Date.parse(ts) / 1000;
-    const chart = (title, xs, series) => {
-      const fig = document.createElement('figure');
-      fig.className = 'chart';
-      fig.innerHTML = `<figcaption>${esc(title)}</figcaption>`;
-      box.appendChild(fig);
-      const opts = {
-        width: Math.min(720, box.clientWidth || 720), height: 220,
-        series: [{}].concat(series.map((s, i) => ({ label: s.label, stroke: PALETTE[i % PALETTE.length], width: 2 }))),
-        axes: [{}, {}],
-      };
-      // uPlot draws times in the browser's zone; operators read Vietnam time.
-      opts.tzDate = (ts) => uPlot.tzDate(new Date(ts * 1000), 'Asia/Ho_Chi_Minh');
-      new uPlot(opts, [xs].concat(series.map((s) => s.values)), fig);
-    };
-    if (d.counts.length) {
-      const classes = [...new Set(d.counts.flatMap((c) => Object.keys(c.classes)))];
-      chart(`${id}: lượt qua vạch theo loại xe / crossings per class`, d.counts.map((c) => secs(c.end)),
-        classes.map((k) => ({ label: CLASS_VI[k] || k, values: d.counts.map((c) => c.classes[k] || 0) })));
-    }
-    if (d.recommendations.length) {
-      const xs = d.recommendations.map((r) => secs(r.ts));
-      const apps = [...new Set(d.recommendations.flatMap((r) => r.approaches.map((a) => a.approach)))];
-      const per = (key) => apps.map((a) => ({ label: a, values: d.recommendations.map((r) => (r.approaches.find((x) => x.approach === a) || {})[key] ?? null) }));
-      chart(`${id}: lưu lượng / flow (PCU/h)`, xs, per('flow_pcu_h'));
-      chart(`${id}: hàng chờ / queue (xe / vehicles)`, xs, per('queue_veh'));
-      chart(`${id}: chu kỳ khuyến nghị / recommended cycle (s)`, xs, [{ label: 'chu kỳ / cycle', values: d.recommendations.map((r) => r.cycle_s) }]);
-    }
-    if (!d.counts.length && !d.recommendations.length) box.textContent = 'Chưa có dữ liệu 24 giờ / no data in the last 24 h';
-    box.dataset.renderMs = String(Math.round(performance.now() - t0));
-  } catch (e) { $('junction-error').textContent = e.message; }
-}
-const PALETTE = ['#1f77b4', '#d62728', '#2ca02c', '#ff7f0e', '#9467bd', '#8c564b'];
-
-// Watch list and tracing (truy vết): a plate's sightings oldest first, hops no car could drive
-// flagged; listed plates, and hits as they arrive on the stream.
-const MATCH_VI = { exact: 'chính xác / exact', partial: 'một phần / partial', 'look-alike': 'ký tự dễ nhầm / OCR look-alike' };
-async function trace(plate) {
-  $('watch-error').textContent = '';
-  const body = $('trace').querySelector('tbody');
-  body.innerHTML = '';
-  try {
-    const d = await (await api('/api/trace?plate=' + encodeURIComponent(plate))).json();
-    if (!d.sightings.length) body.innerHTML = '<tr><td colspan="5">Không thấy / not seen</td></tr>';
-    for (const s of d.sightings) {
-      const h = s.hop;
-      const hop = !h ? '' : h.unknown ? esc(h.from) : `${esc(h.from)}: ${h.km} km / ${h.seconds} s (${h.kmh} km/h)`
-        + (h.impossible ? ' <b>KHÔNG THỂ / IMPOSSIBLE</b>' : '');
-      const tr = document.createElement('tr');
-      tr.innerHTML = `<td>${esc(fmt(s.ts))}</td><td>${esc(s.camera)}</td><td>${esc(s.plate)}</td><td>${esc(MATCH_VI[s.match] || s.match)}</td><td>${hop}</td>`;
-      body.appendChild(tr);
-    }
-  } catch (e) { $('watch-error').textContent = e.message; }
-}
-// Without a plate: passes at nearby cameras that could be the same vehicle, ranked, each
-// marked as a candidate with its reasons (an operator confirms by looking).
-async function candidates(id) {
-  $('watch-error').textContent = '';
-  const body = $('trace').querySelector('tbody');
-  body.innerHTML = '';
-  try {
-    const d = await (await api('/api/trace/candidates?event=' + encodeURIComponent(id))).json();
-    if (!d.candidates.length) body.innerHTML = `<tr><td colspan="5">Không có ứng viên / no candidates${d.note ? ' — ' + esc(d.note) : ''}</td></tr>`;
-    for (const c of d.candidates) {
-      const tr = document.createElement('tr');
-      tr.innerHTML = `<td>${esc(fmt(c.ts))}</td><td>${esc(c.camera)}</td><td>${esc(c.plate || '—')}</td>`
-        + `<td>ứng viên / candidate (${c.score})</td><td>${esc(c.reasons.join('; '))}</td>`;
-      body.appendChild(tr);
-    }
-  } catch (e) { $('watch-error').textContent = e.message; }
-}
-$('trace-form').onsubmit = (ev) => { ev.preventDefault(); trace($('trace-plate').value); };
-
-function hitRow(h, first) {
-  const tr = document.createElement('tr');
-  tr.innerHTML = `<td>${esc(fmt(h.ts))}</td><td>${esc(h.camera)}</td><td>${esc(h.listed)}</td>
-    <td>${esc(h.read)}${h.exact ? '' : ' (ký tự dễ nhầm / look-alike)'}</td><td>${esc(h.reason)}</td>`;
-  const body = $('hits').querySelector('tbody');
-  if (first) body.prepend(tr); else body.appendChild(tr);
-}
-
-async function loadWatch() {
-  $('watch-error').textContent = '';
-  try {
-    const d = await (await api('/api/watchlist')).json();
-    const body = $('watch').querySelector('tbody');
-    body.innerHTML = '';
-    for (const w of d.entries) {
-      const tr = document.createElement('tr');
-      tr.innerHTML = `<td>${esc(w.plate)}</td><td>${esc(w.reason)}</td><td>${esc(w.added_by)}</td><td>${esc(fmt(w.expires))}</td><td><button>Bỏ / Remove</button></td>`;
-      tr.querySelector('button').onclick = async () => {
-        await fetch('/api/watchlist/' + w.id, { method: 'DELETE', headers: { Authorization: 'Bearer ' + token() } });
-        loadWatch();
-      };
-      body.appendChild(tr);
-    }
-    const hits = await (await api('/api/watchlist/hits?limit=50')).json();
-    $('hits').querySelector('tbody').innerHTML = '';
-    for (const h of hits.hits) hitRow(h, false);
-    listen();
-  } catch (e) { $('watch-error').textContent = e.message; }
-}
-
-$('watch-form').onsubmit = async (ev) => {
-  ev.preventDefault();
-  const r = await fetch('/api/watchlist', {
-    method: 'POST',
-    headers: { Authorization: 'Bearer ' + token(), 'Content-Type': 'application/json' },
-    body: JSON.stringify({ plate: $('watch-plate').value, reason: $('watch-reason').value, days: Number($('watch-days').value) }),
-  });
-  if (!r.ok) { const e = await r.json().catch(() => ({})); $('watch-error').textContent = e.error || r.statusText; return; }
-  $('watch-plate').value = ''; $('watch-reason').value = '';
-  loadWatch();
-};
-
-// The stream needs the token, so it is read through fetch (EventSource cannot send headers).
-let listening = false;
-async function listen() {
-  if (listening) return;
-  listening = true;
-  try {
-    const r = await api('/api/watchlist/stream');
-    const reader = r.body.getReader();
-    const dec = new TextDecoder();
-    let buf = '';
-    for (;;) {
-      const { value, done } = await reader.read();
-      if (done) break;
-      buf += dec.decode(value, { stream: true });
-      let nl;
-      while ((nl = buf.indexOf('\n')) >= 0) {
-        const line = buf.slice(0, nl); buf = buf.slice(nl + 1);
-        if (!line.startsWith('data:')) continue;
-        const h = JSON.parse(line.slice(5));
-        hitRow(h, true);
-        $('hit-banner').textContent = `PHÁT HIỆN / HIT: ${h.listed} tại ${h.camera} ${fmt(h.ts)} — ${h.reason}`;
+    const rows = await Promise.all(list.map(async (cam) => {
+      const p = new URLSearchParams({ q: '', camera: cam, kind: TL_KINDS, sort: 'newest', limit: 100, from: new Date(from).toISOString() });
+      return [cam, (await (await api('/api/search?' + p)).json()).results];
+    }));
+    const ticks = document.createElement('div');
+    ticks.className = 'tl-row';
+    ticks.innerHTML = '<span></span><div class="tl-ticks">' + [0, 0.25, 0.5, 0.75, 1].map((f) => {
+      const at = from + f * (to - from);
+      const label = new Date(at).toLocaleTimeString(LANG === 'vi' ? 'vi-VN' : 'en-GB', { timeZone: tz, hour: '2-digit', minute: '2-digit' });
+      return `<span style="left:${f * 100}%">${esc(label)}</span>`;
+    }).join('') + '</div>';
+    box.appendChild(ticks);
+    for (const [cam, evs] of rows) {
+      const row = document.createElement('div');
+      row.className = 'tl-row';
+      row.innerHTML = `<span>${esc(cam)}</span><div class="tl-axis" role="group" aria-label="${esc(cam)}"></div>`;
+      const axis = row.querySelector('.tl-axis');
+      for (const h of evs) {
+        const x = ((Date.parse(h.ts) - from) / (to - from)) * 100;
+        if (x < 0 || x > 100) continue;
+        const m = document.createElement('button');
+        m.className = 'mark ' + h.kind;
+        m.style.left = x + '%';
+        m.title = `${hitTitle(h)} · ${hitCaption(h)} · ${fmt(h.ts)}`;
+        m.setAttribute('aria-label', m.title);
+        m.onclick = () => openEvent(h.id);
+        axis.appendChild(m);
       }
+      box.appendChild(row);
     }
-  } catch (e) { $('watch-error').textContent = e.message; }
-  listening = false;
+  } catch (e) { $('error').textContent = e.message; }
 }
+$('timeline-load').onclick = loadTimeline;
+$('timeline-range').onchange = () => { if ($('timeline').children.length) loadTimeline(); };
+onLang(() => { if ($('timeline').children.length) loadTimeline(); });

@@ -173,6 +173,23 @@ fn controller_recommends_every_interval_from_what_crossed() {
     // expected to cut the delay.
     assert!(rec.delay_expected_s < rec.delay_current_s, "{rec:?}");
     assert!(warnings.is_empty(), "light traffic: {warnings:?}");
+    // An assumed plan is not shown to the traffic centre as the one in force; a reported one is.
+    assert!(rec.in_force.is_none());
+    c.set_current(edge_node::signal::Plan {
+        cycle_s: 90.0,
+        greens: vec![40.0, 40.0],
+    });
+    let (rec, _) = c.tick(600.0, at, false, 0.0).expect("the next interval");
+    let in_force = rec.in_force.expect("the reported plan");
+    assert_eq!(in_force.cycle_s, 90.0);
+    assert_eq!(
+        in_force
+            .phases
+            .iter()
+            .map(|p| p.green_s)
+            .collect::<Vec<_>>(),
+        [40.0, 40.0]
+    );
 }
 
 #[test]
@@ -181,20 +198,33 @@ fn rising_demand_raises_a_congestion_warning() {
     let mut c = Controller::new(j, None);
     c.start_at(0.0);
     let at = chrono::Utc::now();
-    let mut warned = false;
+    let (mut warned, mut forecasts) = (false, 0);
     for minute in 0..20 {
         // North flow grows by 120 PCU/h every minute, from 300 to 2580.
         let n = 5 + 2 * minute;
         for k in 0..n {
             c.crossing(0, minute as f64 * 60.0 + k as f64 * 60.0 / n as f64, "car");
         }
-        if let Some((_, w)) = c.tick((minute + 1) as f64 * 60.0, at, false, 0.0) {
+        if let Some((rec, w)) = c.tick((minute + 1) as f64 * 60.0, at, false, 0.0) {
+            // Every forecast made is published (for the forecast-against-actual chart), one
+            // per approach and horizon at most.
+            let mut keys: Vec<(String, u32)> = rec
+                .forecasts
+                .iter()
+                .map(|f| (f.approach.clone(), f.horizon_min))
+                .collect();
+            let n = keys.len();
+            keys.sort();
+            keys.dedup();
+            assert_eq!(keys.len(), n, "{:?}", rec.forecasts);
+            forecasts += n;
             warned |= w
                 .iter()
                 .any(|w| w.approach == "north" && w.forecast_degree >= 0.9);
         }
     }
     assert!(warned, "a forecast crossing 0.9 warns");
+    assert!(forecasts > 0, "forecasts published");
 }
 
 #[test]

@@ -40,7 +40,7 @@ pub(super) async fn latest(
                 cams.push(json!({ "site": site, "camera": camera, "counts": c, "status": st, "recommendation": r, "warning": w }));
             }
         }
-        Ok(Json(json!({ "cameras": cams })))
+        Ok(Json(json!({ "cameras": cams, "positions": s.positions })))
     })
     .await
 }
@@ -96,6 +96,8 @@ pub(super) async fn history(
                         "approach": a.approach, "flow_pcu_h": a.flow_pcu_h, "queue_veh": a.queue_veh,
                     })).collect::<Vec<_>>(),
                     "oversaturated": x.oversaturated,
+                    "in_force": x.in_force,
+                    "forecasts": x.forecasts,
                 })),
                 _ => {}
             }

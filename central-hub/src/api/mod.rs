@@ -10,7 +10,7 @@ use std::time::Instant;
 use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderValue, StatusCode, header};
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use chrono::Utc;
 use serde::Deserialize;
@@ -31,6 +31,7 @@ mod holds;
 mod junctions;
 mod session;
 mod trace;
+mod ui;
 mod watchlist;
 
 pub use session::{Caller, Failures, Token};
@@ -38,7 +39,7 @@ pub use session::{Caller, Failures, Token};
 /// Every route, as the OpenAPI document lists them (a test holds the two together).
 pub const ROUTES: &[(&str, &str)] = &[
     ("get", "/"),
-    ("get", "/app.js"),
+    ("get", "/ui/{file}"),
     ("get", "/openapi.yaml"),
     ("get", "/api/health"),
     ("get", "/api/whoami"),
@@ -66,12 +67,6 @@ pub const ROUTES: &[(&str, &str)] = &[
 ];
 
 pub const OPENAPI: &str = include_str!("../../openapi.yaml");
-const UI: &str = include_str!("../../ui/index.html");
-const UI_JS: &str = include_str!("../../ui/app.js");
-/// uPlot 1.6.31 from npm, vendored with its licence (ui/vendor/uplot/PROVENANCE.md).
-const UPLOT_JS: &str = include_str!("../../ui/vendor/uplot/uPlot.iife.min.js");
-const UPLOT_CSS: &str = include_str!("../../ui/vendor/uplot/uPlot.min.css");
-
 /// Sent with every response. The console runs only its own script (no inline script, no
 /// eval), is never framed, and content types are never sniffed: a value a publisher put in an
 /// event can at worst be shown as text.
@@ -234,34 +229,10 @@ impl Caller {
 
 pub fn router(state: Shared) -> axum::Router {
     axum::Router::new()
-        .route("/", get(|| async { Html(UI) }))
-        .route(
-            "/app.js",
-            get(|| async {
-                (
-                    [(header::CONTENT_TYPE, "text/javascript; charset=utf-8")],
-                    UI_JS,
-                )
-            }),
-        )
-        .route(
-            "/vendor/uplot.js",
-            get(|| async {
-                (
-                    [(header::CONTENT_TYPE, "text/javascript; charset=utf-8")],
-                    UPLOT_JS,
-                )
-            }),
-        )
-        .route(
-            "/vendor/uplot.css",
-            get(|| async {
-                (
-                    [(header::CONTENT_TYPE, "text/css; charset=utf-8")],
-                    UPLOT_CSS,
-                )
-            }),
-        )
+        .route("/", get(ui::index))
+        .route("/ui/{file}", get(ui::file))
+        .route("/vendor/uplot.js", get(ui::uplot_js))
+        .route("/vendor/uplot.css", get(ui::uplot_css))
         .route(
             "/openapi.yaml",
             get(|| async { ([(header::CONTENT_TYPE, "application/yaml")], OPENAPI) }),

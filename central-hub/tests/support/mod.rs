@@ -10,6 +10,9 @@ use chrono::{DateTime, Utc};
 use matthan_schema::{Attributes, BBox, Body, Event, TrackEvent, TrackPhase};
 pub use matthan_test_support::{Broker, cached, free_port, make_test_pki, repo, tls_broker};
 
+mod events;
+pub use events::*;
+
 pub fn ort() {
     let lib = cached("ORT_DYLIB_PATH", ".cache/lib/libonnxruntime.so");
     // SAFETY: every caller sets the same value before ONNX Runtime loads.
@@ -356,129 +359,6 @@ pub fn enc(q: &str) -> String {
         })
         .collect()
 }
-
-/// What the edge's signal-timing controller publishes for junction `ben-thanh-jct`: a 72 s
-/// cycle, ns 35 s and ew 27 s, delay 31 s now and 22.5 s expected.
-pub fn recommendation(now: DateTime<Utc>) -> Event {
-    let phase = |p: &str, g: f32| matthan_schema::PhaseTiming {
-        phase: p.into(),
-        green_s: g,
-        yellow_s: 3.0,
-        all_red_s: 2.0,
-    };
-    Event::new(
-        "hcmc",
-        "ben-thanh-jct",
-        now - chrono::Duration::seconds(30),
-        matthan_schema::Body::SignalRecommendation(matthan_schema::SignalRecommendation {
-            junction: "ben-thanh-jct".into(),
-            mode: "adaptive".into(),
-            cycle_s: 72.0,
-            phases: vec![phase("ns", 35.0), phase("ew", 27.0)],
-            inputs: vec![],
-            y_total: 0.62,
-            oversaturated: false,
-            delay_current_s: 31.0,
-            delay_expected_s: 22.5,
-            interval_start: now - chrono::Duration::minutes(5),
-        }),
-    )
-}
-
-/// The Ed25519 key of the test "edge box" whose evidence the test hub trusts.
-pub fn edge_key() -> ring::signature::Ed25519KeyPair {
-    ring::signature::Ed25519KeyPair::from_seed_unchecked(&[7u8; 32]).unwrap()
-}
-
-pub fn edge_key_hex(k: &ring::signature::Ed25519KeyPair) -> String {
-    use ring::signature::KeyPair;
-    k.public_key()
-        .as_ref()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
-}
-
-/// A red-light violation as an edge sends it: two images and a manifest listing them, signed
-/// by `key`. Returns the event and the blobs (sha256, bytes) to publish first.
-pub fn signed_violation(
-    key: &ring::signature::Ed25519KeyPair,
-    at: DateTime<Utc>,
-) -> (Event, Vec<(String, Vec<u8>)>) {
-    use matthan_schema::{Artefact, Violation, ViolationContext, ViolationRule};
-    let files: Vec<(&str, Vec<u8>)> = vec![
-        (
-            "overview-1.jpg",
-            b"\xff\xd8 frame at the stop line".to_vec(),
-        ),
-        ("vehicle.jpg", b"\xff\xd8 the vehicle".to_vec()),
-    ];
-    let sha = |b: &[u8]| central_hub::config::sha256_hex(b);
-    // The facts as the edge signs them (edge-node/src/evidence/bundle.rs).
-    let manifest = serde_json::to_vec_pretty(&serde_json::json!({
-        "schema": "matthan.evidence/1",
-        "site": "hcmc",
-        "camera": "ben-thanh-1",
-        "subject": "red-east",
-        "context": {
-            "violation_id": "20261126T080017700-3-abcd1234",
-            "rule": "red_light",
-            "rule_id": "red-east",
-            "track_id": 3,
-            "class": "motorcycle",
-            "at": matthan_schema::format_ts(&at),
-            "zone": null,
-            "line": "stop-east",
-            "measured": ViolationContext::default(),
-            "plate": {"text": "59-X1-123.45", "score": 0.97f32},
-        },
-        "files": files.iter().map(|(n, b)| serde_json::json!({"name": n, "sha256": sha(b), "bytes": b.len()})).collect::<Vec<_>>(),
-        "public_key": edge_key_hex(key),
-        "created": matthan_schema::format_ts(&at),
-    }))
-    .unwrap();
-    let sig: String = key
-        .sign(&manifest)
-        .as_ref()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
-    let v = Violation {
-        rule: ViolationRule::RedLight,
-        rule_id: "red-east".into(),
-        violation_id: "20261126T080017700-3-abcd1234".into(),
-        track_id: 3,
-        class: "motorcycle".into(),
-        at,
-        zone: None,
-        line: Some("stop-east".into()),
-        context: ViolationContext::default(),
-        plate: Some("59-X1-123.45".into()),
-        plate_score: Some(0.97),
-        color: Some("red".into()),
-        evidence: files
-            .iter()
-            .map(|(n, b)| Artefact {
-                name: n.to_string(),
-                sha256: sha(b),
-                bytes: b.len() as u64,
-                mime: "image/jpeg".into(),
-                captured: Some(at),
-            })
-            .collect(),
-        manifest: Some(sha(&manifest)),
-        signature: Some(sig),
-        public_key: Some(edge_key_hex(key)),
-    };
-    let mut blobs: Vec<(String, Vec<u8>)> = files.into_iter().map(|(_, b)| (sha(&b), b)).collect();
-    blobs.push((sha(&manifest), manifest));
-    (
-        Event::new("hcmc", "ben-thanh-1", at, Body::Violation(v)),
-        blobs,
-    )
-}
-
-// ---- The hub's ingest alone, against a real broker (ingest and fault tests). ----
 
 pub fn publisher(port: u16) -> rumqttc::Client {
     let mut opts = rumqttc::MqttOptions::new(format!("pub-{}", free_port()), "127.0.0.1", port);

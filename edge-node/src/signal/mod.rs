@@ -11,7 +11,9 @@ mod measure;
 mod plan;
 
 use chrono::{DateTime, Utc};
-use matthan_schema::{ApproachInput, CongestionWarning, PhaseTiming, SignalRecommendation};
+use matthan_schema::{
+    ApproachInput, CongestionWarning, FlowForecast, PhaseTiming, PlanInForce, SignalRecommendation,
+};
 
 pub use feed::{JunctionFeed, Sighting};
 pub use forecast::Forecaster;
@@ -37,6 +39,9 @@ pub struct Controller {
     forecasters: Vec<Forecaster>,
     /// The plan in force (what the delay of a recommendation is compared with).
     current: Plan,
+    /// Whether `current` was configured or reported, rather than assumed (only a known plan
+    /// is published as the one in force).
+    current_known: bool,
     interval_start: f64,
     green_phase: Option<usize>,
 }
@@ -48,6 +53,7 @@ impl Controller {
             cycle_s: p.greens_s.iter().sum::<f64>() + junction.lost_time_s(),
             greens: p.greens_s.clone(),
         });
+        let current_known = current.is_some() || from_config.is_some();
         let current = current.or(from_config).unwrap_or_else(|| {
             // Unknown plan in force: assume the longest cycle split evenly.
             let g = (junction.cycle_max_s - junction.lost_time_s()) / junction.phases.len() as f64;
@@ -61,6 +67,7 @@ impl Controller {
             measures: vec![ApproachMeasure::default(); n],
             junction,
             current,
+            current_known,
             interval_start: 0.0,
             green_phase: None,
         }
@@ -102,6 +109,22 @@ impl Controller {
 
     pub fn set_current(&mut self, plan: Plan) {
         self.current = plan;
+        self.current_known = true;
+    }
+
+    /// A plan as phase timings with this junction's clearances.
+    fn timings(&self, plan: &Plan) -> Vec<PhaseTiming> {
+        self.junction
+            .phases
+            .iter()
+            .zip(&plan.greens)
+            .map(|(p, g)| PhaseTiming {
+                phase: p.id.clone(),
+                green_s: *g as f32,
+                yellow_s: self.junction.yellow_s as f32,
+                all_red_s: self.junction.all_red_s as f32,
+            })
+            .collect()
     }
 
     /// Flows over the last `window_s`, saturation (measured or default), queues now.
@@ -206,32 +229,38 @@ impl Controller {
             })
             .collect();
         let interval_start = at - chrono::Duration::milliseconds((window * 1000.0) as i64);
+        let (warnings, forecasts) = self.forecast(now + local_offset_s, &loads_m, &plan);
         let rec = SignalRecommendation {
             junction: self.junction.id.clone(),
             mode: if adaptive { "adaptive" } else { "webster" }.into(),
             cycle_s: plan.cycle_s as f32,
-            phases: self
-                .junction
-                .phases
-                .iter()
-                .zip(&plan.greens)
-                .map(|(p, g)| PhaseTiming {
-                    phase: p.id.clone(),
-                    green_s: *g as f32,
-                    yellow_s: self.junction.yellow_s as f32,
-                    all_red_s: self.junction.all_red_s as f32,
-                })
-                .collect(),
+            phases: self.timings(&plan),
             inputs,
             y_total: y as f32,
             oversaturated: over,
             delay_current_s: before as f32,
             delay_expected_s: after as f32,
             interval_start,
+            in_force: self.current_known.then(|| PlanInForce {
+                cycle_s: self.current.cycle_s as f32,
+                phases: self.timings(&self.current),
+            }),
+            forecasts,
         };
-        // Forecast against the plan recommended now.
-        let mut warnings = Vec::new();
-        let local = now + local_offset_s;
+        self.interval_start = now;
+        Some((rec, warnings))
+    }
+
+    /// Each approach's flow forecast (observed first: this interval is history now), and a
+    /// warning per approach whose forecast degree of saturation under `plan` reaches the
+    /// junction's threshold (the nearest horizon that does).
+    fn forecast(
+        &mut self,
+        local: f64,
+        loads_m: &[(Load, bool)],
+        plan: &Plan,
+    ) -> (Vec<CongestionWarning>, Vec<FlowForecast>) {
+        let (mut warnings, mut forecasts) = (Vec::new(), Vec::new());
         for (i, (l, _)) in loads_m.iter().enumerate() {
             self.forecasters[i].observe(local, l.flow);
             let g: f64 = self
@@ -243,24 +272,31 @@ impl Controller {
                 .map(|(_, g)| g)
                 .sum();
             let cap = l.saturation * g / plan.cycle_s.max(1.0);
+            let approach = &self.junction.approaches[i].id;
+            let mut warned = false;
             for h in HORIZONS_MIN {
-                if let Some(f) = self.forecasters[i].forecast(local, h as f64 * 60.0) {
-                    let x = f / cap.max(1.0);
-                    if x >= self.junction.warn_degree {
-                        warnings.push(CongestionWarning {
-                            junction: self.junction.id.clone(),
-                            approach: self.junction.approaches[i].id.clone(),
-                            horizon_min: h,
-                            forecast_flow_pcu_h: f as f32,
-                            forecast_degree: x as f32,
-                            threshold: self.junction.warn_degree as f32,
-                        });
-                        break;
-                    }
+                let Some(f) = self.forecasters[i].forecast(local, h as f64 * 60.0) else {
+                    continue;
+                };
+                forecasts.push(FlowForecast {
+                    approach: approach.clone(),
+                    horizon_min: h,
+                    flow_pcu_h: f as f32,
+                });
+                let x = f / cap.max(1.0);
+                if !warned && x >= self.junction.warn_degree {
+                    warned = true;
+                    warnings.push(CongestionWarning {
+                        junction: self.junction.id.clone(),
+                        approach: approach.clone(),
+                        horizon_min: h,
+                        forecast_flow_pcu_h: f as f32,
+                        forecast_degree: x as f32,
+                        threshold: self.junction.warn_degree as f32,
+                    });
                 }
             }
         }
-        self.interval_start = now;
-        Some((rec, warnings))
+        (warnings, forecasts)
     }
 }

@@ -86,6 +86,21 @@ fn numbers(body: &Body) -> Vec<(&'static str, Option<f32>, Range)> {
                 v.push(("body.inputs.occupancy", Some(i.occupancy), SCORE));
                 v.push(("body.inputs.flow_ratio", Some(i.flow_ratio), RATIO));
             }
+            if let Some(p) = &r.in_force {
+                v.push(("body.in_force.cycle_s", Some(p.cycle_s), SIGNAL_S));
+                for g in &p.phases {
+                    v.push(("body.in_force.phases.green_s", Some(g.green_s), SIGNAL_S));
+                    v.push(("body.in_force.phases.yellow_s", Some(g.yellow_s), SIGNAL_S));
+                    v.push((
+                        "body.in_force.phases.all_red_s",
+                        Some(g.all_red_s),
+                        SIGNAL_S,
+                    ));
+                }
+            }
+            for f in &r.forecasts {
+                v.push(("body.forecasts.flow_pcu_h", Some(f.flow_pcu_h), FLOW_PCU_H));
+            }
             v
         }
         Body::CongestionWarning(w) => vec![

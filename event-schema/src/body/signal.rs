@@ -49,6 +49,29 @@ pub struct SignalRecommendation {
     pub delay_expected_s: f32,
     #[serde(with = "rfc3339_ms")]
     pub interval_start: DateTime<Utc>,
+    /// The plan the controller runs now (configured or reported by it), for the traffic
+    /// centre to see beside the recommendation; absent when the edge does not know it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub in_force: Option<PlanInForce>,
+    /// Each approach's forecast flow for the next 5, 10 and 15 minutes, made at this interval's
+    /// end (so the junction page can draw it against what then happened).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub forecasts: Vec<FlowForecast>,
+}
+
+/// A fixed-time plan: its cycle and each phase's green.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PlanInForce {
+    pub cycle_s: f32,
+    pub phases: Vec<PhaseTiming>,
+}
+
+/// One approach's forecast flow `horizon_min` minutes after the recommendation.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FlowForecast {
+    pub approach: String,
+    pub horizon_min: u32,
+    pub flow_pcu_h: f32,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
