@@ -79,7 +79,8 @@ det = "$root/models/ppocr/ch_PP-OCRv4_det_infer.onnx"
 rec = "$root/models/ppocr/ch_PP-OCRv4_rec_infer.onnx"
 classes = ["bicycle", "car", "motorcycle", "bus", "truck"]
 CFG
-  sed 's/{CAMERA}/le-loi-red/' test-videos/traffic/junction.toml
+  # A recommendation every 5 s instead of every 5 min, so the short clip yields some.
+  sed -e 's/{CAMERA}/le-loi-red/' -e '/^all_red_s/a interval_s = 5.0' test-videos/traffic/junction.toml
   for pair in le-loi-red:red-run-bike le-loi-speed:speeding-truck ham-nghi-kerb:parked; do
     cam=${pair%%:*}; clip=${pair#*:}
     printf '\n[[cameras]]\nid = "%s"\nurl = "file://%s/%s.mp4"\nstart_at = "2026-11-26T08:00:00+07:00"\n' "$cam" "$traffic" "$clip"
@@ -160,6 +161,7 @@ printf '    %-38s %s\n' \
   "  crossings / zone events / tracks" "$(kinds crossing) / $(kinds zone) / $(kinds track)" \
   "  public-order alerts" "$(kinds alert)" \
   "  violations (bundles verified)" "$(kinds violation) ($verified)" \
+  "  signal recommendations (junction j1)" "$(kinds signal_recommendation)" \
   "case export" "$case_ok" \
   "searches with a hit" "$found of ${#queries[@]}" \
   "logs" "$demo"

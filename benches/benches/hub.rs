@@ -7,9 +7,13 @@
 //! - many operators: 50 clients searching through the HTTP API at once while health is polled,
 //!   as the hub was (one store connection and one embedder under a lock) vs as it is (a pool).
 //!
+//! - console: the operator console in headless Chromium over the same events, login to first
+//!   results and typed searches to results drawn vs the same requests straight to the API.
+//!
 //! cargo bench -p matthan-benches --bench hub [-- EVENTS]   (default 1,000,000)
 
 mod hub_load;
+mod hub_ui;
 
 use std::time::Instant;
 
@@ -176,6 +180,28 @@ fn build(n: usize, db: &std::path::Path, scratch: &std::path::Path) -> DateTime<
     end
 }
 
+/// The operator console in Chromium over the same database (skipped without chromedriver).
+fn console(db: &std::path::Path, queries: &[&str], n: usize) {
+    let Some(ui) = hub_ui::run(db, queries) else {
+        println!("console in Chromium: skipped (chromium/chromedriver not installed)");
+        return;
+    };
+    println!(
+        "console over {n} events: page loaded in {:.0} ms; login (Enter) to first results {:.0} ms   (the same blank search straight to the API {:.0} ms, ratio {:.1}; goal <= 1500 ms)",
+        ui.page_ready,
+        ui.first_results,
+        ui.first_api,
+        ui.first_results / ui.first_api
+    );
+    println!(
+        "console typed searches: p50 {:.0} ms, max {:.0} ms to results drawn   (straight to the API p50 {:.0} ms, ratio {:.1})",
+        ui.typed_p50,
+        ui.typed_max,
+        ui.typed_api_p50,
+        ui.typed_p50 / ui.typed_api_p50
+    );
+}
+
 fn main() {
     let n: usize = std::env::args()
         .skip(1)
@@ -290,6 +316,7 @@ fn main() {
     println!("peak RSS {:.0} MiB", peak_rss_mib());
     drop(store);
     drop(emb);
+    console(&db, &queries, n);
 
     let clients: usize = std::env::var("MATTHAN_LOAD_CLIENTS")
         .ok()

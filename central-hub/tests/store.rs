@@ -93,6 +93,18 @@ fn check(label: &str, store: &mut dyn EventStore) {
             "{label}: plate {typed:?} over OCR look-alikes"
         );
     }
+    // Several kinds and nothing else (a blank search, asked one kind at a time): the newest
+    // of all of them, in time order, as many as asked for.
+    let f = Filter {
+        kinds: vec!["counts".into(), "track".into()],
+        ..Filter::default()
+    };
+    let rows = store.select(&f, 3).unwrap();
+    assert_eq!(
+        rows.iter().map(|r| r.id.clone()).collect::<Vec<_>>(),
+        [&b, &a, &c2].map(|e| e.id.to_string()).to_vec(),
+        "{label}: newest first across kinds"
+    );
     let f = Filter {
         classes: vec!["person".into()],
         from: Some(ts("2026-11-26T08:00:00+07:00")),

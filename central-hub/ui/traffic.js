@@ -121,19 +121,21 @@ window.addEventListener('resize', () => {
   for (const u of plots) if (u.width !== w) u.setSize({ width: w, height: 220 });
 });
 
-// What was forecast 15 minutes ahead, drawn at the time it was for, beside what was measured.
+// What was forecast 5, 10 and 15 minutes ahead, each drawn at the time it was for (dashes
+// longer the further ahead), beside what was then measured.
+const HORIZONS = [[5, [2, 3]], [10, [6, 4]], [15, [12, 4]]];
 function forecastSeries(recs, apps, secs) {
   const at = new Map();
   for (const r of recs) {
     const x = secs(r.ts);
     for (const a of r.approaches) at.set(x + '|actual|' + a.approach, a.flow_pcu_h);
-    for (const f of (r.forecasts || []).filter((f) => f.horizon_min === 15)) at.set((x + 900) + '|fc|' + f.approach, f.flow_pcu_h);
+    for (const f of r.forecasts || []) at.set((x + f.horizon_min * 60) + '|' + f.horizon_min + '|' + f.approach, f.flow_pcu_h);
   }
   const xs = [...new Set([...at.keys()].map((k) => Number(k.split('|')[0])))].sort((a, b) => a - b);
   const series = apps.flatMap((a, i) => [
     { label: t('s_actual', a), stroke: PALETTE[i % PALETTE.length], values: xs.map((x) => at.get(x + '|actual|' + a) ?? null) },
-    { label: t('s_forecast', a), stroke: PALETTE[i % PALETTE.length], dash: [6, 4], values: xs.map((x) => at.get(x + '|fc|' + a) ?? null) },
-  ]);
+  ].concat(HORIZONS.map(([h, dash]) => (
+    { label: t('s_forecast', a, h), stroke: PALETTE[i % PALETTE.length], dash, values: xs.map((x) => at.get(x + '|' + h + '|' + a) ?? null) }))));
   return [xs, series];
 }
 

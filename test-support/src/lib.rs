@@ -1,5 +1,6 @@
 //! Real components shared by the workspace's tests and benches.
 
+pub mod chrome;
 mod hub;
 pub use hub::{HubProcess, stored_ids, wait_for_ids};
 

@@ -9,6 +9,7 @@
 mod audit;
 mod holds;
 mod postgres;
+mod select;
 mod sqlite;
 mod watch;
 

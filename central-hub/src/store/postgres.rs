@@ -149,6 +149,25 @@ pub struct PgStore {
 const ROW_COLUMNS: &str = "id, site, camera, kind, ts_ms, track_id, class, color, upper_color, lower_color, plate, direction, place, caption, semantic, snapshot, rule";
 
 impl PgStore {
+    /// One query; `select` asks it one kind at a time.
+    fn select_one(&mut self, filter: &Filter, limit: usize) -> Result<Vec<Row>, StoreError> {
+        let (where_sql, params) = filter.to_sql();
+        let sql = format!(
+            "SELECT {ROW_COLUMNS} FROM events WHERE {where_sql} ORDER BY ts_ms DESC LIMIT {limit}"
+        );
+        let boxed: Vec<Box<dyn ToSql + Sync>> = params
+            .iter()
+            .map(|p| -> Box<dyn ToSql + Sync> {
+                match p {
+                    Param::Text(s) => Box::new(s.clone()),
+                    Param::Int(i) => Box::new(*i),
+                }
+            })
+            .collect();
+        let refs: Vec<&(dyn ToSql + Sync)> = boxed.iter().map(|b| b.as_ref()).collect();
+        Ok(self.client.query(&sql, &refs)?.iter().map(row).collect())
+    }
+
     pub fn connect(url: &str) -> Result<Self, StoreError> {
         // The URL may hold a password: name only the host part in errors.
         let shown = url.rsplit('@').next().unwrap_or("postgres").to_string();
@@ -363,21 +382,7 @@ impl EventStore for PgStore {
     }
 
     fn select(&mut self, filter: &Filter, limit: usize) -> Result<Vec<Row>, StoreError> {
-        let (where_sql, params) = filter.to_sql();
-        let sql = format!(
-            "SELECT {ROW_COLUMNS} FROM events WHERE {where_sql} ORDER BY ts_ms DESC LIMIT {limit}"
-        );
-        let boxed: Vec<Box<dyn ToSql + Sync>> = params
-            .iter()
-            .map(|p| -> Box<dyn ToSql + Sync> {
-                match p {
-                    Param::Text(s) => Box::new(s.clone()),
-                    Param::Int(i) => Box::new(*i),
-                }
-            })
-            .collect();
-        let refs: Vec<&(dyn ToSql + Sync)> = boxed.iter().map(|b| b.as_ref()).collect();
-        Ok(self.client.query(&sql, &refs)?.iter().map(row).collect())
+        super::select::select_by_kind(filter, limit, |f| self.select_one(f, limit))
     }
 
     fn count(&mut self) -> Result<i64, StoreError> {

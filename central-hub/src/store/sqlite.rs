@@ -153,6 +153,20 @@ pub struct SqliteStore {
 const ROW_COLUMNS: &str = "id, site, camera, kind, ts_ms, track_id, class, color, upper_color, lower_color, plate, direction, place, caption, semantic, snapshot, rule";
 
 impl SqliteStore {
+    /// One query; `select` asks it one kind at a time.
+    fn select_one(&mut self, filter: &Filter, limit: usize) -> Result<Vec<Row>, StoreError> {
+        let (where_sql, params) = filter.to_sql();
+        let sql = format!(
+            "SELECT {ROW_COLUMNS} FROM events WHERE {where_sql} ORDER BY ts_ms DESC LIMIT {limit}"
+        );
+        let mut stmt = self.conn.prepare_cached(&sql)?;
+        let values: Vec<_> = params.iter().map(to_sql).collect();
+        let rows = stmt
+            .query_map(rusqlite::params_from_iter(values.iter()), row)?
+            .collect::<Result<_, _>>()?;
+        Ok(rows)
+    }
+
     pub fn open(path: &Path) -> Result<Self, StoreError> {
         let p = path.display().to_string();
         let open_err = |e: rusqlite::Error| StoreError::Open {
@@ -379,16 +393,7 @@ impl EventStore for SqliteStore {
     }
 
     fn select(&mut self, filter: &Filter, limit: usize) -> Result<Vec<Row>, StoreError> {
-        let (where_sql, params) = filter.to_sql();
-        let sql = format!(
-            "SELECT {ROW_COLUMNS} FROM events WHERE {where_sql} ORDER BY ts_ms DESC LIMIT {limit}"
-        );
-        let mut stmt = self.conn.prepare_cached(&sql)?;
-        let values: Vec<_> = params.iter().map(to_sql).collect();
-        let rows = stmt
-            .query_map(rusqlite::params_from_iter(values.iter()), row)?
-            .collect::<Result<_, _>>()?;
-        Ok(rows)
+        super::select::select_by_kind(filter, limit, |f| self.select_one(f, limit))
     }
 
     fn count(&mut self) -> Result<i64, StoreError> {

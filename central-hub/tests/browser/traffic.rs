@@ -84,6 +84,7 @@ pub async fn run(c: &Client) {
             )
             .await
             .unwrap();
+        println!("{id}: {} charts drawn in {} ms", drawn[0], drawn[1]);
         assert_eq!(drawn[0], charts, "{id}: {drawn}");
         assert!(
             drawn[1].as_f64().unwrap() <= 500.0,
@@ -91,7 +92,15 @@ pub async fn run(c: &Client) {
         );
     }
     let captions = text(c, "#junction-charts").await;
-    assert!(captions.contains("dự báo"), "{captions}");
+    // Every horizon against what was measured, in the chart's legend.
+    for h in [
+        "dự báo 5/10/15 phút",
+        "dự báo 5 phút",
+        "dự báo 10 phút",
+        "dự báo 15 phút",
+    ] {
+        assert!(captions.contains(h), "{h} missing: {captions}");
+    }
     shot(c, "junctions").await;
     c.execute(
         "document.getElementById('junction-charts').scrollIntoView();",
