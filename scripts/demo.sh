@@ -97,7 +97,7 @@ pids+=($!)
 for _ in $(seq 50); do (exec 3<>/dev/tcp/127.0.0.1/$port) 2>/dev/null && break; sleep 0.1; done
 
 say "Broker on 127.0.0.1:$port; hub on http://127.0.0.1:18080/ (log: $demo/hub.log)"
-NO_COLOR=1 ./target/release/central-hub serve --config configs/hub-demo.toml 2>"$demo/hub.log" &
+NO_COLOR=1 ./target/release/central-hub serve --config configs/hub-demo.toml >"$demo/hub.log" 2>&1 &
 hub=$!
 pids+=($hub)
 for _ in $(seq 100); do (exec 3<>/dev/tcp/127.0.0.1/18080) 2>/dev/null && break; sleep 0.1; done
@@ -148,7 +148,7 @@ queries=("người lảng vảng trên bãi cỏ" "người đi vào quảng tr�
 found=0
 for q in "${queries[@]}"; do
   top=$(./target/release/central-hub search --config configs/hub-demo.toml --limit 1 --json "$q" 2>/dev/null \
-    | python3 -c 'import json,sys; l=[json.loads(x) for x in sys.stdin if x.strip()]; print(l[0]["caption"][:90] if l else "")')
+    | python3 -c 'import json,sys; l=[json.loads(x) for x in sys.stdin if x.strip()]; c=l[0]["caption"] if l else ""; print(c if len(c) <= 90 else c[:88].rsplit(" ", 1)[0] + " …")')
   # No column padding: printf pads by bytes, and Vietnamese letters are several bytes each.
   if [ -n "$top" ]; then found=$((found + 1)); printf '    "%s" → %s\n' "$q" "$top"; else printf '    "%s" → (nothing)\n' "$q"; fi
 done
