@@ -78,7 +78,8 @@ async function openEvent(id) {
       ${fields(e)}
       <details><summary>${esc(t('raw'))}</summary><pre>${esc(JSON.stringify(e, null, 2))}</pre></details>`;
     $('detail').classList.remove('hidden');
-    $('detail').scrollIntoView({ block: 'start' });
+    // Beside the list on a wide screen (already in view: the list stays put), below it on a phone.
+    $('detail').scrollIntoView({ block: matchMedia('(min-width: 1000px)').matches ? 'nearest' : 'start' });
     document.querySelectorAll('#detail [data-sha]').forEach((el) => loadBlob(el.dataset.sha, el));
     document.querySelectorAll('#detail figure img').forEach((img) => {
       img.tabIndex = 0;

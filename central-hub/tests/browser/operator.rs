@@ -237,6 +237,15 @@ async fn detail(c: &Client) {
         "the track's snapshot on its detail",
     )
     .await;
+    // On a wide window the open event is a side panel beside the results, in view.
+    wait_js(
+        c,
+        "const d = document.getElementById('detail').getBoundingClientRect(), \
+         r = document.getElementById('results').getBoundingClientRect(); \
+         return d.left >= r.right && d.top < innerHeight && d.bottom > 0;",
+        "the detail beside the results, in view",
+    )
+    .await;
     shot(c, "detail").await;
     accessible(c, "detail").await;
     fits_phone(c, "detail").await;
