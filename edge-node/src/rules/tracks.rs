@@ -35,6 +35,79 @@ pub struct Motion {
     /// The tracker id that sighted it last (a root may span several tracker ids).
     pub last_id: u64,
     pub history: VecDeque<(DateTime<Utc>, [f64; 2])>,
+    /// Ground positions of the whole vehicle over the last seconds (see `whole_centre`), for
+    /// its speed; the rest of the rules judge the box they see.
+    whole: VecDeque<(DateTime<Utc>, [f64; 2])>,
+    /// The widest uncut box of a vehicle, with its height (pixels).
+    widest: (f64, f64),
+    /// Which end of the vehicle is hidden while its box is cut (see `whole_centre`).
+    cut: Option<Cut>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Cut {
+    /// The right-hand end (x2's side) is hidden.
+    Right,
+    Left,
+}
+
+impl Motion {
+    /// Whether part of the vehicle is hidden now (its box is narrower than the vehicle, one
+    /// end behind something or beyond the frame's edge; see `whole_centre`).
+    pub fn is_cut(&self) -> bool {
+        self.cut.is_some()
+    }
+}
+
+/// A vehicle's box narrower than this share of its full width is cut: by something in front
+/// or by the frame's edge.
+const CUT_SHARE: f64 = 0.95;
+/// The edge still in view must move at least this share of the vehicle's length in one
+/// sighting for a cut to be recognised (10 km/h at 10 detections/s moves a 10 m bus 2.8 %).
+const MIN_EDGE_STEP: f64 = 0.025;
+/// The most a vehicle's full width may grow in one sighting (see `observe`).
+const GROWTH: f64 = 1.08;
+
+/// Where a vehicle's centre is, in pixels along x, when part of it is hidden behind something
+/// in front or beyond the frame's edge: the box's centre moves at half the vehicle's speed then
+/// (one edge stands still), which made a 60 km/h truck passing behind a bus measure under the
+/// limit. Its full width is the widest uncut box seen, scaled by height (it shrinks and grows
+/// with distance). The hidden end is the one whose edge stood still when the cut began (the
+/// other moves with the vehicle), and stays so while the box is cut; a box that narrows
+/// without either edge standing still is a detector's breathing and keeps its centre.
+fn whole_centre(m: &mut Motion, b: &matthan_schema::BBox, fw: f64) -> f64 {
+    let (x1, x2) = (b.x1 as f64, b.x2 as f64);
+    let (ww, wh) = m.widest;
+    let h = (b.y2 - b.y1) as f64;
+    let full = if wh > 0.0 { ww * h / wh } else { 0.0 };
+    if full <= 0.0 || x2 - x1 >= CUT_SHARE * full {
+        m.cut = None;
+        return (x1 + x2) / 2.0;
+    }
+    let moved = ((x1 - m.bbox.x1 as f64).abs(), (x2 - m.bbox.x2 as f64).abs());
+    let cut = if x1 <= 1.0 {
+        Some(Cut::Left)
+    } else if x2 >= fw - 1.0 {
+        Some(Cut::Right)
+    } else if m.cut.is_some() {
+        m.cut
+    } else if moved.0.max(moved.1) < MIN_EDGE_STEP * full {
+        // Neither edge moved like a driving vehicle's: a standing one's box jitters (measured:
+        // a standing bus boxed in two halves made a "speeder" of itself).
+        None
+    } else if moved.1 < 0.5 * moved.0 {
+        Some(Cut::Right)
+    } else if moved.0 < 0.5 * moved.1 {
+        Some(Cut::Left)
+    } else {
+        None
+    };
+    m.cut = cut;
+    match cut {
+        Some(Cut::Right) => x1 + full / 2.0,
+        Some(Cut::Left) => x2 - full / 2.0,
+        None => (x1 + x2) / 2.0,
+    }
 }
 
 /// Rules key their state by a track's root: its own id, or the id of the lost track it was
@@ -47,10 +120,25 @@ pub struct Tracks {
     live: HashMap<u64, u32>,
     ground: Option<GroundPlane>,
     labels: Vec<String>,
+    /// Classes whose boxes keep their shape (vehicles): a narrower box is a cut one.
+    rigid: Vec<String>,
 }
 
 fn dist(a: [f64; 2], b: [f64; 2]) -> f64 {
     ((a[0] - b[0]).powi(2) + (a[1] - b[1]).powi(2)).sqrt()
+}
+
+/// Position about `window_s` ago and now, if the history covers at least 60 % of it.
+fn span(
+    h: &VecDeque<(DateTime<Utc>, [f64; 2])>,
+    window_s: f64,
+) -> Option<([f64; 2], [f64; 2], f64)> {
+    let (t_now, p_now) = *h.back()?;
+    let (t0, p0) = *h
+        .iter()
+        .find(|(t, _)| (t_now - *t).as_seconds_f64() <= window_s)?;
+    let dt = (t_now - t0).as_seconds_f64();
+    (dt >= 0.6 * window_s).then_some((p0, p_now, dt))
 }
 
 /// Mean velocity (m/s) over the last second of a history; zero when too short to tell.
@@ -76,6 +164,7 @@ impl Tracks {
             live: HashMap::new(),
             ground,
             labels,
+            rigid: crate::violations::vehicle_classes(),
         }
     }
 
@@ -173,19 +262,45 @@ impl Tracks {
                 last_seen: now,
                 last_id: s.id,
                 history: VecDeque::new(),
+                whole: VecDeque::new(),
+                widest: (0.0, 0.0),
+                cut: None,
             });
             // Capture times only go forward within a stream; if they jump back (a replayed
             // file starting over) old history would make speeds nonsense.
             if now < m.last_seen {
                 m.history.clear();
+                m.whole.clear();
             }
             // Boxes breathe from frame to frame; the scale must not, or a standing person
             // would seem to move.
             m.scale = 0.9 * m.scale + 0.1 * raw_scale;
             m.img = img;
             m.px = px;
+            // Before the box is replaced: which edge stood still tells the hidden end.
+            let gx = if self.rigid.contains(&class) {
+                whole_centre(m, &s.bbox, fw)
+            } else {
+                px[0]
+            };
             m.bbox = s.bbox;
             m.class = class;
+            let (w, h) = ((s.bbox.x2 - s.bbox.x1) as f64, h_px);
+            let inside = s.bbox.x1 > 1.0 && (s.bbox.x2 as f64) < fw - 1.0;
+            // The full width grows with the vehicle's approach, a little per sighting; a jump is
+            // the detector boxing it with a neighbour, which must not become its length.
+            let full = if m.widest.1 > 0.0 {
+                m.widest.0 * h / m.widest.1
+            } else {
+                0.0
+            };
+            if inside && (full <= 0.0 || (full..=GROWTH * full).contains(&w)) {
+                m.widest = (w, h);
+            }
+            let whole = match &self.ground {
+                Some(g) => g.to_ground([gx / fw, img[1]]).unwrap_or(m.pos),
+                None => [gx * m.scale, px[1] * m.scale],
+            };
             m.pos = match &self.ground {
                 Some(g) => g.to_ground(img).unwrap_or(m.pos),
                 None => [px[0] * m.scale, px[1] * m.scale],
@@ -193,12 +308,14 @@ impl Tracks {
             m.last_seen = now;
             m.last_id = s.id;
             m.history.push_back((now, m.pos));
-            while m
-                .history
-                .front()
-                .is_some_and(|(t, _)| (now - *t).as_seconds_f64() > HISTORY_S)
-            {
-                m.history.pop_front();
+            m.whole.push_back((now, whole));
+            for h in [&mut m.history, &mut m.whole] {
+                while h
+                    .front()
+                    .is_some_and(|(t, _)| (now - *t).as_seconds_f64() > HISTORY_S)
+                {
+                    h.pop_front();
+                }
             }
             ids.push(root);
         }
@@ -247,19 +364,13 @@ impl Tracks {
 
     /// Position about `window_s` ago and now, if the history covers at least 60 % of it.
     pub fn displacement(&self, id: u64, window_s: f64) -> Option<([f64; 2], [f64; 2], f64)> {
-        let m = self.map.get(&id)?;
-        let (t_now, p_now) = *m.history.back()?;
-        let (t0, p0) = *m
-            .history
-            .iter()
-            .find(|(t, _)| (t_now - *t).as_seconds_f64() <= window_s)?;
-        let dt = (t_now - t0).as_seconds_f64();
-        (dt >= 0.6 * window_s).then_some((p0, p_now, dt))
+        span(&self.map.get(&id)?.history, window_s)
     }
 
-    /// Ground speed in m/s over the last `window_s`.
+    /// Ground speed in m/s over the last `window_s`, of the whole vehicle (a box cut by
+    /// something in front moves at half its speed).
     pub fn speed(&self, id: u64, window_s: f64) -> Option<f64> {
-        let (a, b, dt) = self.displacement(id, window_s)?;
+        let (a, b, dt) = span(&self.map.get(&id)?.whole, window_s)?;
         (dt > 0.0).then(|| dist(a, b) / dt)
     }
 
@@ -334,5 +445,54 @@ impl History {
     /// Roots that ended this frame.
     pub fn ended(&self) -> &[u64] {
         &self.ended
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use matthan_schema::BBox;
+
+    /// A truck at 100 px/s (5 m/s at 0.05 m/px), 200 px long, drives behind a bus standing at
+    /// x ≥ 500: its box is cut at the bus's edge, and its centre slows to half speed.
+    #[test]
+    fn a_vehicle_cut_by_something_in_front_keeps_its_speed() {
+        let mut tr = Tracks::new(None, vec!["truck".into()]);
+        let t0 = DateTime::from_timestamp_millis(1_764_000_000_000).unwrap();
+        let mut speeds = Vec::new();
+        for i in 0..40 {
+            let x1 = 100.0 + 10.0 * i as f32;
+            let b = BBox {
+                x1,
+                y1: 300.0,
+                x2: (x1 + 200.0).min(500.0),
+                y2: 380.0,
+            };
+            let now = t0 + chrono::Duration::milliseconds(100 * i);
+            let s = TrackSnapshot {
+                id: 1,
+                class: 0,
+                score: 0.9,
+                bbox: b,
+                first_seen: t0,
+                last_seen: now,
+                hits: i as u32 + 1,
+            };
+            tr.observe(now, (960, 540), &[s]);
+            if let Some(v) = tr.speed(1, 1.0) {
+                speeds.push((b.x2 - b.x1, v / tr.get(1).unwrap().scale));
+            }
+        }
+        // In pixels per second: 100 while whole, and still about 100 once cut to under 140 px.
+        let cut: Vec<f64> = speeds
+            .iter()
+            .filter(|(w, _)| *w < 140.0)
+            .map(|(_, v)| *v)
+            .collect();
+        assert!(cut.len() >= 5, "{speeds:?}");
+        assert!(cut.iter().all(|v| (v - 100.0).abs() < 8.0), "{speeds:?}");
+        // The boxes the other rules judge stay as seen.
+        let (a, b, _) = tr.displacement(1, 1.0).unwrap();
+        assert!(((b[0] - a[0]) / tr.get(1).unwrap().scale) < 60.0);
     }
 }

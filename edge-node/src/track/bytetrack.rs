@@ -239,10 +239,13 @@ impl Tracker {
         let found = self.tracks[ti].bbox;
         let lost = (0..self.tracks.len())
             .filter(|&i| i != ti && !dead[i])
-            .filter(|&i| self.tracks[i].state == State::Lost && self.tracks[i].moving)
+            .filter(|&i| self.tracks[i].state == State::Lost)
             .filter_map(|i| {
-                let e = self.tracks[i].trail.expected(now)?;
-                reid::distance(&e, &found).map(|d| (d, i))
+                let t = &self.tracks[i];
+                let e = t.trail.expected(now);
+                let d = e.as_ref().and_then(|e| reid::distance(e, &found));
+                tracing::debug!(lost = t.id, moving = t.moving, ?e, ?found, ?d, "re-link?");
+                d.filter(|_| t.moving).map(|d| (d, i))
             })
             .min_by(|a, b| a.0.total_cmp(&b.0));
         let Some((_, li)) = lost else {

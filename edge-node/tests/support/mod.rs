@@ -9,6 +9,8 @@ use std::time::{Duration, Instant};
 
 use matthan_schema::Event;
 
+pub mod scenes;
+
 pub use matthan_test_support::{
     Broker, cached as cache_file, free_port, make_test_pki, repo, stored_ids, tls_broker,
     wait_for_ids,
