@@ -9,8 +9,6 @@ mod support;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
-use std::sync::atomic::AtomicBool;
 
 use edge_node::config::EdgeConfig;
 use support::scenes::{self, Truth};
@@ -96,24 +94,7 @@ fn hidden_vehicles_keep_their_identity() {
     let broker = support::Broker::start();
     let hub = support::Hub::start(broker.port, "hub-occlusion");
     let cfg = EdgeConfig::load(&config(tmp.path(), broker.port, &clips, &truths)).unwrap();
-    let started = std::time::Instant::now();
-    let summary = edge_node::pipeline::run(&cfg, Arc::new(AtomicBool::new(false))).unwrap();
-    eprintln!(
-        "pipeline: {} frames from {} clips in {:.1} s, {} events",
-        summary.frames,
-        names.len(),
-        started.elapsed().as_secs_f64(),
-        summary.events
-    );
-    assert_eq!(summary.dropped, 0, "files are read without dropping frames");
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-    let events = loop {
-        let evs = hub.events();
-        if evs.len() as u64 >= summary.events || std::time::Instant::now() > deadline {
-            break evs;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(200));
-    };
+    let events = scenes::run_into_hub(&cfg, names.len(), &hub);
 
     let mut figures = BTreeMap::new();
     for (set, members) in &sets {

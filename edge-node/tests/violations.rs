@@ -10,11 +10,9 @@ mod support;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::Arc;
-use std::sync::atomic::AtomicBool;
 
 use edge_node::config::EdgeConfig;
-use matthan_schema::{Body, Event};
+use matthan_schema::Body;
 use support::scenes::{self, Truth};
 
 fn python() -> PathBuf {
@@ -123,30 +121,8 @@ fn violation_scenarios_with_signed_evidence() {
         eprintln!("config kept at {}", cfg_path.display());
     }
     let cfg = EdgeConfig::load(&cfg_path).unwrap();
-    let started = std::time::Instant::now();
-    let summary = edge_node::pipeline::run(&cfg, Arc::new(AtomicBool::new(false))).unwrap();
-    eprintln!(
-        "pipeline: {} frames from {} clips in {:.1} s, {} events",
-        summary.frames,
-        names.len(),
-        started.elapsed().as_secs_f64(),
-        summary.events
-    );
-    assert_eq!(summary.dropped, 0, "files are read without dropping frames");
-
     // Everything the edge produced reaches the hub's store.
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-    let violations: Vec<Event> = loop {
-        let evs = hub.events();
-        let n = evs.len();
-        if n as u64 >= summary.events || std::time::Instant::now() > deadline {
-            break evs
-                .into_iter()
-                .filter(|e| matches!(e.body, Body::Violation(_)))
-                .collect();
-        }
-        std::thread::sleep(std::time::Duration::from_millis(200));
-    };
+    let violations = scenes::violations_of(&scenes::run_into_hub(&cfg, names.len(), &hub));
 
     if std::env::var("MATTHAN_SCENARIOS").is_ok() {
         for e in hub.events() {

@@ -296,3 +296,30 @@ fn track_lines(camera: &str, events: &[Event]) -> Vec<String> {
         })
         .collect()
 }
+
+/// Runs the edge over the clips of `cfg` (files: no frame may be dropped) and returns every
+/// event the hub stored once all the edge produced has arrived (or a minute has passed).
+pub fn run_into_hub(
+    cfg: &edge_node::config::EdgeConfig,
+    clips: usize,
+    hub: &super::Hub,
+) -> Vec<Event> {
+    let started = std::time::Instant::now();
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let summary = edge_node::pipeline::run(cfg, stop).unwrap();
+    eprintln!(
+        "pipeline: {} frames from {clips} clips in {:.1} s, {} events",
+        summary.frames,
+        started.elapsed().as_secs_f64(),
+        summary.events
+    );
+    assert_eq!(summary.dropped, 0, "files are read without dropping frames");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let evs = hub.events();
+        if evs.len() as u64 >= summary.events || std::time::Instant::now() > deadline {
+            return evs;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+}
