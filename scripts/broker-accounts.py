@@ -86,17 +86,20 @@ def hub_role():
     }
 
 
-def edge_role(name, site, sources):
-    """`sources`: the camera (and edge) ids it may publish events for; None = the whole site."""
+def edge_role(name, site, sources, junctions):
+    """`sources`: the camera (and edge) ids it may publish events for; `junctions`: those whose
+    controllers' requests it answers (live control); None = the whole site."""
     levels = ["+"] if sources is None else sources
+    answers = ["+"] if junctions is None else junctions
     reads = [
         f"matthan/{site}/+/signal/state",
         f"matthan-receipt/{site}",
         f"matthan-watch/{site}",
-    ]
+    ] + [f"matthan/{site}/{j}/signal/request" for j in answers]
     return {
         "rolename": name,
         "acls": [acl("publishClientSend", f"matthan/{site}/{lv}/+") for lv in levels]
+        + [acl("publishClientSend", f"matthan/{site}/{j}/signal/decision") for j in answers]
         + [acl("publishClientSend", f"matthan-evidence/{site}/+")]
         + [acl("subscribePattern", t) for t in reads]
         + [acl("publishClientReceive", t) for t in reads],
@@ -104,10 +107,28 @@ def edge_role(name, site, sources):
 
 
 def controller_role(name, site, junction):
+    """A junction's controller sets its own signal state, asks for its own greens and reads the
+    answers to them; nothing else."""
+    decisions = f"matthan/{site}/{junction}/signal/decision"
     return {
         "rolename": name,
-        "acls": [acl("publishClientSend", f"matthan/{site}/{junction}/signal/state")],
+        "acls": [
+            acl("publishClientSend", f"matthan/{site}/{junction}/signal/state"),
+            acl("publishClientSend", f"matthan/{site}/{junction}/signal/request"),
+            acl("subscribePattern", decisions),
+            acl("publishClientReceive", decisions),
+        ],
     }
+
+
+def id_list(e, key, where):
+    """An optional non-empty list of names (None when left out)."""
+    v = e.get(key)
+    if v is None:
+        return None
+    if not isinstance(v, list) or not v:
+        raise Bad(f"{where}.{key}: a non-empty list of ids, or leave it out")
+    return [ident(x, f"{where}.{key}") for x in v]
 
 
 def build(spec, pw_dir):
@@ -125,13 +146,10 @@ def build(spec, pw_dir):
     for i, e in enumerate(spec.get("edges", [])):
         where = f"edges[{i}]"
         site = ident(e.get("site"), f"{where}.site")
-        sources = e.get("sources")
-        if sources is not None:
-            if not isinstance(sources, list) or not sources:
-                raise Bad(f"{where}.sources: a non-empty list of camera/edge ids, or leave it out")
-            sources = [ident(s, f"{where}.sources") for s in sources]
+        sources = id_list(e, "sources", where)
+        junctions = id_list(e, "junctions", where)
         role = f"edge-{ident(e.get('account'), where + '.account')}"
-        roles.append(edge_role(role, site, sources))
+        roles.append(edge_role(role, site, sources, junctions))
         add(e["account"], where, role)
     for i, c in enumerate(spec.get("controllers", [])):
         where = f"controllers[{i}]"

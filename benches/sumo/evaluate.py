@@ -135,8 +135,20 @@ def controller(edge_node):
                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, bufsize=1)
 
 
+# Where --record writes every message sent to the controller (one JSON line each), so a run
+# can be replayed through other paths (edge-node/tests/signal_live.rs replays one over MQTT).
+RECORD = None
+
+
+def send(proc, msg):
+    line = json.dumps(msg) + "\n"
+    proc.stdin.write(line)
+    if RECORD is not None and not RECORD.closed:
+        RECORD.write(line)
+
+
 def ask(proc, msg):
-    proc.stdin.write(json.dumps(msg) + "\n")
+    send(proc, msg)
     proc.stdin.flush()
     line = proc.stdout.readline()
     if not line:
@@ -145,7 +157,7 @@ def ask(proc, msg):
 
 
 def tell(proc, msg):
-    proc.stdin.write(json.dumps(msg) + "\n")
+    send(proc, msg)
 
 
 def true_pcu(profile):
@@ -214,12 +226,14 @@ def run_ours(net, routes, work, edge_node, seed, seconds):
 
 
 def main():
+    global RECORD
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--edge-node", default=os.path.join(HERE, "../../target/release/edge-node"))
     ap.add_argument("--seconds", type=int, default=3600, help="demand duration per run")
     ap.add_argument("--seeds", default="1,2,3", help="SUMO seeds; figures are means over them")
     ap.add_argument("--profiles", default=",".join(PROFILES))
     ap.add_argument("--json", help="also write the ratios here")
+    ap.add_argument("--record", help="write the messages of the first adaptive run here (JSON lines)")
     args = ap.parse_args()
     work = tempfile.mkdtemp(prefix="matthan-sumo-")
     nets = build_nets(work)
@@ -235,7 +249,11 @@ def main():
         for seed in seeds:
             runs["fixed-90"].append(run_plain(nets["static"], routes, work, f"{name}-fixed", seed))
             runs["actuated"].append(run_plain(nets["actuated"], routes, work, f"{name}-act", seed))
+            if args.record and RECORD is None:
+                RECORD = open(args.record, "w")
             r, rec = run_ours(nets["static"], routes, work, args.edge_node, seed, args.seconds)
+            if RECORD is not None and not RECORD.closed:
+                RECORD.close()
             runs["ours"].append(r)
             # Saturation flow as our controller measured it from discharge headways (the
             # default where it saw too few saturated discharges), so Webster gets the true

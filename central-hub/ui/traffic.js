@@ -30,7 +30,19 @@ function recommendation(r, w) {
   out += `<div class="small rec-text">${esc(t('cycle'))} ${Math.round(b.cycle_s)} s: ${phases}; ${esc(t('delay', b.delay_current_s.toFixed(0), b.delay_expected_s.toFixed(0)))}`
     + ` (${esc(b.mode)}, Y ${b.y_total.toFixed(2)}${b.oversaturated ? ', ' + esc(t('oversaturated')) : ''})</div>`;
   if (w) out += `<div><b>${esc(t('warning', w.body.approach, w.body.horizon_min, w.body.forecast_degree.toFixed(2)))}</b></div>`;
+  if ((b.decisions || []).length) out += decisions(b.decisions);
   return out;
+}
+
+// The greens the junction's controller asked for live in that interval (newest first), each
+// with what it was decided from; a late one was not sent and the controller ran its own plan.
+function decisions(ds) {
+  const rows = ds.slice(-8).reverse().map((d) => `<tr><td>${esc(fmt(d.at))}</td><td>${esc(d.phase)}</td>`
+    + `<td>${d.green_s.toFixed(1)} s</td><td>${esc(t(d.answered ? 'd_sent' : 'd_late'))}</td>`
+    + `<td>${d.inputs.map((i) => esc(t('d_input', i.approach, i.queue_pcu.toFixed(1), Math.round(i.flow_pcu_h)))).join('<br>')}</td></tr>`);
+  const head = ['d_at', 'd_phase', 'd_green', 'd_status', 'd_inputs'].map((k) => `<th>${esc(t(k))}</th>`).join('');
+  return `<details class="decisions"><summary>${esc(t('decisions', ds.length))}</summary>`
+    + `<table class="small"><thead><tr>${head}</tr></thead><tbody>${rows.join('')}</tbody></table></details>`;
 }
 
 async function loadJunctions() {

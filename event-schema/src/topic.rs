@@ -83,9 +83,36 @@ pub fn signal_state_filter(site: &str) -> String {
 
 /// The junction a signal-state topic names, if it is one.
 pub fn parse_signal_state_topic(topic: &str) -> Option<(&str, &str)> {
+    parse_signal_topic(topic, "state")
+}
+
+/// `matthan/{site}/{junction}/signal/request`: a junction controller (or its gateway) asks the
+/// edge for the next phase's green and may feed its own detectors' readings.
+pub fn signal_request_topic(site: &str, junction: &str) -> String {
+    format!("{TOPIC_ROOT}/{site}/{junction}/signal/request")
+}
+
+/// The filter an edge subscribes to for requests to every junction of its site.
+pub fn signal_request_filter(site: &str) -> String {
+    format!("{TOPIC_ROOT}/{site}/+/signal/request")
+}
+
+/// `matthan/{site}/{junction}/signal/decision`: the edge's answers to the junction's requests.
+pub fn signal_decision_topic(site: &str, junction: &str) -> String {
+    format!("{TOPIC_ROOT}/{site}/{junction}/signal/decision")
+}
+
+/// The site and junction a signal-request topic names, if it is one.
+pub fn parse_signal_request_topic(topic: &str) -> Option<(&str, &str)> {
+    parse_signal_topic(topic, "request")
+}
+
+fn parse_signal_topic<'a>(topic: &'a str, leaf: &str) -> Option<(&'a str, &'a str)> {
     let mut p = topic.split('/');
     match (p.next(), p.next(), p.next(), p.next(), p.next(), p.next()) {
-        (Some(TOPIC_ROOT), Some(site), Some(junction), Some("signal"), Some("state"), None) => {
+        (Some(TOPIC_ROOT), Some(site), Some(junction), Some("signal"), Some(l), None)
+            if l == leaf =>
+        {
             Some((site, junction))
         }
         _ => None,
@@ -107,6 +134,19 @@ mod tests {
         assert!(parse_event_topic("matthan/a/b").is_err());
         assert!(parse_event_topic("matthan/a/b/c/d").is_err());
         assert!(parse_event_topic("matthan/a/b/nope").is_err());
+    }
+
+    #[test]
+    fn signal_topics_name_their_junction_and_nothing_else() {
+        let r = signal_request_topic("hcmc", "j1");
+        assert_eq!(parse_signal_request_topic(&r), Some(("hcmc", "j1")));
+        assert_eq!(parse_signal_state_topic(&r), None);
+        let s = signal_state_topic("hcmc", "j1");
+        assert_eq!(parse_signal_state_topic(&s), Some(("hcmc", "j1")));
+        assert_eq!(parse_signal_request_topic(&s), None);
+        let d = signal_decision_topic("hcmc", "j1");
+        assert_eq!(parse_signal_request_topic(&d), None);
+        assert_eq!(parse_signal_request_topic(&format!("{r}/x")), None);
     }
 
     #[test]

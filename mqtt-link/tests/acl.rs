@@ -20,6 +20,7 @@ account = "hub"
 account = "hcmc-edge-1"
 site = "hcmc"
 sources = ["cam-1", "edge-1"]
+junctions = ["j1"]
 [[edges]]
 account = "hcmc-edge-2"
 site = "hcmc"
@@ -261,6 +262,67 @@ fn edges_publish_only_for_their_site_and_never_forge_signals() {
     assert!(
         messages(&late_rx, Duration::from_millis(500)).is_empty(),
         "no retained forged state"
+    );
+}
+
+/// Live control: only a junction's own controller asks for its greens and reads the answers;
+/// an edge answers only for its junctions and cannot forge a request.
+#[test]
+fn controllers_ask_for_their_own_greens_and_edges_only_answer() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_broker, port) = start_broker(dir.path());
+    let (ctrl, ctrl_rx) = client(port, "signal-hcmc-j1", "ctrl-j1");
+    let verdicts = subscribe(
+        &ctrl,
+        &ctrl_rx,
+        &[
+            "matthan/hcmc/j1/signal/decision",
+            "matthan/hcmc/j2/signal/decision",
+            "matthan/hcmc/+/signal/request",
+        ],
+    );
+    assert_eq!(
+        verdicts,
+        [true, false, false],
+        "a controller reads its own answers only"
+    );
+    let (site_edge, site_rx) = client(port, "hcmc-edge-2", "hcmc-edge-2");
+    let verdicts = subscribe(
+        &site_edge,
+        &site_rx,
+        &[
+            "matthan/hcmc/+/signal/request",
+            "matthan/dn/+/signal/request",
+        ],
+    );
+    assert_eq!(
+        verdicts,
+        [true, false],
+        "an edge reads its own site's requests"
+    );
+    let (edge, _edge_rx) = client(port, "hcmc-edge-1", "hcmc-edge-1");
+    for (topic, body) in [
+        ("matthan/hcmc/j1/signal/decision", "answer-j1"),
+        ("matthan/hcmc/j2/signal/decision", "answer-not-its-junction"),
+        ("matthan/hcmc/j1/signal/request", "forged-request"),
+    ] {
+        edge.publish(topic, QoS::AtLeastOnce, false, body).unwrap();
+    }
+    for (topic, body) in [
+        ("matthan/hcmc/j1/signal/request", "real-request"),
+        ("matthan/hcmc/j2/signal/request", "other-junction-request"),
+    ] {
+        ctrl.publish(topic, QoS::AtLeastOnce, false, body).unwrap();
+    }
+    assert_eq!(
+        messages(&site_rx, Duration::from_secs(1)),
+        ["real-request"],
+        "edges get only the real controller's request"
+    );
+    assert_eq!(
+        messages(&ctrl_rx, Duration::from_millis(300)),
+        ["answer-j1"],
+        "the controller gets the answer from the edge that serves its junction"
     );
 }
 

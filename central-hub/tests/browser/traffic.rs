@@ -30,6 +30,21 @@ pub async fn run(c: &Client) {
         bars.contains("Đang chạy: Chu kỳ 90 s") && bars.contains("Khuyến nghị: Chu kỳ 72 s"),
         "{bars}"
     );
+    // The controller's live green requests, with what each was decided from.
+    c.execute(
+        "document.querySelector('details.decisions').open = true;",
+        vec![],
+    )
+    .await
+    .unwrap();
+    let live = text(c, "details.decisions").await;
+    assert!(
+        live.contains("2 quyết định pha xanh")
+            && live.contains("31.5 s")
+            && live.contains("quá hạn, không gửi")
+            && live.contains("ns: chờ 7.8 PCU, 620 PCU/h"),
+        "{live}"
+    );
     assert!(!text(c, "#refreshed").await.is_empty());
     // Every configured position is on the map.
     wait_js(

@@ -12,7 +12,8 @@ pub fn recommendation(now: DateTime<Utc>) -> Event {
 }
 
 /// The same recommendation at `ts` with measured flows (PCU/h) on the ns and ew approaches,
-/// and forecasts of 1.1× those flows 5, 10 and 15 minutes on.
+/// forecasts of 1.1× those flows 5, 10 and 15 minutes on, and two live green decisions (ns
+/// 31.5 s answered, ew 24 s too late).
 pub fn recommendation_at(ts: DateTime<Utc>, flows: [f32; 2]) -> Event {
     use matthan_schema::{ApproachInput, FlowForecast, PhaseTiming, PlanInForce};
     let phase = |p: &str, g: f32| PhaseTiming {
@@ -62,6 +63,27 @@ pub fn recommendation_at(ts: DateTime<Utc>, flows: [f32; 2]) -> Event {
                         horizon_min: h,
                         flow_pcu_h: f * 1.1,
                     })
+                })
+                .collect(),
+            // The controller asked for two greens live; the second answer came too late.
+            decisions: [("ns", 31.5, true), ("ew", 24.0, false)]
+                .into_iter()
+                .enumerate()
+                .map(|(k, (p, g, answered))| matthan_schema::PhaseDecision {
+                    phase: p.into(),
+                    at: ts - chrono::Duration::seconds(60 - 35 * k as i64),
+                    green_s: g,
+                    answered,
+                    inputs: approaches
+                        .iter()
+                        .zip(flows)
+                        .map(|(a, f)| matthan_schema::DecisionInput {
+                            approach: (*a).into(),
+                            flow_pcu_h: f,
+                            queue_pcu: f / 80.0,
+                            saturation_pcu_h: 1800.0,
+                        })
+                        .collect(),
                 })
                 .collect(),
         }),

@@ -27,7 +27,7 @@ use crate::outbox::OutboxError;
 use crate::publish::{self, PublishStats, Publisher};
 use crate::queue::{FrameQueues, Msg};
 use crate::rules::History;
-use crate::signal::{Controller, JunctionFeed};
+use crate::signal::{self, Controller, JunctionFeed};
 use crate::snapshot::SnapshotKeeper;
 use crate::stale::FrozenCheck;
 use crate::violations::Lights;
@@ -87,6 +87,33 @@ impl PlateStats {
 
 /// How long a stop request may take in all (documented: SIGTERM ends within 30 s).
 const SHUTDOWN_BUDGET: Duration = Duration::from_secs(28);
+/// A message from a junction controller: a signal state (for red-light rules) or a request to a
+/// junction under live control, answered at once (`signal::live`).
+fn from_controller(
+    topic: &str,
+    payload: &[u8],
+    shared: &mut Shared,
+    publisher: &Publisher,
+    cfg: &EdgeConfig,
+) {
+    let now = Utc::now();
+    match matthan_schema::parse_signal_request_topic(topic) {
+        Some((site, junction)) if site == cfg.site => {
+            let answer =
+                signal::live::on_request(&mut shared.junctions, site, junction, payload, now);
+            if let Some((topic, payload)) = answer {
+                publisher.send_now(topic, payload);
+            }
+        }
+        Some(_) => {}
+        None => {
+            if let Err(e) = shared.lights.apply(topic, payload, now) {
+                tracing::warn!(error = %e, "signal state refused");
+            }
+        }
+    }
+}
+
 /// Time left for the outbox at the very least, even when the pipeline took the whole budget.
 const MIN_DRAIN: Duration = Duration::from_secs(1);
 
@@ -105,7 +132,7 @@ pub fn run(cfg: &EdgeConfig, stop: Arc<AtomicBool>) -> Result<RunSummary, Pipeli
             .map_err(|e| PipelineError::Metrics(addr, e))?;
     }
     let mut publisher = Publisher::start(cfg, metrics.clone())?;
-    let signals = publisher.take_signals();
+    let incoming = publisher.take_incoming();
     let mut shared = shared(cfg, &metrics)?;
     let started = Instant::now();
     let queues = Arc::new(FrameQueues::new(
@@ -162,11 +189,9 @@ pub fn run(cfg: &EdgeConfig, stop: Arc<AtomicBool>) -> Result<RunSummary, Pipeli
         for c in &mut cams {
             c.status_if_due(&queues, &mut em);
         }
-        if let Some(rx) = &signals {
+        if let Some(rx) = &incoming {
             for (topic, payload) in rx.try_iter() {
-                if let Err(e) = shared.lights.apply(&topic, &payload, Utc::now()) {
-                    tracing::warn!(error = %e, "signal state refused");
-                }
+                from_controller(&topic, &payload, &mut shared, &publisher, cfg);
             }
         }
         if let Some(w) = &shared.evidence {

@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
-use matthan_schema::{Body, Crossing};
+use matthan_schema::{Body, Crossing, PhaseDecision};
 
 use super::Controller;
 use crate::analytics::Zone;
@@ -29,7 +29,15 @@ pub struct JunctionFeed {
     still: HashMap<(String, u64), ([f64; 2], f64, bool)>,
     green: Option<usize>,
     started: bool,
+    /// The junction's controller asks for its greens (live control): it says when each starts.
+    pub(super) live: bool,
+    /// Greens decided for the controller since the last recommendation.
+    pub(super) decisions: Vec<PhaseDecision>,
 }
+
+/// Decisions kept for one recommendation; a controller asking more often than this per interval
+/// is misbehaving, and the oldest are dropped from the record (never from the answers).
+const MAX_DECISIONS: usize = 200;
 
 fn secs(t: DateTime<Utc>) -> f64 {
     t.timestamp_millis() as f64 / 1000.0
@@ -42,6 +50,8 @@ impl JunctionFeed {
             still: HashMap::new(),
             green: None,
             started: false,
+            live: false,
+            decisions: Vec::new(),
         }
     }
 
@@ -109,8 +119,16 @@ impl JunctionFeed {
         }
     }
 
-    /// Time passed: green starts of the fixed plan, and, every interval, the recommendation and
-    /// warnings as event bodies.
+    /// A green decided for the controller, for the next recommendation's record.
+    pub(super) fn record(&mut self, d: PhaseDecision) {
+        if self.decisions.len() >= MAX_DECISIONS {
+            self.decisions.remove(0);
+        }
+        self.decisions.push(d);
+    }
+
+    /// Time passed: green starts of the fixed plan (unless the controller reports them), and,
+    /// every interval, the recommendation and warnings as event bodies.
     pub fn on_time(&mut self, at: DateTime<Utc>) -> Vec<Body> {
         let t = secs(at);
         if !self.started {
@@ -118,10 +136,11 @@ impl JunctionFeed {
             self.controller.start_at(t);
         }
         let local = t + LOCAL_OFFSET_S;
-        if let Some((p, since)) = self
-            .controller
-            .junction
-            .plan_green_at(local.rem_euclid(86400.0))
+        if !self.live
+            && let Some((p, since)) = self
+                .controller
+                .junction
+                .plan_green_at(local.rem_euclid(86400.0))
             && self.green != Some(p)
         {
             self.green = Some(p);
@@ -131,9 +150,12 @@ impl JunctionFeed {
         let adaptive = self.controller.junction.adaptive;
         match self.controller.tick(t, at, adaptive, LOCAL_OFFSET_S) {
             None => Vec::new(),
-            Some((rec, warnings)) => std::iter::once(Body::SignalRecommendation(rec))
-                .chain(warnings.into_iter().map(Body::CongestionWarning))
-                .collect(),
+            Some((mut rec, warnings)) => {
+                rec.decisions = std::mem::take(&mut self.decisions);
+                std::iter::once(Body::SignalRecommendation(rec))
+                    .chain(warnings.into_iter().map(Body::CongestionWarning))
+                    .collect()
+            }
         }
     }
 }

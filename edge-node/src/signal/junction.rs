@@ -41,6 +41,12 @@ pub struct RawJunction {
     /// when each green starts (for saturation flow) and compare its recommendation's delay.
     #[serde(default)]
     pub plan: Option<RawPlan>,
+    /// Live control: answer the junction controller's requests for the next green over MQTT
+    /// (`matthan/{site}/{id}/signal/request` → `.../signal/decision`) and take its detectors'
+    /// readings there too. The controller says when each green starts, so the fixed plan
+    /// clock is not used once it asks.
+    #[serde(default)]
+    pub answer_requests: bool,
     pub approaches: Vec<RawApproach>,
     pub phases: Vec<RawPhase>,
 }
@@ -166,6 +172,7 @@ pub struct Junction {
     pub warn_degree: f64,
     pub adaptive: bool,
     pub plan: Option<FixedPlan>,
+    pub answer_requests: bool,
     pub approaches: Vec<Approach>,
     pub phases: Vec<Phase>,
 }
@@ -268,6 +275,7 @@ impl Junction {
             interval_s: raw.interval_s,
             warn_degree: raw.warn_degree,
             adaptive,
+            answer_requests: raw.answer_requests,
             plan,
             approaches,
             phases,

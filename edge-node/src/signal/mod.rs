@@ -4,15 +4,18 @@
 //! give, and congestion warnings from a short-term flow forecast.
 
 pub mod bridge;
+pub mod control;
 mod feed;
 mod forecast;
 mod junction;
+pub mod live;
 mod measure;
 mod plan;
 
 use chrono::{DateTime, Utc};
 use matthan_schema::{
-    ApproachInput, CongestionWarning, FlowForecast, PhaseTiming, PlanInForce, SignalRecommendation,
+    ApproachInput, CongestionWarning, DecisionInput, FlowForecast, PhaseTiming, PlanInForce,
+    SignalRecommendation,
 };
 
 pub use feed::{JunctionFeed, Sighting};
@@ -148,6 +151,22 @@ impl Controller {
             .collect()
     }
 
+    /// What a green decided at `now` is based on, per approach (flows over the last interval,
+    /// queues, saturation), for the decision's record.
+    pub fn decision_inputs(&self, now: f64) -> Vec<DecisionInput> {
+        self.junction
+            .approaches
+            .iter()
+            .zip(self.loads(now, self.junction.interval_s))
+            .map(|(a, (l, _))| DecisionInput {
+                approach: a.id.clone(),
+                flow_pcu_h: l.flow as f32,
+                queue_pcu: l.queue as f32,
+                saturation_pcu_h: l.saturation as f32,
+            })
+            .collect()
+    }
+
     /// Adaptive mode: the green phase `p` should get, decided at its start from its queue and
     /// the recent arrival rate.
     pub fn phase_green(&self, p: usize, now: f64) -> f64 {
@@ -246,6 +265,7 @@ impl Controller {
                 phases: self.timings(&self.current),
             }),
             forecasts,
+            decisions: Vec::new(),
         };
         self.interval_start = now;
         Some((rec, warnings))

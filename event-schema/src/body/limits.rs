@@ -63,46 +63,7 @@ fn numbers(body: &Body) -> Vec<(&'static str, Option<f32>, Range)> {
             ("body.duration_s", Some(a.duration_s), DURATION_S),
             ("body.measure", a.measure, MEASURE),
         ],
-        Body::SignalRecommendation(r) => {
-            let mut v = vec![
-                ("body.cycle_s", Some(r.cycle_s), SIGNAL_S),
-                ("body.y_total", Some(r.y_total), RATIO),
-                ("body.delay_current_s", Some(r.delay_current_s), DELAY_S),
-                ("body.delay_expected_s", Some(r.delay_expected_s), DELAY_S),
-            ];
-            for p in &r.phases {
-                v.push(("body.phases.green_s", Some(p.green_s), SIGNAL_S));
-                v.push(("body.phases.yellow_s", Some(p.yellow_s), SIGNAL_S));
-                v.push(("body.phases.all_red_s", Some(p.all_red_s), SIGNAL_S));
-            }
-            for i in &r.inputs {
-                v.push(("body.inputs.flow_pcu_h", Some(i.flow_pcu_h), FLOW_PCU_H));
-                v.push((
-                    "body.inputs.saturation_pcu_h",
-                    Some(i.saturation_pcu_h),
-                    FLOW_PCU_H,
-                ));
-                v.push(("body.inputs.queue_veh", Some(i.queue_veh), OCCUPANCY));
-                v.push(("body.inputs.occupancy", Some(i.occupancy), SCORE));
-                v.push(("body.inputs.flow_ratio", Some(i.flow_ratio), RATIO));
-            }
-            if let Some(p) = &r.in_force {
-                v.push(("body.in_force.cycle_s", Some(p.cycle_s), SIGNAL_S));
-                for g in &p.phases {
-                    v.push(("body.in_force.phases.green_s", Some(g.green_s), SIGNAL_S));
-                    v.push(("body.in_force.phases.yellow_s", Some(g.yellow_s), SIGNAL_S));
-                    v.push((
-                        "body.in_force.phases.all_red_s",
-                        Some(g.all_red_s),
-                        SIGNAL_S,
-                    ));
-                }
-            }
-            for f in &r.forecasts {
-                v.push(("body.forecasts.flow_pcu_h", Some(f.flow_pcu_h), FLOW_PCU_H));
-            }
-            v
-        }
+        Body::SignalRecommendation(r) => recommendation(r),
         Body::CongestionWarning(w) => vec![
             (
                 "body.forecast_flow_pcu_h",
@@ -137,6 +98,68 @@ fn numbers(body: &Body) -> Vec<(&'static str, Option<f32>, Range)> {
         }
         _ => vec![],
     }
+}
+
+/// A recommendation's numbers: its plan, inputs, plan in force, forecasts and live decisions.
+fn recommendation(r: &crate::SignalRecommendation) -> Vec<(&'static str, Option<f32>, Range)> {
+    let mut v = vec![
+        ("body.cycle_s", Some(r.cycle_s), SIGNAL_S),
+        ("body.y_total", Some(r.y_total), RATIO),
+        ("body.delay_current_s", Some(r.delay_current_s), DELAY_S),
+        ("body.delay_expected_s", Some(r.delay_expected_s), DELAY_S),
+    ];
+    for p in &r.phases {
+        v.push(("body.phases.green_s", Some(p.green_s), SIGNAL_S));
+        v.push(("body.phases.yellow_s", Some(p.yellow_s), SIGNAL_S));
+        v.push(("body.phases.all_red_s", Some(p.all_red_s), SIGNAL_S));
+    }
+    for i in &r.inputs {
+        v.push(("body.inputs.flow_pcu_h", Some(i.flow_pcu_h), FLOW_PCU_H));
+        v.push((
+            "body.inputs.saturation_pcu_h",
+            Some(i.saturation_pcu_h),
+            FLOW_PCU_H,
+        ));
+        v.push(("body.inputs.queue_veh", Some(i.queue_veh), OCCUPANCY));
+        v.push(("body.inputs.occupancy", Some(i.occupancy), SCORE));
+        v.push(("body.inputs.flow_ratio", Some(i.flow_ratio), RATIO));
+    }
+    if let Some(p) = &r.in_force {
+        v.push(("body.in_force.cycle_s", Some(p.cycle_s), SIGNAL_S));
+        for g in &p.phases {
+            v.push(("body.in_force.phases.green_s", Some(g.green_s), SIGNAL_S));
+            v.push(("body.in_force.phases.yellow_s", Some(g.yellow_s), SIGNAL_S));
+            v.push((
+                "body.in_force.phases.all_red_s",
+                Some(g.all_red_s),
+                SIGNAL_S,
+            ));
+        }
+    }
+    for f in &r.forecasts {
+        v.push(("body.forecasts.flow_pcu_h", Some(f.flow_pcu_h), FLOW_PCU_H));
+    }
+    for d in &r.decisions {
+        v.push(("body.decisions.green_s", Some(d.green_s), SIGNAL_S));
+        for i in &d.inputs {
+            v.push((
+                "body.decisions.inputs.flow_pcu_h",
+                Some(i.flow_pcu_h),
+                FLOW_PCU_H,
+            ));
+            v.push((
+                "body.decisions.inputs.queue_pcu",
+                Some(i.queue_pcu),
+                OCCUPANCY,
+            ));
+            v.push((
+                "body.decisions.inputs.saturation_pcu_h",
+                Some(i.saturation_pcu_h),
+                FLOW_PCU_H,
+            ));
+        }
+    }
+    v
 }
 
 /// The first number outside its range, as `(field, reason)`.

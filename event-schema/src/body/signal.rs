@@ -57,6 +57,36 @@ pub struct SignalRecommendation {
     /// end (so the junction page can draw it against what then happened).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub forecasts: Vec<FlowForecast>,
+    /// The greens the junction's controller asked for over MQTT during this interval, each with
+    /// what it was decided from (live control; empty when no controller asks).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub decisions: Vec<PhaseDecision>,
+}
+
+/// One answer to a controller's request for a phase's green.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PhaseDecision {
+    pub phase: String,
+    /// When the edge decided (its clock).
+    #[serde(with = "rfc3339_ms")]
+    pub at: DateTime<Utc>,
+    pub green_s: f32,
+    /// False when the decision was ready only after the request's deadline: it was not sent,
+    /// and the controller ran its own plan for that phase.
+    pub answered: bool,
+    /// What it was decided from, per approach.
+    pub inputs: Vec<DecisionInput>,
+}
+
+/// One approach as the controller saw it when deciding a green.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DecisionInput {
+    pub approach: String,
+    /// Arrival flow over the last interval, PCU/h.
+    pub flow_pcu_h: f32,
+    /// Stopped queue, PCU.
+    pub queue_pcu: f32,
+    pub saturation_pcu_h: f32,
 }
 
 /// A fixed-time plan: its cycle and each phase's green.

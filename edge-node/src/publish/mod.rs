@@ -23,12 +23,16 @@ use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use matthan_schema::{Body, EdgeState, EdgeStatus, Event, Kind};
-use rumqttc::{AsyncClient, Event as MqttEvent, LastWill, MqttOptions, Outgoing, Packet, QoS};
+use rumqttc::{AsyncClient, LastWill, MqttOptions, QoS};
 use tokio::sync::mpsc;
+
+use self::poller::{Notice, spawn_poller};
 
 use crate::config::EdgeConfig;
 use crate::metrics::Metrics;
 use crate::outbox::{Message, Outbox, OutboxError, Priority};
+
+mod poller;
 
 /// Largest message sent: an evidence clip with room to spare (the hub accepts up to 64 MiB).
 pub const MAX_PACKET: usize = 16 * 1024 * 1024;
@@ -112,22 +116,16 @@ pub struct Publisher {
     drain_by: Arc<std::sync::Mutex<Option<Instant>>>,
     thread: std::thread::JoinHandle<PublishStats>,
     status: (EdgeConfig, u64),
-    signals: Option<std::sync::mpsc::Receiver<(String, Vec<u8>)>>,
+    incoming: Option<Incoming>,
+    /// Messages sent at once, at most once, never stored (`send_now`).
+    direct: std::sync::mpsc::Sender<(String, Vec<u8>)>,
 }
 
 /// Where messages on subscribed topics go.
 type Forward = std::sync::mpsc::Sender<(String, Vec<u8>)>;
 
-/// Messages received on subscribed topics (junction controllers' signal states).
+/// Messages received on subscribed topics (junction controllers' signal states and requests).
 pub type Incoming = std::sync::mpsc::Receiver<(String, Vec<u8>)>;
-
-enum Notice {
-    Connected,
-    Acked,
-    /// A hub committed (or refused for good) these keys.
-    Receipt(Vec<String>),
-    Down(String),
-}
 
 impl Publisher {
     pub fn start(cfg: &EdgeConfig, metrics: Arc<Metrics>) -> Result<Self, PublishError> {
@@ -169,14 +167,27 @@ impl Publisher {
         ));
         let closing = Arc::new(AtomicBool::new(false));
         let drain_by = Arc::new(std::sync::Mutex::new(None));
-        // Red-light rules judge crossings by the controllers' signal states, when they send them.
+        // Red-light rules judge crossings by the controllers' signal states, when they send them;
+        // junctions under live control take their controller's requests.
         let wants_signals = cfg
             .cameras
             .iter()
             .any(|c| c.violations.iter().any(|v| v.build.reads_signals()));
+        let answers = cfg.junctions.iter().any(|j| j.answer_requests);
+        let subscribe: Vec<String> = [
+            wants_signals.then(|| matthan_schema::signal_state_filter(&cfg.site)),
+            answers.then(|| matthan_schema::signal_request_filter(&cfg.site)),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
         let (stx, srx) = std::sync::mpsc::channel();
+        let (dtx, drx) = std::sync::mpsc::channel();
+        let incoming = (!subscribe.is_empty()).then_some(srx);
         let worker = Worker {
-            subscribe: wants_signals.then(|| (matthan_schema::signal_state_filter(&cfg.site), stx)),
+            subscribe,
+            forward: stx,
+            direct: std::sync::Mutex::new(drx),
             receipts: cfg
                 .outbox
                 .receipt_timeout
@@ -204,13 +215,21 @@ impl Publisher {
             drain_by,
             thread,
             status: (cfg.clone(), dropped),
-            signals: wants_signals.then_some(srx),
+            incoming,
+            direct: dtx,
         })
     }
 
-    /// Signal-state messages from junction controllers; None unless a red-light rule needs them.
-    pub fn take_signals(&mut self) -> Option<Incoming> {
-        self.signals.take()
+    /// Messages from junction controllers (signal states, requests); None unless a red-light
+    /// rule reads signal states or a junction answers requests.
+    pub fn take_incoming(&mut self) -> Option<Incoming> {
+        self.incoming.take()
+    }
+
+    /// Sends `m` now at QoS 0 without storing it: for answers that are worthless once late (a
+    /// green decision past its deadline). Dropped, with a warning, while the broker is away.
+    pub fn send_now(&self, topic: String, payload: Vec<u8>) {
+        let _ = self.direct.send((topic, payload));
     }
 
     /// Makes messages durable in the outbox; once this returns they survive a crash.
@@ -281,8 +300,10 @@ impl Publisher {
 }
 
 struct Worker {
-    /// A topic filter to subscribe to on every connection, and where its messages go.
-    subscribe: Option<(String, Forward)>,
+    /// Topic filters to subscribe to on every connection, and where their messages go.
+    subscribe: Vec<String>,
+    forward: Forward,
+    direct: std::sync::Mutex<std::sync::mpsc::Receiver<(String, Vec<u8>)>>,
     /// The site's receipt topic and how long to wait for a receipt before sending again; None
     /// when the broker's acknowledgement is enough.
     receipts: Option<(String, Duration)>,
@@ -416,6 +437,27 @@ impl Worker {
         Ok(())
     }
 
+    /// Messages from `send_now`: at QoS 0, so they take no place in the acknowledgement FIFO.
+    async fn send_direct(&self, client: &AsyncClient, connected: bool) -> Result<(), String> {
+        let waiting: Vec<(String, Vec<u8>)> = self
+            .direct
+            .lock()
+            .expect("direct lock")
+            .try_iter()
+            .collect();
+        for (topic, payload) in waiting {
+            if !connected {
+                tracing::warn!(%topic, "broker not connected; answer dropped");
+                continue;
+            }
+            client
+                .publish(topic, QoS::AtMostOnce, false, payload)
+                .await
+                .map_err(|e| e.to_string())?;
+        }
+        Ok(())
+    }
+
     /// One connection: Ok when closing and everything is acknowledged, Err when it drops.
     async fn connection(
         &self,
@@ -426,7 +468,7 @@ impl Worker {
     ) -> Result<(), String> {
         let (client, eventloop) = AsyncClient::new(self.opts.clone(), 2 * WINDOW);
         let (ntx, mut notices) = mpsc::unbounded_channel();
-        let forward = self.subscribe.as_ref().map(|(_, tx)| tx.clone());
+        let forward = (!self.subscribe.is_empty()).then(|| self.forward.clone());
         let receipt_topic = self.receipts.as_ref().map(|(t, _)| t.clone());
         let mut poller = spawn_poller(eventloop, forward, receipt_topic, ntx);
         let result = async {
@@ -449,8 +491,11 @@ impl Worker {
                     match n {
                         Notice::Connected => {
                             connected = true;
-                            let filters = self.subscribe.iter().map(|(f, _)| f);
-                            for f in filters.chain(self.receipts.iter().map(|(t, _)| t)) {
+                            for f in self
+                                .subscribe
+                                .iter()
+                                .chain(self.receipts.iter().map(|(t, _)| t))
+                            {
                                 client
                                     .subscribe(f.clone(), QoS::AtLeastOnce)
                                     .await
@@ -512,6 +557,7 @@ impl Worker {
                     self.resend_overdue(&client, outbox, &mut inflight, stats)
                         .await?;
                 }
+                self.send_direct(&client, connected).await?;
                 if self.closing.load(Ordering::Relaxed) {
                     let d = *deadline.get_or_insert_with(|| self.drain_deadline());
                     let empty =
@@ -531,58 +577,4 @@ impl Worker {
         poller.abort();
         result
     }
-}
-
-/// Drives the MQTT event loop: connection, acknowledgement and drop notices go to the
-/// connection task; incoming signal states go to `forward`.
-fn spawn_poller(
-    mut eventloop: rumqttc::EventLoop,
-    forward: Option<std::sync::mpsc::Sender<(String, Vec<u8>)>>,
-    receipts: Option<String>,
-    ntx: mpsc::UnboundedSender<Notice>,
-) -> tokio::task::JoinHandle<()> {
-    tokio::spawn(async move {
-        loop {
-            let n = match eventloop.poll().await {
-                Ok(MqttEvent::Incoming(Packet::ConnAck(_))) => Notice::Connected,
-                Ok(MqttEvent::Incoming(Packet::PubAck(_))) => Notice::Acked,
-                Ok(MqttEvent::Incoming(Packet::Publish(p)))
-                    if receipts.as_deref() == Some(&*p.topic) =>
-                {
-                    match matthan_schema::Receipt::from_json(&p.payload) {
-                        Ok(r) => Notice::Receipt(r.keys().map(String::from).collect()),
-                        Err(e) => {
-                            tracing::warn!(error = %e, "unreadable receipt ignored");
-                            continue;
-                        }
-                    }
-                }
-                Ok(MqttEvent::Incoming(Packet::Publish(p))) => {
-                    if let Some(tx) = &forward {
-                        let _ = tx.send((p.topic.to_string(), p.payload.to_vec()));
-                    }
-                    continue;
-                }
-                Ok(MqttEvent::Incoming(Packet::SubAck(a)))
-                    if a.return_codes
-                        .contains(&rumqttc::SubscribeReasonCode::Failure) =>
-                {
-                    // Without receipts nothing is ever deleted from the outbox; say why.
-                    tracing::error!(
-                        "the broker refused a subscription (receipts or signal states): this \
-                         box's account lacks the right (configs/broker-accounts.toml)"
-                    );
-                    continue;
-                }
-                // Our own clean DISCONNECT is on the wire: the broker will not fire the will.
-                Ok(MqttEvent::Outgoing(Outgoing::Disconnect)) => break,
-                Ok(_) => continue,
-                Err(e) => Notice::Down(e.to_string()),
-            };
-            let down = matches!(n, Notice::Down(_));
-            if ntx.send(n).is_err() || down {
-                break;
-            }
-        }
-    })
 }
