@@ -67,7 +67,7 @@ pub fn handle(c: &mut Controller, msg: Msg) -> Result<Option<Value>, String> {
             let p = phase_index(c, &phase)?;
             let t = finite("t", t)?;
             c.green(p, t);
-            Some(json!({ "green_s": c.phase_green(p, t) }))
+            Some(json!({ "green_s": c.decide_green(p, t) }))
         }
         Msg::Tick { t, adaptive } => {
             let t = finite("t", t)?;

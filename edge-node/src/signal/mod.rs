@@ -3,6 +3,7 @@
 //! each phase from its queue and handles oversaturation, the HCM delay each plan is expected to
 //! give, and congestion warnings from a short-term flow forecast.
 
+mod adaptive;
 pub mod bridge;
 pub mod control;
 mod feed;
@@ -26,15 +27,8 @@ pub use junction::{
 pub use measure::ApproachMeasure;
 pub use plan::{Load, Plan, Y_OVERSATURATED, clearance_green, critical_ratios, delay, webster};
 
-/// Start-up lost time of a discharging queue, seconds.
-const STARTUP_S: f64 = 2.0;
 /// Forecast horizons for congestion warnings, minutes.
 pub const HORIZONS_MIN: [u32; 3] = [5, 10, 15];
-
-/// Demand counts as unbalanced when one phase's flow ratio is over this many times another's.
-const UNBALANCED: f64 = 2.0;
-/// Share of its Webster green the busiest phase gets at least under unbalanced demand.
-const BUSY_FLOOR: f64 = 0.8;
 
 pub struct Controller {
     pub junction: Junction,
@@ -47,6 +41,9 @@ pub struct Controller {
     current_known: bool,
     interval_start: f64,
     green_phase: Option<usize>,
+    /// Greens decided so far in the cycle under way (phase order; a cycle starts when a phase
+    /// at or before the last one decided turns green), so realised cycles keep their bounds.
+    cycle_greens: Vec<(usize, f64)>,
 }
 
 impl Controller {
@@ -73,6 +70,7 @@ impl Controller {
             current_known,
             interval_start: 0.0,
             green_phase: None,
+            cycle_greens: Vec::new(),
         }
     }
 
@@ -136,13 +134,25 @@ impl Controller {
             .approaches
             .iter()
             .zip(&self.measures)
-            .map(|(a, m)| {
+            .enumerate()
+            .map(|(i, (a, m))| {
                 let measured = m.saturation();
+                let saturation = measured.unwrap_or_else(|| {
+                    if a.opposed_by.is_empty() {
+                        a.saturation_pcu_h
+                    } else {
+                        let opposing: f64 = a
+                            .opposed_by
+                            .iter()
+                            .map(|&o| self.measures[o].flow(now, window_s))
+                            .sum();
+                        self.junction.permitted_saturation(i, opposing)
+                    }
+                });
                 (
                     Load {
                         flow: m.flow(now, window_s),
-                        saturation: measured
-                            .unwrap_or(self.junction.saturation_pcu_h_per_lane * a.lanes as f64),
+                        saturation,
                         queue: m.queue_pcu,
                     },
                     measured.is_some(),
@@ -167,35 +177,6 @@ impl Controller {
             .collect()
     }
 
-    /// Adaptive mode: the green phase `p` should get, decided at its start from its queue and
-    /// the recent arrival rate.
-    pub fn phase_green(&self, p: usize, now: f64) -> f64 {
-        let loads: Vec<Load> = self
-            .loads(now, self.junction.interval_s)
-            .into_iter()
-            .map(|l| l.0)
-            .collect();
-        // Tried and measured in SUMO: flooring every phase at Webster's split for the recent
-        // flows cost 12 % more waiting on balanced demand; short, queue-sized greens do better.
-        let g = clearance_green(&self.junction, p, &loads, STARTUP_S);
-        // Strongly unbalanced demand (one phase's flow ratio over twice another's): queue-sized
-        // greens for the busy phase change phases too often and lose time at every change;
-        // actuated control keeps extending it instead. Give the busiest phase at least most of
-        // its Webster green for the recent flows. Measured in SUMO: +6.5 % → +0.3 % against
-        // actuated on the unbalanced profile, balanced and near-saturated unchanged (a floor on
-        // every phase had cost 12 % on balanced demand).
-        let ratios = critical_ratios(&self.junction, &loads);
-        let most = ratios.iter().copied().fold(0.0, f64::max);
-        let least = ratios.iter().copied().fold(f64::MAX, f64::min);
-        if ratios[p] >= most && most > UNBALANCED * least.max(1e-6) {
-            let w = webster(&self.junction, &loads).0.greens[p];
-            return g
-                .max(BUSY_FLOOR * w)
-                .min(self.junction.phases[p].max_green_s);
-        }
-        g
-    }
-
     /// Every `interval_s`: the recommendation for the interval just measured, and warnings for
     /// approaches whose forecast degree of saturation crosses the junction's threshold.
     /// `local` converts seconds to local time of day for the forecast's profile.
@@ -216,7 +197,10 @@ impl Controller {
         if adaptive {
             // Each phase as long as its queue needs, within the Webster cycle's bounds.
             let greens: Vec<f64> = (0..self.junction.phases.len())
-                .map(|p| clearance_green(&self.junction, p, &loads, STARTUP_S).max(plan.greens[p]))
+                .map(|p| {
+                    clearance_green(&self.junction, p, &loads, self.junction.startup_lost_s)
+                        .max(plan.greens[p])
+                })
                 .collect();
             let cycle = (greens.iter().sum::<f64>() + self.junction.lost_time_s())
                 .min(self.junction.cycle_max_s);

@@ -3,7 +3,12 @@
 //! and the clearance times and cycle bounds. Validated once: every approach is served, and the
 //! minimum greens fit the longest cycle allowed.
 
+use std::collections::BTreeMap;
+
 use serde::Deserialize;
+
+mod parts;
+use parts::{approaches, numbers, phases, plan};
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -15,6 +20,25 @@ pub struct RawJunction {
     /// Passenger-car units per motorbike (dense, weaving motorbikes use far less road than a car).
     #[serde(default = "d_moto_pcu")]
     pub motorbike_pcu: f64,
+    /// PCU per class where a survey says otherwise than the defaults (motorcycle and bicycle:
+    /// `motorbike_pcu`; car 1; bus and truck 2; anything else 1).
+    #[serde(default)]
+    pub pcu: BTreeMap<String, f64>,
+    /// Start-up lost time of a discharging queue, seconds (added to each queue-clearing green).
+    #[serde(default = "d_startup")]
+    pub startup_lost_s: f64,
+    /// Demand counts as unbalanced when one phase's flow ratio is over this many times another's;
+    /// the busiest phase then gets at least `busy_floor` of its Webster green.
+    #[serde(default = "d_unbalanced")]
+    pub unbalanced_ratio: f64,
+    #[serde(default = "d_busy_floor")]
+    pub busy_floor: f64,
+    /// A permitted (yielding) movement's gap acceptance: critical gap and follow-up headway,
+    /// seconds (HCM's permitted left-turn defaults).
+    #[serde(default = "d_gap_critical")]
+    pub gap_critical_s: f64,
+    #[serde(default = "d_gap_follow")]
+    pub gap_follow_s: f64,
     #[serde(default = "d_cycle_min")]
     pub cycle_min_s: f64,
     #[serde(default = "d_cycle_max")]
@@ -72,6 +96,14 @@ pub struct RawApproach {
     pub queue_zone: Option<String>,
     #[serde(default = "d_lanes")]
     pub lanes: u32,
+    /// Saturation flow of the whole approach from a survey, PCU/h; else `lanes` times the
+    /// junction's per-lane default. Measured discharges replace either.
+    #[serde(default)]
+    pub saturation_pcu_h: Option<f64>,
+    /// A permitted movement (a left turn without its own phase) yields to these approaches'
+    /// flow: its saturation flow comes from the gaps they leave (HCM permitted-left model).
+    #[serde(default)]
+    pub opposed_by: Vec<String>,
     /// Which way over the line enters the junction (`in`, `out` or `both`).
     #[serde(default = "d_direction")]
     pub direction: String,
@@ -111,6 +143,21 @@ fn d_yellow() -> f64 {
 fn d_all_red() -> f64 {
     2.0
 }
+fn d_startup() -> f64 {
+    2.0
+}
+fn d_unbalanced() -> f64 {
+    2.0
+}
+fn d_busy_floor() -> f64 {
+    0.8
+}
+fn d_gap_critical() -> f64 {
+    4.5
+}
+fn d_gap_follow() -> f64 {
+    2.5
+}
 fn d_sat() -> f64 {
     1800.0
 }
@@ -139,6 +186,10 @@ pub struct Approach {
     pub lanes: u32,
     /// Crossing directions that count: `Some(In)`, `Some(Out)`, or None for both.
     pub direction: Option<matthan_schema::Direction>,
+    /// Saturation flow until measured (survey, or lanes × the junction's default), PCU/h.
+    pub saturation_pcu_h: f64,
+    /// Approaches whose flow this permitted movement yields to (indices); empty if protected.
+    pub opposed_by: Vec<usize>,
 }
 
 /// A fixed-time plan in force: green per phase, starting `offset_s` after local midnight.
@@ -163,6 +214,12 @@ pub struct Phase {
 pub struct Junction {
     pub id: String,
     pub motorbike_pcu: f64,
+    pub pcu: BTreeMap<String, f64>,
+    pub startup_lost_s: f64,
+    pub unbalanced_ratio: f64,
+    pub busy_floor: f64,
+    pub gap_critical_s: f64,
+    pub gap_follow_s: f64,
     pub cycle_min_s: f64,
     pub cycle_max_s: f64,
     pub yellow_s: f64,
@@ -185,6 +242,20 @@ pub struct Invalid {
 }
 
 impl Junction {
+    /// Saturation flow of a permitted movement on approach `a` while its opposing approaches
+    /// carry `opposing` PCU/h, per lane (HCM permitted left turn: s = v e^(-v tc) / (1 - e^(-v tf)),
+    /// v in PCU/s; 3600 / tf when nothing opposes), never above the approach's own saturation.
+    pub fn permitted_saturation(&self, a: usize, opposing: f64) -> f64 {
+        let own = self.approaches[a].saturation_pcu_h;
+        let v = opposing.max(0.0) / 3600.0;
+        let per_lane = if v < 1e-6 {
+            3600.0 / self.gap_follow_s
+        } else {
+            3600.0 * v * (-v * self.gap_critical_s).exp() / (1.0 - (-v * self.gap_follow_s).exp())
+        };
+        (per_lane * self.approaches[a].lanes as f64).min(own)
+    }
+
     /// Lost time per cycle: each phase change costs its yellow and all-red (start-up lost time
     /// taken as equal to the part of the yellow drivers still use).
     pub fn lost_time_s(&self) -> f64 {
@@ -200,25 +271,7 @@ impl Junction {
     ) -> Result<Self, Invalid> {
         let err = |key: String, reason: String| Invalid { key, reason };
         matthan_schema::validate_segment(&raw.id).map_err(|r| err("id".into(), r))?;
-        let positive = |key: &str, v: f64| {
-            if v.is_finite() && v > 0.0 {
-                Ok(v)
-            } else {
-                Err(err(key.into(), format!("{v} must be a positive number")))
-            }
-        };
-        positive("motorbike_pcu", raw.motorbike_pcu)?;
-        positive("cycle_min_s", raw.cycle_min_s)?;
-        positive("cycle_max_s", raw.cycle_max_s)?;
-        positive("saturation_pcu_h_per_lane", raw.saturation_pcu_h_per_lane)?;
-        positive("interval_s", raw.interval_s)?;
-        positive("warn_degree", raw.warn_degree)?;
-        if !(raw.yellow_s.is_finite() && raw.yellow_s >= 0.0) {
-            return Err(err("yellow_s".into(), "must be 0 or more seconds".into()));
-        }
-        if !(raw.all_red_s.is_finite() && raw.all_red_s >= 0.0) {
-            return Err(err("all_red_s".into(), "must be 0 or more seconds".into()));
-        }
+        numbers(&raw)?;
         if raw.cycle_min_s > raw.cycle_max_s {
             return Err(err(
                 "cycle_min_s".into(),
@@ -267,6 +320,12 @@ impl Junction {
         let j = Junction {
             id: raw.id,
             motorbike_pcu: raw.motorbike_pcu,
+            pcu: raw.pcu,
+            startup_lost_s: raw.startup_lost_s,
+            unbalanced_ratio: raw.unbalanced_ratio,
+            busy_floor: raw.busy_floor,
+            gap_critical_s: raw.gap_critical_s,
+            gap_follow_s: raw.gap_follow_s,
             cycle_min_s: raw.cycle_min_s,
             cycle_max_s: raw.cycle_max_s,
             yellow_s: raw.yellow_s,
@@ -328,158 +387,13 @@ impl Junction {
 
     /// PCU of one vehicle of `class`.
     pub fn pcu(&self, class: &str) -> f64 {
+        if let Some(v) = self.pcu.get(class) {
+            return *v;
+        }
         match class {
             "motorcycle" | "bicycle" => self.motorbike_pcu,
             "bus" | "truck" => 2.0,
             _ => 1.0,
         }
     }
-}
-
-/// The approaches, each on a camera line (and optionally a queue zone) that exists.
-fn approaches(
-    raw: &RawJunction,
-    line_ok: impl Fn(&str, &str) -> bool,
-    zone_ok: impl Fn(&str, &str) -> bool,
-) -> Result<Vec<Approach>, Invalid> {
-    let err = |key: String, reason: String| Invalid { key, reason };
-    let mut approaches = Vec::new();
-    for (i, a) in raw.approaches.iter().enumerate() {
-        let k = format!("approaches[{i}]");
-        matthan_schema::validate_segment(&a.id).map_err(|r| err(format!("{k}.id"), r))?;
-        if approaches.iter().any(|x: &Approach| x.id == a.id) {
-            return Err(err(
-                format!("{k}.id"),
-                format!("duplicate approach {:?}", a.id),
-            ));
-        }
-        let camera = a
-            .camera
-            .clone()
-            .or_else(|| raw.camera.clone())
-            .ok_or_else(|| {
-                err(
-                    format!("{k}.camera"),
-                    "no camera for this approach (set it here or on the junction)".into(),
-                )
-            })?;
-        if !line_ok(&camera, &a.line) {
-            return Err(err(
-                format!("{k}.line"),
-                format!("camera {camera:?} has no line {:?}", a.line),
-            ));
-        }
-        if let Some(z) = &a.queue_zone
-            && !zone_ok(&camera, z)
-        {
-            return Err(err(
-                format!("{k}.queue_zone"),
-                format!("camera {camera:?} has no zone {z:?}"),
-            ));
-        }
-        if a.lanes == 0 || a.lanes > 12 {
-            return Err(err(format!("{k}.lanes"), "must be 1..=12".into()));
-        }
-        let direction = match a.direction.as_str() {
-            "in" => Some(matthan_schema::Direction::In),
-            "out" => Some(matthan_schema::Direction::Out),
-            "both" => None,
-            d => {
-                return Err(err(
-                    format!("{k}.direction"),
-                    format!("{d:?}: expected in, out or both"),
-                ));
-            }
-        };
-        approaches.push(Approach {
-            id: a.id.clone(),
-            camera,
-            line: a.line.clone(),
-            queue_zone: a.queue_zone.clone(),
-            lanes: a.lanes,
-            direction,
-        });
-    }
-    Ok(approaches)
-}
-
-/// The phases, each serving known approaches, with greens that fit their minimums.
-fn phases(raw: &RawJunction, approaches: &[Approach]) -> Result<Vec<Phase>, Invalid> {
-    let err = |key: String, reason: String| Invalid { key, reason };
-    let mut phases: Vec<Phase> = Vec::new();
-    for (i, p) in raw.phases.iter().enumerate() {
-        let k = format!("phases[{i}]");
-        matthan_schema::validate_segment(&p.id).map_err(|r| err(format!("{k}.id"), r))?;
-        if phases.iter().any(|x| x.id == p.id) {
-            return Err(err(
-                format!("{k}.id"),
-                format!("duplicate phase {:?}", p.id),
-            ));
-        }
-        let mut idx = Vec::new();
-        for (j, a) in p.approaches.iter().enumerate() {
-            let n = approaches
-                .iter()
-                .position(|x| &x.id == a)
-                .ok_or_else(|| err(format!("{k}.approaches[{j}]"), format!("no approach {a:?}")))?;
-            idx.push(n);
-        }
-        if idx.is_empty() {
-            return Err(err(
-                format!("{k}.approaches"),
-                "a phase must serve at least one approach".into(),
-            ));
-        }
-        for (key, v) in [
-            ("min_green_s", p.min_green_s),
-            ("pedestrian_min_s", p.pedestrian_min_s),
-        ] {
-            if !(v.is_finite() && v >= 0.0) {
-                return Err(err(
-                    format!("{k}.{key}"),
-                    "must be 0 or more seconds".into(),
-                ));
-            }
-        }
-        let min = p.min_green_s.max(p.pedestrian_min_s);
-        if !(p.max_green_s.is_finite() && p.max_green_s >= min) {
-            return Err(err(
-                format!("{k}.max_green_s"),
-                format!("{} is below the phase's minimum green {min}", p.max_green_s),
-            ));
-        }
-        phases.push(Phase {
-            id: p.id.clone(),
-            approaches: idx,
-            min_green_s: min,
-            max_green_s: p.max_green_s,
-        });
-    }
-    Ok(phases)
-}
-
-/// The fixed plan in force, if configured: one green per phase.
-fn plan(raw: &RawJunction, n_phases: usize) -> Result<Option<FixedPlan>, Invalid> {
-    let err = |key: String, reason: String| Invalid { key, reason };
-    Ok(match &raw.plan {
-        None => None,
-        Some(p) => {
-            if p.greens_s.len() != n_phases {
-                return Err(err(
-                    "plan.greens_s".into(),
-                    format!("{} greens for {} phases", p.greens_s.len(), n_phases),
-                ));
-            }
-            if p.greens_s.iter().any(|g| !(g.is_finite() && *g > 0.0)) || !p.offset_s.is_finite() {
-                return Err(err(
-                    "plan".into(),
-                    "greens must be positive seconds, offset finite".into(),
-                ));
-            }
-            Some(FixedPlan {
-                greens_s: p.greens_s.clone(),
-                offset_s: p.offset_s,
-            })
-        }
-    })
 }
