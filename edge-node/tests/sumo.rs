@@ -93,3 +93,42 @@ fn held_out_junction_harness_runs() {
     let fixed = runs[0]["fixed"]["waiting"].as_f64().unwrap();
     assert!(ours < fixed, "ours {ours} s vs fixed {fixed} s");
 }
+
+/// The flow forecast on the reported week (`benches/sumo/forecast.py`, seed 2): better than
+/// both the last value and the historical profile at every horizon. The goal (20 %
+/// under the better one) is not met and is recorded in docs/benchmarks.md.
+#[test]
+fn flow_forecast_beats_last_value_and_the_profile() {
+    let repo = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let out = tempfile::tempdir().unwrap();
+    let json = out.path().join("forecast.json");
+    let run = Command::new("python3")
+        .arg(repo.join("benches/sumo/forecast.py"))
+        .args([
+            "--edge-node",
+            env!("CARGO_BIN_EXE_edge-node"),
+            "--seed",
+            "2",
+        ])
+        .arg("--json")
+        .arg(&json)
+        .output()
+        .expect("python3 runs");
+    println!("{}", String::from_utf8_lossy(&run.stdout));
+    let table: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(&json)
+            .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&run.stderr))),
+    )
+    .unwrap();
+    for h in [5, 10, 15] {
+        let mape = |m: &str| table[format!("{m}@{h}")][0].as_f64().unwrap();
+        let ours = mape("ours");
+        for base in ["last value", "profile"] {
+            assert!(
+                ours < 0.95 * mape(base),
+                "{h} min: ours {ours:.1} % vs {base} {:.1} %",
+                mape(base)
+            );
+        }
+    }
+}

@@ -1,6 +1,7 @@
-//! Short-term flow forecast per approach: Holt's linear smoothing of the recent interval flows,
-//! blended with the time-of-day profile (mean flow in the same 15-minute slot on earlier days)
-//! once the profile has seen that slot a few times.
+//! Short-term flow forecast per approach: Holt's linear smoothing of the recent interval flows
+//! until the time-of-day profile (mean flow in the same 15-minute slot on earlier days) has seen
+//! enough days; then the profile at the horizon scaled by how busy today is against it (a
+//! smoothed ratio of the recent flows to the profile's), blended with Holt.
 
 use std::collections::HashMap;
 
@@ -10,7 +11,11 @@ const SLOT_S: f64 = 900.0;
 const DAY_S: f64 = 86400.0;
 /// Days a slot must have been seen before the profile counts.
 const PROFILE_MIN: u32 = 3;
-const PROFILE_WEIGHT: f64 = 0.5;
+/// Weight of the scaled profile against Holt once the profile counts, and the smoothing of
+/// today's ratio to the profile per interval (about the last hour and a half counts). Fitted on
+/// the tuning week of `benches/sumo/forecast.py` (seed 1); reported on seed 2.
+const PROFILE_WEIGHT: f64 = 0.85;
+const RATIO_ALPHA: f64 = 0.05;
 
 /// One 15-minute slot of the day: the flows seen in it and on how many different days (several
 /// intervals fall in one slot each day, so counting observations would count one day thrice).
@@ -28,6 +33,8 @@ pub struct Forecaster {
     trend: f64,
     interval_s: f64,
     profile: HashMap<u32, Slot>,
+    /// Today's flows over the profile's, smoothed; None until a profile slot counted.
+    ratio: Option<f64>,
 }
 
 fn slot(t: f64) -> u32 {
@@ -52,6 +59,13 @@ impl Forecaster {
                 self.level = Some(new);
             }
         }
+        if let Some(p) = self.usual(t) {
+            let r = (flow / p.max(1.0)).clamp(0.2, 5.0);
+            self.ratio = Some(match self.ratio {
+                None => r,
+                Some(old) => RATIO_ALPHA * r + (1.0 - RATIO_ALPHA) * old,
+            });
+        }
         let day = (t / DAY_S).floor() as i64;
         let e = self.profile.entry(slot(t)).or_default();
         e.sum += flow;
@@ -62,16 +76,25 @@ impl Forecaster {
         }
     }
 
+    /// The usual flow at time of day `t`: the profile's mean for its slot, once counted.
+    fn usual(&self, t: f64) -> Option<f64> {
+        self.profile
+            .get(&slot(t))
+            .filter(|p| p.days >= PROFILE_MIN)
+            .map(|p| p.sum / p.n as f64)
+    }
+
     /// Flow expected `ahead_s` after `t`, never negative.
     pub fn forecast(&self, t: f64, ahead_s: f64) -> Option<f64> {
         let l = self.level?;
         let steps = ahead_s / self.interval_s.max(1.0);
         let holt = (l + self.trend * steps).max(0.0);
-        Some(match self.profile.get(&slot(t + ahead_s)) {
-            Some(p) if p.days >= PROFILE_MIN => {
-                (1.0 - PROFILE_WEIGHT) * holt + PROFILE_WEIGHT * p.sum / p.n as f64
+        Some(match self.usual(t + ahead_s) {
+            Some(p) => {
+                let scaled = p * self.ratio.unwrap_or(1.0);
+                (1.0 - PROFILE_WEIGHT) * holt + PROFILE_WEIGHT * scaled
             }
-            _ => holt,
+            None => holt,
         })
     }
 }
