@@ -316,6 +316,7 @@ def run_ours(j, routes, loaded, seed, end, edge_node):
     greens = j.green_index()
     seen = {lid: set() for ls in j.sc["lanes"].values() for lid in ls}
     last_phase = None
+    warnings, queues = [], {a: [] for a in j.sc["lanes"]}
     try:
         while traci.simulation.getMinExpectedNumber() > 0 and traci.simulation.getTime() < end:
             traci.simulationStep()
@@ -338,12 +339,65 @@ def run_ours(j, routes, loaded, seed, end, edge_node):
                 traci.trafficlight.setPhaseDuration(j.tls, g)
             last_phase = phase
             if int(t) % 300 == 0:
-                ask(proc, {"tick": {"t": t, "adaptive": True}})
+                r = ask(proc, {"tick": {"t": t, "adaptive": True}})
+                warnings += [(t, w["approach"], w["horizon_min"]) for w in r.get("warnings", [])]
+            if int(t) % 10 == 0:
+                for approach, ls in j.sc["lanes"].items():
+                    queues[approach].append((t, whole_queue_pcu(ls)))
     finally:
         traci.close()
         proc.stdin.close()
         proc.wait()
-    return tripinfo(trip, loaded)
+    res = tripinfo(trip, loaded)
+    res["warnings"], res["queues"] = warnings, queues
+    return res
+
+
+def whole_queue_pcu(lanes):
+    """Stopped vehicles on the approach's lanes, all of their length (what SUMO knows and the
+    camera's queue zone does not), in PCU."""
+    pcu = 0.0
+    for lid in lanes:
+        for vid in traci.lane.getLastStepVehicleIDs(lid):
+            if traci.vehicle.getSpeed(vid) < 0.5:
+                pcu += PCU[traci.vehicle.getTypeID(vid)]
+    return pcu
+
+
+def score_warnings(j, runs):
+    """Congestion warnings under our control against SUMO's queues. An approach is congested
+    while its stopped queue is more than its lanes discharge in one maximum green of its phase;
+    an onset is the start of such a stretch after 10 minutes without. A warning is right if the
+    approach is congested within its horizon plus 5 minutes; an onset is caught if a warning for
+    it came in the 15 minutes before; the lead time is from the first such warning."""
+    right = total = caught = onsets = 0
+    leads = []
+    for r in runs:
+        o = r["ours"]
+        for a, series in o["queues"].items():
+            ap = next(x for x in j.ctl["approaches"] if x["id"] == a)
+            ph = next(p for p in j.phases if a in p["approaches"])
+            thr = j.ctl["saturation_pcu_h_per_lane"] * ap.get("lanes", 1) * ph.get("max_green_s", 90) / 3600
+            congested = [t for t, q in series if q > thr]
+            starts, last = [], None
+            for t in congested:
+                if last is None or t - last > 600:
+                    starts.append(t)
+                last = t
+            ws = [(t, h) for t, wa, h in o["warnings"] if wa == a]
+            for t, h in ws:
+                total += 1
+                right += any(t <= c <= t + (h + 5) * 60 for c in congested)
+            for s in starts:
+                onsets += 1
+                before = [t for t, _ in ws if s - 900 <= t <= s]
+                if before:
+                    caught += 1
+                    leads.append(s - min(before))
+    leads.sort()
+    return {"warnings": total, "precision": right / total if total else None, "onsets": onsets,
+            "recall": caught / onsets if onsets else None,
+            "median_lead_s": leads[len(leads) // 2] if leads else None}
 
 
 def run_case(j, name, seed, edge_node):
@@ -415,6 +469,11 @@ def main():
                 u = sum(r[c]["unfinished"] for r in runs) / len(runs)
                 per = " ".join(f"{r[c]['waiting']:.1f}" for r in runs)
                 print(f"  {c:<10} {w:>8.2f} {tl:>9.1f} {u:>10.1f}   {per}")
+            if name == "peak":
+                w = score_warnings(j, runs)
+                fmt = lambda v: "-" if v is None else f"{v:.2f}"  # noqa: E731
+                print(f"  congestion warnings: {w['warnings']}, precision {fmt(w['precision'])}; onsets "
+                      f"{w['onsets']}, recall {fmt(w['recall'])}; median lead {w['median_lead_s']} s")
             notes = judge(name, runs)
             all_ok &= not notes
             print("  goals: " + ("met" if not notes else "NOT MET: " + "; ".join(notes)))
