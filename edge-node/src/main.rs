@@ -185,6 +185,25 @@ fn check_config(file: PathBuf) -> anyhow::Result<()> {
             c.zones.len()
         );
     }
+    for j in &cfg.junctions {
+        let live = if j.answer_requests {
+            format!(
+                ", answers its controller on {}",
+                matthan_schema::signal_request_topic(&cfg.site, &j.id)
+            )
+        } else {
+            String::new()
+        };
+        println!(
+            "  junction {}: {} approaches, {} phases, {} mode, cycle {}-{} s{live}",
+            j.id,
+            j.approaches.len(),
+            j.phases.len(),
+            if j.adaptive { "adaptive" } else { "webster" },
+            j.cycle_min_s,
+            j.cycle_max_s
+        );
+    }
     Ok(())
 }
 

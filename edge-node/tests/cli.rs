@@ -344,3 +344,20 @@ fn rezip_editing(zip: &[u8], entry: &str, from: &str, to: &str) -> Vec<u8> {
     }
     w.finish().unwrap().into_inner()
 }
+
+#[test]
+fn check_config_describes_junctions_and_live_control() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = config_with(dir.path(), "id = \"mid\"", "id = \"mid\"");
+    let junction = "[[junctions]]\nid = \"j1\"\ncamera = \"cam-a\"\nmode = \"adaptive\"\nanswer_requests = true\n[[junctions.approaches]]\nid = \"a\"\nline = \"mid\"\n[[junctions.approaches]]\nid = \"b\"\nline = \"mid\"\ndirection = \"out\"\n[[junctions.phases]]\nid = \"pa\"\napproaches = [\"a\"]\n[[junctions.phases]]\nid = \"pb\"\napproaches = [\"b\"]\n";
+    let text = std::fs::read_to_string(&file).unwrap() + junction;
+    std::fs::write(&file, text).unwrap();
+    let out = edge(&["check-config", &file]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("junction j1: 2 approaches, 2 phases, adaptive mode, cycle 40-150 s")
+            && stdout.contains("answers its controller on matthan/test-site/j1/signal/request"),
+        "{stdout}"
+    );
+}
