@@ -25,7 +25,9 @@ pub use junction::{
     Approach, FixedPlan, Invalid, Junction, Phase, RawApproach, RawJunction, RawPhase, RawPlan,
 };
 pub use measure::ApproachMeasure;
-pub use plan::{Load, Plan, Y_OVERSATURATED, clearance_green, critical_ratios, delay, webster};
+pub use plan::{
+    Load, Plan, Y_OVERSATURATED, clearance_green, critical_ratios, delay, longest_cycle, webster,
+};
 
 /// Forecast horizons for congestion warnings, minutes.
 pub const HORIZONS_MIN: [u32; 3] = [5, 10, 15];
@@ -232,7 +234,7 @@ impl Controller {
             })
             .collect();
         let interval_start = at - chrono::Duration::milliseconds((window * 1000.0) as i64);
-        let (warnings, forecasts) = self.forecast(now + local_offset_s, &loads_m, &plan);
+        let (warnings, forecasts) = self.forecast(now + local_offset_s, &loads_m);
         let rec = SignalRecommendation {
             junction: self.junction.id.clone(),
             mode: if adaptive { "adaptive" } else { "webster" }.into(),
@@ -256,40 +258,47 @@ impl Controller {
     }
 
     /// Each approach's flow forecast (observed first: this interval is history now), and a
-    /// warning per approach whose forecast degree of saturation under `plan` reaches the
-    /// junction's threshold (the nearest horizon that does).
+    /// warning per approach whose forecast degree of saturation reaches the junction's
+    /// threshold at the nearest horizon that does. The degree is taken under the longest cycle
+    /// split by the forecast flows: the most the junction could give every approach at once.
+    /// (Against the recommended plan's capacity, every approach at a peak the controller then
+    /// served warned: in SUMO no queue followed any of them.)
     fn forecast(
         &mut self,
         local: f64,
         loads_m: &[(Load, bool)],
-        plan: &Plan,
     ) -> (Vec<CongestionWarning>, Vec<FlowForecast>) {
         let (mut warnings, mut forecasts) = (Vec::new(), Vec::new());
         for (i, (l, _)) in loads_m.iter().enumerate() {
             self.forecasters[i].observe(local, l.flow);
-            let g: f64 = self
-                .junction
-                .phases
+        }
+        let mut warned = vec![false; loads_m.len()];
+        for h in HORIZONS_MIN {
+            let ahead: Vec<Option<f64>> = (0..loads_m.len())
+                .map(|i| self.forecasters[i].forecast(local, h as f64 * 60.0))
+                .collect();
+            let loads: Vec<Load> = loads_m
                 .iter()
-                .zip(&plan.greens)
-                .filter(|(p, _)| p.approaches.contains(&i))
-                .map(|(_, g)| g)
-                .sum();
-            let cap = l.saturation * g / plan.cycle_s.max(1.0);
-            let approach = &self.junction.approaches[i].id;
-            let mut warned = false;
-            for h in HORIZONS_MIN {
-                let Some(f) = self.forecasters[i].forecast(local, h as f64 * 60.0) else {
-                    continue;
-                };
+                .zip(&ahead)
+                .map(|((l, _), f)| Load {
+                    flow: f.unwrap_or(l.flow),
+                    ..*l
+                })
+                .collect();
+            let plan = longest_cycle(&self.junction, &loads);
+            for (i, f) in ahead.iter().enumerate() {
+                let Some(f) = *f else { continue };
+                let approach = &self.junction.approaches[i].id;
                 forecasts.push(FlowForecast {
                     approach: approach.clone(),
                     horizon_min: h,
                     flow_pcu_h: f as f32,
                 });
+                let cap =
+                    loads[i].saturation * plan.green_of(&self.junction, i) / plan.cycle_s.max(1.0);
                 let x = f / cap.max(1.0);
-                if !warned && x >= self.junction.warn_degree {
-                    warned = true;
+                if !warned[i] && x >= self.junction.warn_degree {
+                    warned[i] = true;
                     warnings.push(CongestionWarning {
                         junction: self.junction.id.clone(),
                         approach: approach.clone(),
@@ -301,6 +310,8 @@ impl Controller {
                 }
             }
         }
+        // Published approach by approach, as before.
+        forecasts.sort_by_key(|f| (self.approach(&f.approach), f.horizon_min));
         (warnings, forecasts)
     }
 }

@@ -15,6 +15,19 @@ pub struct Plan {
     pub greens: Vec<f64>,
 }
 
+impl Plan {
+    /// The green approach `a` gets per cycle: an approach served by several phases gets their
+    /// greens together.
+    pub fn green_of(&self, j: &Junction, a: usize) -> f64 {
+        j.phases
+            .iter()
+            .zip(&self.greens)
+            .filter(|(p, _)| p.approaches.contains(&a))
+            .map(|(_, g)| g)
+            .sum()
+    }
+}
+
 /// Per approach: flow and saturation in PCU/h, and the queue waiting now in PCU.
 #[derive(Debug, Clone, Copy)]
 pub struct Load {
@@ -117,6 +130,20 @@ pub fn webster(j: &Junction, loads: &[Load]) -> (Plan, f64, bool) {
     )
 }
 
+/// The longest cycle allowed, greens in proportion to the critical flow ratios (minimums and
+/// maximums kept): the most capacity the junction can give all its approaches together.
+pub fn longest_cycle(j: &Junction, loads: &[Load]) -> Plan {
+    let greens = split(
+        j,
+        j.cycle_max_s - j.lost_time_s(),
+        &critical_ratios(j, loads),
+    );
+    Plan {
+        cycle_s: greens.iter().sum::<f64>() + j.lost_time_s(),
+        greens,
+    }
+}
+
 /// Mean control delay per PCU (seconds) under `plan`: HCM 2000 uniform + incremental delay per
 /// approach (analysis period 15 min), weighted by flow. Defined for oversaturated approaches too.
 pub fn delay(j: &Junction, plan: &Plan, loads: &[Load]) -> f64 {
@@ -127,14 +154,7 @@ pub fn delay(j: &Junction, plan: &Plan, loads: &[Load]) -> f64 {
         if ld.flow <= 0.0 {
             continue;
         }
-        // An approach served by several phases gets their greens together.
-        let g: f64 = j
-            .phases
-            .iter()
-            .zip(&plan.greens)
-            .filter(|(p, _)| p.approaches.contains(&i))
-            .map(|(_, g)| g)
-            .sum();
+        let g = plan.green_of(j, i);
         let lambda = (g / c).clamp(0.01, 1.0);
         let cap = ld.saturation.max(1.0) * lambda;
         let x = ld.flow / cap;
