@@ -83,6 +83,20 @@ if [ "$want" != "$have" ]; then
   echo "setup: models/nanodet-m-416.onnx sha256 $have does not match its card ($want); re-create it with models/make-nanodet.sh" >&2
   exit 1
 fi
+# The dynamic-batch variant (cameras batched into one call) is derived from it in a second,
+# byte for byte the same each time (hash on the variants card); the int8 one is committed.
+for m in nanodet-m-416-dyn nanodet-m-416-int8; do
+  want=$(awk -v m="$m.onnx" '$1 == "sha256("m"):" {print $2}' "$root/models/nanodet-m-416-variants.md")
+  have=$(sha256sum "$root/models/$m.onnx" 2>/dev/null | cut -d' ' -f1 || true)
+  if [ "$want" != "$have" ] && [ "$m" = nanodet-m-416-dyn ]; then
+    "$venv/bin/python" "$root/models/make-nanodet-variants.py" --dyn-only >/dev/null
+    have=$(sha256sum "$root/models/$m.onnx" | cut -d' ' -f1)
+  fi
+  if [ "$want" != "$have" ]; then
+    echo "setup: models/$m.onnx sha256 $have does not match models/nanodet-m-416-variants.md ($want)" >&2
+    exit 1
+  fi
+done
 
 cat > "$cache/env.sh" <<ENV
 export ORT_DYLIB_PATH="$cache/lib/libonnxruntime.so"

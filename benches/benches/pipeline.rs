@@ -13,7 +13,7 @@ use edge_node::config::EdgeConfig;
 use edge_node::detect::Detector;
 use edge_node::ingest;
 use edge_node::queue::{FrameQueues, Msg};
-use matthan_benches::{Broker, cached, peak_rss_mib, repo};
+use matthan_benches::{Broker, cached, decode_frames, peak_rss_mib, repo};
 
 fn main() {
     let vtest = cached("MATTHAN_VTEST", ".cache/media/vtest.avi");
@@ -65,7 +65,7 @@ polygon = [[0.0, 0.6], [0.5, 0.6], [0.5, 1.0], [0.0, 1.0]]
     let decode_fps = decoded as f64 / decode_s;
 
     // 2. Inference only: preprocess + model + decode + NMS on frames decoded beforehand.
-    let frames = collect_frames(&cfg, 200);
+    let frames = decode_frames(&cfg.cameras[0], 200);
     let mut det = Detector::new(&cfg.model).unwrap();
     det.detect(&[frames[0].as_ref()]).unwrap(); // warm-up: first run allocates
     let t = Instant::now();
@@ -119,26 +119,4 @@ fn decode_only(cfg: &EdgeConfig) -> (u64, f64) {
     q.close();
     th.join().unwrap();
     (frames, secs)
-}
-
-fn collect_frames(cfg: &EdgeConfig, max: usize) -> Vec<Arc<edge_node::frame::RgbImage>> {
-    let cam = cfg.cameras[0].clone();
-    let q = Arc::new(FrameQueues::new(vec![ingest::overflow_policy(&cam)], 2));
-    let (q2, stop) = (q.clone(), Arc::new(AtomicBool::new(false)));
-    let stop2 = stop.clone();
-    let th = std::thread::spawn(move || ingest::run_camera(0, &cam, q2, stop2));
-    let mut out = Vec::new();
-    'outer: while out.len() < max {
-        for m in q.pop_batch(8, Duration::from_millis(200)) {
-            match m {
-                Msg::Frame(f) if out.len() < max => out.push(f.image),
-                Msg::End { .. } => break 'outer,
-                _ => {}
-            }
-        }
-    }
-    stop.store(true, std::sync::atomic::Ordering::Relaxed);
-    q.close();
-    th.join().unwrap();
-    out
 }

@@ -2,6 +2,38 @@
 
 pub use matthan_test_support::{Broker, cached, repo};
 
+/// Up to `max` frames of one camera's source, decoded by the real ingest path.
+pub fn decode_frames(
+    cam: &edge_node::config::CameraConfig,
+    max: usize,
+) -> Vec<std::sync::Arc<edge_node::frame::RgbImage>> {
+    use edge_node::{
+        ingest,
+        queue::{FrameQueues, Msg},
+    };
+    use std::sync::{Arc, atomic::AtomicBool};
+    use std::time::Duration;
+    let cam = cam.clone();
+    let q = Arc::new(FrameQueues::new(vec![ingest::overflow_policy(&cam)], 2));
+    let (q2, stop) = (q.clone(), Arc::new(AtomicBool::new(false)));
+    let stop2 = stop.clone();
+    let th = std::thread::spawn(move || ingest::run_camera(0, &cam, q2, stop2));
+    let mut out = Vec::new();
+    'outer: while out.len() < max {
+        for m in q.pop_batch(8, Duration::from_millis(200)) {
+            match m {
+                Msg::Frame(f) if out.len() < max => out.push(f.image),
+                Msg::End { .. } => break 'outer,
+                _ => {}
+            }
+        }
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    q.close();
+    th.join().unwrap();
+    out
+}
+
 /// The `p` quantile (0..=1) of `v`, sorting it; NaN when empty.
 pub fn pct(v: &mut [f64], p: f64) -> f64 {
     if v.is_empty() {

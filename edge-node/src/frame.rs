@@ -92,4 +92,6 @@ pub struct Frame {
     /// Wall-clock capture time: the stream's start on the wall clock plus `pts`.
     pub captured: DateTime<Utc>,
     pub image: Arc<RgbImage>,
+    /// The motion gate's thumbnail, made on the camera's thread (cameras with `[motion]`).
+    pub thumb: Option<crate::motion::Thumb>,
 }

@@ -10,6 +10,7 @@ pub mod frame;
 pub mod ingest;
 pub mod labels;
 pub mod metrics;
+pub mod motion;
 pub mod outbox;
 pub mod pipeline;
 pub mod plate;

@@ -57,6 +57,8 @@ impl Histogram {
 pub struct Metrics {
     pub cameras: Vec<String>,
     pub processed: Vec<AtomicU64>,
+    /// Frames the motion gate kept from the detector (nothing moved), per camera.
+    pub gated: Vec<AtomicU64>,
     pub inference_ms: Histogram,
     pub publish_ms: Histogram,
     pub published: AtomicU64,
@@ -78,9 +80,11 @@ pub struct Metrics {
 impl Metrics {
     pub fn new(cameras: Vec<String>) -> Self {
         let processed = cameras.iter().map(|_| AtomicU64::new(0)).collect();
+        let gated = cameras.iter().map(|_| AtomicU64::new(0)).collect();
         Self {
             cameras,
             processed,
+            gated,
             ..Self::default()
         }
     }
@@ -104,6 +108,11 @@ impl Metrics {
                 "frames dropped by back-pressure (oldest first)",
                 2,
             ),
+            (
+                "matthan_edge_frames_gated_total",
+                "frames analysed without the detector because nothing moved (motion gate)",
+                3,
+            ),
         ] {
             let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter");
             for (i, cam) in self.cameras.iter().enumerate() {
@@ -111,6 +120,7 @@ impl Metrics {
                     (0, Some(q)) => q.pushed[i].load(Ordering::Relaxed),
                     (2, Some(q)) => q.dropped[i].load(Ordering::Relaxed),
                     (1, _) => self.processed[i].load(Ordering::Relaxed),
+                    (3, _) => self.gated[i].load(Ordering::Relaxed),
                     _ => 0,
                 };
                 let _ = writeln!(out, "{name}{{camera=\"{cam}\"}} {v}");

@@ -9,6 +9,7 @@ use super::ConfigError;
 use super::scope::{CamScope, Known, Scope, dispatch};
 use crate::analytics::{Line, RawLine, RawZone, Zone};
 use crate::ingest::{DecoderChoice, Source};
+use crate::motion::{MotionConfig, RawMotion};
 use crate::rules::{GroundPlane, RawGround, RuleSpec};
 use crate::signal::Junction;
 use crate::violations::ViolationSpec;
@@ -36,6 +37,8 @@ pub struct CameraConfig {
     pub bearing_deg: Option<f32>,
     pub rules: Vec<RuleSpec>,
     pub violations: Vec<ViolationSpec>,
+    /// Motion gating (`[cameras.motion]`); none: every frame goes to the detector.
+    pub motion: Option<MotionConfig>,
 }
 
 #[derive(Deserialize)]
@@ -69,6 +72,8 @@ pub(super) struct RawCamera {
     /// `kind`-tagged entries, read by the violation registry (`violations::REGISTRY`).
     #[serde(default)]
     violations: Vec<toml::Table>,
+    #[serde(default)]
+    motion: Option<RawMotion>,
 }
 
 fn d_fps() -> u32 {
@@ -142,6 +147,10 @@ impl RawCamera {
                 format!("{b} is not a compass bearing (0 = north, 90 = east, below 360)"),
             ));
         }
+        let motion = self
+            .motion
+            .map(|m| m.validate(&s.at("motion")))
+            .transpose()?;
         let cam = CameraConfig {
             id: self.id,
             source,
@@ -156,6 +165,7 @@ impl RawCamera {
             bearing_deg: self.bearing_deg.map(|b| b as f32),
             rules: Vec::new(),
             violations: Vec::new(),
+            motion,
         };
         let rest = PendingRules {
             rules: self.rules,

@@ -98,6 +98,22 @@ fn gst_uri(p: &Path) -> String {
 
 /// Runs one camera until its source ends (files), or until `stop` (live sources restart on
 /// error with exponential backoff). Meant for a thread of its own.
+/// The mapped buffer as packed RGB rows (GStreamer pads each row to 4 bytes).
+fn rgb_of(map: &[u8], info: &gst_video::VideoInfo) -> Result<RgbImage, gst::FlowError> {
+    let stride = info.stride()[0] as usize;
+    let (w, h) = (info.width(), info.height());
+    let needed = stride * (h as usize - 1) + w as usize * 3;
+    if map.len() < needed {
+        return Err(gst::FlowError::Error);
+    }
+    Ok(RgbImage {
+        width: w,
+        height: h,
+        stride,
+        data: map[..needed].to_vec(),
+    })
+}
+
 pub fn run_camera(
     index: usize,
     cam: &CameraConfig,
@@ -231,6 +247,7 @@ fn run_once(
     let start_at = cam.start_at;
     let q = queues.clone();
     let cam_id = id.clone();
+    let cell = cam.motion.as_ref().map(|m| m.cell_px);
     let first = Arc::new(AtomicBool::new(true));
     let counter = Arc::new(std::sync::atomic::AtomicU64::new(*seq));
     let counter_cb = counter.clone();
@@ -249,12 +266,7 @@ fn run_once(
                     .map_err(|_| gst::FlowError::NotNegotiated)?;
                 let pts = buffer.pts().unwrap_or(gst::ClockTime::ZERO);
                 let map = buffer.map_readable().map_err(|_| gst::FlowError::Error)?;
-                let stride = info.stride()[0] as usize;
                 let (w, h) = (info.width(), info.height());
-                let needed = stride * (h as usize - 1) + w as usize * 3;
-                if map.len() < needed {
-                    return Err(gst::FlowError::Error);
-                }
                 let captured = {
                     let mut b = base.lock().expect("base lock");
                     let (wall, pts0) =
@@ -273,18 +285,15 @@ fn run_once(
                         detail: Some(format!("{w}x{h}")),
                     });
                 }
+                let image = Arc::new(rgb_of(&map, &info)?);
                 let frame = Frame {
                     camera: index,
                     camera_id: cam_id.clone(),
                     seq: counter_cb.fetch_add(1, Ordering::Relaxed),
                     pts: Duration::from_nanos(pts.nseconds()),
                     captured,
-                    image: Arc::new(RgbImage {
-                        width: w,
-                        height: h,
-                        stride,
-                        data: map[..needed].to_vec(),
-                    }),
+                    thumb: cell.map(|c| crate::motion::Thumb::of(&image, c)),
+                    image,
                 };
                 if q.push(Msg::Frame(frame)) {
                     Ok(gst::FlowSuccess::Ok)

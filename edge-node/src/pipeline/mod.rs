@@ -9,7 +9,7 @@ mod stage;
 mod stages;
 
 pub use emit::Emitter;
-pub use stage::{Board, CamState, Cx, End, Frame, Restart, Shared, Stage};
+pub use stage::{Board, CamState, Cx, End, Frame, Restart, Seen, Shared, Stage};
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -23,6 +23,7 @@ use crate::detect::{Classifier, DetectError, Detector};
 use crate::evidence::Worker;
 use crate::ingest::{self, IngestError};
 use crate::metrics::Metrics;
+use crate::motion::{Decision, MotionGate};
 use crate::outbox::OutboxError;
 use crate::publish::{self, PublishStats, Publisher};
 use crate::queue::{FrameQueues, Msg};
@@ -53,6 +54,8 @@ pub enum PipelineError {
 pub struct RunSummary {
     pub frames: u64,
     pub dropped: u64,
+    /// Frames analysed without the detector: nothing moved (`[cameras.motion]`).
+    pub gated: u64,
     /// Per camera (config order): frames the decoder delivered, and frames analysed. On a
     /// recorded file the two are equal: nothing between GStreamer and the stages may lose one.
     pub per_camera: Vec<(String, u64, u64)>,
@@ -124,13 +127,7 @@ pub fn run(cfg: &EdgeConfig, stop: Arc<AtomicBool>) -> Result<RunSummary, Pipeli
     ingest::init()?;
     ingest::rank_decoders(cfg.cameras[0].decoder);
     let mut detector = Detector::new(&cfg.model)?;
-    let metrics = Arc::new(Metrics::new(
-        cfg.cameras.iter().map(|c| c.id.clone()).collect(),
-    ));
-    if let Some(addr) = cfg.metrics_listen {
-        crate::metrics::serve(addr, metrics.clone())
-            .map_err(|e| PipelineError::Metrics(addr, e))?;
-    }
+    let metrics = start_metrics(cfg)?;
     let mut publisher = Publisher::start(cfg, metrics.clone())?;
     let incoming = publisher.take_incoming();
     let mut shared = shared(cfg, &metrics)?;
@@ -143,6 +140,7 @@ pub fn run(cfg: &EdgeConfig, stop: Arc<AtomicBool>) -> Result<RunSummary, Pipeli
     let resume = resume::Resume::start(cfg, &publisher, &queues);
     let threads = spawn_cameras(cfg, &queues, &stop);
     let mut cams = cameras(cfg, &shared);
+    let mut gates: Vec<_> = cfg.cameras.iter().map(MotionGate::of).collect();
     let mut summary = RunSummary {
         provider: detector.provider(),
         ..RunSummary::default()
@@ -157,7 +155,7 @@ pub fn run(cfg: &EdgeConfig, stop: Arc<AtomicBool>) -> Result<RunSummary, Pipeli
             stopped_at = Some(Instant::now());
         }
         let batch = queues.pop_batch(detector.max_batch(), Duration::from_millis(200));
-        let detections = match detect(&mut detector, &batch, &metrics) {
+        let detections = match detect(&mut detector, &batch, &mut gates, &metrics) {
             Ok(d) => d,
             Err(e) => {
                 // An inference error is not a camera's fault and will not heal: stop cleanly.
@@ -230,12 +228,29 @@ pub fn run(cfg: &EdgeConfig, stop: Arc<AtomicBool>) -> Result<RunSummary, Pipeli
     summary.events = em.events;
     count_frames(&mut summary, cfg, &cams, &queues);
     summary.plates = PlateStats::of(&metrics);
+    summary.gated = metrics
+        .gated
+        .iter()
+        .map(|g| g.load(Ordering::Relaxed))
+        .sum();
     summary.elapsed = started.elapsed();
     summary.publish = match stopped_at {
         Some(t) => publisher.finish_by((t + SHUTDOWN_BUDGET).max(Instant::now() + MIN_DRAIN)),
         None => publisher.finish(),
     };
     result.map(|_| summary)
+}
+
+/// The metrics, served on `metrics_listen` when configured.
+fn start_metrics(cfg: &EdgeConfig) -> Result<Arc<Metrics>, PipelineError> {
+    let metrics = Arc::new(Metrics::new(
+        cfg.cameras.iter().map(|c| c.id.clone()).collect(),
+    ));
+    if let Some(addr) = cfg.metrics_listen {
+        crate::metrics::serve(addr, metrics.clone())
+            .map_err(|e| PipelineError::Metrics(addr, e))?;
+    }
+    Ok(metrics)
 }
 
 /// Files read to their end (not stopped, not failed) are not analysed again on a restart.
@@ -292,7 +307,7 @@ struct Io<'a> {
 /// a status, or the end of a source.
 fn dispatch(
     msg: Msg,
-    detections: &mut impl Iterator<Item = Vec<crate::detect::Detection>>,
+    detections: &mut impl Iterator<Item = Option<Vec<crate::detect::Detection>>>,
     cams: &mut [CameraRun],
     io: &mut Io,
     metrics: &Metrics,
@@ -307,7 +322,10 @@ fn dispatch(
                 captured: f.captured,
                 image: &f.image,
                 size: (f.image.width, f.image.height),
-                dets: &dets,
+                seen: match &dets {
+                    Some(d) => Seen::Detected(d),
+                    None => Seen::Still,
+                },
             };
             let c = &mut cams[f.camera];
             c.on_frame(&frame, io.queues, io.shared, io.em);
@@ -393,27 +411,56 @@ fn spawn_cameras(
         .collect()
 }
 
-/// Runs the detector on the batch's frames, one result per frame in order.
+/// Runs the detector on the batch's frames that the camera's motion gate lets through: one
+/// result per frame in order, none for a frame in which nothing moved.
 fn detect(
     detector: &mut Detector,
     batch: &[Msg],
+    gates: &mut [Option<MotionGate>],
     metrics: &Metrics,
-) -> Result<Vec<Vec<crate::detect::Detection>>, DetectError> {
-    let images: Vec<_> = batch
+) -> Result<Vec<Option<Vec<crate::detect::Detection>>>, DetectError> {
+    let go: Vec<bool> = batch
         .iter()
         .filter_map(|m| match m {
-            Msg::Frame(f) => Some(f.image.as_ref()),
+            Msg::Frame(f) => Some(match (&mut gates[f.camera], &f.thumb) {
+                (Some(g), Some(t)) => g.decide(t, f.captured) == Decision::Detect,
+                _ => true,
+            }),
             _ => None,
         })
         .collect();
+    let images: Vec<_> = batch
+        .iter()
+        .filter_map(|m| match m {
+            Msg::Frame(f) => Some(f),
+            _ => None,
+        })
+        .zip(&go)
+        .filter(|(_, go)| **go)
+        .map(|(f, _)| f.image.as_ref())
+        .collect();
     let started = Instant::now();
-    let detected = detector.detect(&images);
+    let mut detected = detector.detect(&images)?.into_iter();
     if !images.is_empty() {
         metrics
             .inference_ms
             .observe_ms(started.elapsed().as_millis() as u64);
     }
-    detected
+    let frames = batch.iter().filter_map(|m| match m {
+        Msg::Frame(f) => Some(f.camera),
+        _ => None,
+    });
+    Ok(frames
+        .zip(go)
+        .map(|(camera, go)| {
+            if go {
+                detected.next()
+            } else {
+                metrics.gated[camera].fetch_add(1, Ordering::Relaxed);
+                None
+            }
+        })
+        .collect())
 }
 
 /// The edge's own status, with the outbox's backlog.

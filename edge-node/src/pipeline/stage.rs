@@ -27,8 +27,17 @@ pub struct Frame<'a> {
     pub captured: DateTime<Utc>,
     pub image: &'a Arc<RgbImage>,
     pub size: (u32, u32),
+    pub seen: Seen<'a>,
+}
+
+/// What the detector made of a frame.
+#[derive(Clone, Copy, Debug)]
+pub enum Seen<'a> {
     /// What the detector found on it.
-    pub dets: &'a [Detection],
+    Detected(&'a [Detection]),
+    /// The motion gate kept it from the detector: nothing moved since the camera's last
+    /// detected frame (`motion`).
+    Still,
 }
 
 /// What the stages of one frame hand each other, in the order they fill it.

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use matthan_schema::{Body, TrackEvent, TrackPhase};
 
-use super::stage::{Board, Cx, End, Frame, Restart, Stage};
+use super::stage::{Board, Cx, End, Frame, Restart, Seen, Stage};
 use crate::analytics::{CameraAnalytics, Zone};
 use crate::config::{CameraConfig, EdgeConfig, TrackerConfig};
 use crate::evidence::{Collector, EvidenceConfig};
@@ -26,7 +26,10 @@ impl TrackStage {
 
 impl Stage for TrackStage {
     fn on_frame(&mut self, _cx: &mut Cx, f: &Frame, b: &mut Board) {
-        b.out = self.0.update(f.dets, f.captured);
+        b.out = match f.seen {
+            Seen::Detected(dets) => self.0.update(dets, f.captured),
+            Seen::Still => self.0.still(f.captured),
+        };
     }
 
     fn finish(&mut self, _cx: &mut Cx, end: &mut End) {

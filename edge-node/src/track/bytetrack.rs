@@ -179,26 +179,7 @@ impl Tracker {
         for ti in unmatched_tentative {
             dead[ti] = true;
         }
-        for (ti, t) in self.tracks.iter_mut().enumerate() {
-            if t.state == State::Lost {
-                t.bbox = t.predicted();
-                let unseen = (now - t.last_seen).as_seconds_f64();
-                let limit = if t.moving {
-                    self.cfg.max_lost_moving_s
-                } else {
-                    self.cfg.max_lost_s
-                };
-                if unseen > limit {
-                    dead[ti] = true;
-                    out.ended.push(t.snapshot());
-                }
-            }
-        }
-        let mut i = 0;
-        self.tracks.retain(|_| {
-            i += 1;
-            !dead[i - 1]
-        });
+        self.age_lost(now, &mut dead, &mut out);
         for di in new_dets {
             let d = &dets[di];
             let mut t = Track {
@@ -225,6 +206,46 @@ impl Tracker {
             self.tracks.push(t);
         }
         out
+    }
+
+    /// A frame the motion gate found unchanged since the last detected one (`motion`): every
+    /// confirmed track is still where it was, so it is seen there without a detection (its
+    /// filter is not stepped: nothing moved); lost tracks age as on any frame.
+    pub fn still(&mut self, now: DateTime<Utc>) -> TrackerOutput {
+        let mut out = TrackerOutput::default();
+        for t in &mut self.tracks {
+            if t.state == State::Confirmed {
+                t.last_seen = now;
+                out.seen.push(t.snapshot());
+            }
+        }
+        let mut dead = vec![false; self.tracks.len()];
+        self.age_lost(now, &mut dead, &mut out);
+        out
+    }
+
+    /// Ends lost tracks unseen for longer than their limit, and removes every `dead` track.
+    fn age_lost(&mut self, now: DateTime<Utc>, dead: &mut [bool], out: &mut TrackerOutput) {
+        for (ti, t) in self.tracks.iter_mut().enumerate() {
+            if t.state == State::Lost {
+                t.bbox = t.predicted();
+                let unseen = (now - t.last_seen).as_seconds_f64();
+                let limit = if t.moving {
+                    self.cfg.max_lost_moving_s
+                } else {
+                    self.cfg.max_lost_s
+                };
+                if unseen > limit {
+                    dead[ti] = true;
+                    out.ended.push(t.snapshot());
+                }
+            }
+        }
+        let mut i = 0;
+        self.tracks.retain(|_| {
+            i += 1;
+            !dead[i - 1]
+        });
     }
 
     /// A tentative track has its hits: it is a vehicle seen before and hidden since (it takes
@@ -384,196 +405,4 @@ pub fn box_iou(a: &BBox, b: &BBox) -> f32 {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use chrono::Duration;
-
-    fn det(x: f32, y: f32, score: f32) -> Detection {
-        Detection {
-            bbox: BBox {
-                x1: x,
-                y1: y,
-                x2: x + 40.0,
-                y2: y + 80.0,
-            },
-            score,
-            class: 0,
-        }
-    }
-
-    fn t0() -> DateTime<Utc> {
-        DateTime::parse_from_rfc3339("2026-11-26T08:00:00Z")
-            .unwrap()
-            .into()
-    }
-
-    fn at(frame: i64) -> DateTime<Utc> {
-        t0() + Duration::milliseconds(frame * 100)
-    }
-
-    /// Runs frames and returns, per frame, the ids seen with their x position.
-    fn run(tracker: &mut Tracker, frames: &[Vec<Detection>]) -> Vec<Vec<(u64, f32)>> {
-        frames
-            .iter()
-            .enumerate()
-            .map(|(i, d)| {
-                tracker
-                    .update(d, at(i as i64))
-                    .seen
-                    .iter()
-                    .map(|s| (s.id, s.bbox.x1))
-                    .collect()
-            })
-            .collect()
-    }
-
-    #[test]
-    fn keeps_id_through_a_ten_frame_gap() {
-        let mut tr = Tracker::new(TrackerConfig::default());
-        let frames: Vec<Vec<Detection>> = (0..40)
-            .map(|i| {
-                if (15..25).contains(&i) {
-                    vec![]
-                } else {
-                    vec![det(100.0 + 5.0 * i as f32, 100.0, 0.9)]
-                }
-            })
-            .collect();
-        let seen = run(&mut tr, &frames);
-        let ids: std::collections::BTreeSet<u64> =
-            seen.iter().flatten().map(|(id, _)| *id).collect();
-        assert_eq!(ids.len(), 1, "one object, one id: {seen:?}");
-        assert!(!seen[25].is_empty(), "re-acquired right after the gap");
-    }
-
-    #[test]
-    fn a_box_around_two_vehicles_does_not_carry_a_track_off() {
-        // Two vehicles side by side; for three frames the detector boxes both as one.
-        let mut tr = Tracker::new(TrackerConfig::default());
-        let merged = |i: usize| Detection {
-            bbox: BBox {
-                x1: 100.0 + 5.0 * i as f32,
-                y1: 100.0,
-                x2: 300.0 + 5.0 * i as f32,
-                y2: 180.0,
-            },
-            score: 0.9,
-            class: 0,
-        };
-        let frames: Vec<Vec<Detection>> = (0..30)
-            .map(|i| {
-                let x = 100.0 + 5.0 * i as f32;
-                if (10..13).contains(&i) {
-                    vec![merged(i)]
-                } else {
-                    vec![det(x, 100.0, 0.9), det(x + 160.0, 100.0, 0.9)]
-                }
-            })
-            .collect();
-        let seen = run(&mut tr, &frames);
-        for f in [5, 20, 29] {
-            let mut ids: Vec<(u64, f32)> = seen[f].clone();
-            ids.sort_by(|a, b| a.1.total_cmp(&b.1));
-            assert_eq!(ids.len(), 2, "frame {f}: {seen:?}");
-            assert_eq!(
-                (ids[0].0, ids[1].0),
-                (1, 2),
-                "frame {f}: ids kept, not swapped"
-            );
-        }
-    }
-
-    #[test]
-    fn two_crossing_objects_keep_their_ids() {
-        let mut tr = Tracker::new(TrackerConfig::default());
-        // A walks right, B walks left, 30 px apart vertically; their boxes overlap mid-way.
-        let frames: Vec<Vec<Detection>> = (0..60)
-            .map(|i| {
-                vec![
-                    det(50.0 + 8.0 * i as f32, 100.0, 0.9),
-                    det(530.0 - 8.0 * i as f32, 130.0, 0.85),
-                ]
-            })
-            .collect();
-        let seen = run(&mut tr, &frames);
-        let mut first: HashMap<u64, f32> = HashMap::new();
-        for (id, x) in &seen[5] {
-            first.insert(*id, *x);
-        }
-        assert_eq!(first.len(), 2);
-        let a = *first.iter().min_by(|a, b| a.1.total_cmp(b.1)).unwrap().0;
-        for (i, f) in seen.iter().enumerate().skip(5) {
-            let x_a = f
-                .iter()
-                .find(|(id, _)| *id == a)
-                .map(|(_, x)| *x)
-                .expect("A seen every frame");
-            assert!(
-                (x_a - (50.0 + 8.0 * i as f32)).abs() < 1.0,
-                "frame {i}: id {a} swapped to the other object"
-            );
-            assert!(
-                f.iter().all(|(id, _)| first.contains_key(id)),
-                "no new ids: {f:?}"
-            );
-        }
-    }
-
-    #[test]
-    fn stationary_object_keeps_one_id_through_a_minute_of_flicker() {
-        let mut tr = Tracker::new(TrackerConfig::default());
-        // 60 s at 10 fps; the detector sees the parked car in bursts with gaps up to 8 s, and
-        // with scores wandering across the high/low boundary.
-        let mut seed = 7u32;
-        let mut rand = || {
-            seed = seed.wrapping_mul(1_103_515_245).wrapping_add(12345);
-            (seed >> 16) as f32 / 65536.0
-        };
-        let mut frames = Vec::new();
-        let mut i = 0;
-        while i < 600 {
-            let burst = 3 + (rand() * 20.0) as usize;
-            for _ in 0..burst {
-                let jitter = (rand() - 0.5) * 3.0;
-                frames.push(vec![det(
-                    300.0 + jitter,
-                    200.0 + jitter,
-                    0.25 + rand() * 0.6,
-                )]);
-            }
-            let gap = (rand() * 80.0) as usize;
-            frames.extend(std::iter::repeat_n(vec![], gap));
-            i += burst + gap;
-        }
-        frames.truncate(600);
-        let seen = run(&mut tr, &frames);
-        let ids: std::collections::BTreeSet<u64> =
-            seen.iter().flatten().map(|(id, _)| *id).collect();
-        assert_eq!(ids.len(), 1, "re-born as {} ids", ids.len());
-    }
-
-    #[test]
-    fn lost_tracks_end_and_tentative_ones_never_announce() {
-        let cfg = TrackerConfig {
-            max_lost_s: 2.0,
-            ..TrackerConfig::default()
-        };
-        let mut tr = Tracker::new(cfg);
-        // One blip (2 frames, under min_hits) and one real object that leaves.
-        let mut frames: Vec<Vec<Detection>> =
-            vec![vec![det(10.0, 10.0, 0.9), det(400.0, 10.0, 0.9)]; 2];
-        frames.extend(vec![vec![det(10.0, 10.0, 0.9)]; 8]);
-        frames.extend(vec![vec![]; 40]);
-        let mut ended = Vec::new();
-        let mut confirmed = Vec::new();
-        for (i, f) in frames.iter().enumerate() {
-            let o = tr.update(f, at(i as i64));
-            ended.extend(o.ended);
-            confirmed.extend(o.confirmed);
-        }
-        assert_eq!(confirmed, vec![1]);
-        assert_eq!(ended.len(), 1);
-        assert_eq!(ended[0].id, 1);
-        assert!(tr.is_empty());
-    }
-}
+mod tests;
