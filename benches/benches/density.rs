@@ -216,7 +216,7 @@ fn inference_fps(model: &Path, frames: &[Arc<RgbImage>]) -> f64 {
     std::fs::write(
         &path,
         format!(
-            "site = \"b\"\n[model]\npath = \"{}\"\nthreads = {THREADS}\n[[cameras]]\nid = \"c\"\nurl = \"file://{}\"\n",
+            "site = \"b\"\n[mqtt]\nport = 1883\n[model]\npath = \"{}\"\nthreads = {THREADS}\n[[cameras]]\nid = \"c\"\nurl = \"file://{}\"\n",
             model.display(),
             cached("MATTHAN_VTEST", ".cache/media/vtest.avi").display()
         ),
@@ -241,7 +241,7 @@ fn frames(vtest: &Path, max: usize) -> Vec<Arc<RgbImage>> {
     std::fs::write(
         &path,
         format!(
-            "site = \"b\"\n[model]\npath = \"{}\"\n[[cameras]]\nid = \"c\"\nurl = \"file://{}\"\ndetect_fps = {DETECT_FPS}\n",
+            "site = \"b\"\n[mqtt]\nport = 1883\n[model]\npath = \"{}\"\n[[cameras]]\nid = \"c\"\nurl = \"file://{}\"\ndetect_fps = {DETECT_FPS}\n",
             model.display(),
             vtest.display()
         ),
