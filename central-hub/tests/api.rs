@@ -51,6 +51,13 @@ fn seed(hub: &Hub) -> Vec<Event> {
                     out_count: 17,
                 }],
                 zones: vec![],
+                movements: vec![matthan_schema::MovementCount {
+                    from: "west".into(),
+                    to: Some("east".into()),
+                    class: "motorcycle".into(),
+                    count: 12,
+                    speeds_kmh: vec![28.0, 31.0],
+                }],
             }),
         ),
         recommendation(now),
@@ -334,6 +341,9 @@ fn openapi_document_lists_exactly_the_routes_and_each_answers() {
             "/api/trace" => "/api/trace?plate=51F".to_string(),
             "/api/trace/candidates" => format!("/api/trace/candidates?event={id}"),
             "/api/junctions/history" => "/api/junctions/history?site=hcmc&id=cam-1".to_string(),
+            "/api/junctions/movements" => {
+                "/api/junctions/movements?site=hcmc&camera=cam-1".to_string()
+            }
             _ => real,
         };
         let (status, _) = hub.get(&real, Some(ADMIN));
@@ -342,6 +352,21 @@ fn openapi_document_lists_exactly_the_routes_and_each_answers() {
             "{real} answered {status}"
         );
     }
+    // Turning movements: the interval's movement in JSON and in the planners' CSV.
+    let q = "/api/junctions/movements?site=hcmc&camera=ben-thanh-1";
+    let m = hub.json(q, ADMIN);
+    assert_eq!(m["report"]["totals"]["west→east"], 12, "{m}");
+    let (status, csv) = hub.get(&format!("{q}&format=csv"), Some(ADMIN));
+    let csv = String::from_utf8(csv).unwrap();
+    assert_eq!(status, 200);
+    assert!(
+        csv.lines()
+            .nth(1)
+            .is_some_and(|l| l.ends_with(",west,east,motorcycle,12,29.5,31.0")),
+        "{csv}"
+    );
+    let (status, _) = hub.get(&format!("{q}&bin_min=7"), Some(ADMIN));
+    assert_eq!(status, 400, "7-minute bins do not divide a day");
 }
 
 #[test]

@@ -22,6 +22,7 @@ fn counts(camera: &str, at: &str, n: u32) -> Event {
                 out_count: 0,
             }],
             zones: vec![],
+            movements: vec![],
         }),
     )
 }

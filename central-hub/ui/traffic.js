@@ -151,6 +151,43 @@ function forecastSeries(recs, apps, secs) {
   return [xs, series];
 }
 
+// Turning movements (entry → exit) of a camera that counts them: totals with speeds, the peak
+// hour and its factor, 15-minute bins as a chart, and the CSV planners take away.
+async function loadMovements(box, site, id, secs) {
+  const q = '/api/junctions/movements?site=' + encodeURIComponent(site) + '&camera=' + encodeURIComponent(id);
+  const r = (await (await api(q)).json()).report;
+  if (!r.rows.length) return;
+  const label = (m) => m.from + ' → ' + (m.to ?? '?');
+  const moves = [...new Set(r.rows.map(label))].sort();
+  const bins = [...new Set(r.rows.map((w) => w.start))].sort();
+  chart(box, t('ch_movements', id), bins.map(secs), moves.map((m) => (
+    { label: m, values: bins.map((b) => r.rows.filter((w) => w.start === b && label(w) === m).reduce((s, w) => s + w.count, 0)) })));
+  const fig = document.createElement('figure');
+  fig.id = 'movements';
+  const speeds = (m) => r.rows.filter((w) => label(w) === m && w.mean_kmh != null);
+  const rows = moves.map((m) => {
+    const s = speeds(m);
+    const mean = s.length ? (s.reduce((a, w) => a + w.mean_kmh * w.count, 0) / s.reduce((a, w) => a + w.count, 0)).toFixed(1) : '';
+    const p85 = s.length ? Math.max(...s.map((w) => w.p85_kmh)).toFixed(1) : '';
+    return `<tr><td>${esc(m)}</td><td>${r.totals[m.replace(' → ', '→')] ?? 0}</td><td>${mean}</td><td>${p85}</td></tr>`;
+  }).join('');
+  const p = r.peak_hour;
+  const peak = p ? t('peak_hour', new Date(p.start).toLocaleTimeString(LANG, { timeZone: 'Asia/Ho_Chi_Minh', hour: '2-digit', minute: '2-digit' }),
+    p.volume, p.phf.toFixed(2)) + (p.complete ? '' : ' ' + t('peak_partial')) : '';
+  fig.innerHTML = `<figcaption>${esc(t('tm_title', id))}</figcaption><p class="peak">${esc(peak)}</p>`
+    + `<table><thead><tr><th>${t('col_movement')}</th><th>${t('col_vehicles')}</th><th>${t('col_mean_kmh')}</th><th>${t('col_p85_kmh')}</th></tr></thead><tbody>${rows}</tbody></table>`
+    + `<button type="button" class="csv">${t('csv')}</button>`;
+  fig.querySelector('.csv').onclick = async () => {
+    const blob = await (await api(q + '&format=csv')).blob();
+    const a = document.createElement('a');
+    a.href = URL.createObjectURL(blob);
+    a.download = 'movements-' + site + '-' + id + '.csv';
+    a.click();
+    URL.revokeObjectURL(a.href);
+  };
+  box.appendChild(fig);
+}
+
 // A day of one camera's counts per class, or of one junction's recommendations.
 async function loadHistory(site, id) {
   charted = [site, id];
@@ -166,6 +203,7 @@ async function loadHistory(site, id) {
       const classes = [...new Set(d.counts.flatMap((c) => Object.keys(c.classes)))];
       chart(box, t('ch_counts', id), d.counts.map((c) => secs(c.end)),
         classes.map((k) => ({ label: name('class', k), values: d.counts.map((c) => c.classes[k] || 0) })));
+      await loadMovements(box, site, id, secs);
     }
     const recs = d.recommendations;
     if (recs.length) {

@@ -293,11 +293,11 @@ def render(sc, sprites, out: Path):
     finish(enc, out)
 
 
-def encoder(out):
+def encoder(out, size=(W, H)):
     """GStreamer's x264 fed raw RGB frames on stdin; writes `out` once finished."""
     cmd = [
         "gst-launch-1.0", "-q", "fdsrc", "fd=0", "!",
-        "rawvideoparse", f"width={W}", f"height={H}", "format=rgb", f"framerate={FPS}/1", "!",
+        "rawvideoparse", f"width={size[0]}", f"height={size[1]}", "format=rgb", f"framerate={FPS}/1", "!",
         "videoconvert", "!", "video/x-raw,format=I420", "!",
         "x264enc", "speed-preset=veryfast", "pass=quant", "quantizer=16", "key-int-max=20", "!",
         "h264parse", "!", "mp4mux", "!", "filesink", f"location={out}.part",

@@ -38,11 +38,11 @@ fn list(v: &Option<String>) -> Vec<String> {
         .collect()
 }
 
-fn bad(what: &str, why: String) -> ApiError {
+pub(super) fn bad(what: &str, why: String) -> ApiError {
     ApiError(StatusCode::BAD_REQUEST, format!("{what}: {why}"))
 }
 
-fn time(name: &str, v: &str) -> Result<DateTime<Utc>, ApiError> {
+pub(super) fn time(name: &str, v: &str) -> Result<DateTime<Utc>, ApiError> {
     if let Ok(t) = DateTime::parse_from_rfc3339(v) {
         return Ok(t.to_utc());
     }

@@ -29,6 +29,7 @@ mod export;
 mod filters;
 mod holds;
 mod junctions;
+mod movements;
 mod session;
 mod trace;
 mod ui;
@@ -52,6 +53,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("get", "/api/evidence/{sha256}"),
     ("get", "/api/junctions"),
     ("get", "/api/junctions/history"),
+    ("get", "/api/junctions/movements"),
     ("get", "/vendor/uplot.js"),
     ("get", "/vendor/uplot.css"),
     ("get", "/api/audit"),
@@ -250,6 +252,7 @@ pub fn router(state: Shared) -> axum::Router {
         .route("/api/evidence/{sha256}", get(blob::evidence))
         .route("/api/junctions", get(junctions::latest))
         .route("/api/junctions/history", get(junctions::history))
+        .route("/api/junctions/movements", get(movements::movements))
         .route("/api/audit", get(audit_log))
         .route("/api/admin/dead-letters", get(admin::dead_letters))
         .route("/api/trace", get(trace::trace))

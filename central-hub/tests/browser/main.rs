@@ -121,6 +121,7 @@ fn seed(hub: &Hub, now: DateTime<Utc>) {
                     })
                     .collect(),
                 zones: vec![],
+                movements: vec![],
             }),
         )
     };

@@ -9,6 +9,7 @@ use matthan_schema::{
 };
 
 use super::counts::CountWindow;
+use super::movements::MovementTracker;
 use super::{Line, Side, Zone};
 use crate::track::{TrackSnapshot, TrackerOutput};
 
@@ -45,6 +46,7 @@ pub struct CameraAnalytics {
     bearing: Option<f32>,
     /// The last frame's size (pixels), for tracks ended between frames.
     frame: (f64, f64),
+    movements: Option<MovementTracker>,
 }
 
 impl CameraAnalytics {
@@ -64,12 +66,19 @@ impl CameraAnalytics {
             counts: CountWindow::new(count_interval_s),
             bearing: None,
             frame: (1.0, 1.0),
+            movements: None,
         }
     }
 
     /// Tracks get a compass heading (`attributes.heading_deg`) from the camera's bearing.
     pub fn with_bearing(mut self, bearing_deg: Option<f32>) -> Self {
         self.bearing = bearing_deg;
+        self
+    }
+
+    /// Turning movements between the camera's entry and exit lines (`[cameras.movements]`).
+    pub fn with_movements(mut self, m: Option<MovementTracker>) -> Self {
+        self.movements = m;
         self
     }
 
@@ -116,6 +125,9 @@ impl CameraAnalytics {
                 path: Vec::new(),
                 last_update: now,
             });
+            if let Some(m) = &mut self.movements {
+                m.observe(snap.id, p);
+            }
             push_path(
                 &mut st.path,
                 [(p[0] * fw) as f32, (p[1] * fh) as f32],
@@ -137,6 +149,13 @@ impl CameraAnalytics {
                         Direction::Out
                     };
                     self.counts.crossing(&line.id, &class, direction);
+                    if let Some(done) = self
+                        .movements
+                        .as_mut()
+                        .and_then(|m| m.crossing(snap.id, &line.id, direction, p, now))
+                    {
+                        self.counts.movement(done, &class);
+                    }
                     events.push((
                         now,
                         Body::Crossing(Crossing {
@@ -227,6 +246,9 @@ impl CameraAnalytics {
             return Vec::new();
         };
         let class = self.label(snap.class).to_string();
+        if let Some(done) = self.movements.as_mut().and_then(|m| m.ended(snap.id)) {
+            self.counts.movement(done, &class);
+        }
         let mut events = Vec::new();
         for (zi, zs) in st.zones.iter_mut().enumerate() {
             if zs.inside {

@@ -4,7 +4,12 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, TimeZone, Utc};
-use matthan_schema::{Counts, Direction, LineCount, ZoneCount};
+use matthan_schema::{Counts, Direction, LineCount, MovementCount, ZoneCount};
+
+use super::movements::Finished;
+
+/// Entry, exit (none: never reached one) and class.
+type MovementKey = (String, Option<String>, String);
 
 #[derive(Debug)]
 pub struct CountWindow {
@@ -12,6 +17,7 @@ pub struct CountWindow {
     start: Option<i64>,
     lines: BTreeMap<(String, String), (u32, u32)>,
     zones: BTreeMap<(String, String), ZoneTally>,
+    movements: BTreeMap<MovementKey, (u32, Vec<f32>)>,
     frames: u32,
 }
 
@@ -29,6 +35,7 @@ impl CountWindow {
             start: None,
             lines: BTreeMap::new(),
             zones: BTreeMap::new(),
+            movements: BTreeMap::new(),
             frames: 0,
         }
     }
@@ -59,6 +66,16 @@ impl CountWindow {
             Direction::In => e.0 += 1,
             Direction::Out => e.1 += 1,
         }
+    }
+
+    /// A finished movement of a track of `class`, counted in the interval it finished in.
+    pub fn movement(&mut self, m: Finished, class: &str) {
+        let e = self
+            .movements
+            .entry((m.from, m.to, class.to_string()))
+            .or_default();
+        e.0 += 1;
+        e.1.extend(m.speed_kmh);
     }
 
     pub fn entered(&mut self, zone: &str, class: &str) {
@@ -109,6 +126,16 @@ impl CountWindow {
                     entered: t.entered,
                     max_occupancy: t.max,
                     mean_occupancy: t.sum as f32 / frames,
+                })
+                .collect(),
+            movements: std::mem::take(&mut self.movements)
+                .into_iter()
+                .map(|((from, to, class), (count, speeds_kmh))| MovementCount {
+                    from,
+                    to,
+                    class,
+                    count,
+                    speeds_kmh,
                 })
                 .collect(),
         };

@@ -7,7 +7,7 @@ use serde::Deserialize;
 
 use super::ConfigError;
 use super::scope::{CamScope, Known, Scope, dispatch};
-use crate::analytics::{Line, RawLine, RawZone, Zone};
+use crate::analytics::{Line, MovementConfig, RawLine, RawMovements, RawZone, Zone};
 use crate::ingest::{DecoderChoice, Source};
 use crate::motion::{MotionConfig, RawMotion};
 use crate::rules::{GroundPlane, RawGround, RuleSpec};
@@ -39,6 +39,8 @@ pub struct CameraConfig {
     pub violations: Vec<ViolationSpec>,
     /// Motion gating (`[cameras.motion]`); none: every frame goes to the detector.
     pub motion: Option<MotionConfig>,
+    /// Turning movements between entry and exit lines (`[cameras.movements]`).
+    pub movements: Option<MovementConfig>,
 }
 
 #[derive(Deserialize)]
@@ -74,6 +76,8 @@ pub(super) struct RawCamera {
     violations: Vec<toml::Table>,
     #[serde(default)]
     motion: Option<RawMotion>,
+    #[serde(default)]
+    movements: Option<RawMovements>,
 }
 
 fn d_fps() -> u32 {
@@ -151,6 +155,7 @@ impl RawCamera {
             .motion
             .map(|m| m.validate(&s.at("motion")))
             .transpose()?;
+        let movements = self.movements.map(|m| m.validate(s, &lines)).transpose()?;
         let cam = CameraConfig {
             id: self.id,
             source,
@@ -166,6 +171,7 @@ impl RawCamera {
             rules: Vec::new(),
             violations: Vec::new(),
             motion,
+            movements,
         };
         let rest = PendingRules {
             rules: self.rules,

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use matthan_schema::{Body, TrackEvent, TrackPhase};
 
 use super::stage::{Board, Cx, End, Frame, Restart, Seen, Stage};
-use crate::analytics::{CameraAnalytics, Zone};
+use crate::analytics::{CameraAnalytics, MovementTracker, Zone};
 use crate::config::{CameraConfig, EdgeConfig, TrackerConfig};
 use crate::evidence::{Collector, EvidenceConfig};
 use crate::plate::tracks::{PlatesConfig, Settled, TrackPlates};
@@ -171,7 +171,12 @@ impl AnalyticsStage {
                 cfg.analytics.count_interval_s,
                 cfg.tracker.update_interval_s,
             )
-            .with_bearing(cam.bearing_deg),
+            .with_bearing(cam.bearing_deg)
+            .with_movements(
+                cam.movements
+                    .clone()
+                    .map(|m| MovementTracker::new(m, cam.ground.clone())),
+            ),
         )
     }
 }

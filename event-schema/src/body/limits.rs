@@ -54,6 +54,11 @@ fn numbers(body: &Body) -> Vec<(&'static str, Option<f32>, Range)> {
                     OCCUPANCY,
                 )
             })
+            .chain(c.movements.iter().flat_map(|m| {
+                m.speeds_kmh
+                    .iter()
+                    .map(|v| ("body.movements.speeds_kmh", Some(*v), SPEED_KMH))
+            }))
             .collect(),
         Body::CameraStatus(s) => vec![
             ("body.fps_in", Some(s.fps_in), FPS),

@@ -171,4 +171,24 @@ pub struct Counts {
     pub interval_end: DateTime<Utc>,
     pub lines: Vec<LineCount>,
     pub zones: Vec<ZoneCount>,
+    /// Turning movements finished in the interval (a track crossed an entry, then an exit);
+    /// absent from events of edges without `[cameras.movements]`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub movements: Vec<MovementCount>,
+}
+
+/// Vehicles of one class that made one movement (entry → exit) in an interval.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MovementCount {
+    /// The entry (approach) the tracks came in by.
+    pub from: String,
+    /// The exit they left by; none when the track ended inside the junction without reaching
+    /// an exit (lost, parked, or left the view elsewhere): counted so totals stay honest.
+    pub to: Option<String>,
+    pub class: String,
+    pub count: u32,
+    /// Each vehicle's mean speed from entry to exit along its path, km/h, where the camera has
+    /// a ground calibration (else empty); planners want the distribution, not only the mean.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub speeds_kmh: Vec<f32>,
 }
