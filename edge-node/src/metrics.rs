@@ -30,6 +30,11 @@ impl Histogram {
         self.sum_ms.fetch_add(ms, Ordering::Relaxed);
     }
 
+    /// Observations, in all.
+    pub fn count(&self) -> u64 {
+        self.count.load(Ordering::Relaxed)
+    }
+
     /// Milliseconds observed, in all.
     pub fn sum_ms(&self) -> u64 {
         self.sum_ms.load(Ordering::Relaxed)

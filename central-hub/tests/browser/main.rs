@@ -16,7 +16,7 @@ mod traffic;
 use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
-use matthan_schema::{Body, Counts, Event, LineCount};
+use matthan_schema::{Body, Counts, Event, LineCount, MovementCount};
 use support::{Hub, Obj, recommendation, recommendation_at, track};
 
 /// Where the two cameras and the junction stand (around Bến Thành market), for the map.
@@ -147,7 +147,7 @@ fn seed(hub: &Hub, now: DateTime<Utc>) {
     ];
     for m in 1..=1440i64 {
         let v = |i: i64, a: i64, b: i64| ((m * a + i * b) % 40) as u32;
-        events.push(counts(
+        let mut e = counts(
             "ben-thanh-2",
             now - Duration::minutes(m),
             "ham-nghi",
@@ -156,7 +156,22 @@ fn seed(hub: &Hub, now: DateTime<Utc>) {
                 ("car", v(1, 7, 13), v(1, 3, 5)),
                 ("bus", v(2, 7, 13), v(2, 3, 5)),
             ],
-        ));
+        );
+        // The camera also counts turning movements (a day of them for the planners' table).
+        if let Body::Counts(c) = &mut e.body {
+            let movement = |to: &str, class: &str, count: u32, kmh: f32| MovementCount {
+                from: "north".into(),
+                to: Some(to.into()),
+                class: class.into(),
+                count,
+                speeds_kmh: vec![kmh; count.min(3) as usize],
+            };
+            c.movements = vec![
+                movement("south", "motorcycle", v(3, 5, 7), 27.0),
+                movement("east", "car", v(4, 3, 11) % 6, 22.0),
+            ];
+        }
+        events.push(e);
     }
     for k in 1..=288i64 {
         // A morning and an evening peak over a quieter day.

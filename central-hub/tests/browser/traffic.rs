@@ -54,9 +54,10 @@ pub async fn run(c: &Client) {
     )
     .await;
 
-    // Camera counts per class from the table; the junction's flow, queue, cycle and forecast
-    // charts from its place on the map, opened from the keyboard.
-    for (id, charts) in [("ben-thanh-1", 1), ("ben-thanh-2", 1), ("ben-thanh-jct", 4)] {
+    // Camera counts per class from the table (and ben-thanh-2's turning movements); the
+    // junction's flow, queue, cycle and forecast charts from its place on the map, opened from
+    // the keyboard.
+    for (id, charts) in [("ben-thanh-1", 1), ("ben-thanh-2", 2), ("ben-thanh-jct", 4)] {
         c.execute(
             "document.getElementById('junction-charts').innerHTML = '';",
             vec![],
@@ -105,6 +106,18 @@ pub async fn run(c: &Client) {
             drawn[1].as_f64().unwrap() <= 500.0,
             "{id}: charts took {drawn}"
         );
+        if id == "ben-thanh-2" {
+            // The planners' table: movements with their day's totals, speeds and peak hour.
+            let table = text(c, "#movements").await;
+            for want in [
+                "north → south",
+                "north → east",
+                "hệ số giờ cao điểm",
+                "Tải CSV",
+            ] {
+                assert!(table.contains(want), "{want} missing: {table}");
+            }
+        }
     }
     let captions = text(c, "#junction-charts").await;
     // Every horizon against what was measured, in the chart's legend.

@@ -56,6 +56,9 @@ pub struct RunSummary {
     pub dropped: u64,
     /// Frames analysed without the detector: nothing moved (`[cameras.motion]`).
     pub gated: u64,
+    /// Calls to the detector: fewer than the frames it saw when frames of several cameras
+    /// went through one call (a dynamic-batch model).
+    pub detector_calls: u64,
     /// Per camera (config order): frames the decoder delivered, and frames analysed. On a
     /// recorded file the two are equal: nothing between GStreamer and the stages may lose one.
     pub per_camera: Vec<(String, u64, u64)>,
@@ -233,6 +236,7 @@ pub fn run(cfg: &EdgeConfig, stop: Arc<AtomicBool>) -> Result<RunSummary, Pipeli
         .iter()
         .map(|g| g.load(Ordering::Relaxed))
         .sum();
+    summary.detector_calls = metrics.inference_ms.count();
     summary.elapsed = started.elapsed();
     summary.publish = match stopped_at {
         Some(t) => publisher.finish_by((t + SHUTDOWN_BUDGET).max(Instant::now() + MIN_DRAIN)),
