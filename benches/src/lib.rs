@@ -13,6 +13,7 @@ pub fn decode_frames(
     };
     use std::sync::{Arc, atomic::AtomicBool};
     use std::time::Duration;
+    ingest::init().expect("GStreamer initialises");
     let cam = cam.clone();
     let q = Arc::new(FrameQueues::new(vec![ingest::overflow_policy(&cam)], 2));
     let (q2, stop) = (q.clone(), Arc::new(AtomicBool::new(false)));
