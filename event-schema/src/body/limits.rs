@@ -194,7 +194,8 @@ mod tests {
         let e = Event::new(
             "hcmc",
             "cam-1",
-            chrono::Utc::now(),
+            // A fixed time: at hh:mm:42.0xx the clock once held the "42.0" the test replaces.
+            chrono::DateTime::from_timestamp(1_764_576_000, 0).unwrap(),
             Body::Zone(ZoneEvent {
                 zone: "plaza".into(),
                 action: ZoneAction::Exit,
@@ -212,7 +213,7 @@ mod tests {
         // 1e39 does not fit an f32: it would be stored as `null` and the event lost.
         let text = String::from_utf8(zone(42.0))
             .unwrap()
-            .replace("42.0", "1e39");
+            .replace("\"duration_s\":42.0", "\"duration_s\":1e39");
         let err = Event::from_json(text.as_bytes()).unwrap_err().to_string();
         assert!(err.contains("body.duration_s"), "{err}");
         let err = Event::from_json(&zone(-1.0)).unwrap_err().to_string();
