@@ -108,7 +108,7 @@ pub fn fold(events: &[Event], bin_min: i64, from: DateTime<Utc>, to: DateTime<Ut
             *per_bin.entry(slot).or_default() += count;
             let (mean_kmh, p85_kmh) = speed_stats(&mut speeds);
             Row {
-                start: DateTime::from_timestamp(slot, 0).unwrap_or(from_default()),
+                start: DateTime::from_timestamp(slot, 0).unwrap_or(DateTime::UNIX_EPOCH),
                 from,
                 to,
                 class,
@@ -124,10 +124,6 @@ pub fn fold(events: &[Event], bin_min: i64, from: DateTime<Utc>, to: DateTime<Ut
         totals,
         peak_hour: peak_hour(&per_bin, bin_s),
     }
-}
-
-fn from_default() -> DateTime<Utc> {
-    DateTime::UNIX_EPOCH
 }
 
 /// The hour (starting at any bin) carrying the most vehicles, and its peak-hour factor
@@ -151,7 +147,7 @@ fn peak_hour(per_bin: &BTreeMap<i64, u32>, bin_s: i64) -> Option<PeakHour> {
         .collect();
     let max_q = quarters.iter().copied().max().unwrap_or(0);
     Some(PeakHour {
-        start: DateTime::from_timestamp(best, 0).unwrap_or(from_default()),
+        start: DateTime::from_timestamp(best, 0).unwrap_or(DateTime::UNIX_EPOCH),
         volume: best_v,
         phf: if max_q == 0 {
             0.0
