@@ -29,6 +29,8 @@ pub enum Role {
     Operator,
     /// Junction pages: counts and signal recommendations.
     Traffic,
+    /// Index workers: lease case videos, fetch them, report progress (`edge-node index-worker`).
+    Worker,
     /// Everything, plus the audit log and metrics.
     Admin,
 }
@@ -38,6 +40,7 @@ impl Role {
         match self {
             Role::Operator => "operator",
             Role::Traffic => "traffic",
+            Role::Worker => "worker",
             Role::Admin => "admin",
         }
     }
@@ -179,6 +182,8 @@ struct Raw {
     trusted_key_files: Option<toml::Value>,
     #[serde(default)]
     cameras: Vec<CameraPosition>,
+    #[serde(default)]
+    cases: crate::cases::CasesConfig,
 }
 
 /// HTTPS files resolved against the config's folder; plain HTTP only on loopback.
@@ -244,6 +249,8 @@ pub struct HubConfig {
     pub tokens: Vec<TokenConfig>,
     pub keys: crate::keys::KeyRegister,
     pub cameras: Vec<CameraPosition>,
+    /// Forensic cases: uploads, import folders, job leases (`cases.rs`).
+    pub cases: crate::cases::CasesConfig,
 }
 
 impl HubConfig {
@@ -341,6 +348,7 @@ impl HubConfig {
                 return Err(bad(key, format!("{} does not exist", p.display())));
             }
         }
+        let cases = raw.cases.validate(&rel).map_err(|(k, r)| bad(k, r))?;
         Ok(Self {
             db,
             listen,
@@ -353,6 +361,7 @@ impl HubConfig {
             tokens: raw.tokens,
             keys,
             cameras: raw.cameras,
+            cases,
         })
     }
 }

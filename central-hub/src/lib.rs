@@ -3,6 +3,7 @@
 
 pub mod api;
 pub mod caption;
+pub mod cases;
 pub mod config;
 pub mod embed;
 pub mod eval;

@@ -49,6 +49,7 @@ pub async fn serve(cfg: HubConfig, stop: Arc<AtomicBool>) -> anyhow::Result<Arc<
     );
     state.keys = cfg.keys.clone();
     state.positions = cfg.cameras.clone();
+    state.cases = cfg.cases.clone();
     let watch = state.watch.clone();
     let watch_streams = watch.clone();
     watch

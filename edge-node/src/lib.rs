@@ -7,6 +7,7 @@ pub mod config;
 pub mod detect;
 pub mod evidence;
 pub mod frame;
+pub mod index;
 pub mod ingest;
 pub mod labels;
 pub mod metrics;

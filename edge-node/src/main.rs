@@ -58,6 +58,37 @@ enum Command {
         config: PathBuf,
         images: Vec<PathBuf>,
     },
+    /// Analyse recorded video for the hub's forensic cases: lease videos from the hub's work
+    /// queue, run the pipeline on each as fast as the box allows, publish the events (tagged
+    /// with case, video hash and offset) through the config's broker, report progress.
+    IndexWorker {
+        /// An edge config with exactly one camera: the template for every video (detection
+        /// rate, motion gate, plates); its source is replaced by each video.
+        #[arg(short, long)]
+        config: PathBuf,
+        /// The hub's base URL (https://hub.example:8443).
+        #[arg(long)]
+        hub: String,
+        /// A file holding a token of the hub's `worker` role.
+        #[arg(long)]
+        token_file: PathBuf,
+        /// The CA that signed the hub's certificate (PEM), when it is not a public one.
+        #[arg(long)]
+        hub_ca: Option<PathBuf>,
+        /// This worker's name at the hub; default the host name and process id.
+        #[arg(long)]
+        id: Option<String>,
+        /// Downloads and this worker's outbox (one worker per folder).
+        #[arg(long, default_value = "index-work")]
+        work_dir: PathBuf,
+        /// Exit when every job has ended (none queued, none on another worker) instead of
+        /// waiting for more.
+        #[arg(long)]
+        once: bool,
+        /// Seconds between asks when there is no job to take.
+        #[arg(long, default_value_t = 5)]
+        poll_s: u64,
+    },
     /// Validate a config file and print what it sets up; exits non-zero on the first error.
     CheckConfig {
         /// The config file (TOML).
@@ -156,6 +187,45 @@ fn real_main() -> anyhow::Result<()> {
             Ok(())
         }
         Command::Run { config } => run(config),
+        Command::IndexWorker {
+            config,
+            hub,
+            token_file,
+            hub_ca,
+            id,
+            work_dir,
+            once,
+            poll_s,
+        } => {
+            let cfg = EdgeConfig::load(&config)?;
+            let token = matthan_mqtt::read_secret(&token_file)
+                .map_err(|e| anyhow::anyhow!("--token-file: {e}"))?;
+            let opts = edge_node::index::WorkerOptions {
+                hub,
+                token,
+                ca: hub_ca,
+                id: id.unwrap_or_else(default_worker_id),
+                work_dir,
+                once,
+                poll: std::time::Duration::from_secs(poll_s.max(1)),
+            };
+            let stop = Arc::new(AtomicBool::new(false));
+            for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+                signal_hook::flag::register(sig, stop.clone())
+                    .context("installing signal handlers")?;
+            }
+            let s = edge_node::index::run(&cfg, &opts, stop)?;
+            println!(
+                "index-worker {}: {} videos done ({:.1} min of video, {} events), {} failed, {} lost to another worker",
+                opts.id,
+                s.done,
+                s.seconds_of_video / 60.0,
+                s.events,
+                s.failed,
+                s.lost
+            );
+            Ok(())
+        }
     }
 }
 
@@ -292,6 +362,12 @@ fn run(config: PathBuf) -> anyhow::Result<()> {
         anyhow::bail!("{}", list.join("; "));
     }
     Ok(())
+}
+
+/// `host-pid`: unique among the workers sharing a token.
+fn default_worker_id() -> String {
+    let host = std::fs::read_to_string("/etc/hostname").unwrap_or_else(|_| "worker".into());
+    format!("{}-{}", host.trim(), std::process::id())
 }
 
 fn load_rgb(p: &std::path::Path) -> anyhow::Result<edge_node::frame::RgbImage> {

@@ -7,10 +7,12 @@
 
 mod body;
 mod receipt;
+mod recording;
 mod topic;
 
 pub use body::*;
 pub use receipt::*;
+pub use recording::Recording;
 pub use topic::*;
 
 use chrono::{DateTime, SecondsFormat, Utc};
@@ -35,6 +37,9 @@ pub struct Event {
     pub ts: DateTime<Utc>,
     #[serde(flatten)]
     pub body: Body,
+    /// Only on events from recorded video (forensic cases): where in which video.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recording: Option<Recording>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -72,6 +77,7 @@ impl Event {
             camera: camera.to_string(),
             ts,
             body,
+            recording: None,
         }
     }
 
@@ -111,6 +117,9 @@ impl Event {
     fn validate(&self) -> Result<(), DecodeError> {
         for (field, value) in [("site", &self.site), ("camera", &self.camera)] {
             validate_segment(value).map_err(|reason| DecodeError::BadField { field, reason })?;
+        }
+        if let Some(r) = &self.recording {
+            r.validate()?;
         }
         self.body.validate()
     }

@@ -25,6 +25,7 @@ use crate::store::{AuditEntry, EventStore, Pool};
 mod admin;
 mod blob;
 mod candidates;
+mod cases;
 mod export;
 mod filters;
 mod holds;
@@ -34,7 +35,9 @@ mod session;
 mod trace;
 mod ui;
 mod watchlist;
+mod work;
 
+pub use cases::{Progress, progress};
 pub use session::{Caller, Failures, Token};
 
 /// Every route, as the OpenAPI document lists them (a test holds the two together).
@@ -65,6 +68,15 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("delete", "/api/watchlist/{id}"),
     ("get", "/api/watchlist/hits"),
     ("get", "/api/watchlist/stream"),
+    ("get", "/api/cases"),
+    ("post", "/api/cases"),
+    ("get", "/api/cases/{id}"),
+    ("post", "/api/cases/{id}/videos"),
+    ("get", "/api/cases/{id}/videos/{video}/file"),
+    ("post", "/api/work/lease"),
+    ("get", "/api/work/{job}/video"),
+    ("post", "/api/work/{job}/progress"),
+    ("post", "/api/work/{job}/finish"),
     ("get", "/metrics"),
 ];
 
@@ -119,6 +131,8 @@ pub struct AppState {
     pub watch: Arc<crate::watch::Watch>,
     /// Where cameras are, for judging a traced vehicle's hops.
     pub positions: Vec<crate::config::CameraPosition>,
+    /// Forensic cases: uploads, import roots, lease length.
+    pub cases: crate::cases::CasesConfig,
 }
 
 impl AppState {
@@ -140,6 +154,7 @@ impl AppState {
             keys: Default::default(),
             watch: Default::default(),
             positions: Vec::new(),
+            cases: Default::default(),
         }
     }
 }
@@ -264,6 +279,24 @@ pub fn router(state: Shared) -> axum::Router {
         )
         .route("/api/watchlist/hits", get(watchlist::hits))
         .route("/api/watchlist/stream", get(watchlist::stream))
+        .route("/api/cases", get(cases::list).post(cases::create))
+        .route("/api/cases/{id}", get(cases::show))
+        .route(
+            "/api/cases/{id}/videos",
+            // Uploads stream to disk; `[cases] max_upload_mib` bounds them, not axum's 2 MB.
+            axum::routing::post(cases::upload).layer(axum::extract::DefaultBodyLimit::disable()),
+        )
+        .route(
+            "/api/cases/{id}/videos/{video}/file",
+            get(cases::video_file),
+        )
+        .route("/api/work/lease", axum::routing::post(work::lease))
+        .route("/api/work/{job}/video", get(work::video))
+        .route(
+            "/api/work/{job}/progress",
+            axum::routing::post(work::progress),
+        )
+        .route("/api/work/{job}/finish", axum::routing::post(work::finish))
         .route("/metrics", get(metrics))
         .layer(axum::middleware::map_response(security_headers))
         .with_state(state)

@@ -7,6 +7,7 @@
 //! kept whole for the detail view.
 
 mod audit;
+mod cases;
 mod holds;
 mod postgres;
 mod select;
@@ -14,6 +15,7 @@ mod sqlite;
 mod watch;
 
 pub use self::audit::{AuditEntry, AuditStore, ChainReport, ChainedEntry, verify_chain};
+pub use self::cases::{Case, CaseStore, Job, JobState, MAX_ATTEMPTS, Outcome, Video, VideoSource};
 pub use self::holds::{Hold, HoldStore};
 pub use self::postgres::PgStore;
 pub use self::sqlite::SqliteStore;
@@ -355,7 +357,7 @@ impl DeadLetter {
     }
 }
 
-pub trait EventStore: WatchStore + AuditStore + HoldStore + Send {
+pub trait EventStore: WatchStore + AuditStore + HoldStore + CaseStore + Send {
     /// A cheap round trip: the pool checks a connection before handing it out.
     fn ping(&mut self) -> Result<(), StoreError>;
     /// Records messages acknowledged without being stored as events.

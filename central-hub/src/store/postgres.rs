@@ -137,6 +137,22 @@ ALTER TABLE audit ADD COLUMN hash TEXT;
     r#"
 CREATE TABLE holds (event_id TEXT PRIMARY KEY, reason TEXT NOT NULL, held_by TEXT NOT NULL, held_ms BIGINT NOT NULL);
 "#,
+    // Forensic cases and their videos' jobs (store/cases.rs).
+    r#"
+CREATE TABLE cases (
+    id BIGSERIAL PRIMARY KEY, name TEXT NOT NULL, created_by TEXT NOT NULL,
+    created_ms BIGINT NOT NULL, recorded_ms BIGINT NOT NULL
+);
+CREATE TABLE case_videos (
+    id BIGSERIAL PRIMARY KEY, case_id BIGINT NOT NULL REFERENCES cases (id),
+    name TEXT NOT NULL, source TEXT NOT NULL, state TEXT NOT NULL,
+    attempts BIGINT NOT NULL DEFAULT 0, worker TEXT, lease_ms BIGINT,
+    duration_ms BIGINT, processed_ms BIGINT NOT NULL DEFAULT 0, sha256 TEXT, error TEXT,
+    events BIGINT NOT NULL DEFAULT 0, started_ms BIGINT, finished_ms BIGINT
+);
+CREATE INDEX case_videos_case ON case_videos (case_id, id);
+CREATE INDEX case_videos_open ON case_videos (id) WHERE state IN ('queued', 'running');
+"#,
 ];
 /// A caption no embedding exists for yet waits to be embedded (see `missing_embeddings`).
 const PENDING_SQL: &str = "INSERT INTO pending_semantics (text) SELECT $1::text

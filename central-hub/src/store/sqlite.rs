@@ -145,6 +145,22 @@ ALTER TABLE audit ADD COLUMN hash TEXT;
     r#"
 CREATE TABLE holds (event_id TEXT PRIMARY KEY, reason TEXT NOT NULL, held_by TEXT NOT NULL, held_ms INTEGER NOT NULL);
 "#,
+    // Forensic cases and their videos' jobs (store/cases.rs).
+    r#"
+CREATE TABLE cases (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT NOT NULL, created_by TEXT NOT NULL,
+    created_ms INTEGER NOT NULL, recorded_ms INTEGER NOT NULL
+);
+CREATE TABLE case_videos (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, case_id INTEGER NOT NULL REFERENCES cases (id),
+    name TEXT NOT NULL, source TEXT NOT NULL, state TEXT NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0, worker TEXT, lease_ms INTEGER,
+    duration_ms INTEGER, processed_ms INTEGER NOT NULL DEFAULT 0, sha256 TEXT, error TEXT,
+    events INTEGER NOT NULL DEFAULT 0, started_ms INTEGER, finished_ms INTEGER
+);
+CREATE INDEX case_videos_case ON case_videos (case_id, id);
+CREATE INDEX case_videos_open ON case_videos (id) WHERE state IN ('queued', 'running');
+"#,
 ];
 pub struct SqliteStore {
     pub(super) conn: Connection,

@@ -41,6 +41,17 @@ pub struct CameraConfig {
     pub motion: Option<MotionConfig>,
     /// Turning movements between entry and exit lines (`[cameras.movements]`).
     pub movements: Option<MovementConfig>,
+    /// Set by `index-worker` for a case's video (never from a config file): its events carry
+    /// where in the video they were seen, and ids derived from it.
+    pub recorded: Option<RecordedVideo>,
+}
+
+/// The case video a file camera is analysing (see `matthan_schema::Recording`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordedVideo {
+    pub case: u64,
+    pub video: u64,
+    pub sha256: String,
 }
 
 #[derive(Deserialize)]
@@ -172,6 +183,7 @@ impl RawCamera {
             violations: Vec::new(),
             motion,
             movements,
+            recorded: None,
         };
         let rest = PendingRules {
             rules: self.rules,

@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-pub use camera::CameraConfig;
+pub use camera::{CameraConfig, RecordedVideo};
 pub use scope::{CamScope, Known, Registration, Scope, dispatch, preview};
 
 pub use crate::analytics::AnalyticsConfig;

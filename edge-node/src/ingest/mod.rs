@@ -17,6 +17,7 @@ use gstreamer_app as gst_app;
 use gstreamer_video as gst_video;
 use matthan_schema::CameraState;
 
+pub mod probe;
 pub mod source;
 
 pub use source::{DecoderChoice, Source, source};
@@ -81,15 +82,21 @@ pub fn describe(cam: &CameraConfig) -> String {
         Source::Rtsp { .. } => "uridecodebin name=dec".to_string(),
         Source::V4l2(dev) => format!("v4l2src device=\"{}\" ! decodebin name=dec", dev.display()),
     };
+    // A phone's recording may say it is rotated (an orientation tag): frames are turned
+    // upright after the rate filter, so only analysed frames pay for it.
+    let flip = match cam.source {
+        Source::File(_) => " ! videoflip video-direction=auto",
+        _ => "",
+    };
     format!(
-        "{src} ! videorate drop-only=true max-rate={fps} ! videoconvert ! video/x-raw,format=RGB ! \
+        "{src} ! videorate drop-only=true max-rate={fps} ! videoconvert{flip} ! video/x-raw,format=RGB ! \
          appsink name=sink sync={sync} max-buffers=2 enable-last-sample=false",
         fps = cam.detect_fps,
         sync = cam.realtime,
     )
 }
 
-fn gst_uri(p: &Path) -> String {
+pub(crate) fn gst_uri(p: &Path) -> String {
     let abs = std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf());
     gst::glib::filename_to_uri(&abs, None)
         .map(|u| u.to_string())

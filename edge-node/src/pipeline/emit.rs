@@ -3,7 +3,9 @@
 //! before the first event naming it.
 
 use chrono::{DateTime, Utc};
-use matthan_schema::{Body, Event, TrackPhase};
+use matthan_schema::{Body, Event, Kind, Recording, TrackPhase};
+
+use crate::config::RecordedVideo;
 
 use crate::outbox::Message;
 use crate::publish::{self, Publisher};
@@ -11,6 +13,11 @@ use crate::snapshot::SnapshotKeeper;
 
 pub struct Emitter {
     site: String,
+    /// Cameras analysing a case's video: (camera id, the video, its first frame's time).
+    recorded: Vec<(String, RecordedVideo, DateTime<Utc>)>,
+    /// The last offset a recorded event was stamped with, and how many events of each kind
+    /// it has had: the ordinal in the event's derived id.
+    ordinals: Vec<(String, u64, Kind, u32)>,
     pending: Vec<Message>,
     /// File cameras' positions, committed with the next batch (see `resume.rs`).
     progress: Vec<crate::outbox::Progress>,
@@ -20,9 +27,18 @@ pub struct Emitter {
 }
 
 impl Emitter {
-    pub fn new(site: &str) -> Self {
+    pub fn new(cfg: &crate::config::EdgeConfig) -> Self {
         Self {
-            site: site.to_string(),
+            site: cfg.site.clone(),
+            recorded: cfg
+                .cameras
+                .iter()
+                .filter_map(|c| {
+                    let v = c.recorded.clone()?;
+                    Some((c.id.clone(), v, c.start_at?))
+                })
+                .collect(),
+            ordinals: Vec::new(),
             pending: Vec::new(),
             progress: Vec::new(),
             progress_at: std::time::Instant::now(),
@@ -33,8 +49,27 @@ impl Emitter {
     /// An event with no track attached (status, counts, junction bodies).
     pub fn emit(&mut self, camera: &str, ts: DateTime<Utc>, body: Body) {
         self.events += 1;
-        self.pending
-            .push(publish::message(&Event::new(&self.site, camera, ts, body)));
+        let event = match self.recorded.iter().find(|(id, ..)| id == camera) {
+            None => Event::new(&self.site, camera, ts, body),
+            // A case video's "camera" status says nothing about the video (its job's state
+            // at the hub does), and is stamped with the worker's clock, not the video's.
+            Some(_) if body.kind() == Kind::CameraStatus => {
+                self.events -= 1;
+                return;
+            }
+            Some((_, video, start)) => {
+                let offset_ms = (ts - *start).num_milliseconds().max(0) as u64;
+                let recording = Recording {
+                    case: video.case,
+                    video: video.video,
+                    sha256: video.sha256.clone(),
+                    offset_ms,
+                };
+                let ordinal = next_ordinal(&mut self.ordinals, camera, offset_ms, body.kind());
+                Event::recorded(&self.site, camera, ts, body, recording, ordinal)
+            }
+        };
+        self.pending.push(publish::message(&event));
     }
 
     /// An event about a track: its colours, plate and snapshot come from `snaps`.
@@ -145,5 +180,29 @@ impl Emitter {
             self.progress_at = std::time::Instant::now();
         }
         publisher.push_with(&batch, &progress)
+    }
+}
+
+/// The ordinal of the next `kind` event at `offset_ms` on `camera`: counts restart when the
+/// camera's offset moves on (events come in frame order).
+fn next_ordinal(
+    counts: &mut Vec<(String, u64, Kind, u32)>,
+    camera: &str,
+    offset_ms: u64,
+    kind: Kind,
+) -> u32 {
+    counts.retain(|(c, at, ..)| c != camera || *at == offset_ms);
+    match counts
+        .iter_mut()
+        .find(|(c, _, k, _)| c == camera && *k == kind)
+    {
+        Some((.., n)) => {
+            *n += 1;
+            *n
+        }
+        None => {
+            counts.push((camera.to_string(), offset_ms, kind, 0));
+            0
+        }
     }
 }

@@ -127,6 +127,16 @@ const MIN_DRAIN: Duration = Duration::from_secs(1);
 /// queues → detector (batched across cameras) → each camera's stages (`stage::stages`) → the
 /// emitter's batch → outbox → MQTT.
 pub fn run(cfg: &EdgeConfig, stop: Arc<AtomicBool>) -> Result<RunSummary, PipelineError> {
+    run_watched(cfg, stop, &[])
+}
+
+/// `run`, telling `positions[i]` how far camera `i` got (the PTS, in milliseconds, of its last
+/// analysed frame): `index-worker` reports it to the hub as the job's progress.
+pub fn run_watched(
+    cfg: &EdgeConfig,
+    stop: Arc<AtomicBool>,
+    positions: &[std::sync::atomic::AtomicU64],
+) -> Result<RunSummary, PipelineError> {
     ingest::init()?;
     ingest::rank_decoders(cfg.cameras[0].decoder);
     let mut detector = Detector::new(&cfg.model)?;
@@ -148,7 +158,7 @@ pub fn run(cfg: &EdgeConfig, stop: Arc<AtomicBool>) -> Result<RunSummary, Pipeli
         provider: detector.provider(),
         ..RunSummary::default()
     };
-    let mut em = Emitter::new(&cfg.site);
+    let mut em = Emitter::new(cfg);
     let mut result = Ok(());
     let mut edge_status_at = Instant::now();
     // A stop request (SIGTERM) bounds the whole shutdown, draining included.
@@ -176,6 +186,7 @@ pub fn run(cfg: &EdgeConfig, stop: Arc<AtomicBool>) -> Result<RunSummary, Pipeli
                 shared: &mut shared,
                 em: &mut em,
                 resume: &resume,
+                positions,
             };
             dispatch(
                 msg,
@@ -230,13 +241,7 @@ pub fn run(cfg: &EdgeConfig, stop: Arc<AtomicBool>) -> Result<RunSummary, Pipeli
     }
     summary.events = em.events;
     count_frames(&mut summary, cfg, &cams, &queues);
-    summary.plates = PlateStats::of(&metrics);
-    summary.gated = metrics
-        .gated
-        .iter()
-        .map(|g| g.load(Ordering::Relaxed))
-        .sum();
-    summary.detector_calls = metrics.inference_ms.count();
+    count_work(&mut summary, &metrics);
     summary.elapsed = started.elapsed();
     summary.publish = match stopped_at {
         Some(t) => publisher.finish_by((t + SHUTDOWN_BUDGET).max(Instant::now() + MIN_DRAIN)),
@@ -265,6 +270,17 @@ fn files_done(cams: &[CameraRun], summary: &RunSummary, resume: &resume::Resume,
             resume.ended(i, c.state.evidence_in_flight, em);
         }
     }
+}
+
+/// Plates read, frames the motion gate kept from the detector, detector calls.
+fn count_work(summary: &mut RunSummary, metrics: &Metrics) {
+    summary.plates = PlateStats::of(metrics);
+    summary.gated = metrics
+        .gated
+        .iter()
+        .map(|g| g.load(Ordering::Relaxed))
+        .sum();
+    summary.detector_calls = metrics.inference_ms.count();
 }
 
 /// Frames analysed and dropped, in all and per camera.
@@ -305,6 +321,7 @@ struct Io<'a> {
     shared: &'a mut Shared,
     em: &'a mut Emitter,
     resume: &'a resume::Resume,
+    positions: &'a [std::sync::atomic::AtomicU64],
 }
 
 /// One message from the camera threads: a frame to its camera's stages (with its detections),
@@ -335,6 +352,9 @@ fn dispatch(
             c.on_frame(&frame, io.queues, io.shared, io.em);
             io.resume
                 .analysed(f.camera, f.pts, c.state.evidence_in_flight, io.em);
+            if let Some(p) = io.positions.get(f.camera) {
+                p.store(f.pts.as_millis() as u64, Ordering::Relaxed);
+            }
         }
         Msg::Status {
             camera,
