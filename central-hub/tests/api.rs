@@ -327,12 +327,35 @@ fn openapi_document_lists_exactly_the_routes_and_each_answers() {
         );
     }
     let id = events[0].id.to_string();
+    // A case with one uploaded video, for the case and work routes.
+    let (status, c) = hub.send(
+        "POST",
+        "/api/cases",
+        ADMIN,
+        Some(serde_json::json!({"name": "routes"})),
+    );
+    assert_eq!(status, 201, "{c}");
+    let case = c["id"].to_string();
+    let up = ureq::post(&format!("{}/api/cases/{case}/videos?name=v.mp4", hub.url))
+        .set("authorization", &format!("Bearer {ADMIN}"))
+        .send_bytes(b"not really a video")
+        .unwrap();
+    let video =
+        serde_json::from_str::<serde_json::Value>(&up.into_string().unwrap()).unwrap()["id"]
+            .to_string();
     for (method, path) in central_hub::api::ROUTES {
         // The stream never ends (its own test reads it); the others answer a GET.
         if *method != "get" || path.ends_with("/stream") {
             continue;
         }
-        let real = path
+        let real = if path.starts_with("/api/cases/") || path.starts_with("/api/work/") {
+            path.replace("{id}", &case)
+                .replace("{video}", &video)
+                .replace("{job}", &video)
+        } else {
+            path.to_string()
+        };
+        let real = real
             .replace("{id}", &id)
             .replace("{sha256}", &"b".repeat(64))
             .replace("{file}", "app.js");
