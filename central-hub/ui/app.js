@@ -30,7 +30,8 @@ async function api(path, init = {}) {
 }
 function showLogin() { $('login').classList.remove('hidden'); $('token').focus(); }
 // Which tabs each role may use (the API refuses the rest anyway).
-const TABS = { operator: ['search', 'watch'], traffic: ['junctions'], admin: ['search', 'junctions', 'watch'] };
+const TABS = { operator: ['search', 'watch', 'cases'], traffic: ['junctions'], admin: ['search', 'junctions', 'watch', 'cases'] };
+const ALL_TABS = ['search', 'junctions', 'watch', 'cases'];
 function showWho() { if (ME) $('who').textContent = ME.name + ' (' + t('role_' + ME.role) + ')'; }
 // The token is checked by the hub before it is kept: a wrong one never "logs in".
 $('login-form').onsubmit = async (ev) => {
@@ -50,7 +51,7 @@ $('login-form').onsubmit = async (ev) => {
   showWho();
   $('logout').classList.remove('hidden');
   const allowed = TABS[ME.role] || [];
-  for (const n of ['search', 'junctions', 'watch']) $('tab-' + n).classList.toggle('hidden', !allowed.includes(n));
+  for (const n of ALL_TABS) $('tab-' + n).classList.toggle('hidden', !allowed.includes(n));
   if (allowed.length) tab(allowed[0]);
   if (allowed.includes('search')) { loadCameras(); runSearch(false); }
 };
@@ -67,16 +68,18 @@ if (!token()) showLogin();
 let current = 'search';
 function tab(which) {
   current = which;
-  for (const n of ['search', 'junctions', 'watch']) {
+  for (const n of ALL_TABS) {
     $(n === 'junctions' ? 'junction-view' : n + '-view').classList.toggle('hidden', which !== n);
     $('tab-' + n).classList.toggle('active', which === n);
   }
   if (which === 'junctions') loadJunctions(); else if (typeof stopJunctions === 'function') stopJunctions();
   if (which === 'watch') loadWatch();
+  if (which === 'cases') loadCases(); else if (typeof stopCases === 'function') stopCases();
 }
 $('tab-search').onclick = () => tab('search');
 $('tab-junctions').onclick = () => tab('junctions');
 $('tab-watch').onclick = () => tab('watch');
+$('tab-cases').onclick = () => tab('cases');
 
 // The filters' option labels follow the language too.
 function labelOptions() {

@@ -1,7 +1,7 @@
 // One event in the side panel: readable fields, snapshot, plate crop, the evidence gallery
 // with zoom, the violation clip playing inline, signature status and the facts it covers,
 // export, and the way on to tracing.
-/* global $, t, name, api, esc, fmt, loadBlob, LANG, onLang, tab, trace, candidates, hitTitle */
+/* global $, t, name, api, esc, fmt, loadBlob, LANG, onLang, tab, trace, candidates, hitTitle, playRecording, hms */
 /* exported openEvent, plateOf */
 const plateOf = (e) => (e.body && (e.body.plate || (e.body.attributes && e.body.attributes.plate))) || null;
 
@@ -68,6 +68,9 @@ async function openEvent(id) {
       <p>${signature(d.signature)}</p>
       ${d.hold ? `<p id="hold">${esc(t('on_hold'))}: ${esc(d.hold.reason)} (${esc(d.hold.by)}, ${fmt(d.hold.since)})</p>` : ''}
       ${violation(e)}
+      ${e.recording ? `<p>${esc(t('recording'))}: <span id="recording-label">${esc(t('tab_cases'))} ${e.recording.case} · video ${e.recording.video} · ${hms(e.recording.offset_ms / 1000)}</span>
+        <button id="play-recording">${esc(t('play_at'))}</button></p>
+        <video id="recording-video" class="hidden" controls muted playsinline style="max-width:100%;width:480px"></video>` : ''}
       ${b.snapshot ? figure(b.snapshot, t('snapshot'), t('snapshot'), 'style="max-width:320px"') : ''}
       ${b.plate_image ? figure(b.plate_image, t('plate_read'), t('plate_read'), 'id="plate-image" style="width:320px;image-rendering:pixelated"') : ''}
       <p class="small">${esc(t('zoom_hint'))}</p>
@@ -89,6 +92,7 @@ async function openEvent(id) {
     $('candidates-this').onclick = () => { tab('watch'); candidates(id); };
     if (plateOf(e)) $('trace-this').onclick = () => { tab('watch'); $('trace-plate').value = plateOf(e); trace(plateOf(e)); };
     $('export').onclick = () => exportCase(id);
+    if (e.recording) $('play-recording').onclick = () => playRecording(e.recording, $('recording-video'), $('recording-label'));
   } catch (err) { $('error').textContent = err.message; }
 }
 onLang(() => { if (openId && !$('detail').classList.contains('hidden')) openEvent(openId); });

@@ -10,12 +10,13 @@ const JS: &str = "text/javascript; charset=utf-8";
 
 /// The scripts the page loads, in the order it loads them, and its icon (without one the
 /// browser asks for /favicon.ico and logs the 404 as a console error).
-const FILES: [(&str, &str, &str); 6] = [
+const FILES: [(&str, &str, &str); 7] = [
     ("i18n.js", JS, include_str!("../../ui/i18n.js")),
     ("app.js", JS, include_str!("../../ui/app.js")),
     ("detail.js", JS, include_str!("../../ui/detail.js")),
     ("traffic.js", JS, include_str!("../../ui/traffic.js")),
     ("watch.js", JS, include_str!("../../ui/watch.js")),
+    ("cases.js", JS, include_str!("../../ui/cases.js")),
     (
         "icon.svg",
         "image/svg+xml",

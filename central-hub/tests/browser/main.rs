@@ -9,6 +9,7 @@
 #[path = "../support/mod.rs"]
 mod support;
 
+mod cases;
 mod operator;
 mod page;
 mod traffic;
@@ -40,7 +41,17 @@ lon = 106.6991
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn operator_and_traffic_centre_use_the_console() {
-    let hub = tokio::task::spawn_blocking(|| Hub::start_with(POSITIONS))
+    // A folder on the hub's disk an investigator may open a case from.
+    let case_root = tempfile::tempdir().unwrap();
+    let folder = case_root.path().join("vu-dong-khoi");
+    std::fs::create_dir_all(&folder).unwrap();
+    cases::make_video(&folder);
+    let extra = format!(
+        "{POSITIONS}[cases]\nimport_roots = [\"{}\"]\ndir = \"{}\"\n",
+        case_root.path().display(),
+        case_root.path().join("uploads").display()
+    );
+    let hub = tokio::task::spawn_blocking(move || Hub::start_with(&extra))
         .await
         .unwrap();
     let now = DateTime::from_timestamp_millis(Utc::now().timestamp_millis()).unwrap();
@@ -56,7 +67,7 @@ async fn operator_and_traffic_centre_use_the_console() {
     let driver = page::Driver::start();
     let c = driver.session().await;
     c.goto(&hub.url).await.unwrap();
-    operator::run(&c, &hub).await;
+    operator::run(&c, &hub, &folder).await;
     traffic::run(&c).await;
     page::no_console_errors(&c, "the whole session").await;
     c.close().await.unwrap();
@@ -71,7 +82,15 @@ async fn operator_and_traffic_centre_use_the_console() {
         .iter()
         .map(|e| e["action"].as_str().unwrap())
         .collect();
-    for want in ["search", "view_event", "export", "watchlist_add", "trace"] {
+    for want in [
+        "search",
+        "view_event",
+        "export",
+        "watchlist_add",
+        "trace",
+        "case_create",
+        "case_video",
+    ] {
         assert!(actions.contains(&want), "no {want} in {actions:?}");
     }
 }

@@ -24,7 +24,7 @@ pub async fn login(c: &Client, token: &str, who: &str) {
     wait_text(c, "#who", who).await;
 }
 
-pub async fn run(c: &Client, hub: &Arc<Hub>) {
+pub async fn run(c: &Client, hub: &Arc<Hub>, case_folder: &std::path::Path) {
     // A wrong token does not log in: the hub checks it first. Its refusal is the one console
     // error this session may cause (Chromium logs every failed request).
     shot(c, "login").await;
@@ -44,6 +44,7 @@ pub async fn run(c: &Client, hub: &Arc<Hub>) {
         c,
         "return !document.getElementById('tab-search').classList.contains('hidden') \
          && !document.getElementById('tab-watch').classList.contains('hidden') \
+         && !document.getElementById('tab-cases').classList.contains('hidden') \
          && document.getElementById('tab-junctions').classList.contains('hidden');",
         "operator tabs",
     )
@@ -55,6 +56,7 @@ pub async fn run(c: &Client, hub: &Arc<Hub>) {
     english(c).await;
     timeline_and_clip(c, hub).await;
     trace_and_watch(c, hub).await;
+    crate::cases::run(c, hub, case_folder).await;
     no_console_errors(c, "operator").await;
     click(c, "#logout").await;
     wait_js(
