@@ -12,7 +12,7 @@ apt_pkgs=(
   gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad
   gstreamer1.0-plugins-ugly gstreamer1.0-libav gstreamer1.0-tools
   curl mosquitto mosquitto-clients postgresql libssl-dev chromium chromium-driver unzip
-  sumo sumo-tools
+  sumo sumo-tools nats-server
 )
 missing=()
 for p in "${apt_pkgs[@]}"; do

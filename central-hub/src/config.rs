@@ -184,6 +184,8 @@ struct Raw {
     cameras: Vec<CameraPosition>,
     #[serde(default)]
     cases: crate::cases::CasesConfig,
+    #[serde(default)]
+    nats: Option<crate::ingest::nats::NatsConfig>,
 }
 
 /// HTTPS files resolved against the config's folder; plain HTTP only on loopback.
@@ -251,6 +253,8 @@ pub struct HubConfig {
     pub cameras: Vec<CameraPosition>,
     /// Forensic cases: uploads, import folders, job leases (`cases.rs`).
     pub cases: crate::cases::CasesConfig,
+    /// Ingest from a NATS JetStream cluster instead of MQTT (`ingest/nats.rs`).
+    pub nats: Option<crate::ingest::nats::NatsConfig>,
 }
 
 impl HubConfig {
@@ -349,6 +353,9 @@ impl HubConfig {
             }
         }
         let cases = raw.cases.validate(&rel).map_err(|(k, r)| bad(k, r))?;
+        if let Some(n) = &raw.nats {
+            n.check().map_err(|(k, r)| bad(k, r))?;
+        }
         Ok(Self {
             db,
             listen,
@@ -362,6 +369,7 @@ impl HubConfig {
             keys,
             cameras: raw.cameras,
             cases,
+            nats: raw.nats,
         })
     }
 }

@@ -38,6 +38,16 @@ enum Command {
         #[arg(short, long)]
         config: PathBuf,
     },
+    /// Forensic cases and their progress (videos done, hours analysed, rate, time left) as
+    /// progress bars; with --case, that case's videos; with --follow, redrawn until done.
+    Cases {
+        #[arg(short, long)]
+        config: PathBuf,
+        #[arg(long)]
+        case: Option<i64>,
+        #[arg(long)]
+        follow: bool,
+    },
     /// Print the sha256 of a token, for the [[tokens]] table of the config.
     HashToken { token: String },
     /// Validate a config file.
@@ -120,6 +130,11 @@ fn real_main() -> anyhow::Result<()> {
             }
             Ok(())
         }
+        Command::Cases {
+            config,
+            case,
+            follow,
+        } => cases(&HubConfig::load(&config)?, case, follow),
         Command::AuditVerify { config } => {
             let cfg = HubConfig::load(&config)?;
             let mut store = central_hub::store::open(&cfg.db)?;
@@ -219,5 +234,69 @@ fn describe(q: &central_hub::query::Query) -> String {
         "everything".into()
     } else {
         parts.join(", ")
+    }
+}
+
+/// `[#####.....]  12/23 videos, 0.42 h of video, 4.1x, 00:03:10 left`
+fn bar(p: &central_hub::api::Progress) -> String {
+    let ended = p.done + p.failed;
+    let filled = (20 * ended).checked_div(p.videos).unwrap_or(0);
+    let hms = |s: f64| {
+        let s = s.max(0.0) as u64;
+        format!("{:02}:{:02}:{:02}", s / 3600, s / 60 % 60, s % 60)
+    };
+    format!(
+        "[{}{}] {ended}/{} videos{}, {:.2} h of video, {}, {} left",
+        "#".repeat(filled),
+        ".".repeat(20 - filled),
+        p.videos,
+        if p.failed > 0 {
+            format!(" ({} failed)", p.failed)
+        } else {
+            String::new()
+        },
+        p.processed_s / 3600.0,
+        p.rate
+            .map_or("rate -".into(), |r| format!("{r:.1}x real time")),
+        p.eta_s.map_or("-".into(), hms),
+    )
+}
+
+/// `cases`: reads the store directly (run it on the hub's box).
+fn cases(cfg: &HubConfig, only: Option<i64>, follow: bool) -> anyhow::Result<()> {
+    let mut store = central_hub::store::open(&cfg.db)?;
+    loop {
+        let mut open = 0;
+        for c in store.cases()? {
+            if only.is_some_and(|id| id != c.id) {
+                continue;
+            }
+            let (_, videos) = store.case(c.id)?.unwrap_or((c.clone(), Vec::new()));
+            let p = central_hub::api::progress(&videos, chrono::Utc::now());
+            open += p.queued + p.running;
+            println!("case {} {:?}: {}", c.id, c.name, bar(&p));
+            if only.is_some() {
+                for v in &videos {
+                    let state = serde_json::to_value(v.state)?;
+                    println!(
+                        "  {:>5} {:<8} {:>7.1}/{:<7} s  {}{}",
+                        v.id,
+                        state.as_str().unwrap_or(""),
+                        v.processed_s,
+                        v.duration_s.map_or("?".into(), |d| format!("{d:.1}")),
+                        v.name,
+                        v.error
+                            .as_deref()
+                            .map(|e| format!("  ({e})"))
+                            .unwrap_or_default()
+                    );
+                }
+            }
+        }
+        if !follow || open == 0 {
+            return Ok(());
+        }
+        std::thread::sleep(std::time::Duration::from_secs(2));
+        println!();
     }
 }

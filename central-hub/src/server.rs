@@ -18,11 +18,14 @@ pub async fn serve(cfg: HubConfig, stop: Arc<AtomicBool>) -> anyhow::Result<Arc<
     let stats = Arc::new(IngestStats::default());
     crate::http::raise_fd_limit();
     let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
-    let ingest_store = crate::store::open(&cfg.db)?;
+    // PostgreSQL's client is synchronous (it runs its own runtime): connecting must happen off
+    // this runtime's worker, as every later query does (the writer and the API's blocking tasks).
+    let ingest_store = tokio::task::block_in_place(|| crate::store::open(&cfg.db))?;
     // One store connection per core for the API, at least two: a search is CPU bound, so more
     // would only time-share the cores (measured: 16 connections on 2 cores doubled p95 against
     // FIFO), and each SQLite connection keeps its own page cache. Requests beyond wait in turn.
-    let api_store = crate::store::pool(&cfg.db, cores.max(2) as u32)?;
+    let api_store =
+        tokio::task::block_in_place(|| crate::store::pool(&cfg.db, cores.max(2) as u32))?;
     let embedder = Embedders::load(
         &cfg.embedding.model,
         &cfg.embedding.tokenizer,
@@ -52,9 +55,11 @@ pub async fn serve(cfg: HubConfig, stop: Arc<AtomicBool>) -> anyhow::Result<Arc<
     state.cases = cfg.cases.clone();
     let watch = state.watch.clone();
     let watch_streams = watch.clone();
-    watch
-        .reload(state.store.get()?.as_mut())
-        .context("reading the watch list")?;
+    tokio::task::block_in_place(|| -> anyhow::Result<()> {
+        watch
+            .reload(state.store.get()?.as_mut())
+            .context("reading the watch list")
+    })?;
     let state = Arc::new(state);
     if cfg.tokens.is_empty() {
         tracing::warn!("no [[tokens]] configured: every API route except health will refuse");
@@ -96,6 +101,36 @@ pub async fn serve(cfg: HubConfig, stop: Arc<AtomicBool>) -> anyhow::Result<Arc<
         Ok(())
     });
 
+    ingest(
+        &cfg,
+        ingest_store,
+        evidence_dir()?,
+        stats.clone(),
+        watch,
+        stop.clone(),
+    )
+    .await?;
+    stop.store(true, Ordering::Relaxed);
+    watch_streams.close();
+    http.await??;
+    expiry.await??;
+    Ok(stats)
+}
+
+/// Ingest until `stop`: from a NATS JetStream cluster when `[nats]` is set, else from MQTT.
+async fn ingest(
+    cfg: &HubConfig,
+    store: Box<dyn crate::store::EventStore>,
+    evidence: EvidenceStore,
+    stats: Arc<IngestStats>,
+    watch: Arc<crate::watch::Watch>,
+    stop: Arc<AtomicBool>,
+) -> anyhow::Result<()> {
+    let limits = crate::ingest::Limits::from(&cfg.ingest);
+    if let Some(n) = cfg.nats.clone() {
+        let how = (limits, Some(watch));
+        return crate::ingest::nats::run(n, store, evidence, stats, how, stop).await;
+    }
     let ingest_cfg = IngestConfig {
         host: cfg.mqtt.host.clone(),
         port: cfg.mqtt.port,
@@ -106,22 +141,10 @@ pub async fn serve(cfg: HubConfig, stop: Arc<AtomicBool>) -> anyhow::Result<Arc<
             .unwrap_or_else(|| crate::config::DEFAULT_CLIENT_ID.into()),
         group: cfg.ingest.group.clone(),
         security: cfg.mqtt.security.clone(),
-        limits: crate::ingest::Limits::from(&cfg.ingest),
+        limits,
         watch: Some(watch),
     };
-    crate::ingest::run(
-        ingest_cfg,
-        ingest_store,
-        evidence_dir()?,
-        stats.clone(),
-        stop.clone(),
-    )
-    .await?;
-    stop.store(true, Ordering::Relaxed);
-    watch_streams.close();
-    http.await??;
-    expiry.await??;
-    Ok(stats)
+    crate::ingest::run(ingest_cfg, store, evidence, stats, stop).await
 }
 
 fn shown(db: &str) -> &str {

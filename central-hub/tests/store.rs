@@ -400,7 +400,7 @@ fn a_schema_5_database_is_upgraded_in_place() {
          DROP INDEX events_place_ts; DROP TABLE places; ALTER TABLE events DROP COLUMN heading;
          DROP INDEX events_plate_key; ALTER TABLE events DROP COLUMN plate_key;
          DROP TABLE plates; DROP TABLE pending_semantics; ALTER TABLE audit DROP COLUMN hash;
-         DROP TABLE holds;
+         DROP TABLE holds; DROP TABLE case_videos; DROP TABLE cases;
          INSERT INTO semantics SELECT semantic, x'00000000' FROM events;
          PRAGMA user_version = 5;",
     )

@@ -80,6 +80,9 @@ pub struct Metrics {
     pub plate_skipped: AtomicU64,
     pub plate_ms: Histogram,
     pub queues: std::sync::OnceLock<Arc<FrameQueues>>,
+    /// Per stage (tracking, snapshots, rules…), over every camera: frames it handled and the
+    /// nanoseconds it took, so the per-frame cost outside inference is visible stage by stage.
+    pub stages: std::sync::Mutex<std::collections::BTreeMap<&'static str, (u64, u64)>>,
 }
 
 impl Metrics {
@@ -94,8 +97,45 @@ impl Metrics {
         }
     }
 
+    /// Adds one frame's stage timings (name, nanoseconds).
+    pub fn stage_times(&self, times: &[(&'static str, u64)]) {
+        let mut m = self.stages.lock().expect("stage metrics lock");
+        for (name, ns) in times {
+            let e = m.entry(name).or_default();
+            e.0 += 1;
+            e.1 += ns;
+        }
+    }
+
+    fn render_stages(&self, out: &mut String) {
+        let m = self.stages.lock().expect("stage metrics lock");
+        for (metric, help, seconds) in [
+            (
+                "matthan_edge_stage_seconds_total",
+                "CPU time spent in each per-frame stage, all cameras",
+                true,
+            ),
+            (
+                "matthan_edge_stage_frames_total",
+                "frames each per-frame stage handled, all cameras",
+                false,
+            ),
+        ] {
+            let _ = writeln!(out, "# HELP {metric} {help}\n# TYPE {metric} counter");
+            for (name, (frames, ns)) in m.iter() {
+                let v = if seconds {
+                    format!("{:.6}", *ns as f64 / 1e9)
+                } else {
+                    frames.to_string()
+                };
+                let _ = writeln!(out, "{metric}{{stage=\"{name}\"}} {v}");
+            }
+        }
+    }
+
     pub fn render(&self) -> String {
         let mut out = String::new();
+        self.render_stages(&mut out);
         let q = self.queues.get();
         for (name, help, read) in [
             (

@@ -2,7 +2,10 @@
 
 pub mod chrome;
 mod hub;
+mod nats;
+
 pub use hub::{HubProcess, stored_ids, wait_for_ids};
+pub use nats::NatsCluster;
 
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};

@@ -7,15 +7,18 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use matthan_schema::{ALL_EVENTS_FILTER, Event, parse_event_topic};
-use rumqttc::{
-    AsyncClient, Event as MqttEvent, MqttOptions, Packet, Publish, QoS, SubscribeReasonCode,
-};
+use rumqttc::{AsyncClient, Event as MqttEvent, MqttOptions, Packet, QoS, SubscribeReasonCode};
 use tokio::sync::mpsc;
 
 use crate::evidence::{EVIDENCE_FILTER, EvidenceStore};
 use crate::store::{DeadLetter, EventStore, SetAside};
 
+mod link;
+pub mod nats;
 mod quota;
+
+use link::Link;
+pub use link::{Incoming, subject_to_topic, topic_to_subject};
 
 #[derive(Debug, Clone)]
 pub struct IngestConfig {
@@ -102,7 +105,7 @@ pub fn decode(topic: &str, payload: &[u8]) -> Result<Event, String> {
 /// Runs until `stop`; stores every valid event and acknowledges it after commit.
 pub async fn run(
     cfg: IngestConfig,
-    mut store: Box<dyn EventStore>,
+    store: Box<dyn EventStore>,
     evidence: EvidenceStore,
     stats: Arc<IngestStats>,
     stop: Arc<AtomicBool>,
@@ -121,24 +124,15 @@ pub async fn run(
         format!("$share/{}/{ALL_EVENTS_FILTER}", cfg.group),
         format!("$share/{}/{EVIDENCE_FILTER}", cfg.group),
     ];
-    let (tx, mut rx) = mpsc::channel::<Publish>(4096);
-
-    // Storage on a blocking thread: SQLite calls must not stall the MQTT event loop.
-    let writer_client = client.clone();
-    let st = stats.clone();
-    let limits = cfg.limits;
-    let watch = cfg.watch.clone();
-    let writer = tokio::task::spawn_blocking(move || {
-        let mut w = Writer {
-            store: store.as_mut(),
-            evidence: &evidence,
-            st: &st,
-            limits,
-            quota: quota::Quota::new(limits.evidence_quota, crate::server::EVIDENCE_GRACE),
-            watch,
-        };
-        store_loop(&mut rx, &mut w, &writer_client)
-    });
+    let (tx, rx) = mpsc::channel::<Incoming>(4096);
+    let writer = spawn_writer(
+        store,
+        evidence,
+        stats.clone(),
+        (cfg.limits, cfg.watch.clone()),
+        rx,
+        Link::Mqtt(client.clone()),
+    );
 
     let mut granted = 0;
     while !stop.load(Ordering::Relaxed) {
@@ -174,7 +168,7 @@ pub async fn run(
             }
             Ok(Ok(MqttEvent::Incoming(Packet::Publish(p)))) => {
                 stats.received.fetch_add(1, Ordering::Relaxed);
-                if tx.send(p).await.is_err() {
+                if tx.send(Incoming::mqtt(p)).await.is_err() {
                     break;
                 }
             }
@@ -201,14 +195,37 @@ pub async fn run(
     Ok(())
 }
 
-/// Stores what the MQTT loop hands over, in batches. A batch is acknowledged to the broker only
+/// The writer on a blocking thread (SQLite calls must not stall the network loop), storing
+/// what `rx` brings and acknowledging and answering through `link`.
+fn spawn_writer(
+    mut store: Box<dyn EventStore>,
+    evidence: EvidenceStore,
+    st: Arc<IngestStats>,
+    (limits, watch): (Limits, Option<Arc<crate::watch::Watch>>),
+    mut rx: mpsc::Receiver<Incoming>,
+    link: Link,
+) -> tokio::task::JoinHandle<()> {
+    tokio::task::spawn_blocking(move || {
+        let mut w = Writer {
+            store: store.as_mut(),
+            evidence: &evidence,
+            st: &st,
+            limits,
+            quota: quota::Quota::new(limits.evidence_quota, crate::server::EVIDENCE_GRACE),
+            watch,
+        };
+        store_loop(&mut rx, &mut w, &link)
+    })
+}
+
+/// Stores what the network loop hands over, in batches. A batch is acknowledged to the broker only
 /// after it is committed, and the edges of each site get a receipt naming every event and blob
 /// committed (or refused for good), which is when they delete them from their outboxes.
 /// Messages acknowledged without being stored as events are written to the dead-letter table
 /// first, in the same wait-until-stored way.
-fn store_loop(rx: &mut mpsc::Receiver<Publish>, w: &mut Writer, client: &AsyncClient) {
+fn store_loop(rx: &mut mpsc::Receiver<Incoming>, w: &mut Writer, link: &Link) {
     let rt = tokio::runtime::Handle::current();
-    let mut batch: Vec<Publish> = Vec::new();
+    let mut batch: Vec<Incoming> = Vec::new();
     while let Some(p) = rx.blocking_recv() {
         batch.push(p);
         while batch.len() < 1000 {
@@ -234,7 +251,7 @@ fn store_loop(rx: &mut mpsc::Receiver<Publish>, w: &mut Writer, client: &AsyncCl
             let mut body = serde_json::to_value(&h).expect("hits serialise");
             body["schema"] = WATCH_SCHEMA.into();
             let body = body.to_string();
-            if let Err(e) = rt.block_on(client.publish(topic, QoS::AtLeastOnce, false, body)) {
+            if let Err(e) = rt.block_on(link.publish(&topic, body.into_bytes())) {
                 tracing::warn!(error = %e, "watch-list hit not published on MQTT (it is recorded)");
             }
         }
@@ -242,19 +259,14 @@ fn store_loop(rx: &mut mpsc::Receiver<Publish>, w: &mut Writer, client: &AsyncCl
         for (site, r) in out.receipts.by_site {
             let topic = matthan_schema::receipt_topic(&site);
             for part in r.split(RECEIPT_KEYS) {
-                let sent = rt.block_on(client.publish(
-                    topic.clone(),
-                    QoS::AtLeastOnce,
-                    false,
-                    part.to_json(),
-                ));
+                let sent = rt.block_on(link.publish(&topic, part.to_json()));
                 if let Err(e) = sent {
                     tracing::warn!(error = %e, %site, "receipt not sent; the edge will send again");
                 }
             }
         }
         for p in batch.drain(..) {
-            let _ = rt.block_on(client.ack(&p));
+            rt.block_on(link.ack(p));
         }
     }
 }
@@ -336,7 +348,7 @@ fn event_id(payload: &[u8]) -> Option<String> {
 
 impl Writer<'_> {
     /// Decodes one event message; refused and quarantined ones are set aside.
-    fn admit(&mut self, p: &Publish, out: &mut Outcome) -> Option<Event> {
+    fn admit(&mut self, p: &Incoming, out: &mut Outcome) -> Option<Event> {
         let e = match decode(&p.topic, &p.payload) {
             Ok(e) => e,
             Err(reason) => {
@@ -372,7 +384,7 @@ impl Writer<'_> {
     /// One evidence blob into the store. A blob whose bytes do not match its name is refused
     /// for good; a failed write (disk full, too many open files) or a site over its quota is
     /// not: no receipt, so the edge sends it again.
-    fn put_evidence(&mut self, p: &Publish, out: &mut Outcome) {
+    fn put_evidence(&mut self, p: &Incoming, out: &mut Outcome) {
         let site = site_of(&p.topic);
         let sha = p.topic.rsplit('/').next().unwrap_or("").to_string();
         let len = p.payload.len() as u64;

@@ -198,6 +198,9 @@ impl PgStore {
 
     fn migrate(&mut self, path: &str) -> Result<(), StoreError> {
         let mut tx = self.client.transaction()?;
+        // Hubs of a cluster start together on one database: the first migrates, the others
+        // wait here (two concurrent CREATE TABLE IF NOT EXISTS collide in PostgreSQL's catalog).
+        tx.batch_execute("SELECT pg_advisory_xact_lock(7245617)")?;
         tx.batch_execute("CREATE TABLE IF NOT EXISTS matthan_schema_version (version BIGINT NOT NULL); LOCK TABLE matthan_schema_version;")?;
         let v: i64 = tx
             .query_opt("SELECT version FROM matthan_schema_version", &[])?

@@ -12,6 +12,15 @@ use super::stage::{Board, CamState, Cx, End, Frame, Restart, Shared, Stage};
 use crate::queue::FrameQueues;
 use crate::stale::{Change, FrozenCheck};
 
+/// `edge_node::pipeline::stages::TrackStage` → `track`.
+fn stage_name(s: &dyn Stage) -> &'static str {
+    let full = s.type_name();
+    let last = full.rsplit("::").next().unwrap_or(full);
+    let short = last.strip_suffix("Stage").unwrap_or(last);
+    // Names are few and live for the run: leak each once rather than allocate per frame.
+    Box::leak(short.to_ascii_lowercase().into_boxed_str())
+}
+
 /// How often each camera reports fps and drops.
 pub const STATUS_EVERY: Duration = Duration::from_secs(10);
 
@@ -19,6 +28,8 @@ pub struct CameraRun {
     pub index: usize,
     pub state: CamState,
     pub stages: Vec<Box<dyn Stage>>,
+    /// Each stage's name (its type's, without `Stage`) and its time on the last frame (ns).
+    pub stage_times: Vec<(&'static str, u64)>,
     /// Only live sources: a file may legitimately hold a still picture.
     pub frozen: Option<FrozenCheck>,
     pub frames: u64,
@@ -41,9 +52,11 @@ impl CameraRun {
         stages: Vec<Box<dyn Stage>>,
         frozen: Option<FrozenCheck>,
     ) -> Self {
+        let stage_times = stages.iter().map(|s| (stage_name(s.as_ref()), 0)).collect();
         Self {
             index,
             state,
+            stage_times,
             stages,
             frozen,
             frames: 0,
@@ -94,8 +107,10 @@ impl CameraRun {
             shared,
             em,
         };
-        for s in &mut self.stages {
+        for (s, t) in self.stages.iter_mut().zip(&mut self.stage_times) {
+            let started = Instant::now();
             s.on_frame(&mut cx, f, &mut board);
+            t.1 = started.elapsed().as_nanos() as u64;
         }
     }
 

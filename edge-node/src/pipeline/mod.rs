@@ -69,6 +69,8 @@ pub struct RunSummary {
     /// Cameras whose source failed for good, with the reason.
     pub failed: Vec<(String, String)>,
     pub plates: PlateStats,
+    /// Per stage: frames handled and mean microseconds per frame, over every camera.
+    pub stages: Vec<(&'static str, u64, f64)>,
 }
 
 /// What the plate reader for every vehicle did (`[plates]`).
@@ -281,6 +283,13 @@ fn count_work(summary: &mut RunSummary, metrics: &Metrics) {
         .map(|g| g.load(Ordering::Relaxed))
         .sum();
     summary.detector_calls = metrics.inference_ms.count();
+    summary.stages = metrics
+        .stages
+        .lock()
+        .expect("stage metrics lock")
+        .iter()
+        .map(|(n, (frames, ns))| (*n, *frames, *ns as f64 / 1000.0 / (*frames).max(1) as f64))
+        .collect();
 }
 
 /// Frames analysed and dropped, in all and per camera.
@@ -350,6 +359,7 @@ fn dispatch(
             };
             let c = &mut cams[f.camera];
             c.on_frame(&frame, io.queues, io.shared, io.em);
+            metrics.stage_times(&c.stage_times);
             io.resume
                 .analysed(f.camera, f.pts, c.state.evidence_in_flight, io.em);
             if let Some(p) = io.positions.get(f.camera) {

@@ -104,6 +104,11 @@ pub trait Stage: Send {
     fn on_frame(&mut self, cx: &mut Cx, f: &Frame, b: &mut Board);
     /// The camera's tracks restart; close whatever the stage holds open.
     fn finish(&mut self, _cx: &mut Cx, _end: &mut End) {}
+    /// The implementing type's path, for per-stage timings (each impl gets its own copy of
+    /// this default, so it names the concrete stage behind a `dyn Stage`).
+    fn type_name(&self) -> &'static str {
+        std::any::type_name::<Self>()
+    }
 }
 
 /// The stages of one camera, in data-flow order; only those its config uses.

@@ -1,0 +1,331 @@
+//! Forensic indexing speed (issue #19): seconds of recorded video analysed per second per core,
+//! and how many of the tracks a full-rate run finds each faster setting keeps. The videos are
+//! what an investigator brings: the generated case (`test-videos/cases/make.py`: 22 short
+//! phone, recorder and web videos, H.264/H.265/MPEG-4/VP8/MJPEG, 352x288 to 1080p), vtest.avi
+//! (a busy square) and the violation suite's `parked` composite (a mostly still street).
+//!
+//! Each row runs the worker's own path (`index::job_config` → `pipeline::run`: the template
+//! camera reading each file as fast as the box allows, events published to a real broker and stored by the hub's ingest
+//! into SQLite), with `workers` threads taking videos from one queue (as that many worker
+//! processes would), each with 2 / workers ONNX Runtime threads: this box has 2 cores.
+//! Row 1 analyses every frame: the reference whose tracks the others are scored against. A
+//! reference track (at least 1 s long) is kept when a track of the same class on the same video
+//! overlaps it in time by at least a third of the shorter one.
+//!
+//! cargo bench -p matthan-benches --bench index
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicBool;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use edge_node::config::EdgeConfig;
+use matthan_benches::{Broker, cached, repo};
+use matthan_schema::{Body, Event, TrackPhase};
+
+const CORES: f64 = 2.0;
+
+struct Row {
+    name: &'static str,
+    detect_fps: u32,
+    gate: bool,
+    workers: usize,
+}
+
+/// (video, class, first, last) in seconds from the video's start.
+type Track = (String, String, f64, f64);
+
+fn main() {
+    let ort = cached("ORT_DYLIB_PATH", ".cache/lib/libonnxruntime.so");
+    // SAFETY: single-threaded here, before ONNX Runtime is loaded.
+    unsafe { std::env::set_var("ORT_DYLIB_PATH", &ort) };
+    let videos = videos();
+    let seconds: f64 = videos.iter().map(|(_, d)| d).sum();
+    let broker = Broker::start();
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("hub.db");
+    let _hub = Ingest::start(broker.port, &db, dir.path());
+    let rows = [
+        Row {
+            name: "every frame (reference)",
+            detect_fps: 30,
+            gate: false,
+            workers: 1,
+        },
+        Row {
+            name: "5 fps",
+            detect_fps: 5,
+            gate: false,
+            workers: 1,
+        },
+        Row {
+            name: "5 fps + motion gate",
+            detect_fps: 5,
+            gate: true,
+            workers: 1,
+        },
+        Row {
+            name: "5 fps + gate, 2 workers",
+            detect_fps: 5,
+            gate: true,
+            workers: 2,
+        },
+        Row {
+            name: "5 fps + gate, 4 workers",
+            detect_fps: 5,
+            gate: true,
+            workers: 4,
+        },
+        Row {
+            name: "2 fps + gate",
+            detect_fps: 2,
+            gate: true,
+            workers: 1,
+        },
+    ];
+    println!(
+        "{} videos, {:.1} min of video, on {CORES} cores; speed = seconds of video per wall second per core",
+        videos.len(),
+        seconds / 60.0
+    );
+    let mut reference: Vec<Track> = Vec::new();
+    for (i, r) in rows.iter().enumerate() {
+        let site = format!("row{i}");
+        let (wall, published) = run_row(r, &site, &videos, broker.port, dir.path());
+        let tracks = wait_tracks(&db, &site, published);
+        if i == 0 {
+            reference = tracks.clone();
+        }
+        let (kept, of) = recall(&reference, &tracks);
+        println!(
+            "{:<26} {:>6.1} s wall  {:>5.1}x real time  {:>5.1}x per core  tracks {:>4}  reference tracks kept {kept}/{of} ({:.3})",
+            r.name,
+            wall,
+            seconds / wall,
+            seconds / wall / CORES,
+            tracks.len(),
+            kept as f64 / of.max(1) as f64
+        );
+    }
+}
+
+/// The videos and their lengths (s).
+fn videos() -> Vec<(PathBuf, f64)> {
+    let case = matthan_test_support::generated_clips(
+        "cases",
+        &["test-videos/cases/make.py", "test-videos/traffic/make.py"],
+        "case.json",
+    );
+    let truth: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(case.join("case.json")).unwrap()).unwrap();
+    let mut out: Vec<PathBuf> = truth["videos"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|v| v["not_video"] != true)
+        .map(|v| case.join(v["file"].as_str().unwrap()))
+        .collect();
+    out.push(cached("MATTHAN_VTEST", ".cache/media/vtest.avi"));
+    out.push(
+        matthan_test_support::generated_clips(
+            "traffic",
+            &["test-videos/traffic/make.py"],
+            "scenarios.json",
+        )
+        .join("parked.mp4"),
+    );
+    out.into_iter()
+        .map(|p| {
+            let d = edge_node::ingest::probe::probe(&p)
+                .unwrap()
+                .duration
+                .unwrap();
+            (p, d.as_secs_f64())
+        })
+        .collect()
+}
+
+/// When the bench's videos were "filmed" (events are stamped from it).
+fn start() -> chrono::DateTime<chrono::Utc> {
+    chrono::DateTime::UNIX_EPOCH + chrono::Duration::days(20_000)
+}
+
+/// The edge config of one worker of `r`: a template camera as `index-worker` is given.
+fn config(
+    r: &Row,
+    site: &str,
+    port: u16,
+    dir: &Path,
+    worker: usize,
+    template: &Path,
+) -> EdgeConfig {
+    let threads = ((CORES as usize) / r.workers).max(1);
+    let text = format!(
+        "site = \"{site}\"\nedge_id = \"{site}-w{worker}\"\n[mqtt]\nhost = \"127.0.0.1\"\nport = {port}\n\
+         [outbox]\npath = \"{}\"\nreceipts = false\n\
+         [model]\npath = \"{}\"\nthreads = {threads}\nclasses = [\"person\", \"bicycle\", \"car\", \"motorcycle\", \"bus\", \"truck\"]\n\
+         [[cameras]]\nid = \"template\"\nurl = \"file://{}\"\ndetect_fps = {}\n{}",
+        dir.join(format!("{site}-w{worker}.outbox")).display(),
+        repo().join("models/nanodet-m-416.onnx").display(),
+        template.display(),
+        r.detect_fps,
+        if r.gate { "[cameras.motion]\n" } else { "" },
+    );
+    let p = dir.join(format!("{site}-w{worker}.toml"));
+    std::fs::write(&p, text).unwrap();
+    EdgeConfig::load(&p).unwrap()
+}
+
+/// Runs the row's workers over every video; (wall seconds, events published).
+fn run_row(r: &Row, site: &str, videos: &[(PathBuf, f64)], port: u16, dir: &Path) -> (f64, u64) {
+    let queue = Mutex::new((0..videos.len()).collect::<Vec<_>>());
+    let published = Mutex::new(0u64);
+    let started = Instant::now();
+    std::thread::scope(|s| {
+        for w in 0..r.workers {
+            let (queue, published) = (&queue, &published);
+            s.spawn(move || {
+                let base = config(r, site, port, dir, w, &videos[0].0);
+                let opts = edge_node::index::WorkerOptions {
+                    hub: String::new(),
+                    token: String::new(),
+                    ca: None,
+                    id: format!("{site}-w{w}"),
+                    work_dir: dir.join(format!("{site}-w{w}")),
+                    once: true,
+                    poll: std::time::Duration::from_secs(1),
+                };
+                while let Some(i) = queue.lock().unwrap().pop() {
+                    let lease: edge_node::index::hub::Lease =
+                        serde_json::from_value(serde_json::json!({
+                            "job": {"id": i, "case_id": 1, "name": "v", "attempt": 1,
+                                    "recorded_at": matthan_schema::format_ts(&start())},
+                            "video_url": "", "lease_s": 60,
+                        }))
+                        .unwrap();
+                    // A hash per row and video: rows must not share event ids.
+                    let sha = format!(
+                        "{}{:0>4}{i:04}",
+                        "0".repeat(56),
+                        site.trim_start_matches("row")
+                    );
+                    let cfg =
+                        edge_node::index::job_config(&base, &opts, &lease, &videos[i].0, &sha);
+                    let s =
+                        edge_node::pipeline::run(&cfg, Arc::new(AtomicBool::new(false))).unwrap();
+                    *published.lock().unwrap() += s.publish.published;
+                }
+            });
+        }
+    });
+    let wall = started.elapsed().as_secs_f64();
+    (wall, published.into_inner().unwrap())
+}
+
+/// The row's tracks once the hub has stored what its workers published.
+fn wait_tracks(db: &Path, site: &str, published: u64) -> Vec<Track> {
+    let deadline = Instant::now() + std::time::Duration::from_secs(60);
+    let conn = rusqlite::Connection::open(db).unwrap();
+    loop {
+        let n: u64 = conn
+            .query_row("SELECT COUNT(*) FROM events WHERE site = ?1", [site], |r| {
+                r.get(0)
+            })
+            .unwrap();
+        // Published counts edge status messages too, which the hub stores as events as well.
+        if n >= published || Instant::now() > deadline {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    let start = start();
+    let mut st = conn
+        .prepare("SELECT body FROM events WHERE site = ?1 AND kind = 'track'")
+        .unwrap();
+    let mut ends = BTreeMap::new();
+    for body in st.query_map([site], |r| r.get::<_, String>(0)).unwrap() {
+        let e = Event::from_json(body.unwrap().as_bytes()).unwrap();
+        if let Body::Track(t) = &e.body
+            && t.phase == TrackPhase::End
+        {
+            let s = |ts: chrono::DateTime<chrono::Utc>| (ts - start).as_seconds_f64();
+            ends.insert(
+                (e.camera.clone(), t.track_id),
+                (
+                    e.camera.clone(),
+                    t.class.clone(),
+                    s(t.first_seen),
+                    s(t.last_seen),
+                ),
+            );
+        }
+    }
+    ends.into_values().collect()
+}
+
+/// Reference tracks of at least 1 s kept by `got`: (kept, counted).
+fn recall(reference: &[Track], got: &[Track]) -> (usize, usize) {
+    let long: Vec<&Track> = reference.iter().filter(|t| t.3 - t.2 >= 1.0).collect();
+    let kept = long
+        .iter()
+        .filter(|(v, class, a, b)| {
+            got.iter().any(|(v2, c2, a2, b2)| {
+                let overlap = b.min(*b2) - a.max(*a2);
+                v == v2 && class == c2 && overlap >= (b - a).min(b2 - a2) / 3.0
+            })
+        })
+        .count();
+    (kept, long.len())
+}
+
+/// The hub's real ingest into SQLite, in this process (as the edge tests run it).
+struct Ingest {
+    stop: Arc<AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Ingest {
+    fn start(port: u16, db: &Path, dir: &Path) -> Self {
+        use central_hub::ingest::{IngestConfig, IngestStats};
+        let cfg = IngestConfig {
+            host: "127.0.0.1".into(),
+            port,
+            client_id: "index-bench-hub".into(),
+            group: "bench".into(),
+            security: Default::default(),
+            limits: Default::default(),
+            watch: None,
+        };
+        let stop = Arc::new(AtomicBool::new(false));
+        let s = stop.clone();
+        let store = central_hub::store::open(&db.display().to_string()).unwrap();
+        let evidence = central_hub::evidence::EvidenceStore::new(&dir.join("evidence")).unwrap();
+        let thread = std::thread::spawn(move || {
+            tokio::runtime::Runtime::new()
+                .unwrap()
+                .block_on(central_hub::ingest::run(
+                    cfg,
+                    store,
+                    evidence,
+                    Arc::new(IngestStats::default()),
+                    s,
+                ))
+                .unwrap();
+        });
+        std::thread::sleep(std::time::Duration::from_secs(1));
+        Self {
+            stop,
+            thread: Some(thread),
+        }
+    }
+}
+
+impl Drop for Ingest {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
