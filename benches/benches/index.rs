@@ -146,9 +146,14 @@ fn videos() -> Vec<(PathBuf, f64)> {
         .collect()
 }
 
-/// When the bench's videos were "filmed" (events are stamped from it).
+/// When the bench's videos were "filmed" (events are stamped from it): yesterday, within the
+/// hub's `max_age_days`, the same for every row.
 fn start() -> chrono::DateTime<chrono::Utc> {
-    chrono::DateTime::UNIX_EPOCH + chrono::Duration::days(20_000)
+    static START: std::sync::OnceLock<chrono::DateTime<chrono::Utc>> = std::sync::OnceLock::new();
+    *START.get_or_init(|| {
+        let ms = (chrono::Utc::now() - chrono::Duration::days(1)).timestamp_millis();
+        chrono::DateTime::from_timestamp_millis(ms - ms % 1000).unwrap()
+    })
 }
 
 /// The edge config of one worker of `r`: a template camera as `index-worker` is given.
@@ -196,6 +201,7 @@ fn run_row(r: &Row, site: &str, videos: &[(PathBuf, f64)], port: u16, dir: &Path
                     once: true,
                     poll: std::time::Duration::from_secs(1),
                 };
+                std::fs::create_dir_all(&opts.work_dir).unwrap();
                 while let Some(i) = queue.lock().unwrap().pop() {
                     let lease: edge_node::index::hub::Lease =
                         serde_json::from_value(serde_json::json!({
