@@ -4,7 +4,7 @@
 # with its data in a throw-away folder. `start` prints the URL to use as MATTHAN_PG_URL.
 # PostgreSQL refuses to run as root, so as root the server runs as the `postgres` user.
 set -euo pipefail
-cmd=${1:?usage: pg.sh start|stop}
+cmd=${1:?usage: pg.sh start|stop|crash-restart}
 port=${MATTHAN_PG_PORT:-25432}
 data=${MATTHAN_PG_DATA:-/tmp/matthan-pg-$port}
 bin=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n1)
@@ -28,5 +28,12 @@ case "$cmd" in
       rm -rf "$data"
     fi
     ;;
-  *) echo "usage: pg.sh start|stop" >&2; exit 2 ;;
+  crash-restart)
+    # The server dies as in a power cut (immediate: no checkpoint, recovery from the WAL on
+    # start) and comes back on the same data: the cluster test's "restart everything".
+    as_pg "$bin/pg_ctl" -D "$data" -m immediate -w stop >/dev/null
+    as_pg "$bin/pg_ctl" -D "$data" -l "$data/server.log" -w \
+      -o "-p $port -k $data -c listen_addresses=127.0.0.1 -c fsync=off" start >/dev/null
+    ;;
+  *) echo "usage: pg.sh start|stop|crash-restart" >&2; exit 2 ;;
 esac

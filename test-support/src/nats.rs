@@ -126,6 +126,20 @@ impl NatsCluster {
         self.wait_ready(i);
     }
 
+    /// Every node killed at once, then all started again with their stored state (a node
+    /// waits for the others' JetStream before its MQTT listener opens, so they start together).
+    pub fn restart_all(&mut self) {
+        for i in 0..self.nodes.len() {
+            self.kill(i);
+        }
+        for i in 0..self.nodes.len() {
+            self.spawn(i);
+        }
+        for i in 0..self.nodes.len() {
+            self.wait_ready(i);
+        }
+    }
+
     pub fn conf(&self, i: usize) -> &Path {
         &self.confs[i]
     }

@@ -9,6 +9,7 @@
 mod audit;
 mod cases;
 mod holds;
+mod partitions;
 mod postgres;
 mod select;
 mod sqlite;

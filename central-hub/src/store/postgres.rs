@@ -153,6 +153,8 @@ CREATE TABLE case_videos (
 CREATE INDEX case_videos_case ON case_videos (case_id, id);
 CREATE INDEX case_videos_open ON case_videos (id) WHERE state IN ('queued', 'running');
 "#,
+    // The events table partitioned by month (store/partitions.rs).
+    super::partitions::MIGRATION,
 ];
 /// A caption no embedding exists for yet waits to be embedded (see `missing_embeddings`).
 const PENDING_SQL: &str = "INSERT INTO pending_semantics (text) SELECT $1::text
@@ -160,6 +162,8 @@ const PENDING_SQL: &str = "INSERT INTO pending_semantics (text) SELECT $1::text
 
 pub struct PgStore {
     pub(super) client: Client,
+    /// The months of events this connection has made sure have their partition.
+    months: super::partitions::Months,
 }
 
 const ROW_COLUMNS: &str = "id, site, camera, kind, ts_ms, track_id, class, color, upper_color, lower_color, plate, direction, place, caption, semantic, snapshot, rule";
@@ -184,6 +188,11 @@ impl PgStore {
         Ok(self.client.query(&sql, &refs)?.iter().map(row).collect())
     }
 
+    /// Each partition of the events table and its rows (see `store::partitions`).
+    pub fn partitions(&mut self) -> Result<Vec<(String, i64)>, StoreError> {
+        super::partitions::partitions(&mut self.client)
+    }
+
     pub fn connect(url: &str) -> Result<Self, StoreError> {
         // The URL may hold a password: name only the host part in errors.
         let shown = url.rsplit('@').next().unwrap_or("postgres").to_string();
@@ -191,7 +200,10 @@ impl PgStore {
             path: shown.clone(),
             reason: e.to_string(),
         })?;
-        let mut s = Self { client };
+        let mut s = Self {
+            client,
+            months: Default::default(),
+        };
         s.migrate(&shown)?;
         Ok(s)
     }
@@ -317,12 +329,16 @@ impl EventStore for PgStore {
 
     fn insert(&mut self, events: &[Event]) -> Result<usize, StoreError> {
         let now = Utc::now().timestamp_millis();
+        self.months.ensure(
+            &mut self.client,
+            events.iter().map(|e| e.ts.timestamp_millis()),
+        )?;
         let mut tx = self.client.transaction()?;
         let stmt = tx.prepare(
             "INSERT INTO events (id, site, camera, kind, ts_ms, track_id, class, color, upper_color, lower_color,
                                  plate, plate_norm, direction, place, snapshot, caption, semantic, body, received_ms, rule, plate_key, heading)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22)
-             ON CONFLICT (id) DO NOTHING",
+             ON CONFLICT (id, ts_ms) DO NOTHING",
         )?;
         let cams = tx
             .prepare("INSERT INTO cameras (site, camera) VALUES ($1, $2) ON CONFLICT DO NOTHING")?;

@@ -161,6 +161,9 @@ CREATE TABLE case_videos (
 CREATE INDEX case_videos_case ON case_videos (case_id, id);
 CREATE INDEX case_videos_open ON case_videos (id) WHERE state IN ('queued', 'running');
 "#,
+    // PostgreSQL partitions its events table by month here; one SQLite file serves one box's
+    // cameras and keeps one table (the number is taken so both engines count alike).
+    "SELECT 1;",
 ];
 pub struct SqliteStore {
     pub(super) conn: Connection,
