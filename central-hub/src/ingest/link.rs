@@ -43,34 +43,89 @@ pub(super) enum Link {
     Nats(async_nats::Client),
 }
 
-impl Link {
-    /// Publishes `body` on an MQTT topic (on NATS, its subject: MQTT subscribers get it there).
-    pub async fn publish(&self, topic: &str, body: Vec<u8>) -> Result<(), String> {
-        match self {
-            Link::Mqtt(c) => c
-                .publish(topic, QoS::AtLeastOnce, false, body)
-                .await
-                .map_err(|e| e.to_string()),
-            Link::Nats(c) => c
-                .publish(topic_to_subject(topic), Bytes::from(body))
-                .await
-                .map_err(|e| e.to_string()),
+/// What the writer sends back through the link, in the order it was decided.
+pub(super) enum Outgoing {
+    /// A stored (or refused for good) message: the broker forgets it.
+    Ack(Incoming),
+    /// A receipt or a watch hit, on an MQTT topic (on NATS, its subject).
+    Publish(String, Vec<u8>),
+}
+
+/// Acks and publishes the network loop has not taken yet.
+///
+/// Why: on MQTT they go through the network loop's request channel, which the loop drains only
+/// while it polls; the loop in turn waits for the writer whenever the writer's channel is full.
+/// A writer that waited for room there deadlocked both under a burst (50 edges flooding, found
+/// by the cluster bench: 2,001 of 20,000 events stored, then nothing). So the writer only ever
+/// tries, keeps what did not fit in order (MQTT wants acks in order of receipt), and tries again
+/// after its next batch or within 50 ms.
+#[derive(Default)]
+pub(super) struct Owed(std::collections::VecDeque<Outgoing>);
+
+impl Owed {
+    pub fn push(&mut self, o: Outgoing) {
+        self.0.push_back(o);
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// Hands over as much as the link takes now, in order.
+    pub fn flush(&mut self, link: &Link, rt: &tokio::runtime::Handle) {
+        while let Some(o) = self.0.pop_front() {
+            if let Err(o) = link.try_send(o, rt) {
+                self.0.push_front(o);
+                break;
+            }
         }
     }
 
-    /// Acknowledges a stored (or refused for good) message: the broker forgets it.
-    pub async fn ack(&self, m: Incoming) {
-        match (self, m.ack) {
-            (Link::Mqtt(c), Ack::Mqtt(p)) => {
-                let _ = c.ack(&p).await;
+    /// What could not be handed over before the writer stopped: the broker delivers those
+    /// messages again (to this hub's next run or another) and the upsert stores them once.
+    pub fn abandon(&mut self) -> usize {
+        std::mem::take(&mut self.0).len()
+    }
+}
+
+impl Link {
+    /// Hands `o` to the link without waiting for room; gives it back when there is none. On
+    /// NATS the client has its own connection task and buffers, so it is sent at once.
+    fn try_send(&self, o: Outgoing, rt: &tokio::runtime::Handle) -> Result<(), Outgoing> {
+        match (self, o) {
+            (Link::Mqtt(c), Outgoing::Ack(m)) => match &m.ack {
+                Ack::Mqtt(p) => match c.try_ack(p) {
+                    Err(rumqttc::ClientError::TryRequest(_)) => Err(Outgoing::Ack(m)),
+                    _ => Ok(()),
+                },
+                Ack::Nats(_) => Ok(()),
+            },
+            (Link::Mqtt(c), Outgoing::Publish(topic, body)) => {
+                match c.try_publish(&topic, QoS::AtLeastOnce, false, body.clone()) {
+                    Err(rumqttc::ClientError::TryRequest(_)) => Err(Outgoing::Publish(topic, body)),
+                    Err(e) => {
+                        tracing::warn!(error = %e, %topic, "not published (an edge sends again for a missing receipt)");
+                        Ok(())
+                    }
+                    Ok(()) => Ok(()),
+                }
             }
-            (_, Ack::Nats(msg)) => {
-                if let Err(e) = msg.ack().await {
+            (Link::Nats(c), Outgoing::Publish(topic, body)) => {
+                if let Err(e) = rt.block_on(c.publish(topic_to_subject(&topic), Bytes::from(body)))
+                {
+                    tracing::warn!(error = %e, %topic, "not published (an edge sends again for a missing receipt)");
+                }
+                Ok(())
+            }
+            (Link::Nats(_), Outgoing::Ack(m)) => {
+                if let Ack::Nats(msg) = m.ack
+                    && let Err(e) = rt.block_on(msg.ack())
+                {
                     // Not acknowledged: JetStream delivers it again and the upsert ignores it.
                     tracing::warn!(error = %e, "JetStream ack not sent");
                 }
+                Ok(())
             }
-            (Link::Nats(_), Ack::Mqtt(_)) => {}
         }
     }
 }

@@ -17,8 +17,8 @@ mod link;
 pub mod nats;
 mod quota;
 
-use link::Link;
 pub use link::{Incoming, subject_to_topic, topic_to_subject};
+use link::{Link, Outgoing};
 
 #[derive(Debug, Clone)]
 pub struct IngestConfig {
@@ -226,7 +226,21 @@ fn spawn_writer(
 fn store_loop(rx: &mut mpsc::Receiver<Incoming>, w: &mut Writer, link: &Link) {
     let rt = tokio::runtime::Handle::current();
     let mut batch: Vec<Incoming> = Vec::new();
-    while let Some(p) = rx.blocking_recv() {
+    let mut owed = link::Owed::default();
+    loop {
+        let first = if owed.is_empty() {
+            rx.blocking_recv()
+        } else {
+            // Something is still owed to the network loop: wake up to offer it again.
+            match rt.block_on(tokio::time::timeout(Duration::from_millis(50), rx.recv())) {
+                Ok(m) => m,
+                Err(_) => {
+                    owed.flush(link, &rt);
+                    continue;
+                }
+            }
+        };
+        let Some(p) = first else { break };
         batch.push(p);
         while batch.len() < 1000 {
             match rx.try_recv() {
@@ -234,40 +248,47 @@ fn store_loop(rx: &mut mpsc::Receiver<Incoming>, w: &mut Writer, link: &Link) {
                 Err(_) => break,
             }
         }
-        let mut out = Outcome::default();
-        let mut events = Vec::with_capacity(batch.len());
-        for p in &batch {
-            if p.topic.starts_with("matthan-evidence/") {
-                w.put_evidence(p, &mut out);
-            } else if let Some(e) = w.admit(p, &mut out) {
-                events.push(e);
-            }
+        store_batch(w, &mut batch, &mut owed);
+        owed.flush(link, &rt);
+    }
+    let left = owed.abandon();
+    if left > 0 {
+        tracing::info!(
+            left,
+            "stopping with acks or receipts not handed over; the broker delivers those messages again"
+        );
+    }
+}
+
+/// Stores one batch; what to acknowledge and publish for it goes to `owed`, in order.
+fn store_batch(w: &mut Writer, batch: &mut Vec<Incoming>, owed: &mut link::Owed) {
+    let mut out = Outcome::default();
+    let mut events = Vec::with_capacity(batch.len());
+    for p in batch.iter() {
+        if p.topic.starts_with("matthan-evidence/") {
+            w.put_evidence(p, &mut out);
+        } else if let Some(e) = w.admit(p, &mut out) {
+            events.push(e);
         }
-        w.insert(&events, &mut out);
-        for h in w.watch(&events) {
-            // Also on the broker, for other systems and the site's edges (at least once: a
-            // listener keys on entry and event).
-            let topic = format!("{WATCH_ROOT}/{}", h.site);
-            let mut body = serde_json::to_value(&h).expect("hits serialise");
-            body["schema"] = WATCH_SCHEMA.into();
-            let body = body.to_string();
-            if let Err(e) = rt.block_on(link.publish(&topic, body.into_bytes())) {
-                tracing::warn!(error = %e, "watch-list hit not published on MQTT (it is recorded)");
-            }
+    }
+    w.insert(&events, &mut out);
+    for h in w.watch(&events) {
+        // Also on the broker, for other systems and the site's edges (at least once: a
+        // listener keys on entry and event).
+        let topic = format!("{WATCH_ROOT}/{}", h.site);
+        let mut body = serde_json::to_value(&h).expect("hits serialise");
+        body["schema"] = WATCH_SCHEMA.into();
+        owed.push(Outgoing::Publish(topic, body.to_string().into_bytes()));
+    }
+    w.set_aside(&out.letters);
+    for (site, r) in out.receipts.by_site {
+        let topic = matthan_schema::receipt_topic(&site);
+        for part in r.split(RECEIPT_KEYS) {
+            owed.push(Outgoing::Publish(topic.clone(), part.to_json()));
         }
-        w.set_aside(&out.letters);
-        for (site, r) in out.receipts.by_site {
-            let topic = matthan_schema::receipt_topic(&site);
-            for part in r.split(RECEIPT_KEYS) {
-                let sent = rt.block_on(link.publish(&topic, part.to_json()));
-                if let Err(e) = sent {
-                    tracing::warn!(error = %e, %site, "receipt not sent; the edge will send again");
-                }
-            }
-        }
-        for p in batch.drain(..) {
-            rt.block_on(link.ack(p));
-        }
+    }
+    for p in batch.drain(..) {
+        owed.push(Outgoing::Ack(p));
     }
 }
 

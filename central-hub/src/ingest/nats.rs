@@ -149,6 +149,10 @@ async fn consume(
             subjects: SUBJECTS.iter().map(|s| s.to_string()).collect(),
             num_replicas: cfg.replicas,
             storage: stream::StorageType::File,
+            // The hubs' one consumer takes each message once; its ack removes it, so the
+            // nodes' disks hold the backlog only (with the default, limits, the stream grew
+            // by every event the city ever sent). A stream made before keeps its policy.
+            retention: stream::RetentionPolicy::WorkQueue,
             max_message_size: MAX_MESSAGE,
             ..Default::default()
         })
