@@ -68,8 +68,8 @@ venv="$root/.venv"
 if [ ! -x "$venv/bin/python" ]; then
   python3 -m venv "$venv"
 fi
-if ! "$venv/bin/python" -c 'import onnxruntime, onnx, numpy, PIL' 2>/dev/null; then
-  "$venv/bin/pip" install -q --disable-pip-version-check onnxruntime==1.32.0 onnx==1.23.2 numpy pillow==13.0.0
+if ! "$venv/bin/python" -c 'import onnxruntime, onnx, numpy, PIL, av' 2>/dev/null; then
+  "$venv/bin/pip" install -q --disable-pip-version-check onnxruntime==1.32.0 onnx==1.23.2 numpy pillow==13.0.0 av==18.1.0
 fi
 # PP-OCRv4 plate-reading models from the rapidocr-onnxruntime wheel, hashes checked.
 PIP="$venv/bin/pip" bash "$root/models/fetch-ppocr.sh"

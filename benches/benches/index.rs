@@ -31,6 +31,8 @@ struct Row {
     detect_fps: u32,
     gate: bool,
     workers: usize,
+    /// The int8 model (`models/nanodet-m-416-int8.onnx`) instead of fp32.
+    int8: bool,
 }
 
 /// (video, class, first, last) in seconds from the video's start.
@@ -52,36 +54,49 @@ fn main() {
             detect_fps: 30,
             gate: false,
             workers: 1,
+            int8: false,
         },
         Row {
             name: "5 fps",
             detect_fps: 5,
             gate: false,
             workers: 1,
+            int8: false,
         },
         Row {
             name: "5 fps + motion gate",
             detect_fps: 5,
             gate: true,
             workers: 1,
+            int8: false,
         },
         Row {
             name: "5 fps + gate, 2 workers",
             detect_fps: 5,
             gate: true,
             workers: 2,
+            int8: false,
         },
         Row {
             name: "5 fps + gate, 4 workers",
             detect_fps: 5,
             gate: true,
             workers: 4,
+            int8: false,
+        },
+        Row {
+            name: "5 fps + gate, int8",
+            detect_fps: 5,
+            gate: true,
+            workers: 1,
+            int8: true,
         },
         Row {
             name: "2 fps + gate",
             detect_fps: 2,
             gate: true,
             workers: 1,
+            int8: false,
         },
     ];
     println!(
@@ -89,10 +104,26 @@ fn main() {
         videos.len(),
         seconds / 60.0
     );
+    let decode = decode_only(&videos);
+    println!(
+        "{:<26} {:>6.1} s wall  {:>5.1}x real time  {:>5.1}x per core  (GStreamer decodes every frame, nothing else; one core)",
+        "decode only",
+        decode,
+        seconds / decode,
+        seconds / decode
+    );
+    // `cargo bench ... -- 2,5` runs those rows besides the reference (row 0).
+    let only: Option<Vec<usize>> = std::env::args()
+        .skip(1)
+        .find(|a| a.chars().all(|c| c.is_ascii_digit() || c == ','))
+        .map(|a| a.split(',').filter_map(|n| n.parse().ok()).collect());
     let mut reference: Vec<Track> = Vec::new();
     for (i, r) in rows.iter().enumerate() {
+        if i > 0 && only.as_ref().is_some_and(|o| !o.contains(&i)) {
+            continue;
+        }
         let site = format!("row{i}");
-        let (wall, published) = run_row(r, &site, &videos, broker.port, dir.path());
+        let (wall, published, stages) = run_row(r, &site, &videos, broker.port, dir.path());
         let tracks = wait_tracks(&db, &site, published);
         if i == 0 {
             reference = tracks.clone();
@@ -107,7 +138,32 @@ fn main() {
             tracks.len(),
             kept as f64 / of.max(1) as f64
         );
+        let shown: Vec<String> = stages
+            .iter()
+            .filter(|(_, s)| **s >= 0.05)
+            .map(|(n, s)| format!("{n} {s:.1}"))
+            .collect();
+        println!("{:<26} stage CPU seconds: {}", "", shown.join(", "));
     }
+}
+
+/// Seconds GStreamer takes to decode every frame of every video, one after another on one
+/// core (`gst-launch-1.0 … decodebin ! fakesink`): the floor of any run that decodes them all.
+fn decode_only(videos: &[(PathBuf, f64)]) -> f64 {
+    let started = Instant::now();
+    for (p, _) in videos {
+        let ok = std::process::Command::new("taskset")
+            .args(["-c", "0", "gst-launch-1.0", "-q", "filesrc"])
+            .arg(format!("location={}", p.display()))
+            .args(["!", "decodebin", "!", "fakesink", "sync=false"])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok, "{} does not decode", p.display());
+    }
+    started.elapsed().as_secs_f64()
 }
 
 /// The videos and their lengths (s).
@@ -172,7 +228,13 @@ fn config(
          [model]\npath = \"{}\"\nthreads = {threads}\nclasses = [\"person\", \"bicycle\", \"car\", \"motorcycle\", \"bus\", \"truck\"]\n\
          [[cameras]]\nid = \"template\"\nurl = \"file://{}\"\ndetect_fps = {}\n{}",
         dir.join(format!("{site}-w{worker}.outbox")).display(),
-        repo().join("models/nanodet-m-416.onnx").display(),
+        repo()
+            .join(if r.int8 {
+                "models/nanodet-m-416-int8.onnx"
+            } else {
+                "models/nanodet-m-416.onnx"
+            })
+            .display(),
         template.display(),
         r.detect_fps,
         if r.gate { "[cameras.motion]\n" } else { "" },
@@ -182,14 +244,24 @@ fn config(
     EdgeConfig::load(&p).unwrap()
 }
 
-/// Runs the row's workers over every video; (wall seconds, events published).
-fn run_row(r: &Row, site: &str, videos: &[(PathBuf, f64)], port: u16, dir: &Path) -> (f64, u64) {
+/// CPU seconds per pipeline stage, summed over a row's videos.
+type Stages = BTreeMap<&'static str, f64>;
+
+/// Runs the row's workers over every video; (wall seconds, events published, stage seconds).
+fn run_row(
+    r: &Row,
+    site: &str,
+    videos: &[(PathBuf, f64)],
+    port: u16,
+    dir: &Path,
+) -> (f64, u64, Stages) {
     let queue = Mutex::new((0..videos.len()).collect::<Vec<_>>());
     let published = Mutex::new(0u64);
+    let stages = Mutex::new(Stages::new());
     let started = Instant::now();
     std::thread::scope(|s| {
         for w in 0..r.workers {
-            let (queue, published) = (&queue, &published);
+            let (queue, published, stages) = (&queue, &published, &stages);
             s.spawn(move || {
                 let base = config(r, site, port, dir, w, &videos[0].0);
                 let opts = edge_node::index::WorkerOptions {
@@ -221,12 +293,20 @@ fn run_row(r: &Row, site: &str, videos: &[(PathBuf, f64)], port: u16, dir: &Path
                     let s =
                         edge_node::pipeline::run(&cfg, Arc::new(AtomicBool::new(false))).unwrap();
                     *published.lock().unwrap() += s.publish.published;
+                    let mut st = stages.lock().unwrap();
+                    for (name, frames, us) in &s.stages {
+                        *st.entry(name).or_default() += *frames as f64 * us / 1e6;
+                    }
                 }
             });
         }
     });
     let wall = started.elapsed().as_secs_f64();
-    (wall, published.into_inner().unwrap())
+    (
+        wall,
+        published.into_inner().unwrap(),
+        stages.into_inner().unwrap(),
+    )
 }
 
 /// The row's tracks once the hub has stored what its workers published.

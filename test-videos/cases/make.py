@@ -10,8 +10,11 @@ recorded sideways or upside down with the rotation in the container's orientatio
 frames are stored turned, as phones do, and the tag says how to turn them back); a phone held
 upright sees a narrower stretch of the street. One video
 has no truck (nothing should be found in it) and one file is not a video at all (its job must
-fail with a reason while the rest carry on). Not covered: variable frame rate (GStreamer's
-command line cannot time frames irregularly; no Python GStreamer binding is installed).
+fail with a reason while the rest carry on). One phone video has a variable frame rate, as a
+phone in failing light records: 30 fps, then about 10 fps with jittered frame times and a
+half-second stall while the truck crosses, then 30 fps again; its frames carry their real times
+(written with PyAV, since GStreamer's command line cannot time frames irregularly), so a reader
+that counted frames at the average rate would put the truck more than a second late.
 
 Writes into --out: the videos and `case.json`: per video its file, the truck's first and last
 second on screen (null when none), its resolution as shown (after turning) and its encoding.
@@ -58,6 +61,8 @@ VIDEOS = [
     ("web-05.mp4", "mp4", "h264", (640, 360), 10, 0, 1.5),
     ("street-empty.mp4", "mp4", "h264", (960, 540), 25, 0, None),
 ]
+# name, shown size, truck enters at (s): variable frame rate, H.264 in MP4 (see vfr_times).
+VFR_VIDEO = ("phone-09-vfr.mp4", (1280, 720), 3.0)
 DURATION = 6.0
 TRUCK_S = 3.0  # seconds the truck takes to cross the full frame width
 
@@ -138,6 +143,43 @@ def render(v, truck, out):
         set_rotation(out, rotation)
 
 
+def vfr_times():
+    """Frame times of the variable-rate video: 30 fps for 3 s, then 10 fps with ±20 ms of
+    jitter and a stall from 4.4 to 4.9 s, then 30 fps from 5.5 s to the end."""
+    rng = random.Random(9)
+    times = [i / 30 for i in range(90)]
+    # Tenths of a second from 3.0 to 5.4 (counted in integers: summed floats drift past 5.5).
+    times += [k / 10 + rng.uniform(-0.02, 0.02) for k in range(30, 55) if not 44 <= k < 49]
+    times += [5.5 + i / 30 for i in range(int((DURATION - 5.5) * 30))]
+    return times
+
+
+def render_vfr(truck, out):
+    """The variable-rate phone video: each frame stamped with its own time (90 kHz clock)."""
+    import av  # PyAV: only this video needs it
+    from fractions import Fraction
+    name, shown, enter = VFR_VIDEO
+    scale, _, _ = framing(shown)
+    part = out.with_suffix(".part.mp4")
+    c = av.open(str(part), mode="w")
+    st = c.add_stream("libx264", rate=30, options={"preset": "ultrafast", "g": "30"})
+    st.width, st.height, st.pix_fmt = shown[0], shown[1], "yuv420p"
+    st.time_base = st.codec_context.time_base = Fraction(1, 90000)
+    for t in vfr_times():
+        im = scene(truck, t, enter)
+        fitted = im.resize((int(im.width * scale), int(im.height * scale)), Image.BILINEAR)
+        frame = Image.new("RGB", shown, (40, 40, 40))
+        frame.paste(fitted, ((shown[0] - fitted.width) // 2, (shown[1] - fitted.height) // 2))
+        f = av.VideoFrame.from_image(frame)
+        f.pts, f.time_base = round(t * 90000), Fraction(1, 90000)
+        for p in st.encode(f):
+            c.mux(p)
+    for p in st.encode():
+        c.mux(p)
+    c.close()
+    part.rename(out)
+
+
 def set_rotation(path, rotation):
     """Writes the rotation into the (only) track header of an MP4/MOV file."""
     data = bytearray(path.read_bytes())
@@ -171,12 +213,16 @@ def main():
         truth.append({"file": name, "container": container, "codec": codec, "size": list(shown),
                       "fps": fps, "rotation": rotation,
                       "truck": None if enter is None else truck_seen(truck, enter, shown)})
+    render_vfr(truck, out / VFR_VIDEO[0])
+    name, shown, enter = VFR_VIDEO
+    truth.append({"file": name, "container": "mp4", "codec": "h264", "size": list(shown),
+                  "fps": None, "vfr": True, "rotation": 0, "truck": truck_seen(truck, enter, shown)})
     # Not a video: what a mislabelled download or a damaged card gives.
     rng = random.Random(19)
     (out / "damaged-card.mp4").write_bytes(bytes(rng.randrange(256) for _ in range(50_000)))
     truth.append({"file": "damaged-card.mp4", "not_video": True, "truck": None})
     (out / "case.json").write_text(json.dumps({"duration_s": DURATION, "videos": truth}, indent=1))
-    print(f"make.py: {len(VIDEOS)} videos and a damaged file in {out}")
+    print(f"make.py: {len(VIDEOS) + 1} videos and a damaged file in {out}")
 
 
 if __name__ == "__main__":
