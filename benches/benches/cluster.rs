@@ -93,10 +93,12 @@ fn main() {
         // Kept: the hubs' logs are what explains a figure.
         let dir = tempfile::tempdir().unwrap().keep();
         eprintln!("{name}: hub logs in {}", dir.display());
-        let mut procs: Vec<(Child, u16)> = (0..hubs)
-            .map(|i| start_hub(&hub_bin, &dir, i, &db, &tier))
-            .collect();
-        for (_, http) in &procs {
+        let procs = Hubs(
+            (0..hubs)
+                .map(|i| start_hub(&hub_bin, &dir, i, &db, &tier))
+                .collect(),
+        );
+        for (_, http) in &procs.0 {
             wait_subscribed(*http);
         }
         let row = rt.block_on(measure(name, &tier, &db));
@@ -105,12 +107,21 @@ fn main() {
             row.burst_pub_s, row.burst_ingest_s, row.p50_ms, row.p99_ms
         );
         rows.push(row);
-        for (c, _) in &mut procs {
+        drop(procs);
+    }
+    print_table(&rows);
+}
+
+/// Hub processes and their HTTP ports, killed when dropped (a panic must not leave them).
+struct Hubs(Vec<(Child, u16)>);
+
+impl Drop for Hubs {
+    fn drop(&mut self) {
+        for (c, _) in &mut self.0 {
             let _ = c.kill();
             let _ = c.wait();
         }
     }
-    print_table(&rows);
 }
 
 fn print_table(rows: &[Row]) {

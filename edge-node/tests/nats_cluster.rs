@@ -176,6 +176,21 @@ fn kill(hubs: &mut [Child]) {
     }
 }
 
+/// Hub processes, killed when dropped: a failing assertion must not leave them running.
+struct Hubs(Vec<Child>);
+
+impl Hubs {
+    fn start(dir: &Path, db: &str, nats: &NatsCluster) -> Self {
+        Self((0..3).map(|i| hub(dir, i, db, nats)).collect())
+    }
+}
+
+impl Drop for Hubs {
+    fn drop(&mut self) {
+        kill(&mut self.0);
+    }
+}
+
 #[test]
 fn a_nats_node_and_a_hub_killed_mid_run_lose_nothing_and_a_restart_keeps_everything() {
     support::ort();
@@ -183,7 +198,7 @@ fn a_nats_node_and_a_hub_killed_mid_run_lose_nothing_and_a_restart_keeps_everyth
     let db = pg_url();
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
-    let mut hubs: Vec<Child> = (0..3).map(|i| hub(dir, i, &db, &nats)).collect();
+    let mut hubs = Hubs::start(dir, &db, &nats);
 
     // Faults while events flow: a NATS node (not the edge's), then a hub.
     let first = edge_config(&dir.join("edge-a"), nats.mqtt_ports[0], "cam-a");
@@ -191,7 +206,7 @@ fn a_nats_node_and_a_hub_killed_mid_run_lose_nothing_and_a_restart_keeps_everyth
     wait_stored(&db, 50);
     nats.kill(2);
     std::thread::sleep(Duration::from_secs(3));
-    kill(&mut hubs[..1]);
+    kill(&mut hubs.0[..1]);
     let summary = edge.join().unwrap();
     eprintln!(
         "edge: {} frames, {} events; outbox left {}",
@@ -201,7 +216,7 @@ fn a_nats_node_and_a_hub_killed_mid_run_lose_nothing_and_a_restart_keeps_everyth
     let kept = stored(&db).0;
 
     // Restart everything: hubs and NATS nodes SIGKILLed, PostgreSQL crashed, all started again.
-    kill(&mut hubs);
+    drop(hubs);
     let pg_port = db.rsplit_once(':').unwrap().1.split('/').next().unwrap();
     let pg = Command::new("bash")
         .arg(repo().join("scripts/pg.sh"))
@@ -211,7 +226,7 @@ fn a_nats_node_and_a_hub_killed_mid_run_lose_nothing_and_a_restart_keeps_everyth
         .unwrap();
     assert!(pg.success(), "PostgreSQL did not restart");
     nats.restart_all();
-    let mut hubs: Vec<Child> = (0..3).map(|i| hub(dir, i, &db, &nats)).collect();
+    let hubs = Hubs::start(dir, &db, &nats);
     assert_eq!(
         stored(&db).0,
         kept,
@@ -223,7 +238,13 @@ fn a_nats_node_and_a_hub_killed_mid_run_lose_nothing_and_a_restart_keeps_everyth
     let summary = run_edge(&second).join().unwrap();
     let after = delivered(&second, &db, summary.publish.pending);
     let (ids, rows) = stored(&db);
-    assert!(kept.is_subset(&ids));
-    assert_eq!(ids.len(), before + after, "{rows} rows");
-    kill(&mut hubs);
+    assert!(
+        kept.is_subset(&ids),
+        "an event stored before the restart is gone"
+    );
+    assert_eq!(rows as usize, ids.len(), "an event stored twice");
+    // At least: the edges' status messages are not in the outboxes' record of what they
+    // produced, and one sent as its edge stopped may be stored only after the restart.
+    assert!(ids.len() >= before + after, "{rows} rows");
+    drop(hubs);
 }
