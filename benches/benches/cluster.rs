@@ -58,8 +58,6 @@ struct Row {
 }
 
 fn main() {
-    let admin = std::env::var("MATTHAN_PG_URL")
-        .expect("MATTHAN_PG_URL: start PostgreSQL first (`bash scripts/pg.sh start`)");
     let hub_bin = repo().join("target/release/central-hub");
     assert!(
         hub_bin.is_file(),
@@ -89,7 +87,7 @@ fn main() {
         } else {
             Tier::Mosquitto(Broker::start())
         };
-        let db = fresh_db(&admin, rows.len());
+        let db = matthan_test_support::pg_database("matthan_bench_cluster");
         // Kept: the hubs' logs are what explains a figure.
         let dir = tempfile::tempdir().unwrap().keep();
         eprintln!("{name}: hub logs in {}", dir.display());
@@ -152,16 +150,6 @@ fn print_table(rows: &[Row]) {
             rows[2].burst_ingest_s / rows[1].burst_ingest_s
         );
     }
-}
-
-fn fresh_db(admin: &str, n: usize) -> String {
-    let name = format!("matthan_bench_cluster_{}_{n}", std::process::id());
-    let mut c = postgres::Client::connect(admin, postgres::NoTls).unwrap();
-    c.execute(&format!("DROP DATABASE IF EXISTS {name}"), &[])
-        .unwrap();
-    c.execute(&format!("CREATE DATABASE {name}"), &[]).unwrap();
-    let (base, _) = admin.rsplit_once('/').unwrap();
-    format!("{base}/{name}")
 }
 
 /// Hub `i` on `db`; on NATS each hub prefers its own node, as a hub placed beside it would.

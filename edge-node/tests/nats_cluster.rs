@@ -20,19 +20,6 @@ use std::time::{Duration, Instant};
 use edge_node::config::EdgeConfig;
 use matthan_test_support::{NatsCluster, free_port, repo};
 
-/// A fresh database on the PostgreSQL `scripts/pg.sh` started.
-fn pg_url() -> String {
-    let admin = std::env::var("MATTHAN_PG_URL")
-        .expect("MATTHAN_PG_URL is not set: `bash scripts/pg.sh start` (scripts/test.sh does it)");
-    let name = format!("matthan_nats_{}", std::process::id());
-    let mut c = postgres::Client::connect(&admin, postgres::NoTls).unwrap();
-    c.execute(&format!("DROP DATABASE IF EXISTS {name}"), &[])
-        .unwrap();
-    c.execute(&format!("CREATE DATABASE {name}"), &[]).unwrap();
-    let (base, _) = admin.rsplit_once('/').unwrap();
-    format!("{base}/{name}")
-}
-
 fn hub(dir: &Path, i: usize, db: &str, nats: &NatsCluster) -> Child {
     let models = repo().join("models");
     // Hub 1 prefers node 2, the node that is killed (it must move to another and go on), hub 2
@@ -195,7 +182,7 @@ impl Drop for Hubs {
 fn a_nats_node_and_a_hub_killed_mid_run_lose_nothing_and_a_restart_keeps_everything() {
     support::ort();
     let mut nats = NatsCluster::start(3);
-    let db = pg_url();
+    let db = matthan_test_support::pg_database("matthan_nats");
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
     let mut hubs = Hubs::start(dir, &db, &nats);

@@ -3,9 +3,11 @@
 pub mod chrome;
 mod hub;
 mod nats;
+mod pg;
 
 pub use hub::{HubProcess, stored_ids, wait_for_ids};
 pub use nats::NatsCluster;
+pub use pg::pg_database;
 
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};

@@ -2,7 +2,6 @@
 #![allow(dead_code, unused_imports)]
 
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicU32, Ordering};
 
 use central_hub::embed::Embedder;
 use central_hub::store::EventStore;
@@ -31,22 +30,7 @@ pub fn embedder() -> Embedder {
 
 /// A fresh, empty PostgreSQL database on the server `scripts/pg.sh` started.
 pub fn pg_url() -> String {
-    let admin = std::env::var("MATTHAN_PG_URL")
-        .expect("MATTHAN_PG_URL is not set: the PostgreSQL tests need `bash scripts/pg.sh start` (scripts/test.sh does it)");
-    static N: AtomicU32 = AtomicU32::new(0);
-    let name = format!(
-        "matthan_t_{}_{}",
-        std::process::id(),
-        N.fetch_add(1, Ordering::Relaxed)
-    );
-    let mut c =
-        postgres::Client::connect(&admin, postgres::NoTls).expect("connect to test PostgreSQL");
-    // Separate statements: a multi-statement batch runs as one transaction, which CREATE DATABASE refuses.
-    c.execute(&format!("DROP DATABASE IF EXISTS {name}"), &[])
-        .unwrap();
-    c.execute(&format!("CREATE DATABASE {name}"), &[]).unwrap();
-    let (base, _) = admin.rsplit_once('/').unwrap();
-    format!("{base}/{name}")
+    matthan_test_support::pg_database("matthan_t")
 }
 
 /// Both engines, freshly made: (label, location to open).
