@@ -10,6 +10,7 @@ pub mod frame;
 pub mod index;
 pub mod ingest;
 pub mod labels;
+pub mod memory;
 pub mod metrics;
 pub mod motion;
 pub mod outbox;

@@ -130,6 +130,8 @@ impl Detector {
             reason,
         };
         let (session, provider) = build_session(env, cfg).map_err(|e| model_err(e.to_string()))?;
+        // Loading and optimising the graph leaves ~15 MiB freed in the heap; give it back.
+        crate::memory::release_free_heap();
 
         let input = session
             .inputs()
@@ -361,6 +363,11 @@ fn base_builder(
         .with_optimization_level(GraphOptimizationLevel::All)
         .map_err(recover)?
         .with_intra_threads(cfg.threads)
+        .map_err(recover)?
+        // Planned memory patterns keep one block the size of every intermediate tensor for the
+        // whole run, on top of the arena: 16 MiB more peak RSS with NanoDet-m 416, and no faster
+        // (45-46 inferences/s either way on this 2-core box).
+        .with_memory_pattern(false)
         .map_err(recover)
 }
 

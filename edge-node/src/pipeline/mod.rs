@@ -215,6 +215,7 @@ pub fn run_watched(
         }
         if edge_status_at.elapsed() >= STATUS_EVERY {
             edge_status_at = Instant::now();
+            crate::memory::release_free_heap();
             edge_status(cfg, &publisher, &metrics, &mut em);
         }
         if let Err(e) = em.flush(&mut publisher) {

@@ -358,17 +358,36 @@ impl Worker {
                     // Jitter keeps a fleet of edges from reconnecting in lockstep.
                     let jitter =
                         Duration::from_millis((Utc::now().timestamp_subsec_millis() % 250) as u64);
-                    // Wake early when asked to close, so a stop is never held up by a backoff.
                     let until = Instant::now() + backoff + jitter;
-                    while Instant::now() < until && !self.closing.load(Ordering::Relaxed) {
-                        tokio::time::sleep(Duration::from_millis(100)).await;
-                    }
+                    self.back_off(until, closing, &mut deadline).await;
                     backoff = (backoff * 2).min(Duration::from_secs(10));
                 }
             }
         }
         stats.acked = acked.load(Ordering::Relaxed);
         stats
+    }
+
+    /// Waits out a reconnect backoff. A stop asked for during the wait ends it (the drain tries at
+    /// once); later waits end at the drain deadline: retrying at once spun a core and logged
+    /// ~25,000 warnings a second for the whole drain when the broker was down at shutdown.
+    async fn back_off(&self, until: Instant, was_closing: bool, deadline: &mut Option<Instant>) {
+        loop {
+            let closing = self.closing.load(Ordering::Relaxed);
+            if closing && !was_closing {
+                return;
+            }
+            let end = if closing {
+                until.min(*deadline.get_or_insert_with(|| self.drain_deadline()))
+            } else {
+                until
+            };
+            let now = Instant::now();
+            if now >= end {
+                return;
+            }
+            tokio::time::sleep((end - now).min(Duration::from_millis(100))).await;
+        }
     }
 
     /// Publishes one outbox row and tracks it until its PUBACK.
