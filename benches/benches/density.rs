@@ -13,7 +13,6 @@
 //! cargo bench -p matthan-benches --bench density [-- SECONDS_PER_TRIAL]
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -155,42 +154,13 @@ fn main() {
 
 /// Runs the peer once (same clip, model, threads) and returns its full-pipeline fps.
 fn peer(vtest: &Path, model: &Path) -> f64 {
-    let py = Command::new("bash")
-        .arg(repo().join("scripts/peer.sh"))
-        .output()
-        .expect("scripts/peer.sh");
-    assert!(py.status.success(), "scripts/peer.sh failed");
-    let py = String::from_utf8_lossy(&py.stdout).trim().to_string();
-    let out = tempfile::NamedTempFile::new().unwrap();
-    let st = Command::new(&py)
-        .arg(repo().join("benches/peer/peer_pipeline.py"))
-        .args(["--video", &vtest.display().to_string()])
-        .args(["--model", &model.display().to_string()])
-        .args(["--threads", &THREADS.to_string()])
-        .args(["--result-json", &out.path().display().to_string()])
-        .status()
-        .expect("peer pipeline");
-    assert!(st.success(), "the peer pipeline failed");
-    let v: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(out.path()).unwrap()).unwrap();
-    let r = v.get("runs").and_then(|r| r.get(0)).unwrap_or(&v);
-    r["full_fps"].as_f64().expect("peer full_fps")
+    matthan_benches::peer_run(vtest, model, THREADS, &[])["full_fps"]
+        .as_f64()
+        .expect("peer full_fps")
 }
 
 fn config(port: u16, v: &Variant, n: usize) -> String {
-    let mut s = format!(
-        r#"site = "bench"
-[mqtt]
-port = {port}
-[outbox]
-receipts = false
-[model]
-path = "{model}"
-threads = {THREADS}
-classes = ["person", "bicycle", "car", "motorcycle", "bus", "truck"]
-"#,
-        model = v.model.display()
-    );
+    let mut s = matthan_benches::edge_toml_head(port, &v.model, THREADS);
     for i in 0..n {
         s += &format!(
             r#"[[cameras]]

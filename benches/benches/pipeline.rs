@@ -9,13 +9,12 @@
 
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use edge_node::config::EdgeConfig;
 use edge_node::detect::Detector;
 use edge_node::ingest;
-use edge_node::queue::{FrameQueues, Msg};
-use matthan_benches::{Broker, cached, decode_frames, peak_rss_mib, repo};
+use matthan_benches::{Broker, cached, decode_frames, decode_only, peak_rss_mib, repo};
 
 fn main() {
     let vtest = cached("MATTHAN_VTEST", ".cache/media/vtest.avi");
@@ -32,30 +31,19 @@ fn main() {
     std::fs::write(
         &cfg_path,
         format!(
-            r#"site = "bench"
-[mqtt]
-port = {port}
-[outbox]
-# No hub in this bench: the broker's acknowledgement ends a message's wait.
-receipts = false
-[model]
-path = "{model}"
-threads = {threads}
-classes = ["person", "bicycle", "car", "motorcycle", "bus", "truck"]
-[[cameras]]
-id = "vtest"
-url = "file://{video}"
-detect_fps = 10
-[[cameras.lines]]
+            r#"{head}[[cameras.lines]]
 id = "mid"
 points = [[0.05, 0.55], [0.95, 0.55]]
 [[cameras.zones]]
 id = "plaza"
 polygon = [[0.0, 0.6], [0.5, 0.6], [0.5, 1.0], [0.0, 1.0]]
 "#,
-            port = broker.port,
-            model = repo().join("models/nanodet-m-416.onnx").display(),
-            video = vtest.display()
+            head = matthan_benches::one_camera_toml(
+                broker.port,
+                &repo().join("models/nanodet-m-416.onnx"),
+                threads,
+                &vtest
+            )
         ),
     )
     .unwrap();
@@ -99,37 +87,20 @@ polygon = [[0.0, 0.6], [0.5, 0.6], [0.5, 1.0], [0.0, 1.0]]
     );
     println!("ratio full / min(decode, inference) = {ratio:.3}  (goal >= 0.9)");
     // The detector thread's work besides inference, stage by stage (the pipeline's own timers).
-    let per_frame: f64 = s.stages.iter().map(|(_, _, us)| us).sum();
+    let per_frame: f64 = s
+        .stages
+        .iter()
+        .filter(|(n, _, _)| *n != "detect.inference")
+        .map(|(_, _, us)| us)
+        .sum();
     let stages: Vec<String> = s
         .stages
         .iter()
         .map(|(n, _, us)| format!("{n} {us:.0}"))
         .collect();
     println!(
-        "stages per frame: {per_frame:.0} us in all ({})",
+        "stages per frame: {per_frame:.0} us outside the model run ({})",
         stages.join(", ")
     );
     println!("peak RSS {:.0} MiB", peak_rss_mib());
-}
-
-fn decode_only(cfg: &EdgeConfig) -> (u64, f64) {
-    let cam = cfg.cameras[0].clone();
-    let q = Arc::new(FrameQueues::new(vec![ingest::overflow_policy(&cam)], 2));
-    let (q2, stop) = (q.clone(), Arc::new(AtomicBool::new(false)));
-    let t = Instant::now();
-    let th = std::thread::spawn(move || ingest::run_camera(0, &cam, q2, stop));
-    let mut frames = 0;
-    'outer: loop {
-        for m in q.pop_batch(8, Duration::from_millis(200)) {
-            match m {
-                Msg::Frame(_) => frames += 1,
-                Msg::End { .. } => break 'outer,
-                Msg::Status { .. } => {}
-            }
-        }
-    }
-    let secs = t.elapsed().as_secs_f64();
-    q.close();
-    th.join().unwrap();
-    (frames, secs)
 }

@@ -35,6 +35,114 @@ pub fn decode_frames(
     out
 }
 
+/// Runs the peer (`benches/peer/peer_pipeline.py`: OpenCV, onnxruntime, supervision ByteTrack)
+/// once on `video` with `model` and `threads`, plus `extra` arguments; returns its result object.
+pub fn peer_run(
+    video: &std::path::Path,
+    model: &std::path::Path,
+    threads: usize,
+    extra: &[&str],
+) -> serde_json::Value {
+    use std::process::Command;
+    let py = Command::new("bash")
+        .arg(repo().join("scripts/peer.sh"))
+        .output()
+        .expect("scripts/peer.sh");
+    assert!(py.status.success(), "scripts/peer.sh failed");
+    let py = String::from_utf8_lossy(&py.stdout).trim().to_string();
+    let out = tempfile::NamedTempFile::new().unwrap();
+    let st = Command::new(&py)
+        .arg(repo().join("benches/peer/peer_pipeline.py"))
+        .args(["--video", &video.display().to_string()])
+        .args(["--model", &model.display().to_string()])
+        .args(["--threads", &threads.to_string()])
+        .args(["--result-json", &out.path().display().to_string()])
+        .args(extra)
+        .status()
+        .expect("peer pipeline");
+    assert!(st.success(), "the peer pipeline failed");
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.path()).unwrap()).unwrap();
+    v.get("runs").and_then(|r| r.get(0)).unwrap_or(&v).clone()
+}
+
+/// CPU seconds this process has used so far, all threads (user + system).
+pub fn process_cpu_s() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // Fields after the command name (which may hold spaces) start at `state`; utime and stime
+    // are the 14th and 15th fields, in clock ticks (100 a second on Linux).
+    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    let f: Vec<f64> = rest
+        .split_whitespace()
+        .skip(11)
+        .take(2)
+        .filter_map(|v| v.parse().ok())
+        .collect();
+    f.iter().sum::<f64>() / 100.0
+}
+
+/// The real ingest on the first camera with its frames thrown away: (frames, seconds).
+pub fn decode_only(cfg: &edge_node::config::EdgeConfig) -> (u64, f64) {
+    use edge_node::{
+        ingest,
+        queue::{FrameQueues, Msg},
+    };
+    use std::sync::{Arc, atomic::AtomicBool};
+    use std::time::{Duration, Instant};
+    let cam = cfg.cameras[0].clone();
+    let q = Arc::new(FrameQueues::new(vec![ingest::overflow_policy(&cam)], 2));
+    let (q2, stop) = (q.clone(), Arc::new(AtomicBool::new(false)));
+    let t = Instant::now();
+    let th = std::thread::spawn(move || ingest::run_camera(0, &cam, q2, stop));
+    let mut frames = 0;
+    'outer: loop {
+        for m in q.pop_batch(8, Duration::from_millis(200)) {
+            match m {
+                Msg::Frame(_) => frames += 1,
+                Msg::End { .. } => break 'outer,
+                Msg::Status { .. } => {}
+            }
+        }
+    }
+    let secs = t.elapsed().as_secs_f64();
+    q.close();
+    th.join().unwrap();
+    (frames, secs)
+}
+
+/// An edge config's head for benches: broker acknowledgements end a message's wait (no hub),
+/// and the six road classes. Cameras follow.
+pub fn edge_toml_head(port: u16, model: &std::path::Path, threads: usize) -> String {
+    format!(
+        r#"site = "bench"
+[mqtt]
+port = {port}
+[outbox]
+receipts = false
+[model]
+path = "{model}"
+threads = {threads}
+classes = ["person", "bicycle", "car", "motorcycle", "bus", "truck"]
+"#,
+        model = model.display()
+    )
+}
+
+/// The head plus one camera playing `video` with every frame of a 10 fps clip analysed; its
+/// lines, zones and rules follow.
+pub fn one_camera_toml(
+    port: u16,
+    model: &std::path::Path,
+    threads: usize,
+    video: &std::path::Path,
+) -> String {
+    format!(
+        "{}[[cameras]]\nid = \"vtest\"\nurl = \"file://{}\"\ndetect_fps = 10\n",
+        edge_toml_head(port, model, threads),
+        video.display()
+    )
+}
+
 /// The `p` quantile (0..=1) of `v`, sorting it; NaN when empty.
 pub fn pct(v: &mut [f64], p: f64) -> f64 {
     if v.is_empty() {

@@ -107,12 +107,26 @@ impl Metrics {
         }
     }
 
+    /// Adds the detector's parts for `frames` frames (one call may take several cameras').
+    pub fn detector_times(&self, t: &crate::detect::DetectTimes) {
+        let mut m = self.stages.lock().expect("stage metrics lock");
+        for (name, ns) in [
+            ("detect.preprocess", t.preprocess_ns),
+            ("detect.inference", t.inference_ns),
+            ("detect.postprocess", t.postprocess_ns),
+        ] {
+            let e = m.entry(name).or_default();
+            e.0 += t.frames;
+            e.1 += ns;
+        }
+    }
+
     fn render_stages(&self, out: &mut String) {
         let m = self.stages.lock().expect("stage metrics lock");
         for (metric, help, seconds) in [
             (
                 "matthan_edge_stage_seconds_total",
-                "CPU time spent in each per-frame stage, all cameras",
+                "Time the detector thread spends in each per-frame stage (the detector's preprocess, inference and postprocess included), all cameras",
                 true,
             ),
             (

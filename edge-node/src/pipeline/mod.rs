@@ -480,6 +480,7 @@ fn detect(
         metrics
             .inference_ms
             .observe_ms(started.elapsed().as_millis() as u64);
+        metrics.detector_times(&detector.take_times());
     }
     let frames = batch.iter().filter_map(|m| match m {
         Msg::Frame(f) => Some(f.camera),

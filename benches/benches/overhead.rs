@@ -1,0 +1,215 @@
+//! One stream, side by side with the peer in one run (issue #20): on `vtest.avi`, every frame,
+//! the same model (NanoDet-m 416 fp32) and 2 ONNX Runtime threads, what each pipeline spends
+//! besides the model, how close its full pipeline comes to the model alone, and how many track
+//! ids it hands out for the same people.
+//!
+//! - Peer (`benches/peer/`): its own figures, with its line at x = 0.8 of the width (full height).
+//! - Ours: decode-only (the real ingest; process CPU per frame), inference-only (the detector on
+//!   200 frames decoded beforehand), then the whole edge (decode → detect → track → lines, zones
+//!   and the vtest rules → MQTT QoS 1 to a real mosquitto), with the hand-labelled `east`
+//!   segment and the peer's full-height line at x = 0.8. Our per-frame time outside the model
+//!   is the decoder's CPU per frame plus every timed stage on the detector thread except the
+//!   model run itself (`detect.inference`); the peer's is its decode, preprocess, postprocess
+//!   and track+line wall time per frame, as it prints them.
+//! - Track ids: distinct person track ids each pipeline reported over the clip (fewer for the
+//!   same people is fewer fragments), and the crossings of the shared full-height line.
+//!
+//! cargo bench -p matthan-benches --bench overhead
+use std::collections::BTreeSet;
+use std::sync::atomic::AtomicBool;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use edge_node::config::EdgeConfig;
+use edge_node::detect::Detector;
+use edge_node::ingest;
+use matthan_benches::{Broker, cached, decode_frames, decode_only, peer_run, process_cpu_s, repo};
+use matthan_schema::{Body, Direction, Event};
+
+const THREADS: usize = 2;
+/// The shared line, as a fraction of the width (the labelled `east` segment's x).
+const LINE_X: f64 = 0.8;
+
+fn main() {
+    let vtest = cached("MATTHAN_VTEST", ".cache/media/vtest.avi");
+    let ort = cached("ORT_DYLIB_PATH", ".cache/lib/libonnxruntime.so");
+    // SAFETY: single-threaded here, before ONNX Runtime is loaded.
+    unsafe { std::env::set_var("ORT_DYLIB_PATH", &ort) };
+    let model = repo().join("models/nanodet-m-416.onnx");
+
+    let peer = peer_run(
+        &vtest,
+        &model,
+        THREADS,
+        &["--line-x", &format!("{}", LINE_X * 768.0)],
+    );
+    let p_stage = &peer["full"]["stage_ms_per_frame"];
+    let ms = |k: &str| p_stage[k].as_f64().unwrap_or(f64::NAN);
+    let peer_other = ms("decode") + ms("preprocess") + ms("postprocess") + ms("track_line");
+
+    let broker = Broker::start();
+    let events = subscribe(broker.port);
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(dir.path(), broker.port, &vtest, &model);
+    ingest::init().unwrap();
+
+    let cpu = process_cpu_s();
+    let (decoded, decode_s) = decode_only(&cfg);
+    let decode_cpu_ms = (process_cpu_s() - cpu) * 1000.0 / decoded as f64;
+
+    let frames = decode_frames(&cfg.cameras[0], 200);
+    let mut det = Detector::new(&cfg.model).unwrap();
+    det.detect(&[frames[0].as_ref()]).unwrap();
+    let t = Instant::now();
+    for f in &frames {
+        det.detect(&[f.as_ref()]).unwrap();
+    }
+    let infer_fps = frames.len() as f64 / t.elapsed().as_secs_f64();
+    drop((det, frames));
+
+    let s = edge_node::pipeline::run(&cfg, Arc::new(AtomicBool::new(false))).unwrap();
+    let full_fps = s.frames as f64 / s.elapsed.as_secs_f64();
+    let want = s.publish.published as usize;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while events.lock().unwrap().len() < want && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let evs = events.lock().unwrap().clone();
+    let stage_ms: f64 = s
+        .stages
+        .iter()
+        .filter(|(n, _, _)| *n != "detect.inference")
+        .map(|(_, _, us)| us / 1000.0)
+        .sum();
+    let ours_other = decode_cpu_ms + stage_ms;
+    let (ids, full_in, full_out) = tracks_and_crossings(&evs);
+
+    println!(
+        "clip {} ({decoded} frames), NanoDet-m 416 fp32, {THREADS} ORT threads",
+        vtest.display()
+    );
+    println!("{:<44} {:>10} {:>10}", "", "peer", "ours");
+    let row = |k: &str, p: String, o: String| println!("{k:<44} {p:>10} {o:>10}");
+    row(
+        "decode-only fps",
+        f1(&peer["decode_fps"]),
+        format!("{:.1}", decoded as f64 / decode_s),
+    );
+    row(
+        "inference-only fps",
+        f1(&peer["inference_fps"]),
+        format!("{infer_fps:.1}"),
+    );
+    row(
+        "full pipeline fps",
+        f1(&peer["full_fps"]),
+        format!("{full_fps:.1}"),
+    );
+    row(
+        "full / inference-only",
+        format!(
+            "{:.3}",
+            peer["full_fps"].as_f64().unwrap() / peer["inference_fps"].as_f64().unwrap()
+        ),
+        format!("{:.3}", full_fps / infer_fps),
+    );
+    row(
+        "per frame outside the model, ms",
+        format!("{peer_other:.2}"),
+        format!("{ours_other:.2}"),
+    );
+    row(
+        "person track ids",
+        peer["unique_track_ids"].to_string(),
+        ids.to_string(),
+    );
+    row(
+        "full-height line x=0.8: in / out",
+        format!("{} / {}", peer["in_count"], peer["out_count"]),
+        format!("{full_in} / {full_out}"),
+    );
+    println!(
+        "ours outside the model: decode {decode_cpu_ms:.2} ms CPU, then {}",
+        s.stages
+            .iter()
+            .map(|(n, _, us)| format!("{n} {:.2}", us / 1000.0))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    println!("peer stages (ms/frame): {p_stage}");
+    println!("{} events published, {} received", want, evs.len());
+}
+
+fn f1(v: &serde_json::Value) -> String {
+    format!("{:.1}", v.as_f64().unwrap_or(f64::NAN))
+}
+
+/// Distinct person track ids, and crossings of the shared line (in, out).
+fn tracks_and_crossings(evs: &[Event]) -> (usize, usize, usize) {
+    let mut ids = BTreeSet::new();
+    let (mut i, mut o) = (0, 0);
+    for e in evs {
+        match &e.body {
+            Body::Track(t) if t.class == "person" => {
+                ids.insert(t.track_id);
+            }
+            Body::Crossing(c) if c.line == "full" => match c.direction {
+                Direction::In => i += 1,
+                Direction::Out => o += 1,
+            },
+            _ => {}
+        }
+    }
+    (ids.len(), i, o)
+}
+
+fn config(
+    dir: &std::path::Path,
+    port: u16,
+    video: &std::path::Path,
+    model: &std::path::Path,
+) -> EdgeConfig {
+    let camera = std::fs::read_to_string(repo().join("test-videos/vtest/camera.toml")).unwrap();
+    let path = dir.join("bench.toml");
+    let head = matthan_benches::one_camera_toml(port, model, THREADS, video);
+    std::fs::write(
+        &path,
+        format!(
+            "{head}[[cameras.lines]]\nid = \"full\"\npoints = [[{LINE_X}, 0.0], [{LINE_X}, 1.0]]\nclasses = [\"person\"]\n{camera}"
+        ),
+    )
+    .unwrap();
+    EdgeConfig::load(&path).expect("bench config")
+}
+
+/// Every event published under `matthan/#`, decoded.
+fn subscribe(port: u16) -> Arc<Mutex<Vec<Event>>> {
+    use rumqttc::{Client, Event as E, MqttOptions, Packet, QoS};
+    let mut opts = MqttOptions::new("overhead-bench", "127.0.0.1", port);
+    opts.set_max_packet_size(1 << 20, 1 << 20);
+    let (client, mut conn) = Client::new(opts, 64);
+    client.subscribe("matthan/#", QoS::AtLeastOnce).unwrap();
+    let events: Arc<Mutex<Vec<Event>>> = Arc::default();
+    let (ev, (ready_tx, ready_rx)) = (events.clone(), std::sync::mpsc::channel());
+    std::thread::spawn(move || {
+        let _client = client;
+        for n in conn.iter() {
+            match n {
+                Ok(E::Incoming(Packet::SubAck(_))) => {
+                    let _ = ready_tx.send(());
+                }
+                Ok(E::Incoming(Packet::Publish(p))) => {
+                    if let Ok(e) = Event::from_json(&p.payload) {
+                        ev.lock().unwrap().push(e);
+                    }
+                }
+                Ok(_) => {}
+                Err(_) => std::thread::sleep(Duration::from_millis(50)),
+            }
+        }
+    });
+    ready_rx
+        .recv_timeout(Duration::from_secs(10))
+        .expect("subscribed");
+    events
+}
