@@ -11,6 +11,7 @@
 //!   is the decoder's CPU per frame plus every timed stage on the detector thread except the
 //!   model run itself (`detect.inference`); the peer's is its decode, preprocess, postprocess
 //!   and track+line wall time per frame, as it prints them.
+//! - int8 against fp32: the two models' inference alone, in alternated rounds, median ratio.
 //! - Track ids: distinct person track ids each pipeline reported over the clip (fewer for the
 //!   same people is fewer fragments), and the crossings of the shared full-height line.
 //!
@@ -22,6 +23,7 @@ use std::time::{Duration, Instant};
 
 use edge_node::config::EdgeConfig;
 use edge_node::detect::Detector;
+use edge_node::frame::RgbImage;
 use edge_node::ingest;
 use matthan_benches::{Broker, cached, decode_frames, decode_only, peer_run, process_cpu_s, repo};
 use matthan_schema::{Body, Direction, Event};
@@ -65,7 +67,9 @@ fn main() {
         det.detect(&[f.as_ref()]).unwrap();
     }
     let infer_fps = frames.len() as f64 / t.elapsed().as_secs_f64();
-    drop((det, frames));
+    drop(det);
+    let (fp32_fps, int8_fps, int8_x) = int8_against_fp32(&cfg, &frames);
+    drop(frames);
 
     let s = edge_node::pipeline::run(&cfg, Arc::new(AtomicBool::new(false))).unwrap();
     let full_fps = s.frames as f64 / s.elapsed.as_secs_f64();
@@ -114,6 +118,11 @@ fn main() {
         format!("{:.3}", full_fps / infer_fps),
     );
     row(
+        "int8 / fp32 inference, alternated rounds",
+        "-".into(),
+        format!("{int8_x:.2}x"),
+    );
+    row(
         "per frame outside the model, ms",
         format!("{peer_other:.2}"),
         format!("{ours_other:.2}"),
@@ -136,8 +145,50 @@ fn main() {
             .collect::<Vec<_>>()
             .join(", ")
     );
+    println!(
+        "int8 vs fp32, {ROUNDS} alternated rounds of {ROUND} frames: {fp32_fps:.1} vs {int8_fps:.1} inferences/s, median ratio {int8_x:.2}"
+    );
     println!("peer stages (ms/frame): {p_stage}");
     println!("{} events published, {} received", want, evs.len());
+}
+
+const ROUNDS: usize = 7;
+const ROUND: usize = 40;
+
+/// fp32 and int8 (`models/nanodet-m-416-int8.onnx`) inference-only on the same frames, in
+/// alternated rounds so that the VM's drift hits both alike: (fp32 fps, int8 fps, the median
+/// of the per-round speed ratios).
+fn int8_against_fp32(cfg: &EdgeConfig, frames: &[Arc<RgbImage>]) -> (f64, f64, f64) {
+    let mut m8 = cfg.model.clone();
+    m8.path = repo().join("models/nanodet-m-416-int8.onnx");
+    let mut dets = [
+        Detector::new(&cfg.model).unwrap(),
+        Detector::new(&m8).unwrap(),
+    ];
+    let mut total = [0.0f64; 2];
+    let mut ratios = Vec::new();
+    for d in &mut dets {
+        d.detect(&[frames[0].as_ref()]).unwrap();
+    }
+    for r in 0..ROUNDS {
+        let part = &frames[(r * ROUND) % (frames.len() - ROUND)..][..ROUND];
+        let mut secs = [0.0f64; 2];
+        for (i, d) in dets.iter_mut().enumerate() {
+            let t = Instant::now();
+            for f in part {
+                d.detect(&[f.as_ref()]).unwrap();
+            }
+            secs[i] = t.elapsed().as_secs_f64();
+            total[i] += secs[i];
+        }
+        ratios.push(secs[0] / secs[1]);
+    }
+    let n = (ROUNDS * ROUND) as f64;
+    (
+        n / total[0],
+        n / total[1],
+        matthan_benches::pct(&mut ratios, 0.5),
+    )
 }
 
 fn f1(v: &serde_json::Value) -> String {

@@ -302,13 +302,15 @@ pub fn corridor_clips() -> PathBuf {
 /// The edge config sections every corridor run shares: the detector as the composites need
 /// it (the stand-in motorbike, darknet's bicycle, scores 0.3-0.6 with NanoDet) and, with
 /// `plates`, the plate reader on every vehicle track. TOML, to go after `[mqtt]`/`[outbox]`
-/// and before `[[cameras]]`.
+/// and before `[[cameras]]`. `MATTHAN_DETECTOR` names another model file in `models/` (the
+/// int8 variant, say) to run the same suites on it.
 pub fn corridor_edge_sections(plates: bool) -> String {
+    let model = std::env::var("MATTHAN_DETECTOR").unwrap_or_else(|_| "nanodet-m-416.onnx".into());
     let mut s = format!(
         "[model]\npath = \"{}\"\nthreads = 2\n\
          classes = [\"bicycle\", \"car\", \"motorcycle\", \"bus\", \"truck\"]\n\
          [model.class_thresholds]\nbicycle = 0.3\n[tracker]\nhigh_score = 0.35\n",
-        repo().join("models/nanodet-m-416.onnx").display()
+        repo().join("models").join(model).display()
     );
     if plates {
         let ppocr = repo().join("models/ppocr");
