@@ -246,19 +246,19 @@ fn event(edge: usize, n: usize) -> Event {
     )
 }
 
-fn stored(db: &str) -> i64 {
-    let mut c = postgres::Client::connect(db, postgres::NoTls).unwrap();
-    c.query_one("SELECT count(*) FROM events", &[])
-        .unwrap()
-        .get(0)
-}
-
-/// Until `want` rows are stored; panics when none arrives for 30 s.
+/// Until `want` rows are stored; panics when none arrives for 30 s. One connection for the
+/// whole wait, so the polling adds no connection setup to the database being measured.
 fn wait_rows(db: &str, want: i64) {
-    let (mut last, mut moved) = (stored(db), Instant::now());
+    let mut c = postgres::Client::connect(db, postgres::NoTls).unwrap();
+    let mut stored = || -> i64 {
+        c.query_one("SELECT count(*) FROM events", &[])
+            .unwrap()
+            .get(0)
+    };
+    let (mut last, mut moved) = (stored(), Instant::now());
     while last < want {
         std::thread::sleep(Duration::from_millis(100));
-        let n = stored(db);
+        let n = stored();
         if n > last {
             (last, moved) = (n, Instant::now());
         }
