@@ -122,7 +122,7 @@ impl Preprocess {
         // Separable: each source row is interpolated across once into per-channel rows (kept
         // while the next output row needs it), then every output row is a contiguous blend of
         // two of them, plane by plane. Same arithmetic, in the same order, as blending each
-        // pixel from four samples, in 0.91 ms instead of 1.46 for 768x576 into 416x416 on this 2-core box.
+        // pixel from four samples; 768x576 into 416x416 took 1.46 ms that way, 0.91 ms this.
         let mut rows = SourceRows::new(nw);
         let max_y = img.height as usize - 1;
         for y in 0..nh {
