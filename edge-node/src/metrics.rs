@@ -99,24 +99,26 @@ impl Metrics {
 
     /// Adds one frame's stage timings (name, nanoseconds).
     pub fn stage_times(&self, times: &[(&'static str, u64)]) {
-        let mut m = self.stages.lock().expect("stage metrics lock");
-        for (name, ns) in times {
-            let e = m.entry(name).or_default();
-            e.0 += 1;
-            e.1 += ns;
-        }
+        self.add_stages(1, times);
     }
 
     /// Adds the detector's parts for `frames` frames (one call may take several cameras').
     pub fn detector_times(&self, t: &crate::detect::DetectTimes) {
+        self.add_stages(
+            t.frames,
+            &[
+                ("detect.preprocess", t.preprocess_ns),
+                ("detect.inference", t.inference_ns),
+                ("detect.postprocess", t.postprocess_ns),
+            ],
+        );
+    }
+
+    fn add_stages(&self, frames: u64, times: &[(&'static str, u64)]) {
         let mut m = self.stages.lock().expect("stage metrics lock");
-        for (name, ns) in [
-            ("detect.preprocess", t.preprocess_ns),
-            ("detect.inference", t.inference_ns),
-            ("detect.postprocess", t.postprocess_ns),
-        ] {
+        for (name, ns) in times {
             let e = m.entry(name).or_default();
-            e.0 += t.frames;
+            e.0 += frames;
             e.1 += ns;
         }
     }
@@ -300,4 +302,38 @@ pub fn serve(addr: SocketAddr, metrics: Arc<Metrics>) -> std::io::Result<()> {
         })?;
     tracing::info!(listen = %addr, "metrics at /metrics");
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Metrics;
+    use crate::detect::DetectTimes;
+
+    #[test]
+    fn stage_timings_count_frames_per_stage_and_the_detector_per_frame_it_took() {
+        let m = Metrics::new(vec!["cam".into()]);
+        m.stage_times(&[("track", 2_000), ("rules", 500)]);
+        m.stage_times(&[("track", 4_000), ("rules", 500)]);
+        // One batched call over three cameras' frames counts three frames.
+        m.detector_times(&DetectTimes {
+            frames: 3,
+            preprocess_ns: 3_000_000,
+            inference_ns: 60_000_000,
+            postprocess_ns: 600_000,
+        });
+        let s = m.stages.lock().unwrap().clone();
+        assert_eq!(s["track"], (2, 6_000));
+        assert_eq!(s["rules"], (2, 1_000));
+        assert_eq!(s["detect.inference"], (3, 60_000_000));
+        assert_eq!(s["detect.preprocess"], (3, 3_000_000));
+        let text = m.render();
+        assert!(
+            text.contains("matthan_edge_stage_seconds_total{stage=\"detect.inference\"} 0.060000"),
+            "{text}"
+        );
+        assert!(
+            text.contains("matthan_edge_stage_frames_total{stage=\"detect.postprocess\"} 3"),
+            "{text}"
+        );
+    }
 }
