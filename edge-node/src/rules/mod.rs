@@ -26,7 +26,7 @@ use matthan_schema::{Alert, AlertPhase, AlertRule, Body};
 pub use direction::DirectionParams;
 pub use ground::{GroundPlane, RawGround, typical_height_m};
 pub use schedule::Schedule;
-pub use tracks::{History, Tracks};
+pub use tracks::{Cut, History, Motion, Tracks};
 
 use crate::analytics::Zone;
 use crate::config::Registration;

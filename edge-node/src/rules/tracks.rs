@@ -45,7 +45,7 @@ pub struct Motion {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq)]
-enum Cut {
+pub enum Cut {
     /// The right-hand end (x2's side) is hidden.
     Right,
     Left,
@@ -56,6 +56,36 @@ impl Motion {
     /// end behind something or beyond the frame's edge; see `whole_centre`).
     pub fn is_cut(&self) -> bool {
         self.cut.is_some()
+    }
+
+    /// Which end is hidden while the box is cut.
+    pub fn cut(&self) -> Option<Cut> {
+        self.cut
+    }
+
+    /// The vehicle's full width at its current distance (the widest uncut box, scaled by the
+    /// box's height); none before it was seen whole.
+    pub fn full_width(&self) -> Option<f64> {
+        let (ww, wh) = self.widest;
+        (wh > 0.0).then(|| ww * (self.bbox.y2 - self.bbox.y1) as f64 / wh)
+    }
+
+    /// How much the whole vehicle's velocity changed over its last sighting (m/s): the step
+    /// from the sighting before last to the last one against the step before it. A vehicle
+    /// cannot change speed by tens of m/s in a tenth of a second; a box can, when the detector
+    /// boxes a vehicle with what stands beside it or drops that again.
+    pub fn jolt(&self) -> Option<f64> {
+        let n = self.whole.len();
+        if n < 3 {
+            return None;
+        }
+        let [a, b, c] = [n - 3, n - 2, n - 1].map(|i| self.whole[i]);
+        let v = |(t0, p0): (DateTime<Utc>, [f64; 2]), (t1, p1): (DateTime<Utc>, [f64; 2])| {
+            let dt = (t1 - t0).as_seconds_f64().max(1e-3);
+            [(p1[0] - p0[0]) / dt, (p1[1] - p0[1]) / dt]
+        };
+        let (v1, v2) = (v(a, b), v(b, c));
+        Some(dist(v1, v2))
     }
 }
 

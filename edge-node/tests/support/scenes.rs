@@ -304,6 +304,13 @@ pub fn run_into_hub(
     clips: usize,
     hub: &super::Hub,
 ) -> Vec<Event> {
+    // RUST_LOG=edge_node::violations::speeding=trace and the like, for looking into one case.
+    if std::env::var_os("RUST_LOG").is_some() {
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+            .with_test_writer()
+            .try_init();
+    }
     let started = std::time::Instant::now();
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let summary = edge_node::pipeline::run(cfg, stop).unwrap();
