@@ -62,9 +62,11 @@ fn d_max_lost() -> f64 {
     120.0
 }
 fn d_max_lost_moving() -> f64 {
-    // Long enough for a vehicle to pass behind a stopped bus at 20 km/h and be found again
-    // (`reid`); a track that left the frame ends this long after.
-    5.0
+    // Long enough for a vehicle to pass behind a stopped bus at 12 km/h and be found again
+    // (`reid`): the detector loses its box while a good part still shows and finds the front
+    // only well out, so a truck hidden 2.5 s went 5.4 s unseen (measured; 5 s lost it). A
+    // track that left the frame ends this long after.
+    8.0
 }
 fn d_update() -> f64 {
     5.0
