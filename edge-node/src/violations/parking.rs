@@ -89,6 +89,9 @@ struct Stay {
     /// Until when this stay may still turn out to continue a hidden one (the first views of a
     /// vehicle coming out from behind another are partial).
     adopt_until: Option<DateTime<Utc>>,
+    /// When it entered the zone, and when it was last seen.
+    entered: Option<DateTime<Utc>>,
+    last: DateTime<Utc>,
 }
 
 /// A stopped vehicle the tracker lost: where, since when, and whether it was flagged.
@@ -98,6 +101,8 @@ struct Hidden {
     still_since: DateTime<Utc>,
     flagged: bool,
     lost: DateTime<Utc>,
+    /// When its track was last seen (the tracker ends a lost track seconds later).
+    last_seen: DateTime<Utc>,
 }
 
 pub struct Parking {
@@ -163,7 +168,10 @@ impl Check for Parking {
                 still_since: cx.now,
                 flagged: false,
                 adopt_until: None,
+                entered: None,
+                last: cx.now,
             });
+            s.last = cx.now;
             match s.presence.observe(self.zone.contains(m.img), cx.now, 1.5) {
                 Change::Left(_) => {
                     s.flagged = false;
@@ -174,6 +182,7 @@ impl Check for Parking {
                     s.spot_box = m.bbox;
                     s.still_since = cx.now;
                     s.adopt_until = Some(cx.now + super::secs(ADOPT_S));
+                    s.entered = Some(cx.now);
                 }
                 Change::None => {}
             }
@@ -233,16 +242,36 @@ impl Check for Parking {
     }
 
     fn track_ended(&mut self, id: u64, now: DateTime<Utc>) {
-        if let Some(s) = self.stays.remove(&id)
-            && s.presence.inside()
-        {
-            self.hidden.push(Hidden {
-                spot: s.spot,
-                spot_box: s.spot_box,
-                still_since: s.still_since,
-                flagged: s.flagged,
-                lost: now,
-            });
+        let Some(s) = self.stays.remove(&id).filter(|s| s.presence.inside()) else {
+            return;
+        };
+        let h = Hidden {
+            spot: s.spot,
+            spot_box: s.spot_box,
+            still_since: s.still_since,
+            flagged: s.flagged,
+            lost: now,
+            last_seen: s.last,
+        };
+        // The tracker ends a lost track only seconds after it was last seen (longer when its
+        // box was moving, as a parked vehicle's does while a bus cuts it): the vehicle may
+        // already be back under a new id, standing still at the same spot since it came
+        // after the old one was last seen. It continues the stay.
+        let back = self.stays.values_mut().find(|n| {
+            n.entered
+                .is_some_and(|e| e >= h.last_seen && n.still_since == e)
+                && !n.flagged
+                && still(h.spot, &h.spot_box, n.spot, &n.spot_box, self.p.still_m)
+        });
+        match back {
+            Some(n) => {
+                n.spot = h.spot;
+                n.spot_box = h.spot_box;
+                n.still_since = h.still_since;
+                n.flagged = h.flagged;
+                n.adopt_until = None;
+            }
+            None => self.hidden.push(h),
         }
     }
 }
