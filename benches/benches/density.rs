@@ -12,34 +12,12 @@
 //!
 //! cargo bench -p matthan-benches --bench density [-- SECONDS_PER_TRIAL]
 
-use std::path::{Path, PathBuf};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, Instant};
+use std::path::Path;
 
-use edge_node::config::EdgeConfig;
-use edge_node::detect::Detector;
-use edge_node::frame::RgbImage;
-use matthan_benches::{Broker, cached, decode_frames, repo};
-
-const THREADS: usize = 2;
-const DETECT_FPS: u32 = 5;
-/// A camera count is sustained while every camera loses at most this share of its frames.
-const MAX_DROP: f64 = 0.01;
-
-struct Variant {
-    name: &'static str,
-    model: PathBuf,
-    motion: bool,
-    /// The looped clip every camera plays.
-    clip: PathBuf,
-}
-
-struct Trial {
-    worst_drop: f64,
-    analysed: u64,
-    gated: u64,
-}
+use matthan_benches::density::{
+    DETECT_FPS, MAX_DROP, THREADS, Variant, frames, inference_fps, sweep,
+};
+use matthan_benches::{Broker, cached, repo};
 
 fn main() {
     let secs: u64 = std::env::args()
@@ -67,42 +45,49 @@ fn main() {
     )
     .join("parked.mp4");
     let broker = Broker::start();
+    let ep = matthan_benches::bench_provider();
     let variants = [
         Variant {
             name: "fp32, 1 frame per call",
             model: models.join("nanodet-m-416.onnx"),
             motion: false,
             clip: vtest.clone(),
+            provider: ep.clone(),
         },
         Variant {
             name: "fp32, batched",
             model: dyn_model,
             motion: false,
             clip: vtest.clone(),
+            provider: ep.clone(),
         },
         Variant {
             name: "int8, batched",
             model: models.join("nanodet-m-416-int8.onnx"),
             motion: false,
             clip: vtest.clone(),
+            provider: ep.clone(),
         },
         Variant {
             name: "int8, batched, motion gate",
             model: models.join("nanodet-m-416-int8.onnx"),
             motion: true,
             clip: vtest.clone(),
+            provider: ep.clone(),
         },
         Variant {
             name: "int8, batched; still street",
             model: models.join("nanodet-m-416-int8.onnx"),
             motion: false,
             clip: still.clone(),
+            provider: ep.clone(),
         },
         Variant {
             name: "int8, gate; still street",
             model: models.join("nanodet-m-416-int8.onnx"),
             motion: true,
             clip: still,
+            provider: ep.clone(),
         },
     ];
     let frames = frames(&vtest, 100);
@@ -113,36 +98,9 @@ fn main() {
     let peer_cams = (peer / DETECT_FPS as f64).floor();
     println!("peer: full pipeline {peer:.1} fps -> {peer_cams} cameras at {DETECT_FPS} fps");
     for v in &variants {
-        let infer = inference_fps(&v.model, &frames);
-        let mut n = ((infer / DETECT_FPS as f64) * 0.8).floor().max(1.0) as usize;
-        // Grow by a third while sustained, then bisect between the best sustained count and
-        // the first that was not.
-        let (mut best, mut over): (usize, Option<usize>) = (0, None);
-        let mut tried = Vec::new();
-        loop {
-            let t = trial(broker.port, v, n, secs);
-            let ok = t.worst_drop <= MAX_DROP;
-            tried.push(format!(
-                "{n}: worst drop {:.1} %, {} analysed, {} still{}",
-                t.worst_drop * 100.0,
-                t.analysed,
-                t.gated,
-                if ok { "" } else { " (over)" }
-            ));
-            if ok {
-                best = best.max(n);
-            } else {
-                over = Some(over.map_or(n, |o| o.min(n)));
-            }
-            n = match over {
-                None => n + (n / 3).max(1),
-                Some(o) if o <= best + 1 => break,
-                Some(o) => (best + o) / 2,
-            };
-            if n == 0 || tried.len() >= 7 {
-                break;
-            }
-        }
+        let infer = inference_fps(&v.model, &v.provider, &frames);
+        let n = ((infer / DETECT_FPS as f64) * 0.8).floor().max(1.0) as usize;
+        let (best, tried) = sweep(broker.port, v, n, secs);
         println!(
             "{:<28} inference-only {infer:5.1} fps; sustained {best} cameras = {:.2}x the peer  [{}]",
             v.name,
@@ -157,96 +115,4 @@ fn peer(vtest: &Path, model: &Path) -> f64 {
     matthan_benches::peer_run(vtest, model, THREADS, &[])["full_fps"]
         .as_f64()
         .expect("peer full_fps")
-}
-
-fn config(port: u16, v: &Variant, n: usize) -> String {
-    let mut s = matthan_benches::edge_toml_head(port, &v.model, THREADS);
-    for i in 0..n {
-        s += &format!(
-            r#"[[cameras]]
-id = "cam{i}"
-url = "file://{video}"
-detect_fps = {DETECT_FPS}
-realtime = true
-loop_file = true
-[[cameras.lines]]
-id = "mid"
-points = [[0.5, 0.05], [0.5, 0.95]]
-"#,
-            video = v.clip.display()
-        );
-        if v.motion {
-            s += "[cameras.motion]\n";
-        }
-    }
-    s
-}
-
-fn trial(port: u16, v: &Variant, n: usize, secs: u64) -> Trial {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("density.toml");
-    std::fs::write(&path, config(port, v, n)).unwrap();
-    let mut cfg = EdgeConfig::load(&path).expect("bench config");
-    cfg.outbox.path = dir.path().join("outbox.db");
-    let stop = Arc::new(AtomicBool::new(false));
-    let s2 = stop.clone();
-    let run = std::thread::spawn(move || edge_node::pipeline::run(&cfg, s2));
-    std::thread::sleep(Duration::from_secs(secs));
-    stop.store(true, Ordering::Relaxed);
-    let s = run.join().unwrap().expect("pipeline run");
-    let worst_drop = s
-        .per_camera
-        .iter()
-        .map(|(_, pushed, analysed)| {
-            pushed.saturating_sub(*analysed) as f64 / (*pushed).max(1) as f64
-        })
-        .fold(0.0, f64::max);
-    Trial {
-        worst_drop,
-        analysed: s.frames,
-        gated: s.gated,
-    }
-}
-
-/// Inference-only throughput of one model on frames decoded beforehand, batches of 4 where
-/// the model takes them.
-fn inference_fps(model: &Path, frames: &[Arc<RgbImage>]) -> f64 {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("m.toml");
-    std::fs::write(
-        &path,
-        format!(
-            "site = \"b\"\n[mqtt]\nport = 1883\n[model]\npath = \"{}\"\nthreads = {THREADS}\n[[cameras]]\nid = \"c\"\nurl = \"file://{}\"\n",
-            model.display(),
-            cached("MATTHAN_VTEST", ".cache/media/vtest.avi").display()
-        ),
-    )
-    .unwrap();
-    let cfg = EdgeConfig::load(&path).expect("model config");
-    let mut det = Detector::new(&cfg.model).unwrap();
-    let batch = det.max_batch().min(4);
-    det.detect(&[frames[0].as_ref()]).unwrap();
-    let t = Instant::now();
-    for chunk in frames.chunks(batch) {
-        let imgs: Vec<&RgbImage> = chunk.iter().map(|f| f.as_ref()).collect();
-        det.detect(&imgs).unwrap();
-    }
-    frames.len() as f64 / t.elapsed().as_secs_f64()
-}
-
-fn frames(vtest: &Path, max: usize) -> Vec<Arc<RgbImage>> {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("f.toml");
-    let model = repo().join("models/nanodet-m-416.onnx");
-    std::fs::write(
-        &path,
-        format!(
-            "site = \"b\"\n[mqtt]\nport = 1883\n[model]\npath = \"{}\"\n[[cameras]]\nid = \"c\"\nurl = \"file://{}\"\ndetect_fps = {DETECT_FPS}\n",
-            model.display(),
-            vtest.display()
-        ),
-    )
-    .unwrap();
-    let cfg = EdgeConfig::load(&path).expect("frames config");
-    decode_frames(&cfg.cameras[0], max)
 }

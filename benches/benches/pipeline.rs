@@ -57,6 +57,7 @@ polygon = [[0.0, 0.6], [0.5, 0.6], [0.5, 1.0], [0.0, 1.0]]
     // 2. Inference only: preprocess + model + decode + NMS on frames decoded beforehand.
     let frames = decode_frames(&cfg.cameras[0], 200);
     let mut det = Detector::new(&cfg.model).unwrap();
+    matthan_benches::assert_provider(det.provider());
     det.detect(&[frames[0].as_ref()]).unwrap(); // warm-up: first run allocates
     let t = Instant::now();
     let mut n = 0;

@@ -2,6 +2,8 @@
 
 pub use matthan_test_support::{Broker, cached, repo};
 
+pub mod density;
+
 /// Up to `max` frames of one camera's source, decoded by the real ingest path.
 pub fn decode_frames(
     cam: &edge_node::config::CameraConfig,
@@ -113,6 +115,11 @@ pub fn decode_only(cfg: &edge_node::config::EdgeConfig) -> (u64, f64) {
 /// An edge config's head for benches: broker acknowledgements end a message's wait (no hub),
 /// and the six road classes. Cameras follow.
 pub fn edge_toml_head(port: u16, model: &std::path::Path, threads: usize) -> String {
+    edge_toml_head_on(port, model, threads, &bench_provider())
+}
+
+/// [`edge_toml_head`] on execution provider `ep`.
+pub fn edge_toml_head_on(port: u16, model: &std::path::Path, threads: usize, ep: &str) -> String {
     format!(
         r#"site = "bench"
 [mqtt]
@@ -123,9 +130,31 @@ receipts = false
 path = "{model}"
 threads = {threads}
 classes = ["person", "bicycle", "car", "motorcycle", "bus", "truck"]
+execution_provider = "{ep}"
 "#,
-        model = model.display()
+        model = model.display(),
     )
+}
+
+/// The execution provider the benches ask for: `MATTHAN_BENCH_EP` (cpu, cuda, tensorrt,
+/// openvino), cpu when unset. A bench that asked for one checks it got it, since the detector
+/// falls back to the CPU with only a log line, and a CPU figure must never pass for a GPU one.
+pub fn bench_provider() -> String {
+    std::env::var("MATTHAN_BENCH_EP").unwrap_or_else(|_| "cpu".to_string())
+}
+
+/// Panics unless the detector runs on the provider the bench asked for.
+pub fn assert_provider(got: &str) {
+    assert_provider_is(got, &bench_provider());
+}
+
+/// Panics unless the detector runs on `want`.
+pub fn assert_provider_is(got: &str, want: &str) {
+    assert_eq!(
+        got, want,
+        "asked for execution provider {want} (MATTHAN_BENCH_EP) but the detector runs on {got}: \
+         is ORT_DYLIB_PATH the GPU build of ONNX Runtime, with its CUDA libraries on LD_LIBRARY_PATH?"
+    );
 }
 
 /// The head plus one camera playing `video` with every frame of a 10 fps clip analysed; its

@@ -16,6 +16,11 @@ use std::time::{Duration, Instant};
 
 /// The workspace root.
 pub fn repo() -> PathBuf {
+    // MATTHAN_REPO: a bench binary carried to another machine (scripts/gpu-check.sh) runs
+    // from a checkout at another path than the one it was built in.
+    if let Some(r) = std::env::var_os("MATTHAN_REPO") {
+        return PathBuf::from(r);
+    }
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .parent()
         .expect("workspace root")
