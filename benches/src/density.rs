@@ -32,6 +32,8 @@ pub struct Trial {
     pub worst_drop: f64,
     pub analysed: u64,
     pub gated: u64,
+    /// The detector thread's mean time per analysed frame, by stage (µs).
+    pub stages: String,
 }
 
 /// The most cameras sustained, starting the search at `n`: grow by a third while sustained,
@@ -44,11 +46,16 @@ pub fn sweep(port: u16, v: &Variant, mut n: usize, secs: u64) -> (usize, Vec<Str
         let t = trial(port, v, n, secs);
         let ok = t.worst_drop <= MAX_DROP;
         tried.push(format!(
-            "{n}: worst drop {:.1} %, {} analysed, {} still{}",
+            "{n}: worst drop {:.1} %, {} analysed, {} still{}{}",
             t.worst_drop * 100.0,
             t.analysed,
             t.gated,
-            if ok { "" } else { " (over)" }
+            if ok { "" } else { " (over)" },
+            if v.provider == "cpu" {
+                String::new()
+            } else {
+                format!(" (us per frame: {})", t.stages)
+            }
         ));
         if ok {
             best = best.max(n);
@@ -114,6 +121,12 @@ pub fn trial(port: u16, v: &Variant, n: usize, secs: u64) -> Trial {
         worst_drop,
         analysed: s.frames,
         gated: s.gated,
+        stages: s
+            .stages
+            .iter()
+            .map(|(n, _, us)| format!("{n} {us:.0}"))
+            .collect::<Vec<_>>()
+            .join(", "),
     }
 }
 

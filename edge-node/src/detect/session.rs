@@ -189,7 +189,7 @@ impl Detector {
             max_batch,
             "detector ready"
         );
-        Ok(Self {
+        let mut det = Self {
             input_name: input.name().to_string(),
             session,
             pre,
@@ -204,7 +204,26 @@ impl Detector {
             input: Vec::new(),
             path,
             times: DetectTimes::default(),
-        })
+        };
+        det.warm_up()?;
+        Ok(det)
+    }
+
+    /// On an accelerator, runs every batch size once before any camera starts: the CUDA
+    /// provider's first call at an input shape is slow (cuDNN times its convolution
+    /// algorithms then, ONNX Runtime's default), and that belongs at start-up, not on a live
+    /// frame. On an H200 the one-stream pipeline bench went from 0.846 to 0.951 of
+    /// min(decode, inference) with it (docs/benchmarks.md, "GPU path").
+    fn warm_up(&mut self) -> Result<(), DetectError> {
+        if self.provider == "cpu" {
+            return Ok(());
+        }
+        let grey = RgbImage::filled(self.pre.width as u32, self.pre.height as u32, [114; 3]);
+        for batch in 1..=self.max_batch {
+            self.detect(&vec![&grey; batch])?;
+        }
+        self.times = DetectTimes::default();
+        Ok(())
     }
 
     /// The time spent since the last call, by part; resets it.
