@@ -154,12 +154,17 @@ pub fn batch_fps(det: &mut Detector, frames: &[Arc<RgbImage>], batch: usize) -> 
 /// The real detector on `model` and `provider` with the benches' thread count; panics if it
 /// came up on another provider.
 pub fn detector(model: &Path, provider: &str) -> Detector {
+    detector_with(model, provider, "")
+}
+
+/// [`detector`] with `extra` lines in its `[model]` table.
+pub fn detector_with(model: &Path, provider: &str, extra: &str) -> Detector {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("m.toml");
     std::fs::write(
         &path,
         format!(
-            "site = \"b\"\n[mqtt]\nport = 1883\n[model]\npath = \"{}\"\nthreads = {THREADS}\nexecution_provider = \"{}\"\n[[cameras]]\nid = \"c\"\nurl = \"file://{}\"\n",
+            "site = \"b\"\n[mqtt]\nport = 1883\n[model]\npath = \"{}\"\nthreads = {THREADS}\nexecution_provider = \"{}\"\n{extra}\n[[cameras]]\nid = \"c\"\nurl = \"file://{}\"\n",
             model.display(),
             provider,
             cached("MATTHAN_VTEST", ".cache/media/vtest.avi").display()

@@ -84,6 +84,16 @@ fn unknown_class_name() {
 }
 
 #[test]
+fn unknown_cuda_conv_search() {
+    // ONNX Runtime's "default" is cuDNN 9's slow fallback mode: refused, not passed through.
+    check_rejected(
+        "threads = 2",
+        "threads = 2\ncuda_conv_search = \"default\"",
+        &["model.cuda_conv_search", "heuristic or exhaustive"],
+    );
+}
+
+#[test]
 fn missing_model() {
     check_rejected(
         "nanodet-m-416.onnx",

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-use super::{ClassifierConfig, ExecutionProvider, Layout, Resize};
+use super::{ClassifierConfig, ConvSearch, ExecutionProvider, Layout, Resize};
 use crate::config::{ConfigError, Scope, preview};
 
 #[derive(Debug, Clone)]
@@ -17,6 +17,8 @@ pub struct ModelConfig {
     pub labels: Vec<String>,
     pub ort_library: Option<PathBuf>,
     pub execution_provider: ExecutionProvider,
+    /// How the CUDA provider picks convolution algorithms (heuristic by default).
+    pub cuda_conv_search: ConvSearch,
     pub threads: usize,
     pub max_batch: usize,
     pub score_threshold: f32,
@@ -48,6 +50,8 @@ pub struct RawModel {
     ort_library: Option<PathBuf>,
     #[serde(default)]
     execution_provider: Option<String>,
+    #[serde(default)]
+    cuda_conv_search: Option<String>,
     #[serde(default = "d_threads")]
     threads: usize,
     #[serde(default = "d_batch")]
@@ -138,6 +142,17 @@ impl RawModel {
                 )
             })?,
         };
+        let cuda_conv_search = match self.cuda_conv_search.as_deref() {
+            None => ConvSearch::Heuristic,
+            Some(c) => ConvSearch::parse(c).ok_or_else(|| {
+                // ONNX Runtime's third mode, "default", is left out on purpose: with cuDNN 9
+                // it is the frontend's fallback mode, slow on every call.
+                s.err(
+                    "cuda_conv_search",
+                    format!("unknown search {c:?}; expected heuristic or exhaustive"),
+                )
+            })?,
+        };
         if self.threads == 0 || self.threads > 256 {
             return Err(s.err("threads", "must be 1..=256"));
         }
@@ -156,6 +171,7 @@ impl RawModel {
             labels,
             ort_library,
             execution_provider,
+            cuda_conv_search,
             threads: self.threads,
             max_batch: self.max_batch,
             score_threshold: score,

@@ -16,7 +16,7 @@ pub use config::{ModelConfig, RawClassifier, RawModel, classifiers};
 pub use decode::{Candidate, DecodedLayout};
 pub use nms::{iou, nms_grouped, nms_per_class};
 pub use preprocess::{Preprocess, Resize, Transform};
-pub use session::{DetectTimes, Detector, ExecutionProvider, init_ort};
+pub use session::{ConvSearch, DetectTimes, Detector, ExecutionProvider, init_ort};
 
 use matthan_schema::BBox;
 

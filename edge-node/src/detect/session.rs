@@ -58,12 +58,47 @@ impl ExecutionProvider {
         }
     }
 
-    fn dispatch(self) -> Option<ep::ExecutionProviderDispatch> {
+    fn dispatch(self, search: ConvSearch) -> Option<ep::ExecutionProviderDispatch> {
+        let search = match search {
+            ConvSearch::Heuristic => ep::cuda::ConvAlgorithmSearch::Heuristic,
+            ConvSearch::Exhaustive => ep::cuda::ConvAlgorithmSearch::Exhaustive,
+        };
         match self {
             Self::Auto | Self::Cpu => None,
-            Self::Cuda => Some(ep::CUDA::default().build().error_on_failure()),
+            Self::Cuda => Some(
+                ep::CUDA::default()
+                    .with_conv_algorithm_search(search)
+                    .build()
+                    .error_on_failure(),
+            ),
             Self::TensorRt => Some(ep::TensorRT::default().build().error_on_failure()),
             Self::OpenVino => Some(ep::OpenVINO::default().build().error_on_failure()),
+        }
+    }
+}
+
+/// How the CUDA provider picks each convolution's cuDNN algorithm (`model.cuda_conv_search`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConvSearch {
+    /// cuDNN's heuristics: cheap at every new input shape. The default, because a live run's
+    /// batch size changes from call to call with the cameras' timing, and since ONNX Runtime
+    /// 1.20 (cuDNN frontend) convolutions set up again whenever the shape differs from the last
+    /// call's (microsoft/onnxruntime#23006: 15x slower with interleaved shapes). On an H200 with
+    /// exhaustive search the multi-camera live run spent 11-109 ms per frame in the model
+    /// against 3 ms per call with one shape (docs/benchmarks.md, "GPU path"); PaddleX and
+    /// VOICEVOX moved to heuristics for the same reason and measured no steady-state loss.
+    Heuristic,
+    /// Time every algorithm at each new shape (ONNX Runtime's own default): the fastest
+    /// kernels for one fixed shape, paid again at every shape change.
+    Exhaustive,
+}
+
+impl ConvSearch {
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "heuristic" => Some(Self::Heuristic),
+            "exhaustive" => Some(Self::Exhaustive),
+            _ => None,
         }
     }
 }
@@ -210,9 +245,9 @@ impl Detector {
     }
 
     /// On an accelerator, runs every batch size once before any camera starts: the CUDA
-    /// provider's first call at an input shape is slow (cuDNN times its convolution
-    /// algorithms then, ONNX Runtime's default), and that belongs at start-up, not on a live
-    /// frame. On an H200 the one-stream pipeline bench went from 0.846 to 0.951 of
+    /// provider's first call at an input shape is slow (it plans its convolutions with cuDNN and
+    /// allocates for that shape), and that belongs at start-up, not on a live frame. On an H200
+    /// (exhaustive search then) the one-stream pipeline bench went from 0.846 to 0.951 of
     /// min(decode, inference) with it (docs/benchmarks.md, "GPU path").
     fn warm_up(&mut self) -> Result<(), DetectError> {
         if self.provider == "cpu" {
@@ -383,7 +418,9 @@ fn build_session(
             }
             continue;
         }
-        let dispatch = ep.dispatch().expect("non-cpu providers dispatch");
+        let dispatch = ep
+            .dispatch(cfg.cuda_conv_search)
+            .expect("non-cpu providers dispatch");
         let attempt = base_builder(env, cfg)?
             .with_execution_providers([dispatch])
             .map_err(recover)
