@@ -158,7 +158,7 @@ fn nanodet_layout_decodes_distributions_per_stride() {
 fn real_nanodet_finds_people_in_a_real_frame() {
     support::ort();
     // One real frame of vtest.avi, decoded by GStreamer into the same RGB the pipeline uses.
-    let img = support_frame(&support::vtest(), 300);
+    let img = decoded_frame(&support::vtest(), 300);
     let mut det = detector(&support::nanodet(), "").unwrap();
     let out = det.detect(&[&img]).unwrap();
     let people = out[0]
@@ -182,7 +182,7 @@ fn unreadable_model_is_a_clear_error() {
 }
 
 /// Decodes frame `n` of a video to RGB with GStreamer.
-fn support_frame(path: &Path, n: u32) -> RgbImage {
+fn decoded_frame(path: &Path, n: u32) -> RgbImage {
     use gstreamer as gst;
     use gstreamer::prelude::*;
     gst::init().unwrap();
@@ -213,4 +213,53 @@ fn support_frame(path: &Path, n: u32) -> RgbImage {
     }
     p.set_state(gst::State::Null).unwrap();
     img.unwrap()
+}
+
+/// The camera path takes RGBx from `videoconvert` and repacks it (cheaper than asking for RGB):
+/// its frames must be exactly the RGB `videoconvert` gives, or every model, threshold and
+/// colour classifier downstream would see a different picture from the one it was measured on.
+#[test]
+fn camera_frames_are_videoconverts_rgb() {
+    use edge_node::queue::{FrameQueues, Msg};
+    use std::sync::{Arc, atomic::AtomicBool};
+    let dir = tempfile::tempdir().unwrap();
+    // Parsing checks the model file; this test never loads it.
+    let text = format!(
+        "site = \"s\"\n[mqtt]\n[model]\npath = \"{}\"\n[[cameras]]\nid = \"c\"\nurl = \"file://{}\"\ndetect_fps = 30\n",
+        support::nanodet().display(),
+        support::vtest().display()
+    );
+    let cfg = EdgeConfig::parse(&text, &dir.path().join("edge.toml")).unwrap();
+    edge_node::ingest::init().unwrap();
+    let cam = cfg.cameras[0].clone();
+    let q = Arc::new(FrameQueues::new(
+        vec![edge_node::ingest::overflow_policy(&cam)],
+        2,
+    ));
+    let (q2, stop) = (q.clone(), Arc::new(AtomicBool::new(false)));
+    let stop2 = stop.clone();
+    let th = std::thread::spawn(move || edge_node::ingest::run_camera(0, &cam, q2, stop2));
+    let mut frames = Vec::new();
+    while frames.len() < 41 {
+        for m in q.pop_batch(8, std::time::Duration::from_millis(200)) {
+            if let Msg::Frame(f) = m {
+                frames.push(f.image);
+            }
+        }
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    q.close();
+    th.join().unwrap();
+    for n in [0, 40] {
+        let (ours, want) = (&frames[n], decoded_frame(&support::vtest(), n as u32));
+        assert_eq!((ours.width, ours.height), (want.width, want.height));
+        let differ = (0..ours.height as usize)
+            .flat_map(|y| ours.row(y).iter().zip(want.row(y)))
+            .filter(|(a, b)| a != b)
+            .count();
+        assert_eq!(
+            differ, 0,
+            "frame {n}: {differ} bytes differ from videoconvert's RGB"
+        );
+    }
 }

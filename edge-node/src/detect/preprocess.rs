@@ -119,24 +119,35 @@ impl Preprocess {
                 (x0 * 3, (x0 + 1).min(max_x) * 3, src - x0 as f32)
             })
             .collect();
-        // Separable: each source row is interpolated across once into per-channel rows (kept
-        // while the next output row needs it), then every output row is a contiguous blend of
-        // two of them, plane by plane. Same arithmetic, in the same order, as blending each
-        // pixel from four samples; 768x576 into 416x416 took 1.46 ms that way, 0.91 ms this.
-        let mut rows = SourceRows::new(nw);
+        // Separable, vertical first: each output row blends its two source rows whole (contiguous
+        // bytes, which the compiler vectorises), then samples that one row at the output columns.
+        // Horizontal first gathered ~1.4 source rows per output row, the slow part: 768x576 into
+        // 416x416 took 0.92 ms that way, 0.60 ms this way, 1.46 ms per pixel from four samples.
+        let mut mid = vec![0f32; img.width as usize * 3];
         let max_y = img.height as usize - 1;
         for y in 0..nh {
             let src = ((y as f32 + 0.5) / nh as f32 * fh - 0.5).clamp(0.0, max_y as f32);
             let y0 = src.floor() as usize;
             let wy = src - y0 as f32;
-            let (top, bot) = rows.pair(img, y0, (y0 + 1).min(max_y), &cols, self.order);
+            let (top, bot) = (img.row(y0), img.row((y0 + 1).min(max_y)));
+            for ((m, &t), &b) in mid.iter_mut().zip(top).zip(bot) {
+                let t = t as f32;
+                *m = t + (b as f32 - t) * wy;
+            }
             let base = (y + pad_y) * self.width + pad_x;
-            for c in 0..3 {
-                let dst = &mut out[c * plane + base..c * plane + base + nw];
-                let (m, k) = (self.mean[c], inv_std[c]);
-                for ((d, &t), &b) in dst.iter_mut().zip(&top[c]).zip(&bot[c]) {
-                    *d = (t + (b - t) * wy - m) * k;
-                }
+            let [p0, p1, p2] = planes(out, plane, base, nw);
+            let [k0, k1, k2] = self.order;
+            let lerp = |l: f32, r: f32, w: f32| l + (r - l) * w;
+            for (((d0, d1), d2), &(a, b, wx)) in p0
+                .iter_mut()
+                .zip(p1.iter_mut())
+                .zip(p2.iter_mut())
+                .zip(&cols)
+            {
+                let (l, r) = (&mid[a..a + 3], &mid[b..b + 3]);
+                *d0 = (lerp(l[k0], r[k0], wx) - self.mean[0]) * inv_std[0];
+                *d1 = (lerp(l[k1], r[k1], wx) - self.mean[1]) * inv_std[1];
+                *d2 = (lerp(l[k2], r[k2], wx) - self.mean[2]) * inv_std[2];
             }
         }
         Transform {
@@ -151,58 +162,11 @@ impl Preprocess {
     }
 }
 
-/// Two source rows interpolated across to the output width, per model channel, each tagged with
-/// the source row it came from.
-struct SourceRows {
-    rows: [(usize, [Vec<f32>; 3]); 2],
-}
-
-impl SourceRows {
-    fn new(width: usize) -> Self {
-        let row = || (usize::MAX, std::array::from_fn(|_| vec![0.0; width]));
-        Self {
-            rows: [row(), row()],
-        }
-    }
-
-    /// Rows `y0` and `y1` (y1 == y0 at the bottom edge), computing only what is not held.
-    fn pair(
-        &mut self,
-        img: &RgbImage,
-        y0: usize,
-        y1: usize,
-        cols: &[(usize, usize, f32)],
-        order: [usize; 3],
-    ) -> (&[Vec<f32>; 3], &[Vec<f32>; 3]) {
-        if self.rows[1].0 == y0 || self.rows[0].0 == y1 {
-            self.rows.swap(0, 1);
-        }
-        for (slot, want) in [(0, y0), (1, y1)] {
-            if self.rows[slot].0 != want {
-                across(img.row(want), cols, order, &mut self.rows[slot].1);
-                self.rows[slot].0 = want;
-            }
-        }
-        (&self.rows[0].1, &self.rows[1].1)
-    }
-}
-
-/// One source row, interpolated across at the output columns, per model channel.
-fn across(row: &[u8], cols: &[(usize, usize, f32)], order: [usize; 3], out: &mut [Vec<f32>; 3]) {
-    let [o0, o1, o2] = out;
-    let [k0, k1, k2] = order;
-    let lerp = |l: u8, r: u8, w: f32| l as f32 + (r as f32 - l as f32) * w;
-    for (((d0, d1), d2), &(a, b, wx)) in o0
-        .iter_mut()
-        .zip(o1.iter_mut())
-        .zip(o2.iter_mut())
-        .zip(cols)
-    {
-        let (l, r) = (&row[a..a + 3], &row[b..b + 3]);
-        *d0 = lerp(l[k0], r[k0], wx);
-        *d1 = lerp(l[k1], r[k1], wx);
-        *d2 = lerp(l[k2], r[k2], wx);
-    }
+/// Output row `base..base + len` of each of the three planes.
+fn planes(out: &mut [f32], plane: usize, base: usize, len: usize) -> [&mut [f32]; 3] {
+    let (first, rest) = out.split_at_mut(plane);
+    let (second, third) = rest.split_at_mut(plane);
+    [first, second, third].map(|p| &mut p[base..base + len])
 }
 
 impl Transform {

@@ -89,7 +89,7 @@ pub fn describe(cam: &CameraConfig) -> String {
         _ => "",
     };
     format!(
-        "{src} ! videorate drop-only=true max-rate={fps} ! videoconvert{flip} ! video/x-raw,format=RGB ! \
+        "{src} ! videorate drop-only=true max-rate={fps} ! videoconvert{flip} ! video/x-raw,format=RGBx ! \
          appsink name=sink sync={sync} max-buffers=2 enable-last-sample=false",
         fps = cam.detect_fps,
         sync = cam.realtime,
@@ -103,24 +103,31 @@ pub(crate) fn gst_uri(p: &Path) -> String {
         .unwrap_or_else(|_| format!("file://{}", abs.display()))
 }
 
-/// Runs one camera until its source ends (files), or until `stop` (live sources restart on
-/// error with exponential backoff). Meant for a thread of its own.
-/// The mapped buffer as packed RGB rows (GStreamer pads each row to 4 bytes).
+/// The mapped RGBx buffer as packed RGB rows. `videoconvert` writes 32-bit pixels faster than
+/// 24-bit ones with the same colours (vtest.avi, 795 frames: 0.67 s of CPU against 0.88 s), and
+/// dropping every fourth byte with SIMD here costs a fraction of the difference.
 fn rgb_of(map: &[u8], info: &gst_video::VideoInfo) -> Result<RgbImage, gst::FlowError> {
     let stride = info.stride()[0] as usize;
     let (w, h) = (info.width(), info.height());
-    let needed = stride * (h as usize - 1) + w as usize * 3;
-    if map.len() < needed {
-        return Err(gst::FlowError::Error);
-    }
+    // Whole rows only: the shuffle walks the source a stride at a time.
+    let src = map
+        .get(..stride * h as usize)
+        .ok_or(gst::FlowError::Error)?;
+    let mut data = vec![0u8; w as usize * 3 * h as usize];
+    yuvutils_rs::rgba_to_rgb(src, stride as u32, &mut data, w * 3, w, h).map_err(|e| {
+        tracing::error!(error = %e, "repacking a frame to RGB");
+        gst::FlowError::Error
+    })?;
     Ok(RgbImage {
         width: w,
         height: h,
-        stride,
-        data: map[..needed].to_vec(),
+        stride: w as usize * 3,
+        data,
     })
 }
 
+/// Runs one camera until its source ends (files), or until `stop` (live sources restart on
+/// error with exponential backoff). Meant for a thread of its own.
 pub fn run_camera(
     index: usize,
     cam: &CameraConfig,
