@@ -5,6 +5,11 @@
    frames go through one call. The TFJS export computes its two head Reshape shapes as
    [1, 80, -1] and [1, 44, -1] from constants; they become [0, 80, -1] and [0, 44, -1]
    (0 copies the batch dimension of the input), and the input's first dimension is named `batch`.
+   Height and width are dynamic too (`height`, `width`, multiples of 32), so a camera can run
+   the model on just the part of its frame its rules look at (edge-node's `detect_region`); the
+   network is fully convolutional and its upsampling Resize nodes use scales, so any multiple
+   of 32 works. The size it was trained at goes in the model's metadata (`input_size` =
+   "416x416"), which edge-node reads as the whole frame's input size.
 2. nanodet-m-416-int8.onnx: the dynamic-batch model with static int8 quantization (QDQ, per-channel
    int8 weights, uint8 activations calibrated with MinMax) of every Conv except the three head
    convs that produce the class scores and box distributions. Why only Conv, and not those three:
@@ -59,7 +64,17 @@ def dynamic_batch(src: pathlib.Path, dst: pathlib.Path) -> None:
             sys.exit(f"make-nanodet-variants: {name} is not in {src}; is it the card's model?")
         for n in users:
             n.input[list(n.input).index(name)] = const
-    g.input[0].type.tensor_type.shape.dim[0].dim_param = "batch"
+    dims = g.input[0].type.tensor_type.shape.dim
+    dims[0].dim_param = "batch"
+    dims[2].dim_param = "height"
+    dims[3].dim_param = "width"
+    # Shapes inferred for the fixed size would contradict the dynamic input.
+    del g.value_info[:]
+    for o in g.output:
+        for d in o.type.tensor_type.shape.dim:
+            d.Clear()
+    del m.metadata_props[:]
+    m.metadata_props.append(onnx.StringStringEntryProto(key="input_size", value="416x416"))
     # Nodes that only computed the old shapes are now dead; the checker and ORT ignore them,
     # but drop them so the file says what runs.
     live = {o.name for o in g.output}
@@ -144,6 +159,11 @@ def main() -> None:
         op_types_to_quantize=["Conv"],
         nodes_to_exclude=HEAD_CONVS,
     )
+    # The quantizer writes its own metadata over the source's; the input size must survive.
+    m = onnx.load(str(int8))
+    if not any(p.key == "input_size" for p in m.metadata_props):
+        m.metadata_props.append(onnx.StringStringEntryProto(key="input_size", value="416x416"))
+        onnx.save(m, str(int8))
     print(f"make-nanodet-variants: {dyn.name}, {int8.name} ({len(files)} calibration frames)")
 
 

@@ -10,12 +10,15 @@
 //! The last two rows loop a mostly still street instead (the violation suite's `parked`
 //! composite), with and without the gate: what the gate buys where there is stillness to skip.
 //!
-//! cargo bench -p matthan-benches --bench density [-- SECONDS_PER_TRIAL]
+//! The region row detects only around each camera's counting line (`[cameras.detect_region]
+//! around = "geometry"`): a vertical line's box with the default margin, 23 % of the input.
+//!
+//! cargo bench -p matthan-benches --bench density [-- SECONDS_PER_TRIAL] [VARIANT_NAME ...]
 
 use std::path::Path;
 
 use matthan_benches::density::{
-    DETECT_FPS, MAX_DROP, THREADS, Variant, frames, inference_fps, sweep,
+    DETECT_FPS, MAX_DROP, THREADS, Variant, frames, inference_fps, line_region, sweep,
 };
 use matthan_benches::{Broker, cached, repo};
 
@@ -24,6 +27,11 @@ fn main() {
         .skip(1)
         .find_map(|a| a.parse().ok())
         .unwrap_or(30);
+    // Other arguments pick variants by name (a rerun of a few rows).
+    let only: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| a.parse::<u64>().is_err() && !a.starts_with('-'))
+        .collect();
     let vtest = cached("MATTHAN_VTEST", ".cache/media/vtest.avi");
     let ort = cached("ORT_DYLIB_PATH", ".cache/lib/libonnxruntime.so");
     // SAFETY: single-threaded here, before ONNX Runtime is loaded.
@@ -53,6 +61,7 @@ fn main() {
             motion: false,
             clip: vtest.clone(),
             provider: ep.clone(),
+            region: false,
         },
         Variant {
             name: "fp32, batched",
@@ -60,6 +69,7 @@ fn main() {
             motion: false,
             clip: vtest.clone(),
             provider: ep.clone(),
+            region: false,
         },
         Variant {
             name: "int8, batched",
@@ -67,6 +77,7 @@ fn main() {
             motion: false,
             clip: vtest.clone(),
             provider: ep.clone(),
+            region: false,
         },
         Variant {
             name: "int8, batched, motion gate",
@@ -74,6 +85,15 @@ fn main() {
             motion: true,
             clip: vtest.clone(),
             provider: ep.clone(),
+            region: false,
+        },
+        Variant {
+            name: "int8, batched, region",
+            model: models.join("nanodet-m-416-int8.onnx"),
+            motion: false,
+            clip: vtest.clone(),
+            provider: ep.clone(),
+            region: true,
         },
         Variant {
             name: "int8, batched; still street",
@@ -81,6 +101,7 @@ fn main() {
             motion: false,
             clip: still.clone(),
             provider: ep.clone(),
+            region: false,
         },
         Variant {
             name: "int8, gate; still street",
@@ -88,6 +109,7 @@ fn main() {
             motion: true,
             clip: still,
             provider: ep.clone(),
+            region: false,
         },
     ];
     let frames = frames(&vtest, 100);
@@ -97,8 +119,12 @@ fn main() {
     );
     let peer_cams = (peer / DETECT_FPS as f64).floor();
     println!("peer: full pipeline {peer:.1} fps -> {peer_cams} cameras at {DETECT_FPS} fps");
-    for v in &variants {
-        let infer = inference_fps(&v.model, &v.provider, &frames);
+    let region = line_region();
+    for v in variants
+        .iter()
+        .filter(|v| only.is_empty() || only.iter().any(|o| v.name == o))
+    {
+        let infer = inference_fps(&v.model, &v.provider, &frames, v.region.then_some(&region));
         let n = ((infer / DETECT_FPS as f64) * 0.8).floor().max(1.0) as usize;
         let (best, tried) = sweep(broker.port, v, n, secs);
         println!(

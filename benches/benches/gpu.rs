@@ -99,8 +99,9 @@ fn main() {
             motion: false,
             clip: vtest.clone(),
             provider: provider.to_string(),
+            region: false,
         };
-        let infer = inference_fps(&v.model, provider, &frames);
+        let infer = inference_fps(&v.model, provider, &frames, None);
         // The accelerator's start is capped: past a few dozen cameras decoding, not inference,
         // is what runs out, and the sweep grows from there.
         let start = ((infer / DETECT_FPS as f64) * 0.8).clamp(1.0, 24.0) as usize;

@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use edge_node::config::EdgeConfig;
-use edge_node::detect::Detector;
+use edge_node::detect::{Detector, Region};
 use edge_node::frame::RgbImage;
 
 use crate::{cached, decode_frames, repo};
@@ -26,6 +26,15 @@ pub struct Variant {
     pub clip: PathBuf,
     /// The execution provider (cpu, cuda…); the trial fails if the detector runs on another.
     pub provider: String,
+    /// Detect only around the camera's line (`[cameras.detect_region] around = "geometry"`).
+    pub region: bool,
+}
+
+/// The region `around = "geometry"` gives the cameras of [`config`]: their one line, x = 0.5
+/// from y = 0.05 to 0.95, with the default margin.
+pub fn line_region() -> Region {
+    let m = edge_node::detect::DEFAULT_MARGIN;
+    Region::new([0.5 - m, 0.0, 0.5 + m, 1.0]).expect("a valid region")
 }
 
 pub struct Trial {
@@ -93,6 +102,9 @@ points = [[0.5, 0.05], [0.5, 0.95]]
         if v.motion {
             s += "[cameras.motion]\n";
         }
+        if v.region {
+            s += "[cameras.detect_region]\naround = \"geometry\"\n";
+        }
     }
     s
 }
@@ -131,22 +143,35 @@ pub fn trial(port: u16, v: &Variant, n: usize, secs: u64) -> Trial {
 }
 
 /// Inference-only throughput of one model on frames decoded beforehand, batches of 4 where
-/// the model takes them.
-pub fn inference_fps(model: &Path, provider: &str, frames: &[Arc<RgbImage>]) -> f64 {
+/// the model takes them, within `region` where given.
+pub fn inference_fps(
+    model: &Path,
+    provider: &str,
+    frames: &[Arc<RgbImage>],
+    region: Option<&Region>,
+) -> f64 {
     let mut det = detector(model, provider);
     let batch = det.max_batch().min(4);
-    batch_fps(&mut det, frames, batch)
+    batch_fps_in(&mut det, frames, batch, region)
 }
 
 /// Frames per second through `det` in batches of `batch` (one warm-up call first, since the
 /// first run allocates and a GPU provider compiles its kernels then).
 pub fn batch_fps(det: &mut Detector, frames: &[Arc<RgbImage>], batch: usize) -> f64 {
-    let warm: Vec<&RgbImage> = frames.iter().take(batch).map(|f| f.as_ref()).collect();
-    det.detect(&warm).unwrap();
+    batch_fps_in(det, frames, batch, None)
+}
+
+fn batch_fps_in(
+    det: &mut Detector,
+    frames: &[Arc<RgbImage>],
+    batch: usize,
+    region: Option<&Region>,
+) -> f64 {
+    let items: Vec<_> = frames.iter().map(|f| (f.as_ref(), region)).collect();
+    det.detect_in(&items[..batch.min(items.len())]).unwrap();
     let t = Instant::now();
-    for chunk in frames.chunks(batch) {
-        let imgs: Vec<&RgbImage> = chunk.iter().map(|f| f.as_ref()).collect();
-        det.detect(&imgs).unwrap();
+    for chunk in items.chunks(batch) {
+        det.detect_in(chunk).unwrap();
     }
     frames.len() as f64 / t.elapsed().as_secs_f64()
 }

@@ -133,13 +133,29 @@ impl Thumb {
     }
 
     /// Cells that changed by more than `delta` once a change of the whole frame's exposure
-    /// (auto-exposure, a cloud, mains flicker: a gain on every pixel) is taken out.
-    pub fn changed(&self, reference: &Thumb, delta: u8) -> u32 {
-        let sum = |t: &Thumb| t.cells.iter().map(|c| *c as u64).sum::<u64>().max(1);
-        let gain = sum(self) as f32 / sum(reference) as f32;
-        self.cells
-            .iter()
-            .zip(&reference.cells)
+    /// (auto-exposure, a cloud, mains flicker: a gain on every pixel) is taken out; only cells
+    /// in `within` (x1, y1, x2, y2 as fractions of the frame) when given.
+    pub fn changed(&self, reference: &Thumb, delta: u8, within: Option<[f64; 4]>) -> u32 {
+        let [x1, y1, x2, y2] = within.unwrap_or([0.0, 0.0, 1.0, 1.0]);
+        let span = |a: f64, b: f64, n: usize| {
+            ((a * n as f64).floor() as usize).min(n)..((b * n as f64).ceil() as usize).min(n)
+        };
+        let (cols, rows) = (span(x1, x2, self.cols), span(y1, y2, self.rows));
+        let pairs = || {
+            rows.clone().flat_map(|r| {
+                let at = r * self.cols;
+                let (a, b) = (
+                    &self.cells[at..at + self.cols],
+                    &reference.cells[at..at + self.cols],
+                );
+                a[cols.clone()].iter().zip(&b[cols.clone()])
+            })
+        };
+        let (now, then) = pairs().fold((0u64, 0u64), |(x, y), (a, b)| {
+            (x + *a as u64, y + *b as u64)
+        });
+        let gain = now.max(1) as f32 / then.max(1) as f32;
+        pairs()
             .filter(|(a, b)| (**a as f32 - **b as f32 * gain).abs() > delta as f32)
             .count() as u32
     }
@@ -157,24 +173,33 @@ pub enum Decision {
 #[derive(Debug)]
 pub struct MotionGate {
     cfg: MotionConfig,
+    /// The camera's detection region: motion elsewhere cannot change what it detects.
+    region: Option<[f64; 4]>,
     last: Option<(Thumb, DateTime<Utc>)>,
 }
 
 impl MotionGate {
     pub fn new(cfg: MotionConfig) -> Self {
-        Self { cfg, last: None }
+        Self {
+            cfg,
+            region: None,
+            last: None,
+        }
     }
 
-    /// The camera's gate, when it has `[motion]`.
+    /// The camera's gate, when it has `[motion]`, watching its detection region if it has one.
     pub fn of(cam: &crate::config::CameraConfig) -> Option<Self> {
-        cam.motion.clone().map(Self::new)
+        cam.motion.clone().map(|cfg| Self {
+            region: cam.detect_region.map(|r| r.rect()),
+            ..Self::new(cfg)
+        })
     }
 
     pub fn decide(&mut self, thumb: &Thumb, captured: DateTime<Utc>) -> Decision {
         let still = match &self.last {
             Some((prev, at)) if prev.cols == thumb.cols && prev.rows == thumb.rows => {
                 let due = (captured - *at).as_seconds_f64() >= self.cfg.full_every_s;
-                !due && thumb.changed(prev, self.cfg.pixel_delta) < self.cfg.min_cells
+                !due && thumb.changed(prev, self.cfg.pixel_delta, self.region) < self.cfg.min_cells
             }
             _ => false,
         };
@@ -271,6 +296,24 @@ mod tests {
             .filter(|&ms| g.decide(&t, at(ms)) == Decision::Detect)
             .collect();
         assert_eq!(detected, vec![0, 2000, 4000]);
+    }
+
+    #[test]
+    fn motion_outside_the_detection_region_does_not_wake_the_detector() {
+        let c = cfg();
+        let mut g = MotionGate {
+            // The right half of the 320-px frame; the vehicle moves in the left half.
+            region: Some([0.5, 0.0, 1.0, 1.0]),
+            ..MotionGate::new(c.clone())
+        };
+        let thumb = |x| Thumb::of(&scene(x, 20, 1.0, x as u64), c.cell_px);
+        assert_eq!(g.decide(&thumb(40), at(0)), Decision::Detect);
+        assert_eq!(g.decide(&thumb(80), at(200)), Decision::Still);
+        // Into the region: detect.
+        assert_eq!(g.decide(&thumb(180), at(400)), Decision::Detect);
+        let mut whole = MotionGate::new(c.clone());
+        assert_eq!(whole.decide(&thumb(40), at(0)), Decision::Detect);
+        assert_eq!(whole.decide(&thumb(80), at(200)), Decision::Detect);
     }
 
     #[test]

@@ -172,6 +172,68 @@ fn real_nanodet_finds_people_in_a_real_frame() {
     );
 }
 
+/// A region runs the model on a window of the whole-frame input with the same pixels, so a
+/// person well inside the window is found where the whole-frame run finds them; a model of
+/// fixed size simply runs on the whole frame.
+#[test]
+fn a_region_finds_what_the_whole_frame_finds_inside_it() {
+    use edge_node::detect::Region;
+    support::ort();
+    let img = decoded_frame(&support::vtest(), 300);
+    let any_size = support::repo().join("models/nanodet-m-416-dyn.onnx");
+    let mut det = detector(&any_size, "").unwrap();
+    assert!(det.supports_regions());
+    let region = Region::new([0.2, 0.2, 0.75, 1.0]).unwrap();
+    let win = det.window(&img, Some(&region));
+    assert_eq!((win.x, win.y, win.w, win.h), (64, 64, 256, 352));
+    let whole = det.detect(&[&img]).unwrap().remove(0);
+    let part = det.detect_in(&[(&img, Some(&region))]).unwrap().remove(0);
+    // Well inside: a stride-32 cell away from the window's edges, in frame pixels.
+    let (sx, sy) = (416.0 / img.width as f32, 416.0 / img.height as f32);
+    let inside = |d: &Detection| {
+        d.bbox.x1 * sx >= (win.x + 32) as f32
+            && d.bbox.x2 * sx <= (win.x + win.w - 32) as f32
+            && d.bbox.y1 * sy >= (win.y + 32) as f32
+            && d.bbox.y2 * sy <= (win.y + win.h) as f32
+    };
+    let expected: Vec<_> = whole
+        .iter()
+        .filter(|d| inside(d) && d.score > 0.5)
+        .collect();
+    assert!(
+        expected.len() >= 2,
+        "frame 300 has people inside the region: {whole:?}"
+    );
+    for d in expected {
+        let best = part
+            .iter()
+            .filter(|p| p.class == d.class)
+            .map(|p| (iou(&p.bbox, &d.bbox), p.score))
+            .fold((0.0f32, 0.0f32), |a, b| if b.0 > a.0 { b } else { a });
+        assert!(
+            best.0 > 0.9 && (best.1 - d.score).abs() < 0.05,
+            "{d:?} from the whole frame is {best:?} (IoU, score) in the region: {part:?}"
+        );
+    }
+    // Nothing comes back from outside the window.
+    let (x0, x1) = (win.x as f32 / sx, (win.x + win.w) as f32 / sx);
+    assert!(
+        part.iter()
+            .all(|p| p.bbox.x1 >= x0 - 1.0 && p.bbox.x2 <= x1 + 1.0)
+    );
+    let mut fixed = detector(&support::nanodet(), "").unwrap();
+    assert!(!fixed.supports_regions());
+    let same = fixed.detect_in(&[(&img, Some(&region))]).unwrap().remove(0);
+    assert_eq!(same.len(), fixed.detect(&[&img]).unwrap()[0].len());
+}
+
+fn iou(a: &matthan_schema::BBox, b: &matthan_schema::BBox) -> f32 {
+    let w = (a.x2.min(b.x2) - a.x1.max(b.x1)).max(0.0);
+    let h = (a.y2.min(b.y2) - a.y1.max(b.y1)).max(0.0);
+    let area = |r: &matthan_schema::BBox| (r.x2 - r.x1) * (r.y2 - r.y1);
+    w * h / (area(a) + area(b) - w * h)
+}
+
 #[test]
 fn unreadable_model_is_a_clear_error() {
     let dir = tempfile::tempdir().unwrap();

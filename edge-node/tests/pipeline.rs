@@ -489,3 +489,31 @@ fn a_stream_that_changes_resolution_is_reported_and_keeps_going() {
         "{detail}"
     );
 }
+
+/// A detection region needs a model that takes any input size; with the fixed-size one the
+/// edge refuses to start, naming the camera and what to use, before any frame is decoded.
+#[test]
+fn a_region_with_a_fixed_size_model_is_refused_at_start() {
+    support::ort();
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("file://{}", support::vtest().display());
+    let camera = "[[cameras.lines]]\nid = \"l\"\npoints = [[0.5, 0.1], [0.5, 0.9]]\n[cameras.detect_region]\naround = \"geometry\"\n";
+    // Nothing listens on this port: the refusal must come before the publisher starts.
+    let cfg = EdgeConfig::load(&support::edge_config(
+        dir.path(),
+        support::free_port(),
+        &url,
+        camera,
+    ))
+    .unwrap();
+    assert!(cfg.cameras[0].detect_region.is_some());
+    let e = edge_node::pipeline::run(&cfg, Arc::new(AtomicBool::new(false)))
+        .expect_err("a fixed-size model cannot run on a region")
+        .to_string();
+    assert!(
+        e.contains("cameras[0] (cam-a)")
+            && e.contains("fixed at 416x416")
+            && e.contains("-dyn.onnx"),
+        "{e}"
+    );
+}

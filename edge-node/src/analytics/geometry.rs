@@ -51,6 +51,11 @@ impl Line {
         })
     }
 
+    /// The smallest rectangle holding the line (x1, y1, x2, y2 as fractions of the frame).
+    pub fn bounds(&self) -> [f64; 4] {
+        bounds(&[self.a, self.b])
+    }
+
     /// The side of `p`, or None inside the hysteresis band or beyond the segment's ends.
     pub fn side(&self, p: [f64; 2]) -> Option<Side> {
         let (dx, dy) = (self.b[0] - self.a[0], self.b[1] - self.a[1]);
@@ -141,6 +146,11 @@ impl Zone {
     }
 
     /// Even-odd ray casting.
+    /// The smallest rectangle holding the zone (x1, y1, x2, y2 as fractions of the frame).
+    pub fn bounds(&self) -> [f64; 4] {
+        bounds(&self.polygon)
+    }
+
     pub fn polygon(&self) -> &[[f64; 2]] {
         &self.polygon
     }
@@ -160,6 +170,18 @@ impl Zone {
         }
         inside
     }
+}
+
+fn bounds(points: &[[f64; 2]]) -> [f64; 4] {
+    points.iter().fold(
+        [
+            f64::INFINITY,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+            f64::NEG_INFINITY,
+        ],
+        |[x1, y1, x2, y2], p| [x1.min(p[0]), y1.min(p[1]), x2.max(p[0]), y2.max(p[1])],
+    )
 }
 
 fn check_points(points: &[[f64; 2]]) -> Result<(), String> {

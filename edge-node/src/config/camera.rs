@@ -41,6 +41,8 @@ pub struct CameraConfig {
     pub motion: Option<MotionConfig>,
     /// Turning movements between entry and exit lines (`[cameras.movements]`).
     pub movements: Option<MovementConfig>,
+    /// The part of the frame the detector runs on (`[cameras.detect_region]`); none: all of it.
+    pub detect_region: Option<crate::detect::Region>,
     /// Set by `index-worker` for a case's video (never from a config file): its events carry
     /// where in the video they were seen, and ids derived from it.
     pub recorded: Option<RecordedVideo>,
@@ -89,6 +91,8 @@ pub(super) struct RawCamera {
     motion: Option<RawMotion>,
     #[serde(default)]
     movements: Option<RawMovements>,
+    #[serde(default)]
+    detect_region: Option<crate::detect::RawRegion>,
 }
 
 fn d_fps() -> u32 {
@@ -167,6 +171,10 @@ impl RawCamera {
             .map(|m| m.validate(&s.at("motion")))
             .transpose()?;
         let movements = self.movements.map(|m| m.validate(s, &lines)).transpose()?;
+        let detect_region = self
+            .detect_region
+            .map(|r| r.validate(&s.at("detect_region"), &lines, &zones))
+            .transpose()?;
         let cam = CameraConfig {
             id: self.id,
             source,
@@ -183,6 +191,7 @@ impl RawCamera {
             violations: Vec::new(),
             motion,
             movements,
+            detect_region,
             recorded: None,
         };
         let rest = PendingRules {

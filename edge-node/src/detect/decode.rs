@@ -1,6 +1,8 @@
 //! Turns raw model outputs into candidate boxes in model-input pixels, one layout per function.
 //! Layout facts come from the outputs' real shapes (declared shapes are often dynamic).
 
+use super::{DetectError, Layout};
+
 /// A box before NMS, in model-input pixels.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Candidate {
@@ -326,6 +328,60 @@ fn dfl(logits: &[f32]) -> f32 {
         acc += e * i as f32;
     }
     acc / sum
+}
+
+/// Output layouts learnt per input size (NanoDet's grids depend on it), from the outputs'
+/// shapes on first sight.
+pub(super) struct Layouts {
+    pub known: Vec<((usize, usize), DecodedLayout)>,
+    pub hint: Option<Layout>,
+    pub labels: usize,
+}
+
+impl Layouts {
+    /// Where the layout at a `w`×`h` input is in `known`.
+    pub fn index(
+        &mut self,
+        shapes: &[Vec<usize>],
+        w: usize,
+        h: usize,
+        path: &str,
+    ) -> Result<usize, DetectError> {
+        if let Some(i) = self.known.iter().position(|(s, _)| *s == (w, h)) {
+            return Ok(i);
+        }
+        let model_err = |reason: String| DetectError::Model {
+            path: path.to_string(),
+            reason,
+        };
+        let layout =
+            DecodedLayout::infer(self.hint, shapes, w, h, self.labels).map_err(model_err)?;
+        if layout.classes() != self.labels {
+            return Err(model_err(format!(
+                "the model predicts {} classes but the config has {} labels; list them in model.labels",
+                layout.classes(),
+                self.labels
+            )));
+        }
+        if self.known.is_empty() {
+            tracing::info!(layout = ?layout_name(&layout), classes = layout.classes(), "model output layout");
+        }
+        self.known.push(((w, h), layout));
+        Ok(self.known.len() - 1)
+    }
+}
+
+fn layout_name(l: &DecodedLayout) -> &'static str {
+    match l {
+        DecodedLayout::NanoDet { .. } => "nanodet",
+        DecodedLayout::Yolov5 { .. } => "yolov5",
+        DecodedLayout::Yolov8 {
+            transposed: false, ..
+        } => "yolov8",
+        DecodedLayout::Yolov8 {
+            transposed: true, ..
+        } => "yolov8-transposed",
+    }
 }
 
 #[cfg(test)]

@@ -9,6 +9,7 @@ mod config;
 mod decode;
 mod nms;
 mod preprocess;
+mod region;
 mod session;
 
 pub use classifier::{Classifier, ClassifierConfig};
@@ -16,6 +17,7 @@ pub use config::{ModelConfig, RawClassifier, RawModel, classifiers};
 pub use decode::{Candidate, DecodedLayout};
 pub use nms::{iou, nms_grouped, nms_per_class};
 pub use preprocess::{Preprocess, Resize, Transform};
+pub use region::{DEFAULT_MARGIN, RawRegion, Region, Window};
 pub use session::{ConvSearch, DetectTimes, Detector, ExecutionProvider, init_ort};
 
 use matthan_schema::BBox;

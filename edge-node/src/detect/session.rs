@@ -9,9 +9,9 @@ use ort::ep::{self, ExecutionProvider as _};
 use ort::session::{Session, builder::GraphOptimizationLevel};
 use ort::value::TensorRef;
 
-use super::{
-    Candidate, DecodedLayout, DetectError, Detection, Layout, Preprocess, Resize, nms_grouped,
-};
+use super::decode::Layouts;
+use super::region::{Region, Window};
+use super::{Candidate, DetectError, Detection, Layout, Preprocess, Resize, nms_grouped};
 use crate::config::ModelConfig;
 use crate::frame::RgbImage;
 use matthan_schema::BBox;
@@ -141,9 +141,9 @@ pub struct Detector {
     session: Session,
     input_name: String,
     pre: Preprocess,
-    layout: Option<DecodedLayout>,
-    hint: Option<Layout>,
-    labels: usize,
+    layouts: Layouts,
+    /// Whether the model takes any height and width (so it can run on a window of the frame).
+    any_size: bool,
     thresholds: Vec<Option<f32>>,
     nms_iou: f32,
     nms_group: Vec<usize>,
@@ -164,6 +164,9 @@ pub struct DetectTimes {
     pub inference_ns: u64,
     pub postprocess_ns: u64,
 }
+
+/// A box within this many input pixels of a window's inner edge is taken as cut by it.
+const EDGE_PX: f32 = 2.0;
 
 /// At most this many detections per frame survive NMS.
 const MAX_DETECTIONS: usize = 300;
@@ -195,9 +198,24 @@ impl Detector {
                 input.name()
             )));
         }
-        // Dynamic spatial dims take the usual export size.
-        let dim = |d: i64| if d > 0 { d as usize } else { 640 };
-        let (h, w) = (dim(shape[2]), dim(shape[3]));
+        // Dynamic spatial dims take the size the model's metadata names (this project's
+        // variants say "416x416"), else the usual export size.
+        let named = session
+            .metadata()
+            .ok()
+            .and_then(|m| m.custom("input_size"))
+            .and_then(|v| {
+                let (w, h) = v.split_once('x')?;
+                Some((
+                    w.trim().parse::<usize>().ok()?,
+                    h.trim().parse::<usize>().ok()?,
+                ))
+            })
+            .filter(|&(w, h)| w > 0 && h > 0);
+        let any_size = shape[2] <= 0 && shape[3] <= 0;
+        let dim = |d: i64, n: usize| if d > 0 { d as usize } else { n };
+        let (w, h) = named.unwrap_or((640, 640));
+        let (h, w) = (dim(shape[2], h), dim(shape[3], w));
         let batchable = shape[0] <= 0;
         let hint = match cfg.layout {
             Layout::Auto => None,
@@ -228,9 +246,12 @@ impl Detector {
             input_name: input.name().to_string(),
             session,
             pre,
-            layout: None,
-            hint,
-            labels: cfg.labels.len(),
+            layouts: Layouts {
+                known: Vec::new(),
+                hint,
+                labels: cfg.labels.len(),
+            },
+            any_size,
             thresholds: cfg.class_thresholds.clone(),
             nms_iou: cfg.nms_iou,
             nms_group: cfg.nms_group.clone(),
@@ -282,29 +303,97 @@ impl Detector {
 
     /// Detects objects in every image, batching them into one run where the model allows.
     pub fn detect(&mut self, images: &[&RgbImage]) -> Result<Vec<Vec<Detection>>, DetectError> {
-        let mut all = Vec::with_capacity(images.len());
-        for chunk in images.chunks(self.max_batch) {
-            self.detect_chunk(chunk, &mut all)?;
+        let whole: Vec<_> = images.iter().map(|i| (*i, None)).collect();
+        self.detect_in(&whole)
+    }
+
+    /// Whether the model can run on part of the frame (`[cameras.detect_region]`): only when
+    /// it takes any height and width.
+    pub fn supports_regions(&self) -> bool {
+        self.any_size
+    }
+
+    /// The window of the model's whole-frame input that `region` needs on `img`.
+    pub fn window(&self, img: &RgbImage, region: Option<&Region>) -> Window {
+        let full = Window::full(self.pre.width, self.pre.height);
+        match region {
+            Some(r) if self.any_size => r.window(
+                self.pre.width,
+                self.pre.height,
+                self.pre.content(img.width, img.height),
+            ),
+            _ => full,
+        }
+    }
+
+    /// Runs the model once at each window size the regions need, where an accelerator's first
+    /// call at a new shape is slow (see `warm_up`); assumes the frame fills the input, which
+    /// stretched models (NanoDet) always do.
+    pub fn warm_up_regions(&mut self, regions: &[Region]) -> Result<(), DetectError> {
+        if self.provider == "cpu" || !self.any_size {
+            return Ok(());
+        }
+        let (w, h) = (self.pre.width, self.pre.height);
+        let grey = RgbImage::filled(w as u32, h as u32, [114; 3]);
+        let mut seen = Vec::new();
+        for r in regions {
+            let win = r.window(w, h, [0.0, 0.0, w as f64, h as f64]);
+            if !seen.contains(&(win.w, win.h)) {
+                seen.push((win.w, win.h));
+                for batch in 1..=self.max_batch {
+                    self.detect_in(&vec![(&grey, Some(r)); batch])?;
+                }
+            }
+        }
+        self.times = DetectTimes::default();
+        Ok(())
+    }
+
+    /// Detects objects in each image, within its camera's region where it has one; frames
+    /// whose windows have the same size share a run.
+    pub fn detect_in(
+        &mut self,
+        items: &[(&RgbImage, Option<&Region>)],
+    ) -> Result<Vec<Vec<Detection>>, DetectError> {
+        let windows: Vec<Window> = items.iter().map(|(i, r)| self.window(i, *r)).collect();
+        let mut all: Vec<Vec<Detection>> = vec![Vec::new(); items.len()];
+        let mut sizes: Vec<(usize, usize)> = Vec::new();
+        for w in &windows {
+            if !sizes.contains(&(w.w, w.h)) {
+                sizes.push((w.w, w.h));
+            }
+        }
+        for size in sizes {
+            let group: Vec<usize> = (0..items.len())
+                .filter(|&i| (windows[i].w, windows[i].h) == size)
+                .collect();
+            for chunk in group.chunks(self.max_batch) {
+                let batch: Vec<_> = chunk.iter().map(|&i| (items[i].0, windows[i])).collect();
+                for (&i, found) in chunk.iter().zip(self.detect_chunk(&batch)?) {
+                    all[i] = found;
+                }
+            }
         }
         Ok(all)
     }
 
+    /// One run over frames whose windows share a size.
     fn detect_chunk(
         &mut self,
-        images: &[&RgbImage],
-        all: &mut Vec<Vec<Detection>>,
-    ) -> Result<(), DetectError> {
-        let n = images.len();
+        items: &[(&RgbImage, Window)],
+    ) -> Result<Vec<Vec<Detection>>, DetectError> {
+        let n = items.len();
+        let (w, h) = (items[0].1.w, items[0].1.h);
         let started = std::time::Instant::now();
-        let len = self.pre.tensor_len();
+        let len = 3 * w * h;
         self.input.resize(n * len, 0.0);
-        let transforms: Vec<_> = images
+        let transforms: Vec<_> = items
             .iter()
             .zip(self.input.chunks_exact_mut(len))
-            .map(|(img, buf)| self.pre.fill(img, buf))
+            .map(|((img, win), buf)| self.pre.fill_window(img, *win, buf))
             .collect();
-        let shape = [n as i64, 3, self.pre.height as i64, self.pre.width as i64];
-        let tensor = TensorRef::from_array_view((shape, &self.input[..]))?;
+        let shape = [n as i64, 3, h as i64, w as i64];
+        let tensor = TensorRef::from_array_view((shape, &self.input[..n * len]))?;
         let ran = std::time::Instant::now();
         let outputs = self
             .session
@@ -327,43 +416,39 @@ impl Detector {
             shapes.push(shape.iter().map(|d| *d as usize).collect::<Vec<_>>());
             data.push(values);
         }
-        if self.layout.is_none() {
-            let layout = DecodedLayout::infer(
-                self.hint,
-                &shapes,
-                self.pre.width,
-                self.pre.height,
-                self.labels,
-            )
-            .map_err(|reason| DetectError::Model {
-                path: self.path.clone(),
-                reason,
-            })?;
-            if layout.classes() != self.labels {
-                return Err(DetectError::Model {
-                    path: self.path.clone(),
-                    reason: format!(
-                        "the model predicts {} classes but the config has {} labels; list them in model.labels",
-                        layout.classes(),
-                        self.labels
-                    ),
-                });
-            }
-            tracing::info!(layout = ?layout_name(&layout), classes = layout.classes(), "model output layout");
-            self.layout = Some(layout);
-        }
-        let layout = self.layout.as_ref().expect("set above");
+        let at = self.layouts.index(&shapes, w, h, &self.path)?;
+        let layout = &self.layouts.known[at].1;
+        let mut found = Vec::with_capacity(n);
         let mut cands: Vec<Candidate> = Vec::new();
-        for (b, t) in transforms.iter().enumerate() {
+        let (full_w, full_h) = (self.pre.width, self.pre.height);
+        for (b, (t, (_, win))) in transforms.iter().zip(items).enumerate() {
             cands.clear();
             layout.decode(&data, b, &self.thresholds, &mut cands);
+            // Objects cut by a window's edge inside the frame are seen in part, as boxes that
+            // grow while they come in and that a tracker reads as fast motion (running
+            // alerts on vtest); they are dropped, and seen whole a few frames later.
+            let inner = [
+                win.x > 0,
+                win.y > 0,
+                win.x + win.w < full_w,
+                win.y + win.h < full_h,
+            ];
+            if inner.contains(&true) {
+                let (w, h) = (win.w as f32 - EDGE_PX, win.h as f32 - EDGE_PX);
+                cands.retain(|c| {
+                    !(inner[0] && c.x1 < EDGE_PX
+                        || inner[1] && c.y1 < EDGE_PX
+                        || inner[2] && c.x2 > w
+                        || inner[3] && c.y2 > h)
+                });
+            }
             let kept = nms_grouped(
                 std::mem::take(&mut cands),
                 self.nms_iou,
                 MAX_DETECTIONS,
                 &self.nms_group,
             );
-            all.push(
+            found.push(
                 kept.into_iter()
                     .map(|c| {
                         let (x1, y1) = t.to_frame(c.x1, c.y1);
@@ -379,20 +464,7 @@ impl Detector {
             );
         }
         self.times.postprocess_ns += ended.elapsed().as_nanos() as u64;
-        Ok(())
-    }
-}
-
-fn layout_name(l: &DecodedLayout) -> &'static str {
-    match l {
-        DecodedLayout::NanoDet { .. } => "nanodet",
-        DecodedLayout::Yolov5 { .. } => "yolov5",
-        DecodedLayout::Yolov8 {
-            transposed: false, ..
-        } => "yolov8",
-        DecodedLayout::Yolov8 {
-            transposed: true, ..
-        } => "yolov8-transposed",
+        Ok(found)
     }
 }
 

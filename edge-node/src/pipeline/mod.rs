@@ -19,7 +19,7 @@ use chrono::Utc;
 
 use self::camera::{CameraRun, STATUS_EVERY};
 use crate::config::{EdgeConfig, Source};
-use crate::detect::{Classifier, DetectError, Detector};
+use crate::detect::{Classifier, DetectError, Detector, Region};
 use crate::evidence::Worker;
 use crate::ingest::{self, IngestError};
 use crate::metrics::Metrics;
@@ -142,6 +142,7 @@ pub fn run_watched(
     ingest::init()?;
     ingest::rank_decoders(cfg.cameras[0].decoder);
     let mut detector = Detector::new(&cfg.model)?;
+    let regions = regions(cfg, &mut detector)?;
     let metrics = start_metrics(cfg)?;
     let mut publisher = Publisher::start(cfg, metrics.clone())?;
     let incoming = publisher.take_incoming();
@@ -170,7 +171,7 @@ pub fn run_watched(
             stopped_at = Some(Instant::now());
         }
         let batch = queues.pop_batch(detector.max_batch(), Duration::from_millis(200));
-        let detections = match detect(&mut detector, &batch, &mut gates, &metrics) {
+        let detections = match detect(&mut detector, &batch, &mut gates, &regions, &metrics) {
             Ok(d) => d,
             Err(e) => {
                 // An inference error is not a camera's fault and will not heal: stop cleanly.
@@ -446,12 +447,38 @@ fn spawn_cameras(
         .collect()
 }
 
-/// Runs the detector on the batch's frames that the camera's motion gate lets through: one
-/// result per frame in order, none for a frame in which nothing moved.
+/// Each camera's detection region (`[cameras.detect_region]`), checked against the model: a
+/// region needs a model that takes any input size.
+fn regions(
+    cfg: &EdgeConfig,
+    detector: &mut Detector,
+) -> Result<Vec<Option<Region>>, PipelineError> {
+    let regions: Vec<Option<Region>> = cfg.cameras.iter().map(|c| c.detect_region).collect();
+    if let Some(i) = regions.iter().position(Option::is_some)
+        && !detector.supports_regions()
+    {
+        let (w, h) = detector.input_size();
+        return Err(PipelineError::Detect(DetectError::Model {
+            path: cfg.model.path.display().to_string(),
+            reason: format!(
+                "cameras[{i}] ({}) has a detect_region, but the model's input is fixed at {w}x{h}; \
+                 use one that takes any size (models/nanodet-m-416-dyn.onnx or -int8.onnx)",
+                cfg.cameras[i].id
+            ),
+        }));
+    }
+    detector.warm_up_regions(&regions.iter().flatten().copied().collect::<Vec<_>>())?;
+    Ok(regions)
+}
+
+/// Runs the detector on the batch's frames that the camera's motion gate lets through, within
+/// the camera's region where it has one: one result per frame in order, none for a frame in
+/// which nothing moved.
 fn detect(
     detector: &mut Detector,
     batch: &[Msg],
     gates: &mut [Option<MotionGate>],
+    regions: &[Option<Region>],
     metrics: &Metrics,
 ) -> Result<Vec<Option<Vec<crate::detect::Detection>>>, DetectError> {
     let go: Vec<bool> = batch
@@ -472,10 +499,10 @@ fn detect(
         })
         .zip(&go)
         .filter(|(_, go)| **go)
-        .map(|(f, _)| f.image.as_ref())
+        .map(|(f, _)| (f.image.as_ref(), regions[f.camera].as_ref()))
         .collect();
     let started = Instant::now();
-    let mut detected = detector.detect(&images)?.into_iter();
+    let mut detected = detector.detect_in(&images)?.into_iter();
     if !images.is_empty() {
         metrics
             .inference_ms
