@@ -128,15 +128,17 @@ fn main() {
         if i == 0 {
             reference = tracks.clone();
         }
-        let (kept, of) = recall(&reference, &tracks);
+        let (kept, of, lost) = recall(&reference, &tracks, same_class);
+        let (kept_kind, _, _) = recall(&reference, &tracks, same_kind);
         println!(
-            "{:<26} {:>6.1} s wall  {:>5.1}x real time  {:>5.1}x per core  tracks {:>4}  reference tracks kept {kept}/{of} ({:.3})",
+            "{:<26} {:>6.1} s wall  {:>5.1}x real time  {:>5.1}x per core  tracks {:>4}  reference tracks kept {kept}/{of} ({:.3}; {kept_kind} ({:.3}) counting car/bus/truck as one kind)",
             r.name,
             wall,
             seconds / wall,
             seconds / wall / CORES,
             tracks.len(),
-            kept as f64 / of.max(1) as f64
+            kept as f64 / of.max(1) as f64,
+            kept_kind as f64 / of.max(1) as f64
         );
         let shown: Vec<String> = stages
             .iter()
@@ -144,6 +146,21 @@ fn main() {
             .map(|(n, s)| format!("{n} {s:.1}"))
             .collect();
         println!("{:<26} stage CPU seconds: {}", "", shown.join(", "));
+        for (v, class, a, b) in lost {
+            let name = Path::new(v)
+                .file_name()
+                .map_or(v.clone(), |n| n.to_string_lossy().into());
+            let here: Vec<String> = tracks
+                .iter()
+                .filter(|t| &t.0 == v)
+                .map(|t| format!("{} {:.1}-{:.1}", t.1, t.2, t.3))
+                .collect();
+            println!(
+                "{:<26} lost: {name} {class} {a:.1}-{b:.1} s (this row there: {})",
+                "",
+                here.join(", ")
+            );
+        }
     }
 }
 
@@ -350,19 +367,33 @@ fn wait_tracks(db: &Path, site: &str, published: u64) -> Vec<Track> {
     ends.into_values().collect()
 }
 
-/// Reference tracks of at least 1 s kept by `got`: (kept, counted).
-fn recall(reference: &[Track], got: &[Track]) -> (usize, usize) {
+/// Reference tracks of at least 1 s kept by `got` with a class `alike` theirs: (kept, counted,
+/// the ones lost).
+fn recall<'a>(
+    reference: &'a [Track],
+    got: &[Track],
+    alike: fn(&str, &str) -> bool,
+) -> (usize, usize, Vec<&'a Track>) {
     let long: Vec<&Track> = reference.iter().filter(|t| t.3 - t.2 >= 1.0).collect();
-    let kept = long
-        .iter()
-        .filter(|(v, class, a, b)| {
-            got.iter().any(|(v2, c2, a2, b2)| {
-                let overlap = b.min(*b2) - a.max(*a2);
-                v == v2 && class == c2 && overlap >= (b - a).min(b2 - a2) / 3.0
-            })
+    let (kept, lost): (Vec<&Track>, Vec<&Track>) = long.iter().partition(|(v, class, a, b)| {
+        got.iter().any(|(v2, c2, a2, b2)| {
+            let overlap = b.min(*b2) - a.max(*a2);
+            v == v2 && alike(class, c2) && overlap >= (b - a).min(b2 - a2) / 3.0
         })
-        .count();
-    (kept, long.len())
+    });
+    (kept.len(), long.len(), lost)
+}
+
+fn same_class(a: &str, b: &str) -> bool {
+    a == b
+}
+
+/// The detector's car and truck are a coin toss on a pickup (the case's vehicle): the full-rate
+/// run and a faster one may each vote differently for the same vehicle, which the strict
+/// figure counts as lost. The second figure counts four-wheelers as one kind.
+fn same_kind(a: &str, b: &str) -> bool {
+    let four = |c: &str| matches!(c, "car" | "bus" | "truck");
+    a == b || (four(a) && four(b))
 }
 
 /// The hub's real ingest into SQLite, in this process (as the edge tests run it).

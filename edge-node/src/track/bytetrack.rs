@@ -58,6 +58,8 @@ struct Track {
     first_seen: DateTime<Utc>,
     last_seen: DateTime<Utc>,
     hits: u32,
+    /// Frames in a row without a match (tentative tracks only).
+    misses: u32,
     /// Whether the object was moving when last seen (centre speed per frame vs its height).
     moving: bool,
     /// Its recent boxes, to find it again after an occlusion (`reid`).
@@ -95,6 +97,7 @@ impl Track {
         *self.votes.entry(d.class).or_default() += d.score;
         self.last_seen = now;
         self.hits += 1;
+        self.misses = 0;
         self.trail.push(now, d.bbox);
         let h = (d.bbox.y2 - d.bbox.y1).max(1.0);
         self.moving = self.kf.speed() / h > 0.01;
@@ -105,6 +108,8 @@ pub struct Tracker {
     cfg: TrackerConfig,
     tracks: Vec<Track>,
     next_id: u64,
+    /// When the last frame (detected or still) was analysed: the analysed rate.
+    last_frame: Option<DateTime<Utc>>,
 }
 
 impl Tracker {
@@ -113,6 +118,7 @@ impl Tracker {
             cfg,
             tracks: Vec::new(),
             next_id: 1,
+            last_frame: None,
         }
     }
 
@@ -127,6 +133,10 @@ impl Tracker {
 
     pub fn update(&mut self, dets: &[Detection], now: DateTime<Utc>) -> TrackerOutput {
         let mut out = TrackerOutput::default();
+        let lenient = self
+            .last_frame
+            .replace(now)
+            .is_some_and(|prev| (now - prev).as_seconds_f64() * self.cfg.lenient_below_fps >= 1.0);
         for t in &mut self.tracks {
             if t.state != State::Confirmed {
                 t.kf.freeze_size();
@@ -147,18 +157,25 @@ impl Tracker {
             .into_iter()
             .filter(|&i| self.tracks[i].state == State::Confirmed)
             .collect();
-        let (m2, unmatched_tracked, _) =
+        let (m2, unmatched_tracked, rest_low) =
             self.associate(&tracked, &low, dets, self.cfg.low_match_iou);
-        // 3. Remaining confident detections against tentative tracks.
+        // 3. Remaining confident detections against tentative tracks, then (at low analysed
+        // rates, `lenient_below_fps`) weak ones against those still unmatched: a track begins
+        // only at a confident detection, but its next sightings may score just under it.
         let tentative: Vec<usize> = (0..self.tracks.len())
             .filter(|&i| self.tracks[i].state == State::Tentative)
             .collect();
-        let (m3, unmatched_tentative, new_dets) =
+        let (m3, rest_tentative, new_dets) =
             self.associate(&tentative, &rest_high, dets, self.cfg.match_iou);
+        let (m4, unmatched_tentative, _) = if lenient {
+            self.associate(&rest_tentative, &rest_low, dets, self.cfg.low_match_iou)
+        } else {
+            (Vec::new(), rest_tentative, Vec::new())
+        };
 
         let mut dead = vec![false; self.tracks.len()];
         let mut confirming = Vec::new();
-        for (ti, di) in m1.into_iter().chain(m2).chain(m3) {
+        for (ti, di) in m1.into_iter().chain(m2).chain(m3).chain(m4) {
             let t = &mut self.tracks[ti];
             t.hit(&dets[di], now);
             match t.state {
@@ -177,7 +194,9 @@ impl Tracker {
             self.confirm(ti, now, &mut dead, &mut out);
         }
         for ti in unmatched_tentative {
-            dead[ti] = true;
+            let t = &mut self.tracks[ti];
+            t.misses += 1;
+            dead[ti] = !lenient || t.misses > self.cfg.tentative_misses;
         }
         self.age_lost(now, &mut dead, &mut out);
         for di in new_dets {
@@ -192,6 +211,7 @@ impl Tracker {
                 first_seen: now,
                 last_seen: now,
                 hits: 1,
+                misses: 0,
                 moving: false,
                 trail: Trail::default(),
             };
@@ -213,6 +233,7 @@ impl Tracker {
     /// filter is not stepped: nothing moved); lost tracks age as on any frame.
     pub fn still(&mut self, now: DateTime<Utc>) -> TrackerOutput {
         let mut out = TrackerOutput::default();
+        self.last_frame = Some(now);
         for t in &mut self.tracks {
             if t.state == State::Confirmed {
                 t.last_seen = now;
