@@ -137,6 +137,19 @@ fn main() {
         format!("{} / {}", peer["in_count"], peer["out_count"]),
         format!("{full_in} / {full_out}"),
     );
+    let truth = full_line_truth();
+    let score = |found: &[(String, f64)]| {
+        let (tp, fp, missed) = line_score(&truth, found);
+        format!("{tp} / {fp} / {missed}")
+    };
+    row(
+        &format!(
+            "  vs {} hand labels: right / false / missed",
+            truth.labels.len()
+        ),
+        score(&peer_crossings(&peer)),
+        score(&our_crossings(&evs)),
+    );
     println!(
         "ours outside the model: decode {decode_cpu_ms:.2} ms CPU, then {}",
         s.stages
@@ -193,6 +206,98 @@ fn int8_against_fp32(cfg: &EdgeConfig, frames: &[Arc<RgbImage>]) -> (f64, f64, f
 
 fn f1(v: &serde_json::Value) -> String {
     format!("{:.1}", v.as_f64().unwrap_or(f64::NAN))
+}
+
+/// The full-height line's hand labels: the `east` segment's crossings (`ground-truth.toml`) and
+/// those elsewhere on the line (`full-line.toml`), with the line's ambiguous stretches.
+struct FullLine {
+    labels: Vec<(String, f64)>,
+    ambiguous: Vec<(f64, f64)>,
+}
+
+fn full_line_truth() -> FullLine {
+    let read = |f: &str| -> toml::Table {
+        let p = repo().join("test-videos/vtest").join(f);
+        toml::from_str(&std::fs::read_to_string(&p).unwrap()).unwrap()
+    };
+    let rows = |t: &toml::Table, k: &str| -> Vec<toml::Table> {
+        t[k].as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_table().unwrap().clone())
+            .collect()
+    };
+    let num = |v: &toml::Value| v.as_float().or(v.as_integer().map(|i| i as f64)).unwrap();
+    let (east, full) = (read("ground-truth.toml"), read("full-line.toml"));
+    let labels = [&east, &full]
+        .iter()
+        .flat_map(|t| rows(t, "crossings"))
+        .map(|c| (c["direction"].as_str().unwrap().to_string(), num(&c["t"])))
+        .collect();
+    let ambiguous = rows(&full, "ambiguous")
+        .iter()
+        .map(|s| (num(&s["from"]), num(&s["to"])))
+        .collect();
+    FullLine { labels, ambiguous }
+}
+
+/// (right, false, missed): each reported crossing takes the nearest unused label of its
+/// direction within 1.5 s (as `edge-node --test vtest_rules` scores the `east` segment); an
+/// unmatched one inside an ambiguous stretch is neither right nor false.
+fn line_score(truth: &FullLine, found: &[(String, f64)]) -> (usize, usize, usize) {
+    let mut used = vec![false; truth.labels.len()];
+    let (mut tp, mut fp) = (0, 0);
+    for (k, t) in found {
+        let best = (0..truth.labels.len())
+            .filter(|&i| !used[i] && truth.labels[i].0 == *k)
+            .filter(|&i| (truth.labels[i].1 - t).abs() <= 1.5)
+            .min_by(|&a, &b| {
+                (truth.labels[a].1 - t)
+                    .abs()
+                    .total_cmp(&(truth.labels[b].1 - t).abs())
+            });
+        match best {
+            Some(i) => {
+                used[i] = true;
+                tp += 1;
+            }
+            None if truth.ambiguous.iter().any(|(a, b)| (a..=b).contains(&t)) => {}
+            None => fp += 1,
+        }
+    }
+    (tp, fp, used.iter().filter(|u| !**u).count())
+}
+
+/// The peer's crossings as it timed them (frame index / the video's frame rate).
+fn peer_crossings(peer: &serde_json::Value) -> Vec<(String, f64)> {
+    peer["full"]["crossings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| (c[1].as_str().unwrap().to_string(), c[0].as_f64().unwrap()))
+        .collect()
+}
+
+/// Our crossings of the full line, in seconds from the first frame (the camera's first `up`
+/// status is stamped with its capture time).
+fn our_crossings(evs: &[Event]) -> Vec<(String, f64)> {
+    let t0 = evs
+        .iter()
+        .find(|e| matches!(&e.body, Body::CameraStatus(s) if s.state == matthan_schema::CameraState::Up))
+        .expect("camera came up")
+        .ts;
+    evs.iter()
+        .filter_map(|e| match &e.body {
+            Body::Crossing(c) if c.line == "full" => Some((
+                match c.direction {
+                    Direction::In => "in".to_string(),
+                    Direction::Out => "out".to_string(),
+                },
+                (e.ts - t0).as_seconds_f64(),
+            )),
+            _ => None,
+        })
+        .collect()
 }
 
 /// Distinct person track ids, and crossings of the shared line (in, out).
