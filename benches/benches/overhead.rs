@@ -215,57 +215,53 @@ struct FullLine {
     ambiguous: Vec<(f64, f64)>,
 }
 
+/// What the bench reads of a vtest label file.
+#[derive(serde::Deserialize)]
+struct Labels {
+    crossings: Vec<Crossing>,
+    ambiguous: Vec<Span>,
+}
+
+#[derive(serde::Deserialize)]
+struct Crossing {
+    t: f64,
+    direction: String,
+}
+
+#[derive(serde::Deserialize)]
+struct Span {
+    from: f64,
+    to: f64,
+}
+
 fn full_line_truth() -> FullLine {
-    let read = |f: &str| -> toml::Table {
+    let read = |f: &str| -> Labels {
         let p = repo().join("test-videos/vtest").join(f);
         toml::from_str(&std::fs::read_to_string(&p).unwrap()).unwrap()
     };
-    let rows = |t: &toml::Table, k: &str| -> Vec<toml::Table> {
-        t[k].as_array()
-            .unwrap()
-            .iter()
-            .map(|v| v.as_table().unwrap().clone())
-            .collect()
-    };
-    let num = |v: &toml::Value| v.as_float().or(v.as_integer().map(|i| i as f64)).unwrap();
     let (east, full) = (read("ground-truth.toml"), read("full-line.toml"));
-    let labels = [&east, &full]
-        .iter()
-        .flat_map(|t| rows(t, "crossings"))
-        .map(|c| (c["direction"].as_str().unwrap().to_string(), num(&c["t"])))
-        .collect();
-    let ambiguous = rows(&full, "ambiguous")
-        .iter()
-        .map(|s| (num(&s["from"]), num(&s["to"])))
-        .collect();
-    FullLine { labels, ambiguous }
+    FullLine {
+        labels: east
+            .crossings
+            .iter()
+            .chain(&full.crossings)
+            .map(|c| (c.direction.clone(), c.t))
+            .collect(),
+        // The segment's own ambiguous stretches are about its ends; the full line has its own.
+        ambiguous: full.ambiguous.iter().map(|s| (s.from, s.to)).collect(),
+    }
 }
 
-/// (right, false, missed): each reported crossing takes the nearest unused label of its
-/// direction within 1.5 s (as `edge-node --test vtest_rules` scores the `east` segment); an
-/// unmatched one inside an ambiguous stretch is neither right nor false.
+/// (right, false, missed), matched as `edge-node --test vtest_rules` scores the `east` segment
+/// (nearest unused label of the same direction within 1.5 s); an unmatched crossing inside an
+/// ambiguous stretch is neither right nor false.
 fn line_score(truth: &FullLine, found: &[(String, f64)]) -> (usize, usize, usize) {
-    let mut used = vec![false; truth.labels.len()];
-    let (mut tp, mut fp) = (0, 0);
-    for (k, t) in found {
-        let best = (0..truth.labels.len())
-            .filter(|&i| !used[i] && truth.labels[i].0 == *k)
-            .filter(|&i| (truth.labels[i].1 - t).abs() <= 1.5)
-            .min_by(|&a, &b| {
-                (truth.labels[a].1 - t)
-                    .abs()
-                    .total_cmp(&(truth.labels[b].1 - t).abs())
-            });
-        match best {
-            Some(i) => {
-                used[i] = true;
-                tp += 1;
-            }
-            None if truth.ambiguous.iter().any(|(a, b)| (a..=b).contains(&t)) => {}
-            None => fp += 1,
-        }
-    }
-    (tp, fp, used.iter().filter(|u| !**u).count())
+    let (tp, extra, missed) = matthan_test_support::matched(found, &truth.labels, 1.5);
+    let fp = extra
+        .iter()
+        .filter(|(_, t)| !truth.ambiguous.iter().any(|(a, b)| (a..=b).contains(&t)))
+        .count();
+    (tp, fp, missed)
 }
 
 /// The peer's crossings as it timed them (frame index / the video's frame rate).

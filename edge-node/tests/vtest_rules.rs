@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use edge_node::config::EdgeConfig;
 use matthan_schema::{AlertPhase, Body, CameraState, Direction};
+use matthan_test_support::matched;
 use serde::Deserialize;
 
 #[derive(Deserialize)]
@@ -46,33 +47,6 @@ struct LabelledAlert {
 const CROSSING_TOLERANCE_S: f64 = 1.5;
 /// A rule's start time depends on when the tracker confirmed the track; a few seconds either way.
 const ALERT_TOLERANCE_S: f64 = 6.0;
-
-/// Greedy one-to-one matching of detections to labels of the same key within a tolerance.
-/// Returns (true positives, unmatched detections, unmatched labels).
-fn matched(
-    found: &[(String, f64)],
-    labels: &[(String, f64)],
-    tol: f64,
-) -> (usize, Vec<(String, f64)>, usize) {
-    let mut used = vec![false; labels.len()];
-    let mut tp = 0;
-    let mut extra = Vec::new();
-    for (k, t) in found {
-        let best = labels
-            .iter()
-            .enumerate()
-            .filter(|(i, (lk, lt))| !used[*i] && lk == k && (lt - t).abs() <= tol)
-            .min_by(|a, b| (a.1.1 - t).abs().total_cmp(&(b.1.1 - t).abs()));
-        match best {
-            Some((i, _)) => {
-                used[i] = true;
-                tp += 1;
-            }
-            None => extra.push((k.clone(), *t)),
-        }
-    }
-    (tp, extra, used.iter().filter(|u| !**u).count())
-}
 
 fn ratio(a: usize, b: usize) -> f64 {
     if b == 0 { 1.0 } else { a as f64 / b as f64 }

@@ -4,6 +4,8 @@ pub mod chrome;
 mod hub;
 mod nats;
 mod pg;
+mod scoring;
+pub use scoring::matched;
 
 pub use hub::{HubProcess, stored_ids, wait_for_ids};
 pub use nats::NatsCluster;

@@ -33,7 +33,7 @@ pub struct TrackerConfig {
     /// detections too. ByteTrack drops it at the first miss and feeds it only confident boxes,
     /// which costs nothing at 10-30 frames a second; at the 2-5 of a busy box or an index job,
     /// a vehicle whose score hovers at the threshold never reaches `min_hits` in a row
-    /// (measured: 3 of 50 vehicles of the index bench never tracked at 5 fps). At higher
+    /// (measured: 3 of the index bench's 47 vehicles never tracked at 5 fps). At higher
     /// rates the strict rule stays: there the leniency only confirmed flickering fragments.
     #[serde(default = "d_lenient_below_fps")]
     pub lenient_below_fps: f64,
@@ -114,11 +114,16 @@ impl TrackerConfig {
             ("max_lost_s", self.max_lost_s),
             ("max_lost_moving_s", self.max_lost_moving_s),
             ("update_interval_s", self.update_interval_s),
-            ("lenient_below_fps", self.lenient_below_fps),
         ] {
             if !(v.is_finite() && v > 0.0) {
                 return Err(s.err(key, "must be a positive number of seconds"));
             }
+        }
+        if !(self.lenient_below_fps.is_finite() && self.lenient_below_fps >= 0.0) {
+            return Err(s.err(
+                "lenient_below_fps",
+                "must be a number of frames a second, 0 or more (0: never lenient)",
+            ));
         }
         if !(self.max_area_change.is_finite() && self.max_area_change > 1.0) {
             return Err(s.err("max_area_change", "must be a number above 1"));
