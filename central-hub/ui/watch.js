@@ -42,12 +42,22 @@ async function candidates(id) {
 }
 $('trace-form').onsubmit = (ev) => { ev.preventDefault(); trace($('trace-plate').value); };
 
-function hitRow(h, first) {
-  const tr = document.createElement('tr');
-  tr.innerHTML = `<td>${esc(fmt(h.ts))}</td><td>${esc(h.camera)}</td><td>${esc(h.listed)}</td>
-    <td>${esc(h.read)}${h.exact ? '' : ' (' + esc(t('look_alike')) + ')'}</td><td>${esc(h.reason)}</td>`;
+// Hits arrive from two places, the list fetched on opening and the live stream, in either
+// order: a fetch answered before a hit was stored must not wipe the row the stream just added.
+// So both merge into one map (a pass is one listed plate on one event) and the table is drawn
+// from it, newest first.
+const hitsSeen = new Map();
+function addHit(h) { hitsSeen.set(h.entry_id + '/' + h.event_id, h); }
+function drawHits() {
   const body = $('hits').querySelector('tbody');
-  if (first) body.prepend(tr); else body.appendChild(tr);
+  body.innerHTML = '';
+  const all = [...hitsSeen.values()].sort((a, b) => (a.ts < b.ts ? 1 : a.ts > b.ts ? -1 : 0));
+  for (const h of all.slice(0, 50)) {
+    const tr = document.createElement('tr');
+    tr.innerHTML = `<td>${esc(fmt(h.ts))}</td><td>${esc(h.camera)}</td><td>${esc(h.listed)}</td>
+      <td>${esc(h.read)}${h.exact ? '' : ' (' + esc(t('look_alike')) + ')'}</td><td>${esc(h.reason)}</td>`;
+    body.appendChild(tr);
+  }
 }
 
 async function loadWatch() {
@@ -67,8 +77,8 @@ async function loadWatch() {
       body.appendChild(tr);
     }
     const hits = await (await api('/api/watchlist/hits?limit=50')).json();
-    $('hits').querySelector('tbody').innerHTML = '';
-    for (const h of hits.hits) hitRow(h, false);
+    for (const h of hits.hits) addHit(h);
+    drawHits();
     listen();
   } catch (e) { $('watch-error').textContent = e.message; }
 }
@@ -99,6 +109,8 @@ async function listen() {
   listening = true;
   try {
     const r = await api('/api/watchlist/stream');
+    // The hub subscribes before it answers, so from here no new hit can be missed.
+    $('hits').dataset.live = 'yes';
     const reader = r.body.getReader();
     const dec = new TextDecoder();
     let buf = '';
@@ -111,10 +123,12 @@ async function listen() {
         const line = buf.slice(0, nl); buf = buf.slice(nl + 1);
         if (!line.startsWith('data:')) continue;
         const h = JSON.parse(line.slice(5));
-        hitRow(h, true);
+        addHit(h);
+        drawHits();
         $('hit-banner').textContent = t('hit_banner', h.listed, h.camera, fmt(h.ts), h.reason);
       }
     }
   } catch (e) { $('watch-error').textContent = e.message; }
+  $('hits').dataset.live = 'no';
   listening = false;
 }

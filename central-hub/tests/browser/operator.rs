@@ -348,6 +348,13 @@ async fn trace_and_watch(c: &Client, hub: &Arc<Hub>) {
         .await
         .unwrap();
     wait_text(c, "#watch tbody", "xe gây tai nạn").await;
+    // The hit must come over the live stream, so the stream must be open before it happens.
+    wait_js(
+        c,
+        "return document.querySelector('#hits').dataset.live === 'yes';",
+        "the hits stream is open",
+    )
+    .await;
     let h = hub.clone();
     tokio::task::spawn_blocking(move || {
         let now = chrono::Utc::now();
