@@ -12,11 +12,14 @@
 //!   model run itself (`detect.inference`); the peer's is its decode, preprocess, postprocess
 //!   and track+line wall time per frame, as it prints them.
 //! - int8 against fp32: the two models' inference alone, in alternated rounds, median ratio.
+//! - Memory: peak RSS of `edge-node run` with one camera as its own process (vtest.avi, and
+//!   vtest's first 20 s as H.264 through libav and through OpenH264) beside the peer's.
 //! - Track ids: distinct person track ids each pipeline reported over the clip (fewer for the
 //!   same people is fewer fragments), and the crossings of the shared full-height line.
 //!
 //! cargo bench -p matthan-benches --bench overhead
 use std::collections::BTreeSet;
+use std::path::Path;
 use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -25,7 +28,10 @@ use edge_node::config::EdgeConfig;
 use edge_node::detect::Detector;
 use edge_node::frame::RgbImage;
 use edge_node::ingest;
-use matthan_benches::{Broker, cached, decode_frames, decode_only, peer_run, process_cpu_s, repo};
+use matthan_benches::{
+    Broker, cached, decode_frames, decode_only, edge_run_peak_rss_mib, peer_run, process_cpu_s,
+    repo,
+};
 use matthan_schema::{Body, Direction, Event};
 
 const THREADS: usize = 2;
@@ -161,8 +167,36 @@ fn main() {
     println!(
         "int8 vs fp32, {ROUNDS} alternated rounds of {ROUND} frames: {fp32_fps:.1} vs {int8_fps:.1} inferences/s, median ratio {int8_x:.2}"
     );
+    memory(&peer, &vtest, &model, broker.port);
     println!("peer stages (ms/frame): {p_stage}");
     println!("{} events published, {} received", want, evs.len());
+}
+
+/// Peak RSS of `edge-node run` with one camera, as its own process, beside the peer's after its
+/// full pipeline: on vtest.avi (libav's MPEG-4 decoder), and on vtest's first 20 s as H.264
+/// (a camera's codec) decoded by libav and by OpenH264.
+fn memory(peer: &serde_json::Value, vtest: &Path, model: &Path, port: u16) {
+    let mp4 = cached("MATTHAN_VTEST_MP4", ".cache/media/vtest-20s.mp4");
+    let run = |video: &Path, decoder: &str| {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("edge.toml");
+        let head = matthan_benches::one_camera_toml(port, model, THREADS, video);
+        std::fs::write(&path, format!("{head}decoder = \"{decoder}\"\n")).unwrap();
+        edge_run_peak_rss_mib(&path)
+    };
+    let (avi, h264, open) = (run(vtest, "auto"), run(&mp4, "auto"), run(&mp4, "openh264"));
+    println!(
+        "{:<44} {:>10} {:>10}",
+        "peak RSS, one camera (edge-node run), MiB",
+        f1(&peer["peak_rss_pipeline_mib"]),
+        format!("{avi:.1}")
+    );
+    println!(
+        "{:<44} {:>10} {:>10}",
+        "  the clip as H.264: libav / openh264",
+        "-",
+        format!("{h264:.1} / {open:.1}")
+    );
 }
 
 const ROUNDS: usize = 7;

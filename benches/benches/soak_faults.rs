@@ -14,28 +14,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
-use matthan_benches::{Broker, cached, repo};
+use matthan_benches::{Broker, binary, cached, repo};
 use matthan_test_support::HubProcess;
-
-/// Built binaries of the workspace (`target/release/...`, beside this bench's `deps` folder),
-/// or from `MATTHAN_BIN_DIR` (a copy, so rebuilding during an hour-long soak cannot swap the
-/// binaries it restarts).
-fn binary(name: &str) -> PathBuf {
-    let dir = std::env::var_os("MATTHAN_BIN_DIR").map_or_else(
-        || {
-            let exe = std::env::current_exe().unwrap();
-            exe.parent().unwrap().parent().unwrap().to_path_buf()
-        },
-        PathBuf::from,
-    );
-    let p = dir.join(name);
-    assert!(
-        p.is_file(),
-        "{} is missing: cargo build --release -p central-hub -p edge-node",
-        p.display()
-    );
-    p
-}
 
 /// A small deterministic generator (xorshift): the same seed gives the same fault schedule.
 struct Rng(u64);

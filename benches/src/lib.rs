@@ -183,12 +183,17 @@ pub fn pct(v: &mut [f64], p: f64) -> f64 {
 
 /// Peak resident set size of this process so far, in MiB (Linux `VmHWM`).
 pub fn peak_rss_mib() -> f64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    status
+    vm_hwm_mib("/proc/self/status").unwrap_or(f64::NAN)
+}
+
+/// `VmHWM` of a `/proc/<pid>/status` file, in MiB; none once the process is gone.
+fn vm_hwm_mib(status: &str) -> Option<f64> {
+    std::fs::read_to_string(status)
+        .ok()?
         .lines()
         .find_map(|l| l.strip_prefix("VmHWM:"))
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
-        .map_or(f64::NAN, |kb| kb / 1024.0)
+        .map(|kb| kb / 1024.0)
 }
 
 /// The bearer token the benches' API server accepts (role operator).
@@ -260,4 +265,45 @@ impl ApiServer {
         self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
         let _ = self.rt.block_on(self.server);
     }
+}
+
+/// Built binaries of the workspace (`target/release/...`, beside this bench's `deps` folder),
+/// or from `MATTHAN_BIN_DIR` (a copy, so rebuilding during an hour-long soak cannot swap the
+/// binaries it restarts).
+pub fn binary(name: &str) -> std::path::PathBuf {
+    let dir = std::env::var_os("MATTHAN_BIN_DIR").map_or_else(
+        || {
+            let exe = std::env::current_exe().unwrap();
+            exe.parent().unwrap().parent().unwrap().to_path_buf()
+        },
+        std::path::PathBuf::from,
+    );
+    let p = dir.join(name);
+    assert!(
+        p.is_file(),
+        "{} is missing: cargo build --release -p central-hub -p edge-node",
+        p.display()
+    );
+    p
+}
+
+/// Runs `edge-node run --config <config>` to its end and returns its peak resident set in MiB
+/// (`VmHWM`, read every 50 ms while it runs: the last reading before it exits).
+pub fn edge_run_peak_rss_mib(config: &std::path::Path) -> f64 {
+    let mut child = std::process::Command::new(binary("edge-node"))
+        .args(["run", "--config"])
+        .arg(config)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("edge-node run");
+    let status = format!("/proc/{}/status", child.id());
+    let mut peak = f64::NAN;
+    while child.try_wait().expect("edge-node run").is_none() {
+        if let Some(mib) = vm_hwm_mib(&status) {
+            peak = mib;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    peak
 }

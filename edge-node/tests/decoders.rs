@@ -8,6 +8,7 @@ use std::path::Path;
 use edge_node::config::EdgeConfig;
 use edge_node::detect::{Detection, Detector};
 use edge_node::frame::RgbImage;
+use support::frames::decoded_frame;
 
 fn detector(model: &Path, model_extra: &str) -> Result<Detector, String> {
     support::ort();
@@ -158,7 +159,7 @@ fn nanodet_layout_decodes_distributions_per_stride() {
 fn real_nanodet_finds_people_in_a_real_frame() {
     support::ort();
     // One real frame of vtest.avi, decoded by GStreamer into the same RGB the pipeline uses.
-    let img = decoded_frame(&support::vtest(), 300);
+    let img = decoded_frame(&support::vtest(), "decodebin", 300);
     let mut det = detector(&support::nanodet(), "").unwrap();
     let out = det.detect(&[&img]).unwrap();
     let people = out[0]
@@ -179,7 +180,7 @@ fn real_nanodet_finds_people_in_a_real_frame() {
 fn a_region_finds_what_the_whole_frame_finds_inside_it() {
     use edge_node::detect::Region;
     support::ort();
-    let img = decoded_frame(&support::vtest(), 300);
+    let img = decoded_frame(&support::vtest(), "decodebin", 300);
     let any_size = support::repo().join("models/nanodet-m-416-dyn.onnx");
     let mut det = detector(&any_size, "").unwrap();
     assert!(det.supports_regions());
@@ -243,47 +244,11 @@ fn unreadable_model_is_a_clear_error() {
     assert!(err.contains("garbage.onnx"), "{err}");
 }
 
-/// Decodes frame `n` of a video to RGB with GStreamer.
-fn decoded_frame(path: &Path, n: u32) -> RgbImage {
-    use gstreamer as gst;
-    use gstreamer::prelude::*;
-    gst::init().unwrap();
-    let p = gst::parse::launch(&format!(
-        "filesrc location=\"{}\" ! decodebin ! videoconvert ! video/x-raw,format=RGB ! appsink name=s sync=false",
-        path.display()
-    ))
-    .unwrap()
-    .downcast::<gst::Pipeline>()
-    .unwrap();
-    let sink = p
-        .by_name("s")
-        .unwrap()
-        .downcast::<gstreamer_app::AppSink>()
-        .unwrap();
-    p.set_state(gst::State::Playing).unwrap();
-    let mut img = None;
-    for _ in 0..=n {
-        let s = sink.pull_sample().expect("frame");
-        let info = gstreamer_video::VideoInfo::from_caps(s.caps().unwrap()).unwrap();
-        let b = s.buffer().unwrap().map_readable().unwrap();
-        img = Some(RgbImage {
-            width: info.width(),
-            height: info.height(),
-            stride: info.stride()[0] as usize,
-            data: b.to_vec(),
-        });
-    }
-    p.set_state(gst::State::Null).unwrap();
-    img.unwrap()
-}
-
 /// The camera path takes RGBx from `videoconvert` and repacks it (cheaper than asking for RGB):
 /// its frames must be exactly the RGB `videoconvert` gives, or every model, threshold and
 /// colour classifier downstream would see a different picture from the one it was measured on.
 #[test]
 fn camera_frames_are_videoconverts_rgb() {
-    use edge_node::queue::{FrameQueues, Msg};
-    use std::sync::{Arc, atomic::AtomicBool};
     let dir = tempfile::tempdir().unwrap();
     // Parsing checks the model file; this test never loads it.
     let text = format!(
@@ -292,33 +257,10 @@ fn camera_frames_are_videoconverts_rgb() {
         support::vtest().display()
     );
     let cfg = EdgeConfig::parse(&text, &dir.path().join("edge.toml")).unwrap();
-    edge_node::ingest::init().unwrap();
-    let cam = cfg.cameras[0].clone();
-    let q = Arc::new(FrameQueues::new(
-        vec![edge_node::ingest::overflow_policy(&cam)],
-        2,
-    ));
-    let (q2, stop) = (q.clone(), Arc::new(AtomicBool::new(false)));
-    let stop2 = stop.clone();
-    let th = std::thread::spawn(move || edge_node::ingest::run_camera(0, &cam, q2, stop2));
-    let mut frames = Vec::new();
-    while frames.len() < 41 {
-        for m in q.pop_batch(8, std::time::Duration::from_millis(200)) {
-            if let Msg::Frame(f) = m {
-                frames.push(f.image);
-            }
-        }
-    }
-    stop.store(true, std::sync::atomic::Ordering::Relaxed);
-    q.close();
-    th.join().unwrap();
+    let frames = support::frames::camera_frames(&cfg, 41);
     for n in [0, 40] {
-        let (ours, want) = (&frames[n], decoded_frame(&support::vtest(), n as u32));
-        assert_eq!((ours.width, ours.height), (want.width, want.height));
-        let differ = (0..ours.height as usize)
-            .flat_map(|y| ours.row(y).iter().zip(want.row(y)))
-            .filter(|(a, b)| a != b)
-            .count();
+        let want = decoded_frame(&support::vtest(), "decodebin", n as u32);
+        let differ = support::frames::bytes_differing(&frames[n], &want);
         assert_eq!(
             differ, 0,
             "frame {n}: {differ} bytes differ from videoconvert's RGB"

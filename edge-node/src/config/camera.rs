@@ -20,6 +20,10 @@ pub struct CameraConfig {
     pub source: Source,
     pub detect_fps: u32,
     pub decoder: DecoderChoice,
+    /// Threads of a software (libav) decoder; none: the decoder's own choice (one per core
+    /// plus one). One by default: a box decodes several cameras side by side, and libav's frame
+    /// threads each hold their own pictures (more memory, more CPU for the same frames).
+    pub decode_threads: Option<std::num::NonZeroU32>,
     /// Files only: pace frames at their natural rate (a replayed camera) instead of as fast as
     /// the pipeline can take them (analysis of recorded footage, benchmarks).
     pub realtime: bool,
@@ -65,6 +69,9 @@ pub(super) struct RawCamera {
     detect_fps: u32,
     #[serde(default = "d_decoder")]
     decoder: DecoderChoice,
+    /// 0: the decoder's own choice.
+    #[serde(default = "d_decode_threads")]
+    decode_threads: u32,
     #[serde(default)]
     rtsp_transport: Option<String>,
     #[serde(default)]
@@ -100,6 +107,9 @@ fn d_fps() -> u32 {
 }
 fn d_decoder() -> DecoderChoice {
     DecoderChoice::Auto
+}
+fn d_decode_threads() -> u32 {
+    1
 }
 
 /// A camera's rule entries, validated once the junctions and classifiers are known.
@@ -180,6 +190,7 @@ impl RawCamera {
             source,
             detect_fps: self.detect_fps,
             decoder: self.decoder,
+            decode_threads: std::num::NonZeroU32::new(self.decode_threads),
             realtime: self.realtime,
             loop_file: self.loop_file,
             start_at,

@@ -167,6 +167,19 @@ fn assemble(raw: RawConfig, s: &Scope) -> Result<EdgeConfig, ConfigError> {
             return Err(at.err("id", "a camera id must differ from edge_id"));
         }
         let (c, rest) = cam.validate(&at, &model.labels)?;
+        // GStreamer's decoder ranks are process-wide: one box decodes one way.
+        if let Some(first) = cameras
+            .first()
+            .filter(|f: &&CameraConfig| f.decoder != c.decoder)
+        {
+            return Err(at.err(
+                "decoder",
+                format!(
+                    "{:?} differs from cameras[0]'s {:?}; every camera of a box uses one decoder choice",
+                    c.decoder, first.decoder
+                ),
+            ));
+        }
         cameras.push(c);
         pending.push(rest);
     }

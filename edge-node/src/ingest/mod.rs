@@ -5,6 +5,7 @@
 //! so frames are thinned to the detect rate before colour conversion (cheap), and Rust only
 //! ever sees the frames it will use. Hardware decoders win decodebin's ranking when present.
 
+use std::num::NonZeroU32;
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -48,15 +49,16 @@ pub fn init() -> Result<(), IngestError> {
 }
 
 /// Raises the chosen hardware decoders above the software ones (or sinks them all for
-/// `software`). Ranks are process-wide, so this is decided once from the first camera that asks.
-pub fn rank_decoders(choice: DecoderChoice) {
+/// `software` and `openh264`; the latter also raises OpenH264 above libav). Ranks are
+/// process-wide, so every camera of a box makes the same choice (checked with the config).
+pub fn rank_decoders(choice: DecoderChoice) -> Result<(), IngestError> {
     let registry = gst::Registry::get();
     for (name, kind) in HW_DECODERS {
         let Some(feature) = registry.lookup_feature(name) else {
             continue;
         };
         let wanted = match choice {
-            DecoderChoice::Software => gst::Rank::NONE,
+            DecoderChoice::Software | DecoderChoice::Openh264 => gst::Rank::NONE,
             DecoderChoice::Auto => gst::Rank::PRIMARY + 1,
             c if c == kind => gst::Rank::PRIMARY + 1,
             _ => gst::Rank::NONE,
@@ -64,6 +66,21 @@ pub fn rank_decoders(choice: DecoderChoice) {
         feature.set_rank(wanted);
         tracing::debug!(decoder = name, rank = ?wanted, "decoder rank");
     }
+    // Set either way (MARGINAL is how it is packaged), so the ranks follow the last choice.
+    let openh264 = registry.lookup_feature("openh264dec");
+    match (choice, openh264) {
+        (DecoderChoice::Openh264, None) => {
+            return Err(IngestError::Init(
+                "decoder = \"openh264\": GStreamer has no openh264dec element \
+                 (Debian: gstreamer1.0-plugins-bad)"
+                    .into(),
+            ));
+        }
+        (DecoderChoice::Openh264, Some(f)) => f.set_rank(gst::Rank::PRIMARY + 1),
+        (_, Some(f)) => f.set_rank(gst::Rank::MARGINAL),
+        (_, None) => {}
+    }
+    Ok(())
 }
 
 /// Whether a camera's frames may be dropped under load (live) or must wait (recorded file).
@@ -212,6 +229,26 @@ const STALL_AFTER: Duration = Duration::from_secs(10);
 /// The wall-clock time of the stream's first frame, and that frame's PTS.
 type ClockBase = (DateTime<Utc>, gst::ClockTime);
 
+/// Sets the decoder's threads as it is added (libav's `avdec_*` take `max-threads`; hardware
+/// and OpenH264 decoders have no such setting) and logs which decoder the camera got.
+fn watch_decoder(pipeline: &gst::Pipeline, id: &Arc<str>, threads: Option<NonZeroU32>) {
+    let cam_id = id.clone();
+    pipeline.connect_deep_element_added(move |_, _, el| {
+        if let Some(f) = el.factory()
+            && f.klass().contains("Decoder")
+            && f.klass().contains("Video")
+        {
+            let libav = el.find_property("max-threads").is_some();
+            if let Some(n) = threads.filter(|_| libav) {
+                el.set_property("max-threads", n.get() as i32);
+            }
+            // 0: libav's own choice; absent: a decoder without the setting.
+            let max_threads = libav.then(|| el.property::<i32>("max-threads"));
+            tracing::info!(camera = %cam_id, decoder = %f.name(), ?max_threads, "video decoder");
+        }
+    });
+}
+
 /// One pipeline lifetime. Ok on end of stream or stop; Err with GStreamer's own words otherwise.
 fn run_once(
     live: bool,
@@ -240,15 +277,7 @@ fn run_once(
             None
         });
     }
-    let cam_id = id.clone();
-    pipeline.connect_deep_element_added(move |_, _, el| {
-        if let Some(f) = el.factory()
-            && f.klass().contains("Decoder")
-            && f.klass().contains("Video")
-        {
-            tracing::info!(camera = %cam_id, decoder = %f.name(), "video decoder");
-        }
-    });
+    watch_decoder(&pipeline, id, cam.decode_threads);
     let sink = pipeline
         .by_name("sink")
         .expect("named in describe")

@@ -140,7 +140,7 @@ pub fn run_watched(
     positions: &[std::sync::atomic::AtomicU64],
 ) -> Result<RunSummary, PipelineError> {
     ingest::init()?;
-    ingest::rank_decoders(cfg.cameras[0].decoder);
+    ingest::rank_decoders(cfg.cameras[0].decoder)?;
     let mut detector = Detector::new(&cfg.model)?;
     let regions = regions(cfg, &mut detector)?;
     let metrics = start_metrics(cfg)?;

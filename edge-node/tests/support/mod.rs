@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 
 use matthan_schema::Event;
 
+pub mod frames;
 pub mod scenes;
 
 pub use matthan_test_support::{
