@@ -47,11 +47,14 @@ $('trace-form').onsubmit = (ev) => { ev.preventDefault(); trace($('trace-plate')
 // So both merge into one map (a pass is one listed plate on one event) and the table is drawn
 // from it, newest first.
 const hitsSeen = new Map();
-function addHit(h) { hitsSeen.set(h.entry_id + '/' + h.event_id, h); }
+const hitKey = (h) => h.entry_id + '/' + h.event_id;
+function addHit(h) { hitsSeen.set(hitKey(h), h); }
 function drawHits() {
   const body = $('hits').querySelector('tbody');
   body.innerHTML = '';
   const all = [...hitsSeen.values()].sort((a, b) => (a.ts < b.ts ? 1 : a.ts > b.ts ? -1 : 0));
+  // A console stays open for days: keep only the rows shown, as the fetch asks for.
+  for (const old of all.slice(50)) hitsSeen.delete(hitKey(old));
   for (const h of all.slice(0, 50)) {
     const tr = document.createElement('tr');
     tr.innerHTML = `<td>${esc(fmt(h.ts))}</td><td>${esc(h.camera)}</td><td>${esc(h.listed)}</td>
