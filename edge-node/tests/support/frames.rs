@@ -4,6 +4,7 @@
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 
 use edge_node::config::EdgeConfig;
 use edge_node::frame::RgbImage;
@@ -12,6 +13,14 @@ use edge_node::queue::{FrameQueues, Msg};
 /// Frame `n` of a video as RGB: `decode` is the GStreamer chain between the file and
 /// `videoconvert` (`decodebin`, or a decoder named outright).
 pub fn decoded_frame(path: &Path, decode: &str, n: u32) -> RgbImage {
+    decoded_frames(path, decode, n as usize + 1)
+        .pop()
+        .expect("frames")
+        .1
+}
+
+/// The first `n` frames of a video as RGB, each with its PTS.
+pub fn decoded_frames(path: &Path, decode: &str, n: usize) -> Vec<(Duration, RgbImage)> {
     use gstreamer as gst;
     use gstreamer::prelude::*;
     gst::init().unwrap();
@@ -28,25 +37,28 @@ pub fn decoded_frame(path: &Path, decode: &str, n: u32) -> RgbImage {
         .downcast::<gstreamer_app::AppSink>()
         .unwrap();
     p.set_state(gst::State::Playing).unwrap();
-    let mut img = None;
-    for _ in 0..=n {
+    let mut out = Vec::with_capacity(n);
+    while out.len() < n {
         let s = sink.pull_sample().expect("frame");
         let info = gstreamer_video::VideoInfo::from_caps(s.caps().unwrap()).unwrap();
-        let b = s.buffer().unwrap().map_readable().unwrap();
-        img = Some(RgbImage {
+        let buffer = s.buffer().unwrap();
+        let pts = Duration::from_nanos(buffer.pts().expect("pts").nseconds());
+        let b = buffer.map_readable().unwrap();
+        let img = RgbImage {
             width: info.width(),
             height: info.height(),
             stride: info.stride()[0] as usize,
             data: b.to_vec(),
-        });
+        };
+        out.push((pts, img));
     }
     p.set_state(gst::State::Null).unwrap();
-    img.unwrap()
+    out
 }
 
 /// The first `n` frames the camera path (`ingest::run_camera`) delivers for the first camera
 /// of `cfg`.
-pub fn camera_frames(cfg: &EdgeConfig, n: usize) -> Vec<Arc<RgbImage>> {
+pub fn camera_frames(cfg: &EdgeConfig, n: usize) -> Vec<(Duration, Arc<RgbImage>)> {
     edge_node::ingest::init().unwrap();
     let cam = cfg.cameras[0].clone();
     let q = Arc::new(FrameQueues::new(
@@ -58,9 +70,9 @@ pub fn camera_frames(cfg: &EdgeConfig, n: usize) -> Vec<Arc<RgbImage>> {
     let th = std::thread::spawn(move || edge_node::ingest::run_camera(0, &cam, q2, stop2));
     let mut frames = Vec::new();
     while frames.len() < n {
-        for m in q.pop_batch(8, std::time::Duration::from_millis(200)) {
+        for m in q.pop_batch(8, Duration::from_millis(200)) {
             if let Msg::Frame(f) = m {
-                frames.push(f.image);
+                frames.push((f.pts, f.image));
             }
         }
     }
@@ -77,4 +89,32 @@ pub fn bytes_differing(ours: &RgbImage, want: &RgbImage) -> usize {
         .flat_map(|y| ours.row(y).iter().zip(want.row(y)))
         .filter(|(a, b)| a != b)
         .count()
+}
+
+/// Compares each frame the camera path delivered with the reference decode's frame of the same
+/// PTS (by PTS, not by position: what is compared is the picture, and a frame missing on either
+/// side must not shift every later comparison). Panics naming the first frame that differs,
+/// or a camera frame the reference never decoded (it must decode at least as far); returns
+/// how many frames were compared.
+pub fn assert_same_pictures(
+    camera: &[(Duration, Arc<RgbImage>)],
+    reference: &[(Duration, RgbImage)],
+    what: &str,
+) -> usize {
+    let by_pts: std::collections::HashMap<_, _> =
+        reference.iter().map(|(pts, img)| (*pts, img)).collect();
+    let mut compared = 0;
+    for (n, (pts, img)) in camera.iter().enumerate() {
+        let Some(want) = by_pts.get(pts) else {
+            let have: Vec<_> = reference.iter().map(|(p, _)| p.as_millis()).collect();
+            panic!("camera frame {n} (pts {pts:?}) is not among the reference's (ms): {have:?}");
+        };
+        let differ = bytes_differing(img, want);
+        assert_eq!(
+            differ, 0,
+            "camera frame {n} (pts {pts:?}): {differ} bytes differ from {what}"
+        );
+        compared += 1;
+    }
+    compared
 }
