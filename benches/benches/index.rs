@@ -33,6 +33,8 @@ struct Row {
     workers: usize,
     /// The int8 model (`models/nanodet-m-416-int8.onnx`) instead of fp32.
     int8: bool,
+    /// Motion windows (`[cameras.motion] windows`): fp32 through the any-size export.
+    windows: bool,
 }
 
 /// (video, class, first, last) in seconds from the video's start.
@@ -55,6 +57,7 @@ fn main() {
             gate: false,
             workers: 1,
             int8: false,
+            windows: false,
         },
         Row {
             name: "5 fps",
@@ -62,6 +65,7 @@ fn main() {
             gate: false,
             workers: 1,
             int8: false,
+            windows: false,
         },
         Row {
             name: "5 fps + motion gate",
@@ -69,6 +73,7 @@ fn main() {
             gate: true,
             workers: 1,
             int8: false,
+            windows: false,
         },
         Row {
             name: "5 fps + gate, 2 workers",
@@ -76,6 +81,7 @@ fn main() {
             gate: true,
             workers: 2,
             int8: false,
+            windows: false,
         },
         Row {
             name: "5 fps + gate, 4 workers",
@@ -83,6 +89,7 @@ fn main() {
             gate: true,
             workers: 4,
             int8: false,
+            windows: false,
         },
         Row {
             name: "5 fps + gate, int8",
@@ -90,6 +97,7 @@ fn main() {
             gate: true,
             workers: 1,
             int8: true,
+            windows: false,
         },
         Row {
             name: "2 fps + gate",
@@ -97,6 +105,23 @@ fn main() {
             gate: true,
             workers: 1,
             int8: false,
+            windows: false,
+        },
+        Row {
+            name: "5 fps + gate + windows",
+            detect_fps: 5,
+            gate: true,
+            workers: 1,
+            int8: false,
+            windows: true,
+        },
+        Row {
+            name: "5 fps + gate + windows, int8",
+            detect_fps: 5,
+            gate: true,
+            workers: 1,
+            int8: true,
+            windows: true,
         },
     ];
     println!(
@@ -246,15 +271,19 @@ fn config(
          [[cameras]]\nid = \"template\"\nurl = \"file://{}\"\ndetect_fps = {}\n{}",
         dir.join(format!("{site}-w{worker}.outbox")).display(),
         repo()
-            .join(if r.int8 {
-                "models/nanodet-m-416-int8.onnx"
-            } else {
-                "models/nanodet-m-416.onnx"
+            .join(match (r.int8, r.windows) {
+                (true, _) => "models/nanodet-m-416-int8.onnx",
+                (false, true) => "models/nanodet-m-416-dyn.onnx",
+                (false, false) => "models/nanodet-m-416.onnx",
             })
             .display(),
         template.display(),
         r.detect_fps,
-        if r.gate { "[cameras.motion]\n" } else { "" },
+        match (r.gate, r.windows) {
+            (true, true) => "[cameras.motion]\nwindows = true\n",
+            (true, false) => "[cameras.motion]\n",
+            _ => "",
+        },
     );
     let p = dir.join(format!("{site}-w{worker}.toml"));
     std::fs::write(&p, text).unwrap();

@@ -64,6 +64,8 @@ pub struct Metrics {
     pub processed: Vec<AtomicU64>,
     /// Frames the motion gate kept from the detector (nothing moved), per camera.
     pub gated: Vec<AtomicU64>,
+    /// Frames detected only within a window around what moved (`[cameras.motion] windows`).
+    pub windowed: Vec<AtomicU64>,
     pub inference_ms: Histogram,
     pub publish_ms: Histogram,
     pub published: AtomicU64,
@@ -89,10 +91,12 @@ impl Metrics {
     pub fn new(cameras: Vec<String>) -> Self {
         let processed = cameras.iter().map(|_| AtomicU64::new(0)).collect();
         let gated = cameras.iter().map(|_| AtomicU64::new(0)).collect();
+        let windowed = cameras.iter().map(|_| AtomicU64::new(0)).collect();
         Self {
             cameras,
             processed,
             gated,
+            windowed,
             ..Self::default()
         }
     }
@@ -149,9 +153,8 @@ impl Metrics {
         }
     }
 
-    pub fn render(&self) -> String {
-        let mut out = String::new();
-        self.render_stages(&mut out);
+    /// The per-camera frame counters.
+    fn render_camera_counters(&self, out: &mut String) {
         let q = self.queues.get();
         for (name, help, read) in [
             (
@@ -174,6 +177,11 @@ impl Metrics {
                 "frames analysed without the detector because nothing moved (motion gate)",
                 3,
             ),
+            (
+                "matthan_edge_frames_windowed_total",
+                "frames detected only in a window around what moved (motion windows)",
+                4,
+            ),
         ] {
             let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter");
             for (i, cam) in self.cameras.iter().enumerate() {
@@ -182,11 +190,18 @@ impl Metrics {
                     (2, Some(q)) => q.dropped[i].load(Ordering::Relaxed),
                     (1, _) => self.processed[i].load(Ordering::Relaxed),
                     (3, _) => self.gated[i].load(Ordering::Relaxed),
+                    (4, _) => self.windowed[i].load(Ordering::Relaxed),
                     _ => 0,
                 };
                 let _ = writeln!(out, "{name}{{camera=\"{cam}\"}} {v}");
             }
         }
+    }
+
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        self.render_stages(&mut out);
+        self.render_camera_counters(&mut out);
         self.inference_ms.render(
             &mut out,
             "matthan_edge_inference_ms",

@@ -10,6 +10,12 @@
 //! compression flicker stay well under `pixel_delta`. A full detection at least every
 //! `full_every_s` keeps still objects (parked vehicles, loiterers, left bags) confirmed and
 //! catches anything the thumbnail cannot see.
+//!
+//! With `windows = true` a frame that moved is detected only around what moved: the gate hands
+//! back the changed cells' bounds, the pipeline grows them to take in every track they touch
+//! (`window`), and the model runs on that window of its input (as for `detect_region`). Tracks
+//! wholly outside are held where they are, as on a still frame. The reference thumbnail is then
+//! renewed only where the frame was looked at, so a slow change elsewhere still adds up.
 
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
@@ -28,6 +34,8 @@ pub struct MotionConfig {
     pub min_cells: u32,
     /// A full detection at least this often, motion or not (seconds).
     pub full_every_s: f64,
+    /// Detect only around what moved (a model that takes any input size).
+    pub windows: bool,
 }
 
 impl Default for MotionConfig {
@@ -37,6 +45,7 @@ impl Default for MotionConfig {
             pixel_delta: d_delta(),
             min_cells: d_cells(),
             full_every_s: d_full(),
+            windows: false,
         }
     }
 }
@@ -52,6 +61,8 @@ pub struct RawMotion {
     min_cells: u32,
     #[serde(default = "d_full")]
     full_every_s: f64,
+    #[serde(default)]
+    windows: bool,
 }
 
 // Defaults: an 8-px cell keeps a 16x16-px motorbike far down the road at four cells while
@@ -93,6 +104,7 @@ impl RawMotion {
             pixel_delta: self.pixel_delta,
             min_cells: self.min_cells,
             full_every_s: self.full_every_s,
+            windows: self.windows,
         })
     }
 }
@@ -136,35 +148,81 @@ impl Thumb {
     /// (auto-exposure, a cloud, mains flicker: a gain on every pixel) is taken out; only cells
     /// in `within` (x1, y1, x2, y2 as fractions of the frame) when given.
     pub fn changed(&self, reference: &Thumb, delta: u8, within: Option<[f64; 4]>) -> u32 {
-        let [x1, y1, x2, y2] = within.unwrap_or([0.0, 0.0, 1.0, 1.0]);
-        let span = |a: f64, b: f64, n: usize| {
-            ((a * n as f64).floor() as usize).min(n)..((b * n as f64).ceil() as usize).min(n)
-        };
-        let (cols, rows) = (span(x1, x2, self.cols), span(y1, y2, self.rows));
+        self.changes(reference, delta, within).0
+    }
+
+    /// [`Thumb::changed`], with the bounds of the changed cells (fractions of the frame; none
+    /// when nothing changed).
+    pub fn changes(
+        &self,
+        reference: &Thumb,
+        delta: u8,
+        within: Option<[f64; 4]>,
+    ) -> (u32, Option<[f64; 4]>) {
+        let (cols, rows) = self.span(within.unwrap_or([0.0, 0.0, 1.0, 1.0]));
         let pairs = || {
             rows.clone().flat_map(|r| {
                 let at = r * self.cols;
-                let (a, b) = (
-                    &self.cells[at..at + self.cols],
-                    &reference.cells[at..at + self.cols],
-                );
-                a[cols.clone()].iter().zip(&b[cols.clone()])
+                cols.clone()
+                    .map(move |c| (r, c, self.cells[at + c], reference.cells[at + c]))
             })
         };
-        let (now, then) = pairs().fold((0u64, 0u64), |(x, y), (a, b)| {
-            (x + *a as u64, y + *b as u64)
+        let (now, then) = pairs().fold((0u64, 0u64), |(x, y), (_, _, a, b)| {
+            (x + a as u64, y + b as u64)
         });
         let gain = now.max(1) as f32 / then.max(1) as f32;
-        pairs()
-            .filter(|(a, b)| (**a as f32 - **b as f32 * gain).abs() > delta as f32)
-            .count() as u32
+        let mut n = 0;
+        let mut cells = [usize::MAX, usize::MAX, 0, 0];
+        for (r, c, _, _) in
+            pairs().filter(|(_, _, a, b)| (*a as f32 - *b as f32 * gain).abs() > delta as f32)
+        {
+            n += 1;
+            cells = [
+                cells[0].min(c),
+                cells[1].min(r),
+                cells[2].max(c + 1),
+                cells[3].max(r + 1),
+            ];
+        }
+        let bounds = (n > 0).then(|| {
+            [
+                cells[0] as f64 / self.cols as f64,
+                cells[1] as f64 / self.rows as f64,
+                cells[2] as f64 / self.cols as f64,
+                cells[3] as f64 / self.rows as f64,
+            ]
+        });
+        (n, bounds)
+    }
+
+    /// The columns and rows of cells that `rect` (fractions of the frame) touches.
+    fn span(&self, rect: [f64; 4]) -> (std::ops::Range<usize>, std::ops::Range<usize>) {
+        let [x1, y1, x2, y2] = rect;
+        let span = |a: f64, b: f64, n: usize| {
+            ((a * n as f64).floor() as usize).min(n)..((b * n as f64).ceil() as usize).min(n)
+        };
+        (span(x1, x2, self.cols), span(y1, y2, self.rows))
+    }
+
+    /// Takes `new`'s cells within `rect` (fractions of the frame).
+    fn renew(&mut self, new: &Thumb, rect: [f64; 4]) {
+        let (cols, rows) = self.span(rect);
+        for r in rows {
+            let at = r * self.cols;
+            self.cells[at + cols.start..at + cols.end]
+                .copy_from_slice(&new.cells[at + cols.start..at + cols.end]);
+        }
     }
 }
 
 /// What the gate decided for one frame.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Decision {
+    /// Detect on the whole frame (or the camera's region).
     Detect,
+    /// Detect around what moved: the changed cells' bounds (fractions of the frame), before
+    /// the pipeline grows them over the tracks they touch (`windows`).
+    Around([f64; 4]),
     /// Nothing moved since the last detected frame.
     Still,
 }
@@ -175,6 +233,8 @@ pub struct MotionGate {
     cfg: MotionConfig,
     /// The camera's detection region: motion elsewhere cannot change what it detects.
     region: Option<[f64; 4]>,
+    /// The reference thumbnail (each cell as last looked at) and when the frame was last
+    /// detected whole.
     last: Option<(Thumb, DateTime<Utc>)>,
 }
 
@@ -196,19 +256,80 @@ impl MotionGate {
     }
 
     pub fn decide(&mut self, thumb: &Thumb, captured: DateTime<Utc>) -> Decision {
-        let still = match &self.last {
+        let changes = match &self.last {
             Some((prev, at)) if prev.cols == thumb.cols && prev.rows == thumb.rows => {
                 let due = (captured - *at).as_seconds_f64() >= self.cfg.full_every_s;
-                !due && thumb.changed(prev, self.cfg.pixel_delta, self.region) < self.cfg.min_cells
+                (!due).then(|| thumb.changes(prev, self.cfg.pixel_delta, self.region))
             }
-            _ => false,
+            _ => None,
         };
-        if still {
-            return Decision::Still;
+        match changes {
+            Some((n, _)) if n < self.cfg.min_cells => Decision::Still,
+            Some((_, Some(moved))) if self.cfg.windows => Decision::Around(moved),
+            _ => {
+                self.last = Some((thumb.clone(), captured));
+                Decision::Detect
+            }
         }
-        self.last = Some((thumb.clone(), captured));
-        Decision::Detect
     }
+
+    /// After `Around`: the detector looked at the frame within `rect` (the window, fractions
+    /// of the frame), whose cells are the reference from now on; `None`: the whole frame was
+    /// detected after all.
+    pub fn looked(&mut self, thumb: &Thumb, captured: DateTime<Utc>, rect: Option<[f64; 4]>) {
+        match (&mut self.last, rect) {
+            (Some((prev, _)), Some(rect)) if prev.cols == thumb.cols && prev.rows == thumb.rows => {
+                prev.renew(thumb, rect)
+            }
+            _ => self.last = Some((thumb.clone(), captured)),
+        }
+    }
+}
+
+/// The window to detect in around `moved` (fractions of the frame): grown by `margin` on each
+/// side, then over every track box (fractions) it touches, until none is cut by its edge, and
+/// over every moving track and where it may have gone since (a vehicle hidden behind a bus
+/// makes no motion of its own). None
+/// when that is most of the frame anyway (`whole_above` of its area): a whole-frame run costs
+/// little more and sees everything.
+pub fn window(
+    moved: [f64; 4],
+    tracks: &[([f64; 4], bool)],
+    margin: f64,
+    whole_above: f64,
+) -> Option<[f64; 4]> {
+    let grow =
+        |r: [f64; 4], m: f64| [r[0] - m, r[1] - m, r[2] + m, r[3] + m].map(|v| v.clamp(0.0, 1.0));
+    let union = |a: [f64; 4], b: [f64; 4]| {
+        [
+            a[0].min(b[0]),
+            a[1].min(b[1]),
+            a[2].max(b[2]),
+            a[3].max(b[3]),
+        ]
+    };
+    let touches =
+        |a: &[f64; 4], b: &[f64; 4]| a[0] < b[2] && b[0] < a[2] && a[1] < b[3] && b[1] < a[3];
+    let mut w = grow(moved, margin);
+    // A moving track may have gone up to half its size further by this frame.
+    for (b, _) in tracks.iter().filter(|(_, moving)| *moving) {
+        let half = (b[2] - b[0]).max(b[3] - b[1]) / 2.0;
+        w = union(w, grow(*b, margin + half));
+    }
+    // Each pass can only grow the window, and there are finitely many boxes.
+    loop {
+        let grown = tracks
+            .iter()
+            .map(|(b, _)| grow(*b, margin))
+            .filter(|b| touches(b, &w))
+            .fold(w, union);
+        if grown == w {
+            break;
+        }
+        w = grown;
+    }
+    let area = (w[2] - w[0]) * (w[3] - w[1]);
+    (area <= whole_above).then_some(w)
 }
 
 #[cfg(test)]
@@ -222,6 +343,7 @@ mod tests {
             pixel_delta: d_delta(),
             min_cells: d_cells(),
             full_every_s: d_full(),
+            windows: false,
         }
         .validate(&Scope::root(std::path::Path::new("test.toml")))
         .unwrap()
@@ -317,6 +439,70 @@ mod tests {
     }
 
     #[test]
+    fn with_windows_the_gate_says_where_it_moved_and_renews_only_what_was_looked_at() {
+        let c = MotionConfig {
+            windows: true,
+            ..cfg()
+        };
+        let mut g = MotionGate::new(c.clone());
+        let thumb = |x, seed| Thumb::of(&scene(x, 20, 1.0, seed), c.cell_px);
+        // The first frame, and every full_every_s, is detected whole.
+        assert_eq!(g.decide(&thumb(40, 1), at(0)), Decision::Detect);
+        let Decision::Around(moved) = g.decide(&thumb(56, 2), at(200)) else {
+            panic!("the vehicle moved");
+        };
+        // Cells of the 320x240 frame the 24x16 vehicle left and entered: x 40..80, y 100..116.
+        let px = [
+            moved[0] * 320.0,
+            moved[1] * 240.0,
+            moved[2] * 320.0,
+            moved[3] * 240.0,
+        ];
+        assert!(
+            px[0] <= 40.0 && px[2] >= 80.0 && px[1] <= 100.0 && px[3] >= 116.0,
+            "{px:?}"
+        );
+        assert!(
+            px[0] >= 32.0 && px[2] <= 88.0 && px[3] - px[1] <= 32.0,
+            "{px:?}"
+        );
+        // Looked at only in the left half: the same picture again is still there...
+        g.looked(&thumb(56, 3), at(200), Some([0.0, 0.0, 0.5, 1.0]));
+        assert_eq!(g.decide(&thumb(56, 4), at(300)), Decision::Still);
+        // ...and a full detection comes when due, window or not.
+        assert_eq!(g.decide(&thumb(56, 5), at(2000)), Decision::Detect);
+        // Looked at nowhere near the change: the change is still there next frame.
+        assert!(matches!(
+            g.decide(&thumb(72, 6), at(2200)),
+            Decision::Around(_)
+        ));
+        g.looked(&thumb(72, 6), at(2200), Some([0.8, 0.8, 1.0, 1.0]));
+        assert!(matches!(
+            g.decide(&thumb(72, 7), at(2400)),
+            Decision::Around(_)
+        ));
+    }
+
+    #[test]
+    fn a_window_takes_in_the_tracks_it_touches_and_moving_ones() {
+        let moved = [0.40, 0.40, 0.50, 0.50];
+        let parked_far = ([0.0, 0.0, 0.1, 0.1], false);
+        let parked_near = ([0.48, 0.45, 0.70, 0.60], false);
+        let hidden_mover = ([0.80, 0.80, 0.90, 0.90], true);
+        let w = window(moved, &[parked_far], 0.04, 0.6).unwrap();
+        let close = |a: [f64; 4], b: [f64; 4]| a.iter().zip(b).all(|(x, y)| (x - y).abs() < 1e-9);
+        assert!(close(w, [0.36, 0.36, 0.54, 0.54]), "{w:?}");
+        // A parked car the window touches is taken in whole (with the margin), not cut.
+        let w = window(moved, &[parked_far, parked_near], 0.04, 0.6).unwrap();
+        assert!(close(w, [0.36, 0.36, 0.74, 0.64]), "{w:?}");
+        // A moving track far away comes in too, with room for where it has gone.
+        let w = window(moved, &[hidden_mover], 0.04, 0.6).unwrap();
+        assert!(close(w, [0.36, 0.36, 0.99, 0.99]), "{w:?}");
+        // Most of the frame: detect it whole.
+        assert_eq!(window([0.0, 0.0, 0.8, 0.8], &[], 0.04, 0.6), None);
+    }
+
+    #[test]
     fn bad_settings_name_the_field() {
         let s = Scope::root(std::path::Path::new("cam.toml"));
         let raw = |full_every_s| RawMotion {
@@ -324,6 +510,7 @@ mod tests {
             pixel_delta: 12,
             min_cells: 2,
             full_every_s,
+            windows: false,
         };
         let e = raw(0.0).validate(&s).unwrap_err().to_string();
         assert!(e.contains("full_every_s"), "{e}");

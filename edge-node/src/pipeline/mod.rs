@@ -4,6 +4,7 @@
 
 mod camera;
 mod emit;
+mod look;
 mod resume;
 mod stage;
 mod stages;
@@ -18,12 +19,13 @@ use std::time::{Duration, Instant};
 use chrono::Utc;
 
 use self::camera::{CameraRun, STATUS_EVERY};
+use self::look::{Looked, detect, regions};
 use crate::config::{EdgeConfig, Source};
-use crate::detect::{Classifier, DetectError, Detector, Region};
+use crate::detect::{Classifier, DetectError, Detector};
 use crate::evidence::Worker;
 use crate::ingest::{self, IngestError};
 use crate::metrics::Metrics;
-use crate::motion::{Decision, MotionGate};
+use crate::motion::MotionGate;
 use crate::outbox::OutboxError;
 use crate::publish::{self, PublishStats, Publisher};
 use crate::queue::{FrameQueues, Msg};
@@ -56,6 +58,8 @@ pub struct RunSummary {
     pub dropped: u64,
     /// Frames analysed without the detector: nothing moved (`[cameras.motion]`).
     pub gated: u64,
+    /// Frames detected only in a window around what moved (`[cameras.motion] windows`).
+    pub windowed: u64,
     /// Calls to the detector: fewer than the frames it saw when frames of several cameras
     /// went through one call (a dynamic-batch model).
     pub detector_calls: u64,
@@ -171,7 +175,8 @@ pub fn run_watched(
             stopped_at = Some(Instant::now());
         }
         let batch = queues.pop_batch(detector.max_batch(), Duration::from_millis(200));
-        let detections = match detect(&mut detector, &batch, &mut gates, &regions, &metrics) {
+        let detections = match detect(&mut detector, &batch, &mut gates, &regions, &cams, &metrics)
+        {
             Ok(d) => d,
             Err(e) => {
                 // An inference error is not a camera's fault and will not heal: stop cleanly.
@@ -284,6 +289,11 @@ fn count_work(summary: &mut RunSummary, metrics: &Metrics) {
         .iter()
         .map(|g| g.load(Ordering::Relaxed))
         .sum();
+    summary.windowed = metrics
+        .windowed
+        .iter()
+        .map(|g| g.load(Ordering::Relaxed))
+        .sum();
     summary.detector_calls = metrics.inference_ms.count();
     summary.stages = metrics
         .stages
@@ -318,6 +328,7 @@ fn cameras(cfg: &EdgeConfig, shared: &Shared) -> Vec<CameraRun> {
                 snapshots: SnapshotKeeper::default(),
                 history: History::new(c.ground.clone(), cfg.model.labels.clone()),
                 evidence_in_flight: 0,
+                tracks: Vec::new(),
             };
             let frozen = (!matches!(c.source, Source::File(_)))
                 .then(|| FrozenCheck::new(cfg.analytics.frozen_after_s));
@@ -339,7 +350,7 @@ struct Io<'a> {
 /// a status, or the end of a source.
 fn dispatch(
     msg: Msg,
-    detections: &mut impl Iterator<Item = Option<Vec<crate::detect::Detection>>>,
+    detections: &mut impl Iterator<Item = Looked>,
     cams: &mut [CameraRun],
     io: &mut Io,
     metrics: &Metrics,
@@ -350,13 +361,23 @@ fn dispatch(
         Msg::Frame(f) => {
             let dets = detections.next().expect("one result per frame");
             metrics.processed[f.camera].fetch_add(1, Ordering::Relaxed);
+            let (w, h) = (f.image.width as f32, f.image.height as f32);
             let frame = stage::Frame {
                 captured: f.captured,
                 image: &f.image,
                 size: (f.image.width, f.image.height),
                 seen: match &dets {
-                    Some(d) => Seen::Detected(d),
-                    None => Seen::Still,
+                    Looked::Whole(d) => Seen::Detected(d),
+                    Looked::Within(d, [x1, y1, x2, y2]) => Seen::Within(
+                        d,
+                        matthan_schema::BBox {
+                            x1: *x1 as f32 * w,
+                            y1: *y1 as f32 * h,
+                            x2: *x2 as f32 * w,
+                            y2: *y2 as f32 * h,
+                        },
+                    ),
+                    Looked::Still => Seen::Still,
                 },
             };
             let c = &mut cams[f.camera];
@@ -445,85 +466,6 @@ fn spawn_cameras(
                 .expect("spawn camera thread")
         })
         .collect()
-}
-
-/// Each camera's detection region (`[cameras.detect_region]`), checked against the model: a
-/// region needs a model that takes any input size.
-fn regions(
-    cfg: &EdgeConfig,
-    detector: &mut Detector,
-) -> Result<Vec<Option<Region>>, PipelineError> {
-    let regions: Vec<Option<Region>> = cfg.cameras.iter().map(|c| c.detect_region).collect();
-    if let Some(i) = regions.iter().position(Option::is_some)
-        && !detector.supports_regions()
-    {
-        let (w, h) = detector.input_size();
-        return Err(PipelineError::Detect(DetectError::Model {
-            path: cfg.model.path.display().to_string(),
-            reason: format!(
-                "cameras[{i}] ({}) has a detect_region, but the model's input is fixed at {w}x{h}; \
-                 use one that takes any size (models/nanodet-m-416-dyn.onnx or -int8.onnx)",
-                cfg.cameras[i].id
-            ),
-        }));
-    }
-    detector.warm_up_regions(&regions.iter().flatten().copied().collect::<Vec<_>>())?;
-    Ok(regions)
-}
-
-/// Runs the detector on the batch's frames that the camera's motion gate lets through, within
-/// the camera's region where it has one: one result per frame in order, none for a frame in
-/// which nothing moved.
-fn detect(
-    detector: &mut Detector,
-    batch: &[Msg],
-    gates: &mut [Option<MotionGate>],
-    regions: &[Option<Region>],
-    metrics: &Metrics,
-) -> Result<Vec<Option<Vec<crate::detect::Detection>>>, DetectError> {
-    let go: Vec<bool> = batch
-        .iter()
-        .filter_map(|m| match m {
-            Msg::Frame(f) => Some(match (&mut gates[f.camera], &f.thumb) {
-                (Some(g), Some(t)) => g.decide(t, f.captured) == Decision::Detect,
-                _ => true,
-            }),
-            _ => None,
-        })
-        .collect();
-    let images: Vec<_> = batch
-        .iter()
-        .filter_map(|m| match m {
-            Msg::Frame(f) => Some(f),
-            _ => None,
-        })
-        .zip(&go)
-        .filter(|(_, go)| **go)
-        .map(|(f, _)| (f.image.as_ref(), regions[f.camera].as_ref()))
-        .collect();
-    let started = Instant::now();
-    let mut detected = detector.detect_in(&images)?.into_iter();
-    if !images.is_empty() {
-        metrics
-            .inference_ms
-            .observe_ms(started.elapsed().as_millis() as u64);
-        metrics.detector_times(&detector.take_times());
-    }
-    let frames = batch.iter().filter_map(|m| match m {
-        Msg::Frame(f) => Some(f.camera),
-        _ => None,
-    });
-    Ok(frames
-        .zip(go)
-        .map(|(camera, go)| {
-            if go {
-                detected.next()
-            } else {
-                metrics.gated[camera].fetch_add(1, Ordering::Relaxed);
-                None
-            }
-        })
-        .collect())
 }
 
 /// The edge's own status, with the outbox's backlog.

@@ -35,6 +35,9 @@ pub struct Frame<'a> {
 pub enum Seen<'a> {
     /// What the detector found on it.
     Detected(&'a [Detection]),
+    /// What the detector found within a window of it (frame pixels) around what moved
+    /// (`[cameras.motion] windows`); nothing outside was looked at.
+    Within(&'a [Detection], matthan_schema::BBox),
     /// The motion gate kept it from the detector: nothing moved since the camera's last
     /// detected frame (`motion`).
     Still,
@@ -77,6 +80,9 @@ pub struct CamState {
     /// Violations handed to the evidence worker and not yet emitted: while any is, a file
     /// camera's position does not advance (a restart must see those frames again).
     pub evidence_in_flight: u32,
+    /// The tracker's boxes after the last frame (fractions of the frame) and whether each was
+    /// moving: what the next frame's motion window must take in.
+    pub tracks: Vec<([f64; 4], bool)>,
 }
 
 /// What every camera's stages share: the detector's labels, the signal lights, the secondary
@@ -116,7 +122,10 @@ pub fn stages(cfg: &EdgeConfig, cam: &CameraConfig, shared: &Shared) -> Vec<Box<
     let labels = &cfg.model.labels;
     let judging = !cam.violations.is_empty();
     let mut s: Vec<Box<dyn Stage>> = vec![
-        Box::new(TrackStage::new(cfg.tracker.clone())),
+        Box::new(TrackStage::new(
+            cfg.tracker.clone(),
+            cam.motion.as_ref().is_some_and(|m| m.windows),
+        )),
         Box::new(SnapshotStage::new(labels)),
     ];
     if let Some(p) = &cfg.plates

@@ -15,21 +15,25 @@ use crate::signal::Sighting;
 use crate::track::Tracker;
 use crate::violations::{ViolationEngine, Vote};
 
-/// Detections → tracks.
-pub struct TrackStage(Tracker);
+/// Detections → tracks; with motion windows, the tracks' boxes for the next frame's window.
+pub struct TrackStage(Tracker, bool);
 
 impl TrackStage {
-    pub fn new(cfg: TrackerConfig) -> Self {
-        Self(Tracker::new(cfg))
+    pub fn new(cfg: TrackerConfig, windows: bool) -> Self {
+        Self(Tracker::new(cfg), windows)
     }
 }
 
 impl Stage for TrackStage {
-    fn on_frame(&mut self, _cx: &mut Cx, f: &Frame, b: &mut Board) {
+    fn on_frame(&mut self, cx: &mut Cx, f: &Frame, b: &mut Board) {
         b.out = match f.seen {
             Seen::Detected(dets) => self.0.update(dets, f.captured),
+            Seen::Within(dets, window) => self.0.update_within(dets, f.captured, &window),
             Seen::Still => self.0.still(f.captured),
         };
+        if self.1 {
+            cx.cam.tracks = self.0.boxes(f.size);
+        }
     }
 
     fn finish(&mut self, _cx: &mut Cx, end: &mut End) {

@@ -78,6 +78,15 @@ impl Track {
         from_xyah(self.kf.state())
     }
 
+    /// Where the track is taken to be now: its last box, or its prediction while lost.
+    fn current(&self) -> BBox {
+        if self.state == State::Lost {
+            self.predicted()
+        } else {
+            self.bbox
+        }
+    }
+
     fn snapshot(&self) -> TrackSnapshot {
         TrackSnapshot {
             id: self.id,
@@ -226,6 +235,55 @@ impl Tracker {
             self.tracks.push(t);
         }
         out
+    }
+
+    /// A frame detected only within `window` (frame pixels; `[cameras.motion] windows`):
+    /// tracks not wholly inside it were not looked at and are held as on a still frame (see
+    /// `still`); the others are matched as on any frame.
+    pub fn update_within(
+        &mut self,
+        dets: &[Detection],
+        now: DateTime<Utc>,
+        window: &BBox,
+    ) -> TrackerOutput {
+        let inside = |t: &Track| {
+            let b = t.current();
+            b.x1 >= window.x1 && b.y1 >= window.y1 && b.x2 <= window.x2 && b.y2 <= window.y2
+        };
+        let (looked, held): (Vec<Track>, Vec<Track>) = std::mem::take(&mut self.tracks)
+            .into_iter()
+            .partition(inside);
+        self.tracks = looked;
+        let mut out = self.update(dets, now);
+        for mut t in held {
+            if t.state == State::Confirmed {
+                t.last_seen = now;
+                out.seen.push(t.snapshot());
+            }
+            self.tracks.push(t);
+        }
+        let mut dead = vec![false; self.tracks.len()];
+        self.age_lost(now, &mut dead, &mut out);
+        out
+    }
+
+    /// Every track's box (the prediction for a lost one) as fractions of a `size` frame
+    /// (x1, y1, x2, y2), and whether it was moving: what a motion window must take in.
+    pub fn boxes(&self, size: (u32, u32)) -> Vec<([f64; 4], bool)> {
+        let (w, h) = (size.0.max(1) as f64, size.1.max(1) as f64);
+        self.tracks
+            .iter()
+            .map(|t| {
+                let b = t.current();
+                let r = [
+                    b.x1 as f64 / w,
+                    b.y1 as f64 / h,
+                    b.x2 as f64 / w,
+                    b.y2 as f64 / h,
+                ];
+                (r.map(|v| v.clamp(0.0, 1.0)), t.moving)
+            })
+            .collect()
     }
 
     /// A frame the motion gate found unchanged since the last detected one (`motion`): every

@@ -189,15 +189,15 @@ fn lost_tracks_end_and_tentative_ones_never_announce() {
     assert!(tr.is_empty());
 }
 
-#[test]
-fn still_frames_keep_confirmed_tracks_in_place_and_lost_ones_ageing() {
+/// A parked car (id 1) and a passer-by (id 2) walking right, both confirmed after 5 frames;
+/// lost tracks end after 2 s.
+fn car_and_passer_by() -> Tracker {
     let cfg = TrackerConfig {
         max_lost_s: 2.0,
         max_lost_moving_s: 2.0,
         ..TrackerConfig::default()
     };
     let mut tr = Tracker::new(cfg);
-    // A parked car and a passer-by, both confirmed; then the passer-by leaves.
     for f in 0..5 {
         tr.update(
             &[
@@ -207,6 +207,13 @@ fn still_frames_keep_confirmed_tracks_in_place_and_lost_ones_ageing() {
             at(f),
         );
     }
+    tr
+}
+
+#[test]
+fn still_frames_keep_confirmed_tracks_in_place_and_lost_ones_ageing() {
+    // The passer-by leaves.
+    let mut tr = car_and_passer_by();
     tr.update(&[det(100.0, 100.0, 0.9)], at(5));
     // Thirty frames in which nothing moved: the car is seen in place on every one, with its
     // id; the passer-by, lost, ends after max_lost_s like on detected frames.
@@ -223,6 +230,45 @@ fn still_frames_keep_confirmed_tracks_in_place_and_lost_ones_ageing() {
     let car = tr.still(at(36)).seen[0].id;
     let out = tr.update(&[det(101.0, 100.0, 0.9)], at(37));
     assert_eq!(out.seen.iter().map(|s| s.id).collect::<Vec<_>>(), vec![car]);
+}
+
+/// A frame detected only in a window around what moved (`[cameras.motion] windows`): a parked
+/// car outside it was not looked at, so it stays confirmed and seen in place (no miss), while a
+/// track inside that the window finds nothing for is lost as on any frame.
+#[test]
+fn tracks_outside_a_motion_window_are_held_and_those_inside_are_matched() {
+    let mut tr = car_and_passer_by();
+    let window = BBox {
+        x1: 250.0,
+        y1: 0.0,
+        x2: 450.0,
+        y2: 200.0,
+    };
+    // Thirty windowed frames: the walker goes on inside, the car is never looked at.
+    for f in 5..35 {
+        let out = tr.update_within(&[det(300.0 + 2.0 * f as f32, 50.0, 0.9)], at(f), &window);
+        let car = out.seen.iter().find(|s| s.bbox.x1 == 100.0);
+        assert!(
+            car.is_some_and(|c| c.last_seen == at(f)),
+            "frame {f}: {:?}",
+            out.seen
+        );
+        assert!(out.ended.is_empty(), "frame {f}: {:?}", out.ended);
+    }
+    assert_eq!(tr.boxes((640, 480)).len(), 2);
+    // Nothing found inside the window: the walker is lost (and ends after max_lost_s), the car
+    // is still held.
+    let mut ended = Vec::new();
+    for f in 35..70 {
+        let out = tr.update_within(&[], at(f), &window);
+        assert!(out.seen.iter().any(|s| s.bbox.x1 == 100.0), "frame {f}");
+        ended.extend(out.ended.iter().map(|t| t.id));
+    }
+    assert_eq!(ended.len(), 1, "the walker ends once: {ended:?}");
+    // A whole-frame detection continues the car's track.
+    let car = tr.update(&[det(101.0, 100.0, 0.9)], at(70)).seen;
+    assert_eq!(car.len(), 1);
+    assert_eq!(car[0].id, 1);
 }
 
 /// Scores of the case clips' pickup sampled at 5 frames a second (measured: 0.49, nothing,

@@ -1,0 +1,161 @@
+//! Between the frame queue and the stages: where each frame goes to the detector (the whole
+//! frame, the camera's region, a window around what moved, or nowhere when nothing moved) and
+//! what it found.
+
+use std::sync::atomic::Ordering;
+use std::time::Instant;
+
+use super::{CameraRun, PipelineError};
+use crate::config::EdgeConfig;
+use crate::detect::{DetectError, Detector, Region};
+use crate::metrics::Metrics;
+use crate::motion::{Decision, MotionGate};
+use crate::queue::Msg;
+
+/// A camera asks for `what` (a region, motion windows), which a fixed-size model cannot run.
+fn fixed_size(cfg: &EdgeConfig, detector: &Detector, i: usize, what: &str) -> PipelineError {
+    let (w, h) = detector.input_size();
+    PipelineError::Detect(DetectError::Model {
+        path: cfg.model.path.display().to_string(),
+        reason: format!(
+            "cameras[{i}] ({}) has {what}, but the model's input is fixed at {w}x{h}; \
+             use one that takes any size (models/nanodet-m-416-dyn.onnx or -int8.onnx)",
+            cfg.cameras[i].id
+        ),
+    })
+}
+
+/// Each camera's detection region (`[cameras.detect_region]`), checked against the model: a
+/// region (and a motion window) needs a model that takes any input size.
+pub(super) fn regions(
+    cfg: &EdgeConfig,
+    detector: &mut Detector,
+) -> Result<Vec<Option<Region>>, PipelineError> {
+    let regions: Vec<Option<Region>> = cfg.cameras.iter().map(|c| c.detect_region).collect();
+    let windows = |c: &crate::config::CameraConfig| c.motion.as_ref().is_some_and(|m| m.windows);
+    if let Some(i) = regions.iter().position(Option::is_some)
+        && !detector.supports_regions()
+    {
+        return Err(fixed_size(cfg, detector, i, "a detect_region"));
+    }
+    if let Some(i) = cfg.cameras.iter().position(windows)
+        && !detector.supports_regions()
+    {
+        return Err(fixed_size(cfg, detector, i, "motion windows"));
+    }
+    detector.warm_up_regions(&regions.iter().flatten().copied().collect::<Vec<_>>())?;
+    Ok(regions)
+}
+
+/// What the detector made of one frame of a batch.
+pub(super) enum Looked {
+    Whole(Vec<crate::detect::Detection>),
+    /// Detected within this window (fractions of the frame) around what moved.
+    Within(Vec<crate::detect::Detection>, [f64; 4]),
+    Still,
+}
+
+/// Room around what moved, as a fraction of the frame on each side, before the window takes in
+/// the tracks it touches.
+const WINDOW_MARGIN: f64 = 0.04;
+
+/// A motion window covering more than this share of the frame is detected whole instead.
+const WINDOW_WHOLE_ABOVE: f64 = 0.6;
+
+/// Where the camera's gate sends a frame: the whole frame (or the camera's region), a window
+/// around what moved (within the camera's region), or nowhere.
+fn aim(
+    f: &crate::frame::Frame,
+    gate: Option<&mut MotionGate>,
+    cam: &CameraRun,
+    region: Option<&Region>,
+) -> Aim {
+    let (Some(g), Some(t)) = (gate, &f.thumb) else {
+        return Aim::Whole;
+    };
+    match g.decide(t, f.captured) {
+        Decision::Detect => Aim::Whole,
+        Decision::Still => Aim::Still,
+        Decision::Around(moved) => {
+            let window =
+                crate::motion::window(moved, &cam.state.tracks, WINDOW_MARGIN, WINDOW_WHOLE_ABOVE)
+                    .and_then(|w| match region.map(Region::rect) {
+                        Some(r) => Region::new([
+                            w[0].max(r[0]),
+                            w[1].max(r[1]),
+                            w[2].min(r[2]),
+                            w[3].min(r[3]),
+                        ])
+                        .ok(),
+                        None => Region::new(w).ok(),
+                    });
+            g.looked(t, f.captured, window.map(|w| w.rect()));
+            window.map_or(Aim::Whole, Aim::Within)
+        }
+    }
+}
+
+enum Aim {
+    Whole,
+    Within(Region),
+    Still,
+}
+
+/// Runs the detector on the batch's frames that the camera's motion gate lets through, within
+/// the camera's region where it has one, or within a window around what moved: one result per
+/// frame in order.
+pub(super) fn detect(
+    detector: &mut Detector,
+    batch: &[Msg],
+    gates: &mut [Option<MotionGate>],
+    regions: &[Option<Region>],
+    cams: &[CameraRun],
+    metrics: &Metrics,
+) -> Result<Vec<Looked>, DetectError> {
+    let frames: Vec<_> = batch
+        .iter()
+        .filter_map(|m| match m {
+            Msg::Frame(f) => Some(f),
+            _ => None,
+        })
+        .collect();
+    let aims: Vec<Aim> = frames
+        .iter()
+        .map(|f| {
+            let (gate, region) = (gates[f.camera].as_mut(), regions[f.camera].as_ref());
+            aim(f, gate, &cams[f.camera], region)
+        })
+        .collect();
+    let images: Vec<_> = frames
+        .iter()
+        .zip(&aims)
+        .filter_map(|(f, aim)| match aim {
+            Aim::Whole => Some((f.image.as_ref(), regions[f.camera].as_ref())),
+            Aim::Within(r) => Some((f.image.as_ref(), Some(r))),
+            Aim::Still => None,
+        })
+        .collect();
+    let started = Instant::now();
+    let mut detected = detector.detect_in(&images)?.into_iter();
+    if !images.is_empty() {
+        metrics
+            .inference_ms
+            .observe_ms(started.elapsed().as_millis() as u64);
+        metrics.detector_times(&detector.take_times());
+    }
+    Ok(frames
+        .iter()
+        .zip(aims)
+        .map(|(f, aim)| match aim {
+            Aim::Still => {
+                metrics.gated[f.camera].fetch_add(1, Ordering::Relaxed);
+                Looked::Still
+            }
+            Aim::Whole => Looked::Whole(detected.next().expect("one result per image")),
+            Aim::Within(r) => {
+                metrics.windowed[f.camera].fetch_add(1, Ordering::Relaxed);
+                Looked::Within(detected.next().expect("one result per image"), r.rect())
+            }
+        })
+        .collect())
+}
