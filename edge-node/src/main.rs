@@ -344,13 +344,14 @@ fn run(config: PathBuf) -> anyhow::Result<()> {
     let s = edge_node::pipeline::run(&cfg, stop.clone())?;
     let fps = s.frames as f64 / s.elapsed.as_secs_f64().max(1e-9);
     println!(
-        "edge-node: {} frames in {:.1} s ({fps:.1} fps, {} provider), {} dropped, {} still (motion gate), {} in motion windows, {} events published, {} acknowledged",
+        "edge-node: {} frames in {:.1} s ({fps:.1} fps, {} provider), {} dropped, {} still (motion gate), {} in motion windows ({:.1} Mpx through the model), {} events published, {} acknowledged",
         s.frames,
         s.elapsed.as_secs_f64(),
         s.provider,
         s.dropped,
         s.gated,
         s.windowed,
+        s.model_input_px as f64 / 1e6,
         s.publish.published,
         s.publish.acked
     );

@@ -66,6 +66,8 @@ pub struct Metrics {
     pub gated: Vec<AtomicU64>,
     /// Frames detected only within a window around what moved (`[cameras.motion] windows`).
     pub windowed: Vec<AtomicU64>,
+    /// Model input pixels run, all cameras (`DetectTimes::input_px`).
+    pub model_input_px: AtomicU64,
     pub inference_ms: Histogram,
     pub publish_ms: Histogram,
     pub published: AtomicU64,
@@ -108,6 +110,7 @@ impl Metrics {
 
     /// Adds the detector's parts for `frames` frames (one call may take several cameras').
     pub fn detector_times(&self, t: &crate::detect::DetectTimes) {
+        self.model_input_px.fetch_add(t.input_px, Ordering::Relaxed);
         self.add_stages(
             t.frames,
             &[
@@ -335,6 +338,7 @@ mod tests {
             preprocess_ns: 3_000_000,
             inference_ns: 60_000_000,
             postprocess_ns: 600_000,
+            input_px: 3 * 416 * 416,
         });
         let s = m.stages.lock().unwrap().clone();
         assert_eq!(s["track"], (2, 6_000));

@@ -163,6 +163,9 @@ pub struct DetectTimes {
     pub preprocess_ns: u64,
     pub inference_ns: u64,
     pub postprocess_ns: u64,
+    /// Model input pixels run (per image, its window's width × height): the model's work, free
+    /// of the machine's speed, for comparing whole frames with regions and motion windows.
+    pub input_px: u64,
 }
 
 /// A box within this many input pixels of a window's inner edge is taken as cut by it.
@@ -400,6 +403,7 @@ impl Detector {
             .run(ort::inputs![self.input_name.as_str() => tensor])?;
         let ended = std::time::Instant::now();
         self.times.frames += n as u64;
+        self.times.input_px += (n * w * h) as u64;
         self.times.preprocess_ns += (ran - started).as_nanos() as u64;
         self.times.inference_ns += (ended - ran).as_nanos() as u64;
 

@@ -50,19 +50,22 @@ pub(super) fn regions(
 /// What the detector made of one frame of a batch.
 pub(super) enum Looked {
     Whole(Vec<crate::detect::Detection>),
-    /// Detected within this window (fractions of the frame) around what moved.
-    Within(Vec<crate::detect::Detection>, [f64; 4]),
+    /// Detected within these windows (fractions of the frame) around what moved.
+    Within(Vec<crate::detect::Detection>, Vec<[f64; 4]>),
     Still,
 }
 
-/// Room around what moved, as a fraction of the frame on each side, before the window takes in
+/// Room around what moved, as a fraction of the frame on each side, before a window takes in
 /// the tracks it touches.
 const WINDOW_MARGIN: f64 = 0.04;
 
-/// A motion window covering more than this share of the frame is detected whole instead.
+/// Motion windows covering more than this share of the frame together are detected whole.
 const WINDOW_WHOLE_ABOVE: f64 = 0.6;
 
-/// Where the camera's gate sends a frame: the whole frame (or the camera's region), a window
+/// At most this many motion windows a frame (each is a model run of its own); more: whole.
+const MOST_WINDOWS: usize = 6;
+
+/// Where the camera's gate sends a frame: the whole frame (or the camera's region), windows
 /// around what moved (within the camera's region), or nowhere.
 fn aim(
     f: &crate::frame::Frame,
@@ -77,27 +80,37 @@ fn aim(
         Decision::Detect => Aim::Whole,
         Decision::Still => Aim::Still,
         Decision::Around(moved) => {
-            let window =
-                crate::motion::window(moved, &cam.state.tracks, WINDOW_MARGIN, WINDOW_WHOLE_ABOVE)
-                    .and_then(|w| match region.map(Region::rect) {
-                        Some(r) => Region::new([
-                            w[0].max(r[0]),
-                            w[1].max(r[1]),
-                            w[2].min(r[2]),
-                            w[3].min(r[3]),
-                        ])
-                        .ok(),
-                        None => Region::new(w).ok(),
-                    });
-            g.looked(t, f.captured, window.map(|w| w.rect()));
-            window.map_or(Aim::Whole, Aim::Within)
+            let within = |w: [f64; 4]| match region.map(Region::rect) {
+                Some(r) => Region::new([
+                    w[0].max(r[0]),
+                    w[1].max(r[1]),
+                    w[2].min(r[2]),
+                    w[3].min(r[3]),
+                ])
+                .ok(),
+                None => Region::new(w).ok(),
+            };
+            let windows = crate::motion::window::windows(
+                &moved,
+                &cam.state.tracks,
+                WINDOW_MARGIN,
+                WINDOW_WHOLE_ABOVE,
+                MOST_WINDOWS,
+            )
+            .map(|ws| ws.into_iter().filter_map(within).collect::<Vec<_>>())
+            .filter(|ws| !ws.is_empty());
+            let rects = windows
+                .as_ref()
+                .map(|ws| ws.iter().map(Region::rect).collect::<Vec<_>>());
+            g.looked(t, f.captured, rects.as_deref());
+            windows.map_or(Aim::Whole, Aim::Within)
         }
     }
 }
 
 enum Aim {
     Whole,
-    Within(Region),
+    Within(Vec<Region>),
     Still,
 }
 
@@ -129,10 +142,10 @@ pub(super) fn detect(
     let images: Vec<_> = frames
         .iter()
         .zip(&aims)
-        .filter_map(|(f, aim)| match aim {
-            Aim::Whole => Some((f.image.as_ref(), regions[f.camera].as_ref())),
-            Aim::Within(r) => Some((f.image.as_ref(), Some(r))),
-            Aim::Still => None,
+        .flat_map(|(f, aim)| match aim {
+            Aim::Whole => vec![(f.image.as_ref(), regions[f.camera].as_ref())],
+            Aim::Within(ws) => ws.iter().map(|r| (f.image.as_ref(), Some(r))).collect(),
+            Aim::Still => Vec::new(),
         })
         .collect();
     let started = Instant::now();
@@ -152,10 +165,69 @@ pub(super) fn detect(
                 Looked::Still
             }
             Aim::Whole => Looked::Whole(detected.next().expect("one result per image")),
-            Aim::Within(r) => {
+            Aim::Within(ws) => {
                 metrics.windowed[f.camera].fetch_add(1, Ordering::Relaxed);
-                Looked::Within(detected.next().expect("one result per image"), r.rect())
+                let per_window: Vec<_> = ws
+                    .iter()
+                    .map(|_| detected.next().expect("one result per image"))
+                    .collect();
+                let found = once_each(per_window);
+                Looked::Within(found, ws.iter().map(Region::rect).collect())
             }
         })
         .collect())
+}
+
+/// The detections of a frame's windows together. Windows that touch were merged, but each is
+/// widened onto the model's 32-pixel grid, so two may still share a strip: an object inside
+/// both is kept once (its best box).
+fn once_each(per_window: Vec<Vec<crate::detect::Detection>>) -> Vec<crate::detect::Detection> {
+    let mut all: Vec<(usize, crate::detect::Detection)> = per_window
+        .into_iter()
+        .enumerate()
+        .flat_map(|(w, ds)| ds.into_iter().map(move |d| (w, d)))
+        .collect();
+    all.sort_by(|a, b| b.1.score.total_cmp(&a.1.score));
+    let mut kept: Vec<(usize, crate::detect::Detection)> = Vec::with_capacity(all.len());
+    for (w, d) in all {
+        if !kept
+            .iter()
+            .any(|(kw, k)| *kw != w && crate::track::box_iou(&k.bbox, &d.bbox) > 0.5)
+        {
+            kept.push((w, d));
+        }
+    }
+    kept.into_iter().map(|(_, d)| d).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::detect::Detection;
+    use matthan_schema::BBox;
+
+    fn det(x: f32, score: f32) -> Detection {
+        Detection {
+            bbox: BBox {
+                x1: x,
+                y1: 10.0,
+                x2: x + 20.0,
+                y2: 50.0,
+            },
+            score,
+            class: 0,
+        }
+    }
+
+    #[test]
+    fn an_object_in_two_windows_is_kept_once() {
+        // The person at x 100 is in both windows' shared strip; the two at 10 and 24 overlap
+        // each other but come from one window, whose own NMS already judged them.
+        let found = once_each(vec![
+            vec![det(10.0, 0.9), det(24.0, 0.6), det(100.0, 0.7)],
+            vec![det(101.0, 0.8), det(300.0, 0.5)],
+        ]);
+        let xs: Vec<f32> = found.iter().map(|d| d.bbox.x1).collect();
+        assert_eq!(xs, vec![10.0, 101.0, 24.0, 300.0]);
+    }
 }

@@ -60,6 +60,8 @@ pub struct RunSummary {
     pub gated: u64,
     /// Frames detected only in a window around what moved (`[cameras.motion] windows`).
     pub windowed: u64,
+    /// Model input pixels run, all cameras: the detector's work, free of the machine's speed.
+    pub model_input_px: u64,
     /// Calls to the detector: fewer than the frames it saw when frames of several cameras
     /// went through one call (a dynamic-batch model).
     pub detector_calls: u64,
@@ -294,6 +296,7 @@ fn count_work(summary: &mut RunSummary, metrics: &Metrics) {
         .iter()
         .map(|g| g.load(Ordering::Relaxed))
         .sum();
+    summary.model_input_px = metrics.model_input_px.load(Ordering::Relaxed);
     summary.detector_calls = metrics.inference_ms.count();
     summary.stages = metrics
         .stages
@@ -362,21 +365,25 @@ fn dispatch(
             let dets = detections.next().expect("one result per frame");
             metrics.processed[f.camera].fetch_add(1, Ordering::Relaxed);
             let (w, h) = (f.image.width as f32, f.image.height as f32);
+            let windows: Vec<_> = match &dets {
+                Looked::Within(_, ws) => ws
+                    .iter()
+                    .map(|[x1, y1, x2, y2]| matthan_schema::BBox {
+                        x1: *x1 as f32 * w,
+                        y1: *y1 as f32 * h,
+                        x2: *x2 as f32 * w,
+                        y2: *y2 as f32 * h,
+                    })
+                    .collect(),
+                _ => Vec::new(),
+            };
             let frame = stage::Frame {
                 captured: f.captured,
                 image: &f.image,
                 size: (f.image.width, f.image.height),
                 seen: match &dets {
                     Looked::Whole(d) => Seen::Detected(d),
-                    Looked::Within(d, [x1, y1, x2, y2]) => Seen::Within(
-                        d,
-                        matthan_schema::BBox {
-                            x1: *x1 as f32 * w,
-                            y1: *y1 as f32 * h,
-                            x2: *x2 as f32 * w,
-                            y2: *y2 as f32 * h,
-                        },
-                    ),
+                    Looked::Within(d, _) => Seen::Within(d, &windows),
                     Looked::Still => Seen::Still,
                 },
             };

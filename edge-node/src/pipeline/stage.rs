@@ -35,9 +35,9 @@ pub struct Frame<'a> {
 pub enum Seen<'a> {
     /// What the detector found on it.
     Detected(&'a [Detection]),
-    /// What the detector found within a window of it (frame pixels) around what moved
-    /// (`[cameras.motion] windows`); nothing outside was looked at.
-    Within(&'a [Detection], matthan_schema::BBox),
+    /// What the detector found within windows of it (frame pixels) around what moved
+    /// (`[cameras.motion] windows`); nothing outside them was looked at.
+    Within(&'a [Detection], &'a [matthan_schema::BBox]),
     /// The motion gate kept it from the detector: nothing moved since the camera's last
     /// detected frame (`motion`).
     Still,

@@ -28,7 +28,7 @@ impl Stage for TrackStage {
     fn on_frame(&mut self, cx: &mut Cx, f: &Frame, b: &mut Board) {
         b.out = match f.seen {
             Seen::Detected(dets) => self.0.update(dets, f.captured),
-            Seen::Within(dets, window) => self.0.update_within(dets, f.captured, &window),
+            Seen::Within(dets, windows) => self.0.update_within(dets, f.captured, windows),
             Seen::Still => self.0.still(f.captured),
         };
         if self.1 {

@@ -237,18 +237,20 @@ impl Tracker {
         out
     }
 
-    /// A frame detected only within `window` (frame pixels; `[cameras.motion] windows`):
-    /// tracks not wholly inside it were not looked at and are held as on a still frame (see
+    /// A frame detected only within `windows` (frame pixels; `[cameras.motion] windows`):
+    /// tracks not wholly inside one were not looked at and are held as on a still frame (see
     /// `still`); the others are matched as on any frame.
     pub fn update_within(
         &mut self,
         dets: &[Detection],
         now: DateTime<Utc>,
-        window: &BBox,
+        windows: &[BBox],
     ) -> TrackerOutput {
         let inside = |t: &Track| {
             let b = t.current();
-            b.x1 >= window.x1 && b.y1 >= window.y1 && b.x2 <= window.x2 && b.y2 <= window.y2
+            windows
+                .iter()
+                .any(|w| b.x1 >= w.x1 && b.y1 >= w.y1 && b.x2 <= w.x2 && b.y2 <= w.y2)
         };
         let (looked, held): (Vec<Track>, Vec<Track>) = std::mem::take(&mut self.tracks)
             .into_iter()

@@ -5,6 +5,6 @@ mod config;
 mod kalman;
 mod reid;
 
-pub use bytetrack::{TrackSnapshot, Tracker, TrackerOutput};
+pub use bytetrack::{TrackSnapshot, Tracker, TrackerOutput, box_iou};
 pub use config::TrackerConfig;
 pub use kalman::Kalman;

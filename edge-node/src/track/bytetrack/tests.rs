@@ -246,7 +246,7 @@ fn tracks_outside_a_motion_window_are_held_and_those_inside_are_matched() {
     };
     // Thirty windowed frames: the walker goes on inside, the car is never looked at.
     for f in 5..35 {
-        let out = tr.update_within(&[det(300.0 + 2.0 * f as f32, 50.0, 0.9)], at(f), &window);
+        let out = tr.update_within(&[det(300.0 + 2.0 * f as f32, 50.0, 0.9)], at(f), &[window]);
         let car = out.seen.iter().find(|s| s.bbox.x1 == 100.0);
         assert!(
             car.is_some_and(|c| c.last_seen == at(f)),
@@ -260,7 +260,7 @@ fn tracks_outside_a_motion_window_are_held_and_those_inside_are_matched() {
     // is still held.
     let mut ended = Vec::new();
     for f in 35..70 {
-        let out = tr.update_within(&[], at(f), &window);
+        let out = tr.update_within(&[], at(f), &[window]);
         assert!(out.seen.iter().any(|s| s.bbox.x1 == 100.0), "frame {f}");
         ended.extend(out.ended.iter().map(|t| t.id));
     }

@@ -12,16 +12,22 @@
 //! catches anything the thumbnail cannot see.
 //!
 //! With `windows = true` a frame that moved is detected only around what moved: the gate hands
-//! back the changed cells' bounds, the pipeline grows them to take in every track they touch
-//! (`window`), and the model runs on that window of its input (as for `detect_region`). Tracks
-//! wholly outside are held where they are, as on a still frame. The reference thumbnail is then
-//! renewed only where the frame was looked at, so a slow change elsewhere still adds up.
+//! back the bounds of each group of changed cells, the pipeline turns them into windows that
+//! take in every track they touch (`window`), and the model runs on those windows of its input
+//! (as for `detect_region`). Tracks wholly outside are held where they are, as on a still frame.
+//! The reference thumbnail is then renewed only where the frame was looked at, so a slow change
+//! elsewhere still adds up.
 
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 
 use crate::config::{ConfigError, Scope};
 use crate::frame::RgbImage;
+
+pub mod window;
+
+/// Changed cells this close (in cells, either way) are one moving thing's.
+const BLOB_GAP_CELLS: usize = 2;
 
 /// `[cameras.motion]` as validated.
 #[derive(Debug, Clone, PartialEq)]
@@ -151,14 +157,14 @@ impl Thumb {
         self.changes(reference, delta, within).0
     }
 
-    /// [`Thumb::changed`], with the bounds of the changed cells (fractions of the frame; none
-    /// when nothing changed).
+    /// [`Thumb::changed`], with the changed cells' bounds, in groups of cells near each other
+    /// (`window::blobs`; fractions of the frame).
     pub fn changes(
         &self,
         reference: &Thumb,
         delta: u8,
         within: Option<[f64; 4]>,
-    ) -> (u32, Option<[f64; 4]>) {
+    ) -> (u32, Vec<[f64; 4]>) {
         let (cols, rows) = self.span(within.unwrap_or([0.0, 0.0, 1.0, 1.0]));
         let pairs = || {
             rows.clone().flat_map(|r| {
@@ -171,28 +177,12 @@ impl Thumb {
             (x + a as u64, y + b as u64)
         });
         let gain = now.max(1) as f32 / then.max(1) as f32;
-        let mut n = 0;
-        let mut cells = [usize::MAX, usize::MAX, 0, 0];
-        for (r, c, _, _) in
-            pairs().filter(|(_, _, a, b)| (*a as f32 - *b as f32 * gain).abs() > delta as f32)
-        {
-            n += 1;
-            cells = [
-                cells[0].min(c),
-                cells[1].min(r),
-                cells[2].max(c + 1),
-                cells[3].max(r + 1),
-            ];
-        }
-        let bounds = (n > 0).then(|| {
-            [
-                cells[0] as f64 / self.cols as f64,
-                cells[1] as f64 / self.rows as f64,
-                cells[2] as f64 / self.cols as f64,
-                cells[3] as f64 / self.rows as f64,
-            ]
-        });
-        (n, bounds)
+        let changed: Vec<(usize, usize)> = pairs()
+            .filter(|(_, _, a, b)| (*a as f32 - *b as f32 * gain).abs() > delta as f32)
+            .map(|(r, c, _, _)| (r, c))
+            .collect();
+        let blobs = window::blobs(&changed, self.cols, self.rows, BLOB_GAP_CELLS);
+        (changed.len() as u32, blobs)
     }
 
     /// The columns and rows of cells that `rect` (fractions of the frame) touches.
@@ -216,13 +206,13 @@ impl Thumb {
 }
 
 /// What the gate decided for one frame.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum Decision {
     /// Detect on the whole frame (or the camera's region).
     Detect,
-    /// Detect around what moved: the changed cells' bounds (fractions of the frame), before
-    /// the pipeline grows them over the tracks they touch (`windows`).
-    Around([f64; 4]),
+    /// Detect around what moved: the bounds of each group of changed cells (fractions of the
+    /// frame), before the pipeline grows them over the tracks they touch (`window::windows`).
+    Around(Vec<[f64; 4]>),
     /// Nothing moved since the last detected frame.
     Still,
 }
@@ -265,7 +255,7 @@ impl MotionGate {
         };
         match changes {
             Some((n, _)) if n < self.cfg.min_cells => Decision::Still,
-            Some((_, Some(moved))) if self.cfg.windows => Decision::Around(moved),
+            Some((_, moved)) if self.cfg.windows && !moved.is_empty() => Decision::Around(moved),
             _ => {
                 self.last = Some((thumb.clone(), captured));
                 Decision::Detect
@@ -273,63 +263,21 @@ impl MotionGate {
         }
     }
 
-    /// After `Around`: the detector looked at the frame within `rect` (the window, fractions
+    /// After `Around`: the detector looked at the frame within `rects` (the windows, fractions
     /// of the frame), whose cells are the reference from now on; `None`: the whole frame was
     /// detected after all.
-    pub fn looked(&mut self, thumb: &Thumb, captured: DateTime<Utc>, rect: Option<[f64; 4]>) {
-        match (&mut self.last, rect) {
-            (Some((prev, _)), Some(rect)) if prev.cols == thumb.cols && prev.rows == thumb.rows => {
-                prev.renew(thumb, rect)
+    pub fn looked(&mut self, thumb: &Thumb, captured: DateTime<Utc>, rects: Option<&[[f64; 4]]>) {
+        match (&mut self.last, rects) {
+            (Some((prev, _)), Some(rects))
+                if prev.cols == thumb.cols && prev.rows == thumb.rows =>
+            {
+                for r in rects {
+                    prev.renew(thumb, *r);
+                }
             }
             _ => self.last = Some((thumb.clone(), captured)),
         }
     }
-}
-
-/// The window to detect in around `moved` (fractions of the frame): grown by `margin` on each
-/// side, then over every track box (fractions) it touches, until none is cut by its edge, and
-/// over every moving track and where it may have gone since (a vehicle hidden behind a bus
-/// makes no motion of its own). None
-/// when that is most of the frame anyway (`whole_above` of its area): a whole-frame run costs
-/// little more and sees everything.
-pub fn window(
-    moved: [f64; 4],
-    tracks: &[([f64; 4], bool)],
-    margin: f64,
-    whole_above: f64,
-) -> Option<[f64; 4]> {
-    let grow =
-        |r: [f64; 4], m: f64| [r[0] - m, r[1] - m, r[2] + m, r[3] + m].map(|v| v.clamp(0.0, 1.0));
-    let union = |a: [f64; 4], b: [f64; 4]| {
-        [
-            a[0].min(b[0]),
-            a[1].min(b[1]),
-            a[2].max(b[2]),
-            a[3].max(b[3]),
-        ]
-    };
-    let touches =
-        |a: &[f64; 4], b: &[f64; 4]| a[0] < b[2] && b[0] < a[2] && a[1] < b[3] && b[1] < a[3];
-    let mut w = grow(moved, margin);
-    // A moving track may have gone up to half its size further by this frame.
-    for (b, _) in tracks.iter().filter(|(_, moving)| *moving) {
-        let half = (b[2] - b[0]).max(b[3] - b[1]) / 2.0;
-        w = union(w, grow(*b, margin + half));
-    }
-    // Each pass can only grow the window, and there are finitely many boxes.
-    loop {
-        let grown = tracks
-            .iter()
-            .map(|(b, _)| grow(*b, margin))
-            .filter(|b| touches(b, &w))
-            .fold(w, union);
-        if grown == w {
-            break;
-        }
-        w = grown;
-    }
-    let area = (w[2] - w[0]) * (w[3] - w[1]);
-    (area <= whole_above).then_some(w)
 }
 
 #[cfg(test)]
@@ -451,6 +399,8 @@ mod tests {
         let Decision::Around(moved) = g.decide(&thumb(56, 2), at(200)) else {
             panic!("the vehicle moved");
         };
+        assert_eq!(moved.len(), 1, "{moved:?}");
+        let moved = moved[0];
         // Cells of the 320x240 frame the 24x16 vehicle left and entered: x 40..80, y 100..116.
         let px = [
             moved[0] * 320.0,
@@ -467,7 +417,7 @@ mod tests {
             "{px:?}"
         );
         // Looked at only in the left half: the same picture again is still there...
-        g.looked(&thumb(56, 3), at(200), Some([0.0, 0.0, 0.5, 1.0]));
+        g.looked(&thumb(56, 3), at(200), Some(&[[0.0, 0.0, 0.5, 1.0]]));
         assert_eq!(g.decide(&thumb(56, 4), at(300)), Decision::Still);
         // ...and a full detection comes when due, window or not.
         assert_eq!(g.decide(&thumb(56, 5), at(2000)), Decision::Detect);
@@ -476,30 +426,11 @@ mod tests {
             g.decide(&thumb(72, 6), at(2200)),
             Decision::Around(_)
         ));
-        g.looked(&thumb(72, 6), at(2200), Some([0.8, 0.8, 1.0, 1.0]));
+        g.looked(&thumb(72, 6), at(2200), Some(&[[0.8, 0.8, 1.0, 1.0]]));
         assert!(matches!(
             g.decide(&thumb(72, 7), at(2400)),
             Decision::Around(_)
         ));
-    }
-
-    #[test]
-    fn a_window_takes_in_the_tracks_it_touches_and_moving_ones() {
-        let moved = [0.40, 0.40, 0.50, 0.50];
-        let parked_far = ([0.0, 0.0, 0.1, 0.1], false);
-        let parked_near = ([0.48, 0.45, 0.70, 0.60], false);
-        let hidden_mover = ([0.80, 0.80, 0.90, 0.90], true);
-        let w = window(moved, &[parked_far], 0.04, 0.6).unwrap();
-        let close = |a: [f64; 4], b: [f64; 4]| a.iter().zip(b).all(|(x, y)| (x - y).abs() < 1e-9);
-        assert!(close(w, [0.36, 0.36, 0.54, 0.54]), "{w:?}");
-        // A parked car the window touches is taken in whole (with the margin), not cut.
-        let w = window(moved, &[parked_far, parked_near], 0.04, 0.6).unwrap();
-        assert!(close(w, [0.36, 0.36, 0.74, 0.64]), "{w:?}");
-        // A moving track far away comes in too, with room for where it has gone.
-        let w = window(moved, &[hidden_mover], 0.04, 0.6).unwrap();
-        assert!(close(w, [0.36, 0.36, 0.99, 0.99]), "{w:?}");
-        // Most of the frame: detect it whole.
-        assert_eq!(window([0.0, 0.0, 0.8, 0.8], &[], 0.04, 0.6), None);
     }
 
     #[test]
