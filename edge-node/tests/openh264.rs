@@ -92,8 +92,7 @@ fn openh264_decodes_the_same_pictures_as_libav() {
         "qtdemux ! h264parse ! avdec_h264",
         60,
     );
-    let compared = assert_same_pictures(&frames, &libav, "libav's");
-    assert_eq!(compared, frames.len());
+    assert_same_pictures(&frames, &libav, "libav's");
 }
 
 #[test]

@@ -154,17 +154,16 @@ impl Thumb {
     /// (auto-exposure, a cloud, mains flicker: a gain on every pixel) is taken out; only cells
     /// in `within` (x1, y1, x2, y2 as fractions of the frame) when given.
     pub fn changed(&self, reference: &Thumb, delta: u8, within: Option<[f64; 4]>) -> u32 {
-        self.changes(reference, delta, within).0
+        self.changed_cells(reference, delta, within).len() as u32
     }
 
-    /// [`Thumb::changed`], with the changed cells' bounds, in groups of cells near each other
-    /// (`window::blobs`; fractions of the frame).
-    pub fn changes(
+    /// [`Thumb::changed`], naming the cells (row, column).
+    pub fn changed_cells(
         &self,
         reference: &Thumb,
         delta: u8,
         within: Option<[f64; 4]>,
-    ) -> (u32, Vec<[f64; 4]>) {
+    ) -> Vec<(usize, usize)> {
         let (cols, rows) = self.span(within.unwrap_or([0.0, 0.0, 1.0, 1.0]));
         let pairs = || {
             rows.clone().flat_map(|r| {
@@ -177,12 +176,10 @@ impl Thumb {
             (x + a as u64, y + b as u64)
         });
         let gain = now.max(1) as f32 / then.max(1) as f32;
-        let changed: Vec<(usize, usize)> = pairs()
+        pairs()
             .filter(|(_, _, a, b)| (*a as f32 - *b as f32 * gain).abs() > delta as f32)
             .map(|(r, c, _, _)| (r, c))
-            .collect();
-        let blobs = window::blobs(&changed, self.cols, self.rows, BLOB_GAP_CELLS);
-        (changed.len() as u32, blobs)
+            .collect()
     }
 
     /// The columns and rows of cells that `rect` (fractions of the frame) touches.
@@ -211,7 +208,8 @@ pub enum Decision {
     /// Detect on the whole frame (or the camera's region).
     Detect,
     /// Detect around what moved: the bounds of each group of changed cells (fractions of the
-    /// frame), before the pipeline grows them over the tracks they touch (`window::windows`).
+    /// frame, never empty: at least `min_cells` changed), before the pipeline grows them over
+    /// the tracks they touch (`window::windows`).
     Around(Vec<[f64; 4]>),
     /// Nothing moved since the last detected frame.
     Still,
@@ -246,16 +244,22 @@ impl MotionGate {
     }
 
     pub fn decide(&mut self, thumb: &Thumb, captured: DateTime<Utc>) -> Decision {
-        let changes = match &self.last {
+        let changed = match &self.last {
             Some((prev, at)) if prev.cols == thumb.cols && prev.rows == thumb.rows => {
                 let due = (captured - *at).as_seconds_f64() >= self.cfg.full_every_s;
-                (!due).then(|| thumb.changes(prev, self.cfg.pixel_delta, self.region))
+                (!due).then(|| thumb.changed_cells(prev, self.cfg.pixel_delta, self.region))
             }
             _ => None,
         };
-        match changes {
-            Some((n, _)) if n < self.cfg.min_cells => Decision::Still,
-            Some((_, moved)) if self.cfg.windows && !moved.is_empty() => Decision::Around(moved),
+        match changed {
+            Some(cells) if (cells.len() as u32) < self.cfg.min_cells => Decision::Still,
+            // Grouped only when windows are on: the gate alone needs just the count.
+            Some(cells) if self.cfg.windows => Decision::Around(window::blobs(
+                &cells,
+                thumb.cols,
+                thumb.rows,
+                BLOB_GAP_CELLS,
+            )),
             _ => {
                 self.last = Some((thumb.clone(), captured));
                 Decision::Detect

@@ -50,8 +50,8 @@ pub(super) fn regions(
 /// What the detector made of one frame of a batch.
 pub(super) enum Looked {
     Whole(Vec<crate::detect::Detection>),
-    /// Detected within these windows (fractions of the frame) around what moved.
-    Within(Vec<crate::detect::Detection>, Vec<[f64; 4]>),
+    /// Detected within these windows (frame pixels) around what moved.
+    Within(Vec<crate::detect::Detection>, Vec<matthan_schema::BBox>),
     Still,
 }
 
@@ -172,7 +172,17 @@ pub(super) fn detect(
                     .map(|_| detected.next().expect("one result per image"))
                     .collect();
                 let found = once_each(per_window);
-                Looked::Within(found, ws.iter().map(Region::rect).collect())
+                let (w, h) = (f.image.width as f32, f.image.height as f32);
+                let px = ws.iter().map(|r| {
+                    let [x1, y1, x2, y2] = r.rect().map(|v| v as f32);
+                    matthan_schema::BBox {
+                        x1: x1 * w,
+                        y1: y1 * h,
+                        x2: x2 * w,
+                        y2: y2 * h,
+                    }
+                });
+                Looked::Within(found, px.collect())
             }
         })
         .collect())

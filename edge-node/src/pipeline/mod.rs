@@ -364,26 +364,13 @@ fn dispatch(
         Msg::Frame(f) => {
             let dets = detections.next().expect("one result per frame");
             metrics.processed[f.camera].fetch_add(1, Ordering::Relaxed);
-            let (w, h) = (f.image.width as f32, f.image.height as f32);
-            let windows: Vec<_> = match &dets {
-                Looked::Within(_, ws) => ws
-                    .iter()
-                    .map(|[x1, y1, x2, y2]| matthan_schema::BBox {
-                        x1: *x1 as f32 * w,
-                        y1: *y1 as f32 * h,
-                        x2: *x2 as f32 * w,
-                        y2: *y2 as f32 * h,
-                    })
-                    .collect(),
-                _ => Vec::new(),
-            };
             let frame = stage::Frame {
                 captured: f.captured,
                 image: &f.image,
                 size: (f.image.width, f.image.height),
                 seen: match &dets {
                     Looked::Whole(d) => Seen::Detected(d),
-                    Looked::Within(d, _) => Seen::Within(d, &windows),
+                    Looked::Within(d, windows) => Seen::Within(d, windows),
                     Looked::Still => Seen::Still,
                 },
             };

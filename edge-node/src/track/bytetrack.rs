@@ -257,15 +257,11 @@ impl Tracker {
             .partition(inside);
         self.tracks = looked;
         let mut out = self.update(dets, now);
-        for mut t in held {
-            if t.state == State::Confirmed {
-                t.last_seen = now;
-                out.seen.push(t.snapshot());
-            }
-            self.tracks.push(t);
-        }
-        let mut dead = vec![false; self.tracks.len()];
-        self.age_lost(now, &mut dead, &mut out);
+        let looked = std::mem::replace(&mut self.tracks, held);
+        let still = self.still(now);
+        out.seen.extend(still.seen);
+        out.ended.extend(still.ended);
+        self.tracks.extend(looked);
         out
     }
 

@@ -94,16 +94,15 @@ pub fn bytes_differing(ours: &RgbImage, want: &RgbImage) -> usize {
 /// Compares each frame the camera path delivered with the reference decode's frame of the same
 /// PTS (by PTS, not by position: what is compared is the picture, and a frame missing on either
 /// side must not shift every later comparison). Panics naming the first frame that differs,
-/// or a camera frame the reference never decoded (it must decode at least as far); returns
-/// how many frames were compared.
+/// or a camera frame the reference never decoded (it must decode at least as far).
 pub fn assert_same_pictures(
     camera: &[(Duration, Arc<RgbImage>)],
     reference: &[(Duration, RgbImage)],
     what: &str,
-) -> usize {
+) {
     let by_pts: std::collections::HashMap<_, _> =
         reference.iter().map(|(pts, img)| (*pts, img)).collect();
-    let mut compared = 0;
+    assert!(!camera.is_empty(), "no camera frames to compare");
     for (n, (pts, img)) in camera.iter().enumerate() {
         let Some(want) = by_pts.get(pts) else {
             let have: Vec<_> = reference.iter().map(|(p, _)| p.as_millis()).collect();
@@ -114,7 +113,5 @@ pub fn assert_same_pictures(
             differ, 0,
             "camera frame {n} (pts {pts:?}): {differ} bytes differ from {what}"
         );
-        compared += 1;
     }
-    compared
 }
